@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const ms = (def: number) => z.coerce.number().int().nonnegative().default(def);
+
+/** Every setting Reelay reads from the environment, with defaults that suit a local run. */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/reelay'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REELAY_QUEUE_PREFIX: z.string().min(1).default('reelay'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  REELAY_PUBLIC_URL: z.string().url().optional(),
+  REELAY_STORAGE_DIR: z.string().default('./data/storage'),
+  REELAY_MODELS_FILE: z.string().optional(),
+  REELAY_STATUS_DIALECT: z.enum(['seed', 'openai']).default('seed'),
+  REELAY_BOOTSTRAP_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
+  REELAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  REELAY_RESULT_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
+  REELAY_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  REELAY_MAX_PROMPT_CHARS: z.coerce.number().int().positive().default(4000),
+  REELAY_MAX_B64_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  FFMPEG_PATH: z.string().default('ffmpeg'),
+  FFPROBE_PATH: z.string().default('ffprobe'),
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
+  WORKER_RENDER_SLOTS: z.coerce.number().int().positive().default(2),
+  WORKER_LOCK_MS: ms(30_000),
+  WORKER_STALLED_INTERVAL_MS: ms(30_000),
+  WORKER_RECONCILE_INTERVAL_MS: ms(60_000),
+  POLL_MIN_MS: ms(1_000),
+  POLL_MAX_MS: ms(15_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REELAY_TRUST_PROXY: bool.default(false),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parses the environment once; the first bad variable is named in a single line. */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = envSchema.safeParse(cleaned);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const name = issue.path.join('.') || '(environment)';
+    throw new ConfigError(`Invalid environment variable ${name}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+let cached: Config | undefined;
+
+/** The process-wide config; exits with one clear line when the environment is invalid. */
+export function loadConfig(): Config {
+  if (cached) return cached;
+  try {
+    cached = parseConfig(process.env);
+    return cached;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`reelay: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}
