@@ -1,0 +1,5 @@
+export * from './client';
+export * from './migrate';
+export * from './tasks';
+export * from './keys';
+export { Prisma } from './generated/prisma/client';
