@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+/**
+ * The model catalog: each public model name, its limits and defaults, and the ordered upstream
+ * targets it routes to. The default catalog serves every model with the built-in preview renderer;
+ * REELAY_MODELS_FILE (JSON, same shape) replaces it.
+ */
+const range = z.object({ min: z.number(), max: z.number() });
+
+export const targetSchema = z.object({
+  provider: z.string().min(1),
+  upstreamModel: z.string().min(1).optional(),
+  /** Name of the credential set in the environment (never the secret itself). */
+  credentials: z.string().optional(),
+});
+
+export const modelSpecSchema = z.object({
+  id: z.string().min(1),
+  description: z.string().default(''),
+  targets: z.array(targetSchema).min(1),
+  duration: z.union([range, z.object({ values: z.array(z.number().positive()).min(1) })]),
+  /** Either a list of "WxH" sizes or ranges for width and height (even numbers only). */
+  size: z.union([
+    z.object({ values: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }),
+    z.object({ width: range, height: range }),
+  ]),
+  fps: z.union([range, z.object({ values: z.array(z.number().int().positive()).min(1) })]),
+  maxN: z.number().int().positive().default(1),
+  acceptsImage: z.boolean().default(true),
+  supportsRemix: z.boolean().default(true),
+  defaults: z.object({
+    duration: z.number().positive(),
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    fps: z.number().int().positive(),
+  }),
+});
+
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+export type ModelTarget = z.infer<typeof targetSchema>;
+
+export const catalogFileSchema = z.object({
+  defaultModel: z.string().min(1),
+  models: z.array(modelSpecSchema).min(1),
+});
+export type CatalogFile = z.infer<typeof catalogFileSchema>;
+
+const preview = [{ provider: 'preview' }];
+const anySize = { width: { min: 64, max: 3840 }, height: { min: 64, max: 3840 } };
+
+export const DEFAULT_CATALOG: CatalogFile = {
+  defaultModel: 'sora-1.0',
+  models: [
+    {
+      id: 'sora-1.0',
+      description: 'Text and image to video, 1-60 s, any size up to 3840x3840.',
+      targets: preview,
+      duration: { min: 1, max: 60 },
+      size: anySize,
+      fps: { values: [24, 25, 30, 60] },
+      maxN: 4,
+      acceptsImage: true,
+      supportsRemix: true,
+      defaults: { duration: 5, width: 1280, height: 720, fps: 30 },
+    },
+    {
+      id: 'sora-turbo',
+      description: 'Faster, shorter clips: 1-20 s up to 1920x1920.',
+      targets: preview,
+      duration: { min: 1, max: 20 },
+      size: { width: { min: 64, max: 1920 }, height: { min: 64, max: 1920 } },
+      fps: { values: [24, 25, 30] },
+      maxN: 4,
+      acceptsImage: true,
+      supportsRemix: true,
+      defaults: { duration: 5, width: 1280, height: 720, fps: 24 },
+    },
+    {
+      id: 'sora-2',
+      description: "OpenAI-style model: 4, 8 or 12 s at 720x1280 or 1280x720.",
+      targets: preview,
+      duration: { values: [4, 8, 12] },
+      size: { values: ['720x1280', '1280x720'] },
+      fps: { values: [24, 30] },
+      maxN: 2,
+      acceptsImage: true,
+      supportsRemix: true,
+      defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
+    },
+    {
+      id: 'sora-2-pro',
+      description: 'OpenAI-style model: 4, 8 or 12 s, adds 1024x1792 and 1792x1024.',
+      targets: preview,
+      duration: { values: [4, 8, 12] },
+      size: { values: ['720x1280', '1280x720', '1024x1792', '1792x1024'] },
+      fps: { values: [24, 30] },
+      maxN: 2,
+      acceptsImage: true,
+      supportsRemix: true,
+      defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
+    },
+  ],
+};
+
+export class ModelCatalog {
+  private readonly byId: Map<string, ModelSpec>;
+
+  constructor(readonly file: CatalogFile) {
+    this.byId = new Map(file.models.map((m) => [m.id, m]));
+    if (!this.byId.has(file.defaultModel)) {
+      throw new Error(`model catalog: defaultModel "${file.defaultModel}" is not one of its models`);
+    }
+  }
+
+  get(id: string): ModelSpec | undefined {
+    return this.byId.get(id);
+  }
+
+  get defaultModel(): ModelSpec {
+    return this.byId.get(this.file.defaultModel)!;
+  }
+
+  list(): ModelSpec[] {
+    return [...this.byId.values()];
+  }
+
+  static load(path?: string): ModelCatalog {
+    if (!path) return new ModelCatalog(DEFAULT_CATALOG);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (err) {
+      throw new Error(`model catalog ${path}: ${(err as Error).message}`);
+    }
+    const parsed = catalogFileSchema.safeParse(raw);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      throw new Error(`model catalog ${path}: ${i.path.join('.')}: ${i.message}`);
+    }
+    return new ModelCatalog(parsed.data);
+  }
+}
+
+/** Human-readable statement of a limit, used in 400 messages and /v1/models. */
+export function describeRange(r: { min: number; max: number } | { values: number[] }, unit = ''): string {
+  const u = unit ? ` ${unit}` : '';
+  return 'values' in r ? `one of ${r.values.join(', ')}${u}` : `between ${r.min} and ${r.max}${u}`;
+}

@@ -1,0 +1,54 @@
+/** The one error shape of the API: {"error": {message, code, type, param}}. */
+export type ErrorCode =
+  | 'invalid_parameter'
+  | 'invalid_json'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'invalid_api_key'
+  | 'not_found'
+  | 'video_not_ready'
+  | 'video_expired'
+  | 'idempotency_conflict'
+  | 'unsupported_operation'
+  | 'rate_limit_exceeded'
+  | 'concurrency_limit_exceeded'
+  | 'insufficient_quota'
+  | 'upstream_error'
+  | 'service_unavailable'
+  | 'internal_error';
+
+const typeFor: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  404: 'invalid_request_error',
+  409: 'invalid_request_error',
+  410: 'invalid_request_error',
+  413: 'invalid_request_error',
+  415: 'invalid_request_error',
+  429: 'rate_limit_error',
+  503: 'server_error',
+  500: 'server_error',
+};
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly param: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  toBody(): { error: { message: string; code: ErrorCode; type: string; param: string | null } } {
+    return {
+      error: { message: this.message, code: this.code, type: typeFor[this.status] ?? 'invalid_request_error', param: this.param },
+    };
+  }
+}
+
+export const invalidParameter = (param: string, rule: string): ApiError =>
+  new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
+
+export const notFound = (what = 'video'): ApiError => new ApiError(404, 'not_found', `No ${what} found with that id`);

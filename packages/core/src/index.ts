@@ -1,0 +1,7 @@
+export * from './errors';
+export * from './ids';
+export * from './task-state';
+export * from './catalog';
+export * from './image';
+export * from './create-request';
+export * from './video-object';
