@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface StoredObject {
+  key: string;
+  bytes: number;
+  checksum: string; // sha256 hex
+}
+
+export class ObjectTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`object is larger than ${limit} bytes`);
+  }
+}
+
+/**
+ * Result storage on local disk. Writes go to a temporary file and are renamed into place, so a
+ * reader never sees half an object and a crashed write leaves nothing under the real key.
+ */
+export class LocalStorage {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  pathOf(key: string): string {
+    const full = resolve(this.root, key);
+    if (!full.startsWith(this.root + sep)) throw new Error(`storage key escapes the root: ${key}`);
+    return full;
+  }
+
+  /** Streams `source` into `key`, hashing as it goes; stops at `maxBytes`. */
+  async put(key: string, source: Readable, maxBytes = Number.MAX_SAFE_INTEGER): Promise<StoredObject> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) return cb(new ObjectTooLargeError(maxBytes));
+        hash.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(source, meter, createWriteStream(tmp));
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { key, bytes, checksum: hash.digest('hex') };
+  }
+
+  async putFile(key: string, localPath: string): Promise<StoredObject> {
+    return this.put(key, createReadStream(localPath));
+  }
+
+  async size(key: string): Promise<number | null> {
+    try {
+      return (await stat(this.pathOf(key))).size;
+    } catch {
+      return null;
+    }
+  }
+
+  read(key: string, range?: { start: number; end: number }): ReadStream {
+    return createReadStream(this.pathOf(key), range);
+  }
+
+  /** Removes a key or a whole folder of keys. */
+  async remove(prefix: string): Promise<void> {
+    await rm(this.pathOf(prefix), { recursive: true, force: true });
+  }
+
+  join(...parts: string[]): string {
+    return join(...parts);
+  }
+}
