@@ -1,0 +1,5 @@
+export * from './provider';
+export * from './media';
+export * from './registry';
+export { PreviewProvider, type PreviewOptions } from './preview/preview-provider';
+export { planOutput, frameCount, wrapPrompt, type RenderSpec } from './preview/render-plan';

@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PollResult, SubmitRequest } from '../provider';
+import { PreviewProvider } from './preview-provider';
+
+const ffmpegPath = process.env.FFMPEG_PATH ?? 'ffmpeg';
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'preview-test-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
+  taskId: `vid_${Math.random().toString(36).slice(2)}`,
+  idempotencyKey: 'k',
+  upstreamModel: undefined,
+  prompt: 'A lighthouse at dusk',
+  imagePath: null,
+  imageMime: null,
+  durationSeconds: 1,
+  width: 160,
+  height: 96,
+  fps: 12,
+  seed: 42,
+  n: 1,
+  metadata: {},
+  ...over,
+});
+
+async function render(p: PreviewProvider, req: SubmitRequest): Promise<{ result: PollResult; progress: number[] }> {
+  const { upstreamId } = await p.submit(req);
+  const progress: number[] = [];
+  for (let i = 0; i < 600; i++) {
+    const r = await p.poll(upstreamId);
+    if (r.state === 'succeeded' || r.state === 'failed') return { result: r, progress };
+    if (r.state === 'running' && r.progress !== undefined) progress.push(r.progress);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  throw new Error('render did not finish');
+}
+
+function videoBytes(result: PollResult, index = 0): Buffer {
+  if (result.state !== 'succeeded') throw new Error(`render ${result.state}: ${JSON.stringify(result)}`);
+  const ref = result.outputs[index]!.video;
+  if (ref.kind !== 'file') throw new Error('expected a file');
+  return readFileSync(ref.path);
+}
+
+function frameMd5s(video: Buffer): string[] {
+  const f = join(dir, `probe-${Math.random()}.mp4`);
+  writeFileSync(f, video);
+  return execFileSync(ffmpegPath, ['-v', 'error', '-i', f, '-f', 'framemd5', '-'])
+    .toString()
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(',').pop()!.trim());
+}
+
+test('same seed and prompt give the same bytes; another seed or prompt gives other bytes', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const a = videoBytes((await render(p, request())).result);
+  const b = videoBytes((await render(p, request())).result);
+  const otherSeed = videoBytes((await render(p, request({ seed: 43 }))).result);
+  const otherPrompt = videoBytes((await render(p, request({ prompt: 'A lighthouse at dawn' }))).result);
+  expect(a.equals(b)).toBe(true);
+  expect(a.equals(otherSeed)).toBe(false);
+  expect(a.equals(otherPrompt)).toBe(false);
+});
+
+test('n outputs are distinct videos with exactly duration x fps frames each', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const { result } = await render(p, request({ n: 2, durationSeconds: 1.5, fps: 10 }));
+  const first = videoBytes(result, 0);
+  const second = videoBytes(result, 1);
+  expect(first.equals(second)).toBe(false);
+  expect(frameMd5s(first)).toHaveLength(15);
+  expect(frameMd5s(second)).toHaveLength(15);
+});
+
+test('an input image is animated: frames change over the clip', async () => {
+  const image = join(dir, 'in.png');
+  execFileSync(ffmpegPath, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=320x240', '-frames:v', '1', image]);
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const { result } = await render(p, request({ imagePath: image, imageMime: 'image/png', prompt: null, durationSeconds: 2 }));
+  const md5s = frameMd5s(videoBytes(result));
+  expect(md5s).toHaveLength(24);
+  expect(new Set(md5s).size).toBeGreaterThan(12);
+});
+
+test('a render beyond the slot count waits as queued; cancel stops a running render', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
+  const long = request({ durationSeconds: 6, width: 640, height: 360, fps: 30 });
+  const { upstreamId: first } = await p.submit(long);
+  expect((await p.poll(first)).state).toBe('running');
+  const { upstreamId: second } = await p.submit(request());
+  expect((await p.poll(second)).state).toBe('queued');
+  await p.cancel(first);
+  expect(await p.poll(first)).toMatchObject({ state: 'failed', code: 'cancelled' });
+});
+
+test('a submit retried after a crash finds the same render instead of starting another', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const req = request();
+  const a = await p.submit(req);
+  const b = await p.submit(req);
+  expect(a.upstreamId).toBe(b.upstreamId);
+  const { progress, result } = await render(p, req);
+  expect(result.state).toBe('succeeded');
+  expect(progress).toEqual([...progress].sort((x, y) => x - y));
+});

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { OutputRef, PollResult, Provider, SubmitRequest } from '../provider';
+import { frameCount, planOutput, type RenderSpec } from './render-plan';
+
+export interface PreviewOptions {
+  ffmpegPath: string;
+  /** Working folder for renders; shared by every worker process on the machine. */
+  workDir: string;
+  /** Renders running at once on this machine; further tasks wait as "queued". */
+  slots: number;
+  fontFile?: string | null;
+  /** A render whose process died is restarted this many times before the task fails. */
+  maxRestarts?: number;
+}
+
+const DEFAULT_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The built-in provider: renders real H.264 MP4s with ffmpeg, offline. It behaves like a remote
+ * upstream: submit records the job, poll starts it when a render slot is free and reports
+ * progress from ffmpeg's -progress output. Renders run as detached processes that write their
+ * results atomically, so a worker that dies mid-render loses nothing: the render finishes on its
+ * own, or (if it died too) the next poll restarts it, keeping outputs already finished.
+ */
+export class PreviewProvider implements Provider {
+  readonly name = 'preview';
+  private readonly font: string | null;
+
+  constructor(private readonly opts: PreviewOptions) {
+    this.font = opts.fontFile === undefined ? (existsSync(DEFAULT_FONT) ? DEFAULT_FONT : null) : opts.fontFile;
+    mkdirSync(opts.workDir, { recursive: true });
+  }
+
+  private dir(id: string): string {
+    if (!/^preview_[A-Za-z0-9_]+$/.test(id)) throw new Error(`not a preview task id: ${id}`);
+    return join(this.opts.workDir, id);
+  }
+
+  async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
+    // Derived from the task id, so submitting twice (after a crash) finds the same render.
+    const upstreamId = `preview_${req.taskId.replace(/[^A-Za-z0-9_]/g, '')}`;
+    const dir = this.dir(upstreamId);
+    if (existsSync(join(dir, 'spec.json'))) return { upstreamId };
+    mkdirSync(dir, { recursive: true });
+    let imageFile: string | null = null;
+    if (req.imagePath) {
+      imageFile = 'input-image';
+      copyFileSync(req.imagePath, join(dir, imageFile));
+    }
+    const spec: RenderSpec = {
+      prompt: req.prompt,
+      imageFile,
+      durationSeconds: req.durationSeconds,
+      width: req.width,
+      height: req.height,
+      fps: req.fps,
+      seed: req.seed,
+      n: req.n,
+    };
+    writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
+    renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));
+    return { upstreamId };
+  }
+
+  async poll(upstreamId: string): Promise<PollResult> {
+    const dir = this.dir(upstreamId);
+    const spec = readJson<RenderSpec>(join(dir, 'spec.json'));
+    if (!spec) return { state: 'failed', code: 'upstream_error', message: `preview render ${upstreamId} not found` };
+    if (existsSync(join(dir, 'cancelled'))) return { state: 'failed', code: 'cancelled', message: 'Render cancelled' };
+
+    const exit = readText(join(dir, 'exit'));
+    if (exit !== null) {
+      if (exit.trim() === '0') {
+        return {
+          state: 'succeeded',
+          outputs: Array.from({ length: spec.n }, (_, index) => ({ index, video: { kind: 'file', path: join(dir, `out-${index}.mp4`) } })),
+          producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
+        };
+      }
+      const log = (readText(join(dir, 'render.log')) ?? '').trim().split('\n').slice(-3).join(' | ');
+      return { state: 'failed', code: 'upstream_error', message: `Preview render failed: ${log || `exit ${exit.trim()}`}` };
+    }
+
+    const pid = Number(readText(join(dir, 'pid')) ?? NaN);
+    if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
+      return { state: 'running', progress: this.progress(dir, spec) };
+    }
+    if (Number.isFinite(pid)) {
+      // The render process is gone without a result: restart it (finished outputs are kept).
+      const restarts = Number(readText(join(dir, 'restarts')) ?? 0) + 1;
+      if (restarts > (this.opts.maxRestarts ?? 3)) {
+        return { state: 'failed', code: 'upstream_error', message: 'Preview render died repeatedly' };
+      }
+      writeFileSync(join(dir, 'restarts'), String(restarts));
+      rmSync(join(dir, 'pid'), { force: true });
+    }
+    const running = this.runningRenders();
+    if (running >= this.opts.slots) return { state: 'queued', queuePosition: running - this.opts.slots + 1 };
+    this.start(dir, upstreamId, spec);
+    return { state: 'running', progress: this.progress(dir, spec) };
+  }
+
+  async fetchOutput(ref: OutputRef): Promise<Readable> {
+    if (ref.kind !== 'file') throw new Error('preview outputs are local files');
+    return createReadStream(ref.path);
+  }
+
+  async cancel(upstreamId: string): Promise<void> {
+    const dir = this.dir(upstreamId);
+    if (!existsSync(dir)) return;
+    writeFileSync(join(dir, 'cancelled'), '1');
+    const pid = Number(readText(join(dir, 'pid')) ?? NaN);
+    if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
+      try {
+        process.kill(-pid, 'SIGKILL'); // the whole process group: the shell and its ffmpeg
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  async release(upstreamId: string): Promise<void> {
+    rmSync(this.dir(upstreamId), { recursive: true, force: true });
+  }
+
+  private start(dir: string, upstreamId: string, spec: RenderSpec): void {
+    const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
+    for (let i = 0; i < spec.n; i++) {
+      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
+      for (const [name, text] of Object.entries(plan.textFiles)) writeFileSync(join(dir, name), text);
+      const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
+      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
+    }
+    lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', '');
+    writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
+    const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    child.unref();
+    writeFileSync(join(dir, 'pid'), String(child.pid));
+  }
+
+  /** Alive and really our render (guards against a recycled pid). */
+  private isRendering(pid: number, upstreamId: string): boolean {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(upstreamId);
+    } catch {
+      return existsSync('/proc/self') ? false : true;
+    }
+  }
+
+  private runningRenders(): number {
+    let count = 0;
+    for (const name of safeReaddir(this.opts.workDir)) {
+      const dir = join(this.opts.workDir, name);
+      const pid = Number(readText(join(dir, 'pid')) ?? NaN);
+      if (Number.isFinite(pid) && !existsSync(join(dir, 'exit')) && this.isRendering(pid, name)) count++;
+    }
+    return count;
+  }
+
+  private progress(dir: string, spec: RenderSpec): number {
+    const frames = frameCount(spec);
+    let done = 0;
+    for (let i = 0; i < spec.n; i++) {
+      if (existsSync(join(dir, `out-${i}.mp4`))) {
+        done += 1;
+        continue;
+      }
+      const text = readText(join(dir, `progress-${i}.txt`)) ?? '';
+      const matches = [...text.matchAll(/^frame=(\d+)$/gm)];
+      const last = matches.length ? Number(matches[matches.length - 1]![1]) : 0;
+      done += Math.min(1, last / frames);
+    }
+    return Math.floor((done / spec.n) * 100);
+  }
+}
+
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+function readJson<T>(path: string): T | null {
+  const t = readText(path);
+  return t === null ? null : (JSON.parse(t) as T);
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

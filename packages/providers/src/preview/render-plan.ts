@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+
+/** Everything that decides the pixels of one preview output; same plan → same bytes. */
+export interface RenderSpec {
+  prompt: string | null;
+  imageFile: string | null; // relative to the render folder
+  durationSeconds: number;
+  width: number;
+  height: number;
+  fps: number;
+  seed: number;
+  n: number;
+}
+
+export const frameCount = (spec: RenderSpec): number => Math.max(1, Math.round(spec.durationSeconds * spec.fps));
+
+/** Word-wraps the prompt to fit the frame; long prompts end in an ellipsis. */
+export function wrapPrompt(prompt: string, charsPerLine: number, maxLines: number): string {
+  const words = prompt.replace(/\s+/g, ' ').trim().split(' ');
+  const lines: string[] = [];
+  let line = '';
+  for (const word of words) {
+    const w = word.length > charsPerLine ? `${word.slice(0, charsPerLine - 1)}…` : word;
+    if (line && line.length + 1 + w.length > charsPerLine) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  if (lines.length > maxLines) {
+    lines.length = maxLines;
+    lines[maxLines - 1] = `${lines[maxLines - 1]!.slice(0, charsPerLine - 1)}…`;
+  }
+  return lines.join('\n');
+}
+
+function palette(spec: RenderSpec, index: number): string[] {
+  const h = createHash('sha256').update(`${spec.seed}:${index}:${spec.prompt ?? ''}`).digest();
+  return [0, 1, 2].map((i) => `0x${h.subarray(i * 3, i * 3 + 3).toString('hex')}`);
+}
+
+export interface OutputPlan {
+  args: string[];
+  /** Text files the filter graph reads, to write beside the render. */
+  textFiles: Record<string, string>;
+}
+
+/** ffmpeg arguments for output `index` (run with the render folder as working directory). */
+export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string): OutputPlan {
+  const frames = frameCount(spec);
+  const { width: w, height: h, fps } = spec;
+  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
+  const small = Math.max(10, Math.round(fontSize * 0.55));
+  const charsPerLine = Math.max(8, Math.floor((w * 0.85) / (fontSize * 0.6)));
+  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, "")}':` : '';
+  const promptFile = `prompt-${index}.txt`;
+  const captionFile = `caption-${index}.txt`;
+  const textFiles: Record<string, string> = {
+    [promptFile]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
+    [captionFile]: `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}`,
+  };
+  const [c0, c1, c2] = palette(spec, index);
+  const text =
+    `drawtext=${font}textfile=${promptFile}:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
+    `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2,` +
+    `drawtext=${font}textfile=${captionFile}:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
+    `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:x=${small}:y=h-${small * 2}`;
+
+  const input = spec.imageFile
+    ? ['-i', spec.imageFile]
+    : ['-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${(spec.seed + index) % 4294967296}:speed=0.015`];
+  // Image input: cover the frame, then a slow zoom towards the centre over the whole clip.
+  const zoom = `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
+    `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
+  const filter = (spec.imageFile ? zoom : '') + text;
+  const args = [
+    '-y', '-nostdin', '-v', 'error', '-threads', '2',
+    ...input,
+    '-vf', filter,
+    '-frames:v', String(frames), '-r', String(fps),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
+    '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
+    '-progress', progressFile, '-nostats', '-f', 'mp4', outFile,
+  ];
+  return { args, textFiles };
+}
