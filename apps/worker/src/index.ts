@@ -1,0 +1,2 @@
+export { startWorker, type WorkerRuntime } from './runtime';
+export type { WorkerContext } from './context';

@@ -1,0 +1,18 @@
+import type { WorkerContext } from '../context';
+import { done, type StepOutcome } from './outcome';
+import { pollTask } from './poll';
+import { submitTask } from './submit';
+
+/** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
+export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
+  const task = await ctx.db.task.findUnique({ where: { id: taskId } });
+  if (!task) return done;
+  switch (task.status) {
+    case 'pending':
+      return submitTask(ctx, task);
+    case 'processing':
+      return pollTask(ctx, task);
+    default:
+      return done;
+  }
+}

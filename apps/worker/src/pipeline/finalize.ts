@@ -1,0 +1,68 @@
+import { newId } from '@reelay/core';
+import { transitionTask, type Task } from '@reelay/db';
+import { makeSpritesheet, makeThumbnail, type PollOutput, type Provider } from '@reelay/providers';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { WorkerContext } from '../context';
+
+const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** Storage key of one output; fixed per (task, index, variant) so a retried finalize overwrites. */
+export const outputKey = (taskId: string, index: number, variant: 'video' | 'thumbnail' | 'spritesheet'): string =>
+  `videos/${taskId}/${index}/${variant === 'video' ? 'video.mp4' : `${variant}.jpg`}`;
+
+/**
+ * Copies every output into Reelay storage with a thumbnail and a spritesheet, records them, and
+ * completes the task. Safe to run twice: keys and output rows are unique per (task, index, variant).
+ */
+export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Provider, outputs: PollOutput[]): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'reelay-finalize-'));
+  try {
+    for (const out of outputs) {
+      const videoKey = outputKey(task.id, out.index, 'video');
+      const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
+      await recordOutput(ctx, task.id, out.index, 'video', video.key, video.bytes, 'video/mp4', video.checksum);
+      const local = ctx.storage.pathOf(videoKey);
+      for (const variant of ['thumbnail', 'spritesheet'] as const) {
+        const file = join(scratch, `${out.index}-${variant}.jpg`);
+        if (variant === 'thumbnail' && out.thumbnail) {
+          const stored = await ctx.storage.put(outputKey(task.id, out.index, variant), await provider.fetchOutput(out.thumbnail));
+          await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
+          continue;
+        }
+        if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, task.durationSeconds);
+        else await makeSpritesheet(ctx.media, local, file, task.durationSeconds);
+        const stored = await ctx.storage.putFile(outputKey(task.id, out.index, variant), file);
+        await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
+      }
+    }
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() });
+  if (!completed) {
+    // Cancelled or deleted meanwhile: its files must not outlive it.
+    await ctx.storage.remove(`videos/${task.id}`);
+    await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
+  }
+  if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);
+}
+
+async function recordOutput(
+  ctx: WorkerContext,
+  taskId: string,
+  index: number,
+  variant: 'video' | 'thumbnail' | 'spritesheet',
+  storageKey: string,
+  bytes: number,
+  contentType: string,
+  checksum: string,
+): Promise<void> {
+  const data = { storageKey, bytes: BigInt(bytes), contentType, checksum };
+  await ctx.db.taskOutput.upsert({
+    where: { taskId_index_variant: { taskId, index, variant } },
+    update: data,
+    create: { id: newId('out'), taskId, index, variant, ...data },
+  });
+}

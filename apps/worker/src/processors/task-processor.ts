@@ -1,0 +1,28 @@
+import { DelayedError, type Job } from 'bullmq';
+import { taskJobSchema, type TaskJob } from '@reelay/queue';
+import type { WorkerContext } from '../context';
+import { advanceTask } from '../pipeline/advance-task';
+import { failTask } from '../pipeline/fail-task';
+
+/** Thin: parse the job, run one pipeline step, re-delay the job when the step says "later". */
+export function createTaskProcessor(ctx: WorkerContext) {
+  return async (job: Job<TaskJob>, token?: string): Promise<void> => {
+    const { taskId } = taskJobSchema.parse(job.data);
+    let outcome;
+    try {
+      outcome = await advanceTask(ctx, taskId);
+    } catch (err) {
+      const attempts = job.opts.attempts ?? 1;
+      if (job.attemptsMade + 1 >= attempts) {
+        // Out of retries: the task fails visibly instead of sticking in processing.
+        await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
+        return;
+      }
+      throw err;
+    }
+    if (outcome.kind === 'wait') {
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+  };
+}
