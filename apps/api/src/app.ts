@@ -1,0 +1,26 @@
+import express, { type Express } from 'express';
+import { ApiError } from '@reelay/core';
+import type { ApiDeps } from './deps';
+import { requireApiKey } from './middleware/auth';
+import { errorHandler } from './middleware/errors';
+import { requestId } from './middleware/request-id';
+import { videosRouter } from './routes/videos';
+
+/** The HTTP app; main.ts gives it real connections, tests give it theirs. */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
+  app.use(requestId);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.use('/v1', requireApiKey(deps));
+  app.use('/v1/videos', videosRouter(deps));
+
+  app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES));
+  return app;
+}

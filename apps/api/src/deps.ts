@@ -1,0 +1,17 @@
+import type { Config } from '@reelay/config';
+import type { ModelCatalog } from '@reelay/core';
+import type { Db } from '@reelay/db';
+import type { TaskJob } from '@reelay/queue';
+import type { LocalStorage } from '@reelay/storage';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+/** Everything the HTTP layer talks to, built once in main.ts (or by a test). */
+export interface ApiDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  tasksQueue: Queue<TaskJob>;
+  storage: LocalStorage;
+  catalog: ModelCatalog;
+}

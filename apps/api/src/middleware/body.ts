@@ -1,0 +1,67 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import multer from 'multer';
+import { ApiError } from '@reelay/core';
+
+const FILE_FIELDS = new Set(['input_reference', 'image']);
+export interface ParsedCreateBody {
+  body: unknown;
+  upload: { buffer: Buffer; field: string } | null;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      createBody?: ParsedCreateBody;
+    }
+  }
+}
+
+/** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
+export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
+  const json = express.json({ limit: limits.maxBodyBytes, strict: false, type: () => true });
+  const form = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: limits.maxImageBytes, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101 },
+  }).any();
+
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const type = (req.header('content-type') ?? '').toLowerCase();
+    const length = Number(req.header('content-length') ?? 0);
+    if (length > limits.maxBodyBytes) {
+      return next(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`));
+    }
+    if (type.startsWith('application/json') || (type === '' && length === 0)) {
+      json(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        req.createBody = { body: req.body ?? {}, upload: null };
+        next();
+      });
+      return;
+    }
+    if (type.startsWith('multipart/form-data')) {
+      form(req, res, (err?: unknown) => {
+        if (err) return next(err);
+        try {
+          const files = (req.files as Express.Multer.File[] | undefined) ?? [];
+          const file = files[0];
+          if (file && !FILE_FIELDS.has(file.fieldname)) {
+            throw new ApiError(400, 'invalid_parameter', `Unexpected file field: ${file.fieldname} (send the image as input_reference)`, file.fieldname);
+          }
+          // multer already rebuilds bracket notation (`metadata[style]`, `input_reference[image_url]`)
+          // into nested objects, as the openai SDK sends them; a repeated plain field becomes an array.
+          const body = { ...((req.body ?? {}) as Record<string, unknown>) };
+          if (file && body[file.fieldname] !== undefined) {
+            throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${file.fieldname} is sent more than once`, file.fieldname);
+          }
+          req.createBody = { body, upload: file ? { buffer: file.buffer, field: file.fieldname } : null };
+          next();
+        } catch (e) {
+          next(e);
+        }
+      });
+      return;
+    }
+    next(new ApiError(415, 'unsupported_media_type', `Unsupported Content-Type "${type || '(none)'}": send application/json or multipart/form-data`));
+  };
+}

@@ -1,0 +1,53 @@
+import type { NextFunction, Request, Response } from 'express';
+import { ApiError } from '@reelay/core';
+
+interface HttpishError {
+  type?: string;
+  status?: number;
+  statusCode?: number;
+  code?: string;
+  field?: string;
+  limit?: number;
+}
+
+/** Turns body-parser, multer and unknown errors into the one API error shape. */
+export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = (err ?? {}) as HttpishError;
+  if (e.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'Request body is not valid JSON');
+  if (e.type === 'entity.too.large' || e.code === 'LIMIT_FIELD_VALUE') {
+    return new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes`);
+  }
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+    return new ApiError(415, 'unsupported_media_type', 'Unsupported request body encoding or charset');
+  }
+  if (e.type === 'request.aborted') return new ApiError(400, 'invalid_parameter', 'Request body was not received in full');
+  if (e.code === 'LIMIT_FILE_SIZE') {
+    return new ApiError(413, 'payload_too_large', `Uploaded file ${e.field ?? ''} exceeds the limit of ${e.limit ?? ''} bytes`.replace('  ', ' '), e.field ?? null);
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
+    return new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${(err as Error).message}`, e.field ?? null);
+  }
+  if (err instanceof Error && /Multipart|Unexpected end of form|Malformed part header|boundary/i.test(err.message)) {
+    return new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${err.message}`);
+  }
+  const status = e.status ?? e.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError(status, 'invalid_parameter', err instanceof Error ? err.message : 'Bad request');
+  }
+  return new ApiError(500, 'internal_error', 'Internal error');
+}
+
+export function errorHandler(maxBodyBytes: number) {
+  // Express recognises error handlers by their four parameters.
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    const apiErr = toApiError(err, maxBodyBytes);
+    if (apiErr.status >= 500) console.error(`[${req.id}] ${req.method} ${req.path}:`, err);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [k, v] of Object.entries(apiErr.headers)) res.setHeader(k, v);
+    res.status(apiErr.status).json(apiErr.toBody());
+  };
+}

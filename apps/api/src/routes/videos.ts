@@ -1,0 +1,107 @@
+import { Router, type Request, type Response } from 'express';
+import rangeParser from 'range-parser';
+import { ApiError, notFound, parseCreateRequest } from '@reelay/core';
+import { findTaskForOwner } from '@reelay/db';
+import type { ApiDeps } from '../deps';
+import { createBodyParser } from '../middleware/body';
+import { createVideo } from '../services/create-video';
+import { presentVideo } from '../services/present-video';
+
+const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+export function videosRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const { config } = deps;
+  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
+
+  router.post('/', createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES }), async (req, res) => {
+    const { body, upload } = req.createBody!;
+    const input = parseCreateRequest(body, deps.catalog, limits, upload);
+    const task = await createVideo(deps, req.apiKey, input, req.id);
+    res.status(200).json(presentVideo(deps, req.apiKey, task));
+  });
+
+  router.get('/:id', async (req, res) => {
+    const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
+    if (!task) throw notFound();
+    res.json(presentVideo(deps, req.apiKey, task));
+  });
+
+  router.get('/:id/content', async (req, res) => {
+    const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
+    if (!task) throw notFound();
+    await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
+  });
+
+  return router;
+}
+
+function parseVariantAndIndex(req: Request, n: number): { variant: Variant; index: number } {
+  const variant = (req.query.variant ?? 'video') as string;
+  if (!VARIANTS.includes(variant as Variant)) {
+    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: variant must be one of video, thumbnail, spritesheet', 'variant');
+  }
+  const rawIndex = (req.query.index ?? '0') as string;
+  if (!/^\d+$/.test(rawIndex) || Number(rawIndex) >= n) {
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: index must be an integer from 0 to ${n - 1}`, 'index');
+  }
+  return { variant: variant as Variant, index: Number(rawIndex) };
+}
+
+/** Streams one stored output with ETag and byte-range support, so a <video> element can seek. */
+export async function sendContent(
+  deps: ApiDeps,
+  req: Request,
+  res: Response,
+  taskId: string,
+  status: string,
+  expiresAt: Date,
+  n: number,
+): Promise<void> {
+  const { variant, index } = parseVariantAndIndex(req, n);
+  if (status !== 'completed') {
+    throw new ApiError(409, 'video_not_ready', `Video ${taskId} is ${status}; content is available once it is completed`);
+  }
+  if (expiresAt.getTime() <= Date.now()) {
+    throw new ApiError(410, 'video_expired', `Video ${taskId} expired at ${expiresAt.toISOString()}; its content has been deleted`);
+  }
+  const output = await deps.db.taskOutput.findUnique({ where: { taskId_index_variant: { taskId, index, variant } } });
+  const size = output ? await deps.storage.size(output.storageKey) : null;
+  if (!output || size === null) throw new ApiError(410, 'video_expired', `Content of video ${taskId} is no longer stored`);
+
+  const etag = `"${output.checksum}"`;
+  res.setHeader('content-type', output.contentType);
+  res.setHeader('etag', etag);
+  res.setHeader('accept-ranges', 'bytes');
+  res.setHeader('cache-control', 'private, max-age=3600');
+  if (req.header('if-none-match') === etag) {
+    res.status(304).end();
+    return;
+  }
+  let start = 0;
+  let end = size - 1;
+  const rangeHeader = req.header('range');
+  const ifRange = req.header('if-range');
+  if (rangeHeader && (!ifRange || ifRange === etag)) {
+    const ranges = rangeParser(size, rangeHeader, { combine: true });
+    if (ranges === -1) {
+      res.setHeader('content-range', `bytes */${size}`);
+      throw new ApiError(416, 'invalid_parameter', `Range not satisfiable: the content is ${size} bytes`, 'range');
+    }
+    if (ranges !== -2 && ranges.type === 'bytes' && ranges.length === 1) {
+      start = ranges[0]!.start;
+      end = ranges[0]!.end;
+      res.status(206);
+      res.setHeader('content-range', `bytes ${start}-${end}/${size}`);
+    }
+  }
+  res.setHeader('content-length', String(end - start + 1));
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const stream = deps.storage.read(output.storageKey, { start, end });
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
+}

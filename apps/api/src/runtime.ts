@@ -1,0 +1,54 @@
+import type { Server } from 'node:http';
+import type { Config } from '@reelay/config';
+import { ModelCatalog } from '@reelay/core';
+import { createDb, ensureBootstrapKey } from '@reelay/db';
+import { createRedis, createTasksQueue } from '@reelay/queue';
+import { LocalStorage } from '@reelay/storage';
+import { createApp } from './app';
+import type { ApiDeps } from './deps';
+
+export interface ApiRuntime {
+  deps: ApiDeps;
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export function createApiDeps(config: Config): ApiDeps {
+  const redis = createRedis(config.REDIS_URL, 'api');
+  return {
+    config,
+    db: createDb(config.DATABASE_URL),
+    redis,
+    tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
+    storage: new LocalStorage(config.REELAY_STORAGE_DIR),
+    catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+  };
+}
+
+/** Starts the HTTP server; close() stops accepting, lets in-flight requests finish, then disconnects. */
+export async function startApi(config: Config): Promise<ApiRuntime> {
+  const deps = createApiDeps(config);
+  if (config.REELAY_BOOTSTRAP_KEY) await ensureBootstrapKey(deps.db, config.REELAY_BOOTSTRAP_KEY);
+  const app = createApp(deps);
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
+  return {
+    deps,
+    server,
+    url: `http://${config.HOST}:${port}`,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await deps.tasksQueue.close();
+      deps.redis.disconnect();
+      await deps.db.$disconnect();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
+import type { ApiKey, Task } from '@reelay/db';
+import { enqueueTask } from '@reelay/queue';
+import { Readable } from 'node:stream';
+import type { ApiDeps } from '../deps';
+import { fetchImageUrl } from './fetch-image';
+
+/**
+ * Validated request → stored input image → one task row → one queued job. If the job cannot be
+ * queued, the row and the image are removed again, so a failed create leaves nothing behind.
+ */
+export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, requestId: string): Promise<Task> {
+  const id = newVideoId();
+  let imageRef: string | null = null;
+  if (input.image) {
+    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url);
+    const ext = image.mime.split('/')[1]!;
+    imageRef = `inputs/${id}/image.${ext}`;
+    if (!sniffImage(image.data)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image must be a PNG, JPEG or WebP image', 'image');
+    await deps.storage.put(imageRef, Readable.from([image.data]));
+  }
+  const now = new Date();
+  let task: Task;
+  try {
+    task = await deps.db.task.create({
+      data: {
+        id,
+        apiKeyId: key.id,
+        model: input.model.id,
+        provider: input.model.targets[0]!.provider,
+        prompt: input.prompt,
+        imageRef,
+        durationSeconds: input.durationSeconds,
+        width: input.width,
+        height: input.height,
+        fps: input.fps,
+        seed: BigInt(input.seed),
+        n: input.n,
+        responseFormat: input.responseFormat,
+        user: input.user,
+        metadata: input.metadata as object,
+        callbackUrl: input.callbackUrl,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+      },
+    });
+  } catch (err) {
+    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    throw err;
+  }
+  try {
+    await enqueueTask(deps.tasksQueue, { taskId: id, requestId });
+  } catch {
+    await deps.db.task.delete({ where: { id } }).catch(() => undefined);
+    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
+  }
+  return task;
+}
