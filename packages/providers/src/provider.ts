@@ -20,6 +20,8 @@ export interface SubmitRequest {
   seed: number;
   n: number;
   metadata: Record<string, unknown>;
+  /** Where the upstream may call back when the task ends (only when REELAY_PUBLIC_URL is set). */
+  webhookUrl?: string;
 }
 
 export type OutputRef = { kind: 'url'; url: string; headers?: Record<string, string> } | { kind: 'file'; path: string };
@@ -43,11 +45,42 @@ export interface Provider {
   cancel(upstreamId: string): Promise<void>;
   /** Frees whatever the provider keeps for a task once its outputs are stored. */
   release?(upstreamId: string): Promise<void>;
+  /**
+   * Checks an upstream callback's signature. Returns the upstream id it is about, or null when
+   * the signature does not verify (forged, replayed, or signed with another key).
+   */
+  verifyWebhook?(req: UpstreamWebhookRequest): Promise<UpstreamWebhookEvent | null>;
+}
+
+export interface UpstreamWebhookRequest {
+  headers: Record<string, string | string[] | undefined>;
+  /** The raw bytes as received: signatures cover them exactly. */
+  body: Buffer;
+}
+
+export interface UpstreamWebhookEvent {
+  upstreamId: string;
+  /** True when the upstream says the task ended (succeeded, failed or cancelled). */
+  terminal: boolean;
 }
 
 /** A failure the worker must not retry (bad request, content policy, auth). */
 export class PermanentProviderError extends Error {
   constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+/** The upstream said 429: try again after `retryAfterSeconds` (when it said). */
+export class RateLimitedProviderError extends Error {
+  constructor(message: string, readonly retryAfterSeconds?: number) {
+    super(message);
+  }
+}
+
+/** A failure worth retrying: network error, timeout, 5xx. */
+export class TransientProviderError extends Error {
+  constructor(message: string, readonly retryAfterSeconds?: number) {
     super(message);
   }
 }

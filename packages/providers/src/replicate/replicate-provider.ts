@@ -1,0 +1,198 @@
+import type { Readable } from 'node:stream';
+import { Webhook } from 'standardwebhooks';
+import {
+  PermanentProviderError,
+  type OutputRef,
+  type PollResult,
+  type Provider,
+  type SubmitRequest,
+  type UpstreamWebhookEvent,
+  type UpstreamWebhookRequest,
+} from '../provider';
+import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
+import { callUpstream, downloadStream, progressFromLogs, type ErrorMessageReader } from '../upstream-http';
+
+/**
+ * Replicate predictions (https://replicate.com/docs/reference/http).
+ *
+ * upstreamModel is either "owner/name" (an official model: POST /v1/models/owner/name/predictions)
+ * or "owner/name:<version>" / a bare 64-hex version id (POST /v1/predictions with `version`).
+ * `Prefer: wait` is never sent: a worker must not block on an upstream.
+ *
+ * No double submit: Replicate accepts no idempotency key. The worker stores the prediction id
+ * right after this call returns; a crash in between (or a lost answer to the POST) leaves an
+ * orphan prediction that is billed but never polled. Mitigations: the submit step is the only
+ * step that can create one, the window is one HTTP round trip plus one UPDATE, and every
+ * prediction carries the task id in its webhook URL so an operator can find orphans in the
+ * Replicate dashboard.
+ */
+export interface ReplicateOptions {
+  apiToken: string;
+  baseUrl?: string;
+  /** The account's webhook signing secret (whsec_…); fetched from the API on first use when absent. */
+  webhookSecret?: string;
+  requestTimeoutMs?: number;
+  downloadTimeoutMs?: number;
+  maxDownloadBytes?: number;
+  /** Adapter name this instance is registered under (the catalog's `provider`). */
+  name?: string;
+}
+
+interface Prediction {
+  id: string;
+  status: 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+  logs?: string | null;
+  error?: unknown;
+  output?: unknown;
+}
+
+const readProblem: ErrorMessageReader = (body) => {
+  if (body && typeof body === 'object') {
+    const b = body as { detail?: unknown; title?: unknown };
+    if (typeof b.detail === 'string') return b.detail;
+    if (typeof b.title === 'string') return b.title;
+  }
+  return undefined;
+};
+
+const POLICY = /nsfw|safety|content polic|flagged|sensitive/i;
+
+/** Every URL in a prediction's output (a string, a list, or an object holding them). */
+function outputUrls(output: unknown): string[] {
+  if (typeof output === 'string') return /^https?:\/\//.test(output) ? [output] : [];
+  if (Array.isArray(output)) return output.flatMap(outputUrls);
+  if (output && typeof output === 'object') return Object.values(output).flatMap(outputUrls);
+  return [];
+}
+
+export class ReplicateProvider implements Provider {
+  readonly name: string;
+  private readonly base: string;
+  private readonly timeoutMs: number;
+  private secret: string | undefined;
+
+  constructor(private readonly opts: ReplicateOptions) {
+    this.name = opts.name ?? 'replicate';
+    this.base = (opts.baseUrl ?? 'https://api.replicate.com').replace(/\/+$/, '');
+    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.secret = opts.webhookSecret;
+  }
+
+  private get auth(): Record<string, string> {
+    return { authorization: `Bearer ${this.opts.apiToken}` };
+  }
+
+  async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
+    const model = req.upstreamModel;
+    if (!model) throw new PermanentProviderError('upstream_error', 'replicate: the catalog target needs an upstreamModel ("owner/name" or "owner/name:version")');
+    const image = await readInputImage(req);
+    const input: Record<string, unknown> = {
+      prompt: req.prompt ?? '',
+      duration: Math.round(req.durationSeconds),
+      aspect_ratio: aspectRatioOf(req.width, req.height),
+      resolution: resolutionOf(req.width, req.height),
+      seed: req.seed,
+      ...(image ? { image: dataUri(image) } : {}),
+      ...extendedInputs(req.metadata),
+    };
+    const body: Record<string, unknown> = { input };
+    if (req.webhookUrl) {
+      body.webhook = req.webhookUrl;
+      body.webhook_events_filter = ['completed'];
+    }
+    const versioned = /^([^/:]+\/[^/:]+):([0-9a-f]{64})$/.exec(model) ?? /^()([0-9a-f]{64})$/.exec(model);
+    let url: string;
+    if (versioned) {
+      url = `${this.base}/v1/predictions`;
+      body.version = versioned[2];
+    } else if (/^[^/:]+\/[^/:]+$/.test(model)) {
+      url = `${this.base}/v1/models/${model}/predictions`;
+    } else {
+      throw new PermanentProviderError('upstream_error', `replicate: upstreamModel "${model}" is not "owner/name", "owner/name:<version>" or a version id`);
+    }
+    const res = await callUpstream('replicate', { method: 'POST', url, headers: this.auth, json: body, timeoutMs: this.timeoutMs }, readProblem);
+    const id = (res.body as Prediction | null)?.id;
+    if (!id) throw new PermanentProviderError('upstream_error', 'replicate: the create answer carried no prediction id');
+    return { upstreamId: id };
+  }
+
+  async poll(upstreamId: string): Promise<PollResult> {
+    const res = await callUpstream(
+      'replicate',
+      { method: 'GET', url: `${this.base}/v1/predictions/${encodeURIComponent(upstreamId)}`, headers: this.auth, timeoutMs: this.timeoutMs },
+      readProblem,
+    );
+    const p = res.body as Prediction;
+    switch (p.status) {
+      case 'starting':
+        return { state: 'queued' };
+      case 'processing':
+        return { state: 'running', progress: progressFromLogs(p.logs) };
+      case 'succeeded': {
+        const urls = outputUrls(p.output).filter((u) => !/\.(jpe?g|png|webp)(\?|$)/i.test(u));
+        if (urls.length === 0) return { state: 'failed', code: 'upstream_error', message: 'replicate: the prediction succeeded without a video output' };
+        return { state: 'succeeded', outputs: urls.map((u, index) => ({ index, video: this.ref(u) })) };
+      }
+      case 'canceled':
+        return { state: 'failed', code: 'cancelled', message: 'replicate: the prediction was canceled' };
+      default: {
+        const message = typeof p.error === 'string' && p.error ? p.error : JSON.stringify(p.error ?? 'prediction failed');
+        return { state: 'failed', code: POLICY.test(message) ? 'content_policy_violation' : 'upstream_error', message: `replicate: ${message}` };
+      }
+    }
+  }
+
+  /** Files served by the API host itself need the token; delivery-CDN links must not get it. */
+  private ref(url: string): OutputRef {
+    return new URL(url).origin === new URL(this.base).origin ? { kind: 'url', url, headers: this.auth } : { kind: 'url', url };
+  }
+
+  async fetchOutput(ref: OutputRef): Promise<Readable> {
+    if (ref.kind !== 'url') throw new PermanentProviderError('upstream_error', 'replicate: outputs are URLs');
+    return downloadStream('replicate', ref.url, {
+      headers: ref.headers,
+      credentialHeaders: ['authorization'],
+      maxBytes: this.opts.maxDownloadBytes ?? 4 * 1024 ** 3,
+      timeoutMs: this.opts.downloadTimeoutMs ?? 60_000,
+    });
+  }
+
+  async cancel(upstreamId: string): Promise<void> {
+    await callUpstream(
+      'replicate',
+      { method: 'POST', url: `${this.base}/v1/predictions/${encodeURIComponent(upstreamId)}/cancel`, headers: this.auth, timeoutMs: this.timeoutMs },
+      readProblem,
+    );
+  }
+
+  private async signingSecret(): Promise<string> {
+    if (this.secret) return this.secret;
+    const res = await callUpstream('replicate', { method: 'GET', url: `${this.base}/v1/webhooks/default/secret`, headers: this.auth, timeoutMs: this.timeoutMs }, readProblem);
+    const key = (res.body as { key?: unknown } | null)?.key;
+    if (typeof key !== 'string' || !key.startsWith('whsec_')) throw new PermanentProviderError('upstream_error', 'replicate: the webhook secret answer carried no whsec_ key');
+    this.secret = key;
+    return key;
+  }
+
+  /** Standard Webhooks: HMAC-SHA256 of "id.timestamp.body" with the whsec_ key, timestamp within 5 minutes. */
+  async verifyWebhook(req: UpstreamWebhookRequest): Promise<UpstreamWebhookEvent | null> {
+    const h = (n: string): string => {
+      const v = req.headers[n];
+      return (Array.isArray(v) ? v[0] : v) ?? '';
+    };
+    let payload: unknown;
+    try {
+      payload = new Webhook(await this.signingSecret()).verify(req.body, {
+        'webhook-id': h('webhook-id'),
+        'webhook-timestamp': h('webhook-timestamp'),
+        'webhook-signature': h('webhook-signature'),
+      });
+    } catch (err) {
+      if (err instanceof PermanentProviderError) throw err;
+      return null;
+    }
+    const p = payload as Partial<Prediction>;
+    if (typeof p.id !== 'string') return null;
+    return { upstreamId: p.id, terminal: p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled' };
+  }
+}
