@@ -46,10 +46,11 @@ export interface Provider {
   /** Frees whatever the provider keeps for a task once its outputs are stored. */
   release?(upstreamId: string): Promise<void>;
   /**
-   * Checks an upstream callback's signature. Returns the upstream id it is about, or null when
-   * the signature does not verify (forged, replayed, or signed with another key).
+   * Checks an upstream callback about the task whose upstream id is `upstreamId`. Returns null
+   * when the signature does not verify (forged, replayed, signed with another key) or the
+   * delivery is about another upstream task.
    */
-  verifyWebhook?(req: UpstreamWebhookRequest): Promise<UpstreamWebhookEvent | null>;
+  verifyWebhook?(req: UpstreamWebhookRequest, upstreamId: string): Promise<UpstreamWebhookEvent | null>;
 }
 
 export interface UpstreamWebhookRequest {
@@ -59,7 +60,6 @@ export interface UpstreamWebhookRequest {
 }
 
 export interface UpstreamWebhookEvent {
-  upstreamId: string;
   /** True when the upstream says the task ended (succeeded, failed or cancelled). */
   terminal: boolean;
 }

@@ -170,19 +170,21 @@ test('a webhook URL is registered for the completed event only, and its delivery
   // The secret is fetched from the API once (GET /v1/webhooks/default/secret), then reused.
   await emu.complete(upstreamId).catch(() => undefined); // the delivery itself fails: nothing listens on port 1
   const payload = JSON.stringify({ id: upstreamId, status: 'succeeded' });
-  expect(await provider.verifyWebhook({ headers: emu.signedDelivery(payload), body: Buffer.from(payload) })).toEqual({ upstreamId, terminal: true });
+  expect(await provider.verifyWebhook({ headers: emu.signedDelivery(payload), body: Buffer.from(payload) }, upstreamId)).toEqual({ terminal: true });
+  // A genuine delivery about another prediction says nothing about this one.
+  expect(await provider.verifyWebhook({ headers: emu.signedDelivery(payload), body: Buffer.from(payload) }, 'other')).toBeNull();
   expect(emu.requests('GET', /\/v1\/webhooks\/default\/secret$/)).toHaveLength(1);
 });
 
 test('forged, tampered and stale webhook deliveries are refused', async () => {
   const payload = JSON.stringify({ id: 'abc', status: 'succeeded' });
   const forged = emu.signedDelivery(payload, `whsec_${randomBytes(24).toString('base64')}`);
-  expect(await provider.verifyWebhook({ headers: forged, body: Buffer.from(payload) })).toBeNull();
+  expect(await provider.verifyWebhook({ headers: forged, body: Buffer.from(payload) }, 'abc')).toBeNull();
 
   const genuine = emu.signedDelivery(payload);
-  expect(await provider.verifyWebhook({ headers: genuine, body: Buffer.from(payload.replace('abc', 'xyz')) })).toBeNull();
+  expect(await provider.verifyWebhook({ headers: genuine, body: Buffer.from(payload.replace('abc', 'xyz')) }, 'xyz')).toBeNull();
 
   const stale = emu.signedDelivery(payload, undefined, new Date(Date.now() - 3600_000));
-  expect(await provider.verifyWebhook({ headers: stale, body: Buffer.from(payload) })).toBeNull();
-  expect(await provider.verifyWebhook({ headers: {}, body: Buffer.from(payload) })).toBeNull();
+  expect(await provider.verifyWebhook({ headers: stale, body: Buffer.from(payload) }, 'abc')).toBeNull();
+  expect(await provider.verifyWebhook({ headers: {}, body: Buffer.from(payload) }, 'abc')).toBeNull();
 });

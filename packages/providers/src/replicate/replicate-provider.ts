@@ -175,7 +175,7 @@ export class ReplicateProvider implements Provider {
   }
 
   /** Standard Webhooks: HMAC-SHA256 of "id.timestamp.body" with the whsec_ key, timestamp within 5 minutes. */
-  async verifyWebhook(req: UpstreamWebhookRequest): Promise<UpstreamWebhookEvent | null> {
+  async verifyWebhook(req: UpstreamWebhookRequest, upstreamId: string): Promise<UpstreamWebhookEvent | null> {
     const h = (n: string): string => {
       const v = req.headers[n];
       return (Array.isArray(v) ? v[0] : v) ?? '';
@@ -192,7 +192,7 @@ export class ReplicateProvider implements Provider {
       return null;
     }
     const p = payload as Partial<Prediction>;
-    if (typeof p.id !== 'string') return null;
-    return { upstreamId: p.id, terminal: p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled' };
+    if (p.id !== upstreamId) return null;
+    return { terminal: p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled' };
   }
 }
