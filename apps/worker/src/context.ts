@@ -1,7 +1,7 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
-import type { MediaTools, Provider } from '@reelay/providers';
+import type { MediaTools, ProviderRegistry } from '@reelay/providers';
 import type { LocalStorage } from '@reelay/storage';
 
 /** What the pipeline steps need; built once per worker process. */
@@ -9,7 +9,7 @@ export interface WorkerContext {
   config: Config;
   db: Db;
   storage: LocalStorage;
-  providers: Map<string, Provider>;
+  providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;
 }

@@ -1,7 +1,7 @@
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
-import { createProviders } from '@reelay/providers';
+import { ProviderRegistry } from '@reelay/providers';
 import { createRedis, createTasksQueue, QUEUE_NAMES, type TaskJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
@@ -16,12 +16,13 @@ export interface WorkerRuntime {
 
 /** Starts the task worker and the periodic reconciler for one process. */
 export async function startWorker(config: Config): Promise<WorkerRuntime> {
+  const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
   const ctx: WorkerContext = {
     config,
     db: createDb(config.DATABASE_URL),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
-    providers: createProviders(config),
-    catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    providers: new ProviderRegistry(config, catalog),
+    catalog,
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },
   };
   const connection = createRedis(config.REDIS_URL, 'worker');

@@ -1,18 +1,67 @@
-import type { Config } from '@reelay/config';
+import { credentialFrom, type Config } from '@reelay/config';
+import { targetKey, type ModelCatalog, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
+import { FalProvider } from './fal/fal-provider';
+import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
 import { PreviewProvider } from './preview/preview-provider';
-import type { Provider } from './provider';
+import { ReplicateProvider } from './replicate/replicate-provider';
+import type { Provider, ProviderFactory } from './provider';
 
-/** Every provider this deployment can route to, by name. */
-export function createProviders(config: Config): Map<string, Provider> {
-  const providers = new Map<string, Provider>();
-  providers.set(
-    'preview',
+/**
+ * Every adapter this build knows, by the name a catalog target uses in `provider`.
+ * Adding an upstream is one line here plus its folder.
+ */
+export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
+  preview: ({ config }) =>
     new PreviewProvider({
       ffmpegPath: config.FFMPEG_PATH,
       workDir: join(resolve(config.REELAY_STORAGE_DIR), '..', 'preview-renders'),
       slots: config.WORKER_RENDER_SLOTS,
     }),
-  );
-  return providers;
+  'openai-compatible': (init) => new OpenAICompatibleProvider(init),
+  fal: (init) => FalProvider.fromInit(init),
+  replicate: (init) => ReplicateProvider.fromInit(init),
+};
+
+/** The provider instances of one process: one per distinct catalog target, addressed by target key. */
+export class ProviderRegistry {
+  private readonly byKey = new Map<string, Provider>();
+  private readonly targetByKey = new Map<string, ModelTarget>();
+
+  constructor(
+    config: Config,
+    catalog: ModelCatalog,
+    factories: Record<string, ProviderFactory> = PROVIDER_FACTORIES,
+  ) {
+    const shared = new Map<string, Provider>(); // preview has no key or URL: one renderer per process
+    for (const [key, target] of catalog.targets()) {
+      const factory = factories[target.provider];
+      if (!factory) {
+        throw new Error(`model catalog: unknown provider "${target.provider}" (known: ${Object.keys(factories).join(', ')})`);
+      }
+      const apiKey = target.credentials ? credentialFrom(config, target.credentials) : undefined;
+      const provider =
+        !target.baseUrl && !target.credentials && shared.has(target.provider)
+          ? shared.get(target.provider)!
+          : factory({ targetKey: key, baseUrl: target.baseUrl, apiKey, requestTimeoutMs: config.PROVIDER_REQUEST_TIMEOUT_MS, options: target.options ?? {}, config });
+      if (!target.baseUrl && !target.credentials) shared.set(target.provider, provider);
+      this.byKey.set(key, provider);
+      this.targetByKey.set(key, target);
+    }
+  }
+
+  /** The instance that serves a target key (as stored on a task), if this catalog still has it. */
+  get(key: string): Provider | undefined {
+    return this.byKey.get(key);
+  }
+
+  target(key: string): ModelTarget | undefined {
+    return this.targetByKey.get(key);
+  }
+
+  keys(): string[] {
+    return [...this.byKey.keys()];
+  }
 }
+
+export { targetKey };

@@ -1,3 +1,4 @@
+import { targetKey } from '@reelay/core';
 import { raiseProgress, type Task } from '@reelay/db';
 import type { WorkerContext } from '../context';
 import { failTask } from './fail-task';
@@ -6,7 +7,7 @@ import { done, nextPollDelay, waitFor, type StepOutcome } from './outcome';
 
 /** Asks the upstream how a processing task is doing; finalizes it once it has succeeded. */
 export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
-  const provider = ctx.providers.get(task.provider);
+  const provider = ctx.providers.get(task.providerTarget ?? targetKey({ provider: task.provider }));
   if (!provider || !task.upstreamId) {
     await failTask(ctx, task.id, 'upstream_error', `Provider ${task.provider} is not available to this worker`);
     return done;

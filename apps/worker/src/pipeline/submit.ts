@@ -1,3 +1,4 @@
+import { targetKey } from '@reelay/core';
 import { transitionTask, type Task } from '@reelay/db';
 import { PermanentProviderError } from '@reelay/providers';
 import type { WorkerContext } from '../context';
@@ -12,7 +13,7 @@ import { done, waitFor, type StepOutcome } from './outcome';
 export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
   const model = ctx.catalog.get(task.model);
   const target = model?.targets[0];
-  const provider = target ? ctx.providers.get(target.provider) : undefined;
+  const provider = target ? ctx.providers.get(targetKey(target)) : undefined;
   if (!model || !target || !provider) {
     await failTask(ctx, task.id, 'upstream_error', `No provider is configured for model ${task.model}`);
     return done;
@@ -44,6 +45,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
   }
   const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', {
     provider: provider.name,
+    providerTarget: targetKey(target),
     upstreamModel: target.upstreamModel ?? null,
     upstreamId,
     startedAt: new Date(),

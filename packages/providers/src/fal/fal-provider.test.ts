@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { PermanentProviderError, RateLimitedProviderError, TransientProviderError, type SubmitRequest } from '../provider';
+import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
+import type { SubmitRequest } from '../provider';
 import { FalEmulator } from './fal-emulator';
 import { FalProvider } from './fal-provider';
 
@@ -85,8 +86,8 @@ test('a missing field is a permanent invalid_request naming it', async () => {
 test('429 carries Retry-After; a 5xx is transient and the retry succeeds', async () => {
   emu.server.interrupt({ status: 429, headers: { 'retry-after': '12' }, body: { detail: 'Rate limit exceeded' } });
   const limited = await rejection(provider.submit(request()));
-  expect(limited).toBeInstanceOf(RateLimitedProviderError);
-  expect((limited as RateLimitedProviderError).retryAfterSeconds).toBe(12);
+  expect(limited).toBeInstanceOf(RateLimitedError);
+  expect((limited as RateLimitedError).retryAfterMs).toBe(12_000);
 
   const { upstreamId } = await provider.submit(request());
   emu.server.interrupt({ status: 502, body: { detail: 'Bad gateway' } });

@@ -1,17 +1,19 @@
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import {
-  PermanentProviderError,
-  type OutputRef,
-  type PollOutput,
-  type PollResult,
-  type Provider,
-  type SubmitRequest,
-  type UpstreamWebhookEvent,
-  type UpstreamWebhookRequest,
+import { downloadStream, progressFromLogs } from '../download';
+import { PermanentProviderError } from '../errors';
+import { readJson, upstreamRequest, type UpstreamResponse } from '../http';
+import type {
+  OutputRef,
+  PollOutput,
+  PollResult,
+  Provider,
+  ProviderInit,
+  SubmitRequest,
+  UpstreamWebhookEvent,
+  UpstreamWebhookRequest,
 } from '../provider';
 import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
-import { callUpstream, downloadStream, progressFromLogs, type ErrorMessageReader } from '../upstream-http';
 
 /**
  * fal.ai queue API (https://docs.fal.ai/model-endpoints/queue).
@@ -36,19 +38,24 @@ export interface FalOptions {
   name?: string;
 }
 
-const readDetail: ErrorMessageReader = (body) => {
-  if (!body || typeof body !== 'object') return undefined;
-  const detail = (body as { detail?: unknown }).detail;
+const POLICY = /content.?polic|flagged|nsfw|safety|sensitive/i;
+
+/** fal errors carry `detail`: a string, or FastAPI's list of {loc, msg} for invalid input. */
+function detailOf(body: unknown, status: number): string {
+  const detail = body && typeof body === 'object' ? (body as { detail?: unknown }).detail : undefined;
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) {
     return detail
       .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body').join('.') : ''}: ${String(d.msg ?? '')}`)
       .join('; ');
   }
-  return undefined;
-};
+  return typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+}
 
-const POLICY = /content.?polic|flagged|nsfw|safety|sensitive/i;
+const readDetail = (body: unknown, status: number): { message: string; contentPolicy: boolean } => {
+  const text = detailOf(body, status);
+  return { message: `fal: ${text}`, contentPolicy: status < 500 && POLICY.test(text) };
+};
 const WEBHOOK_LEEWAY_SECONDS = 300;
 const JWKS_TTL_MS = 60 * 60 * 1000;
 
@@ -72,14 +79,28 @@ export class FalProvider implements Provider {
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 
+  /** From a catalog target: `credentials` names the FAL_KEY variable; options.jwksUrl overrides fal's JWKS address. */
+  static fromInit(init: ProviderInit): FalProvider {
+    if (!init.apiKey) throw new Error('model catalog: a fal target needs `credentials` (the variable holding the fal key)');
+    const jwksUrl = init.options.jwksUrl;
+    if (jwksUrl !== undefined && (typeof jwksUrl !== 'string' || !/^https?:\/\//.test(jwksUrl))) throw new Error('model catalog: fal options.jwksUrl must be an http(s) URL');
+    return new FalProvider({ apiKey: init.apiKey, baseUrl: init.baseUrl, jwksUrl, requestTimeoutMs: init.requestTimeoutMs });
+  }
+
   private get auth(): Record<string, string> {
     return { authorization: `Key ${this.opts.apiKey}` };
+  }
+
+  private send(method: 'GET' | 'POST' | 'PUT', url: string, json?: unknown, auth = true): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...(auth ? this.auth : {}), accept: 'application/json' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    return upstreamRequest({ method, url, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
     const endpoint = req.upstreamModel?.replace(/^\/+|\/+$/g, '');
     if (!endpoint || endpoint.split('/').length < 2) {
-      throw new PermanentProviderError('upstream_error', 'fal: the catalog target needs an upstreamModel like "fal-ai/veo3"');
+      throw new PermanentProviderError('other', 'fal: the catalog target needs an upstreamModel like "fal-ai/veo3"');
     }
     const image = await readInputImage(req);
     const input: Record<string, unknown> = {
@@ -94,43 +115,41 @@ export class FalProvider implements Provider {
     };
     const url = new URL(`${this.base}/${endpoint}`);
     if (req.webhookUrl) url.searchParams.set('fal_webhook', req.webhookUrl);
-    const res = await callUpstream('fal', { method: 'POST', url: url.href, headers: this.auth, json: input, timeoutMs: this.timeoutMs }, readDetail);
-    const requestId = (res.body as { request_id?: unknown } | null)?.request_id;
-    if (typeof requestId !== 'string' || !requestId) throw new PermanentProviderError('upstream_error', 'fal: the queue answer carried no request_id');
+    const requestId = (await readJson<{ request_id?: unknown } | null>(await this.send('POST', url.href, input), readDetail))?.request_id;
+    if (typeof requestId !== 'string' || !requestId) throw new PermanentProviderError('other', 'fal: the queue answer carried no request_id');
     const appId = endpoint.split('/').slice(0, 2).join('/');
     return { upstreamId: `${appId}/requests/${requestId}` };
   }
 
   private split(upstreamId: string): { appId: string; requestId: string } {
     const m = /^([^/]+\/[^/]+)\/requests\/([^/]+)$/.exec(upstreamId);
-    if (!m) throw new PermanentProviderError('upstream_error', `fal: "${upstreamId}" is not a fal upstream id`);
+    if (!m) throw new PermanentProviderError('other', `fal: "${upstreamId}" is not a fal upstream id`);
     return { appId: m[1]!, requestId: m[2]! };
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
     this.split(upstreamId);
-    const res = await callUpstream(
-      'fal',
-      { method: 'GET', url: `${this.base}/${upstreamId}/status?logs=1`, headers: this.auth, timeoutMs: this.timeoutMs },
-      readDetail,
-    );
-    const s = res.body as FalStatusBody;
+    const s = await readJson<FalStatusBody>(await this.send('GET', `${this.base}/${upstreamId}/status?logs=1`), readDetail);
     if (s.status === 'IN_QUEUE') return { state: 'queued', queuePosition: s.queue_position };
     if (s.status === 'IN_PROGRESS') {
       return { state: 'running', progress: progressFromLogs((s.logs ?? []).map((l) => l.message ?? '').join('\n')) };
     }
-    if (s.status !== 'COMPLETED') throw new PermanentProviderError('upstream_error', `fal: unknown queue status ${JSON.stringify(s.status)}`);
+    if (s.status !== 'COMPLETED') throw new PermanentProviderError('other', `fal: unknown queue status ${JSON.stringify(s.status)}`);
     if (s.error) return this.failed(s.error);
 
     // A finished request whose model failed answers the result call with the model's error status.
-    const result = await callUpstream(
-      'fal',
-      { method: 'GET', url: `${this.base}/${upstreamId}`, headers: this.auth, timeoutMs: this.timeoutMs },
-      readDetail,
-      [400, 401, 403, 404, 410, 422, 499],
-    );
-    if (result.status >= 400) return this.failed(readDetail(result.body, result.status) ?? `HTTP ${result.status}`, result.status);
-    const outputs = this.outputsOf(result.body);
+    const res = await this.send('GET', `${this.base}/${upstreamId}`);
+    if (res.status >= 400 && res.status < 500 && ![401, 403, 429].includes(res.status)) {
+      const body = await res.body.text().catch(() => '');
+      let parsed: unknown = body;
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        // keep the text
+      }
+      return this.failed(detailOf(parsed, res.status), res.status);
+    }
+    const outputs = this.outputsOf(await readJson<unknown>(res, readDetail));
     if (outputs.length === 0) return this.failed('the request completed without a video in its result');
     return { state: 'succeeded', outputs };
   }
@@ -155,7 +174,7 @@ export class FalProvider implements Provider {
   }
 
   async fetchOutput(ref: OutputRef): Promise<Readable> {
-    if (ref.kind !== 'url') throw new PermanentProviderError('upstream_error', 'fal: outputs are URLs');
+    if (ref.kind !== 'url') throw new PermanentProviderError('other', 'fal: outputs are URLs');
     // fal's result files live on a public CDN: the key is never sent there.
     return downloadStream('fal', ref.url, {
       maxBytes: this.opts.maxDownloadBytes ?? 4 * 1024 ** 3,
@@ -165,15 +184,17 @@ export class FalProvider implements Provider {
 
   async cancel(upstreamId: string): Promise<void> {
     this.split(upstreamId);
+    const res = await this.send('PUT', `${this.base}/${upstreamId}/cancel`);
     // 400 ALREADY_COMPLETED: nothing left to stop.
-    await callUpstream('fal', { method: 'PUT', url: `${this.base}/${upstreamId}/cancel`, headers: this.auth, timeoutMs: this.timeoutMs }, readDetail, [400]);
+    if (res.status === 400) return void (await res.body.dump());
+    await readJson(res, readDetail);
   }
 
   private async signingKeys(refresh = false): Promise<KeyObject[]> {
     if (this.jwks && !refresh && Date.now() - this.jwks.at < JWKS_TTL_MS) return this.jwks.keys;
     const url = this.opts.jwksUrl ?? 'https://rest.alpha.fal.ai/.well-known/jwks.json';
-    const res = await callUpstream('fal', { method: 'GET', url, timeoutMs: this.timeoutMs }, readDetail);
-    const keys = ((res.body as { keys?: Array<Record<string, unknown>> } | null)?.keys ?? [])
+    const jwks = await readJson<{ keys?: Array<Record<string, unknown>> } | null>(await this.send('GET', url, undefined, false), readDetail);
+    const keys = (jwks?.keys ?? [])
       .filter((k) => k.kty === 'OKP' && k.crv === 'Ed25519' && typeof k.x === 'string')
       .map((k) => createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k.x as string }, format: 'jwk' }));
     this.jwks = { keys, at: Date.now() };

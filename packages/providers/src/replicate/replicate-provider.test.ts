@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { PermanentProviderError, RateLimitedProviderError, TransientProviderError, type SubmitRequest } from '../provider';
+import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
+import type { SubmitRequest } from '../provider';
 import { ReplicateEmulator } from './replicate-emulator';
 import { ReplicateProvider } from './replicate-provider';
 
@@ -108,14 +109,15 @@ test('a wrong token is a permanent error', async () => {
   const bad = new ReplicateProvider({ apiToken: 'r8_wrong', baseUrl: emu.url });
   const err = await rejection(bad.submit(request()));
   expect(err).toBeInstanceOf(PermanentProviderError);
+  expect((err as PermanentProviderError).reason).toBe('auth');
   expect(err.message).toContain('valid authentication token');
 });
 
 test('429 is a rate-limit error carrying Retry-After', async () => {
   emu.server.interrupt({ status: 429, headers: { 'retry-after': '7' }, body: { title: 'Request was throttled.', detail: 'Request was throttled. Expected available in 7 seconds.', status: 429 } });
   const err = await rejection(provider.submit(request()));
-  expect(err).toBeInstanceOf(RateLimitedProviderError);
-  expect((err as RateLimitedProviderError).retryAfterSeconds).toBe(7);
+  expect(err).toBeInstanceOf(RateLimitedError);
+  expect((err as RateLimitedError).retryAfterMs).toBe(7000);
   expect(err.message).toContain('Expected available in 7 seconds');
 });
 

@@ -1,16 +1,19 @@
+import { credentialFrom } from '@reelay/config';
 import type { Readable } from 'node:stream';
 import { Webhook } from 'standardwebhooks';
-import {
-  PermanentProviderError,
-  type OutputRef,
-  type PollResult,
-  type Provider,
-  type SubmitRequest,
-  type UpstreamWebhookEvent,
-  type UpstreamWebhookRequest,
+import { downloadStream, progressFromLogs } from '../download';
+import { PermanentProviderError } from '../errors';
+import { readJson, upstreamRequest } from '../http';
+import type {
+  OutputRef,
+  PollResult,
+  Provider,
+  ProviderInit,
+  SubmitRequest,
+  UpstreamWebhookEvent,
+  UpstreamWebhookRequest,
 } from '../provider';
 import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
-import { callUpstream, downloadStream, progressFromLogs, type ErrorMessageReader } from '../upstream-http';
 
 /**
  * Replicate predictions (https://replicate.com/docs/reference/http).
@@ -46,16 +49,14 @@ interface Prediction {
   output?: unknown;
 }
 
-const readProblem: ErrorMessageReader = (body) => {
-  if (body && typeof body === 'object') {
-    const b = body as { detail?: unknown; title?: unknown };
-    if (typeof b.detail === 'string') return b.detail;
-    if (typeof b.title === 'string') return b.title;
-  }
-  return undefined;
-};
-
 const POLICY = /nsfw|safety|content polic|flagged|sensitive/i;
+
+/** Replicate errors are problem details: {title, detail, status}. */
+function readProblem(body: unknown, status: number): { message: string; contentPolicy: boolean } {
+  const b = (body && typeof body === 'object' ? body : {}) as { detail?: unknown; title?: unknown };
+  const text = typeof b.detail === 'string' ? b.detail : typeof b.title === 'string' ? b.title : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+  return { message: `replicate: ${text}`, contentPolicy: status < 500 && POLICY.test(text) };
+}
 
 /** Every URL in a prediction's output (a string, a list, or an object holding them). */
 function outputUrls(output: unknown): string[] {
@@ -78,13 +79,33 @@ export class ReplicateProvider implements Provider {
     this.secret = opts.webhookSecret;
   }
 
+  /** From a catalog target: `credentials` names the API token's variable; options.webhookSecretEnv the whsec_ secret's. */
+  static fromInit(init: ProviderInit): ReplicateProvider {
+    if (!init.apiKey) throw new Error('model catalog: a replicate target needs `credentials` (the variable holding the API token)');
+    const secretEnv = init.options.webhookSecretEnv;
+    if (secretEnv !== undefined && typeof secretEnv !== 'string') throw new Error('model catalog: replicate options.webhookSecretEnv must be a variable name');
+    return new ReplicateProvider({
+      apiToken: init.apiKey,
+      baseUrl: init.baseUrl,
+      webhookSecret: secretEnv ? credentialFrom(init.config, secretEnv) : undefined,
+      requestTimeoutMs: init.requestTimeoutMs,
+    });
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
+    const headers: Record<string, string> = { ...this.auth, accept: 'application/json' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const res = await upstreamRequest({ method, url: `${this.base}${path}`, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
+    return readJson<T>(res, readProblem);
+  }
+
   private get auth(): Record<string, string> {
     return { authorization: `Bearer ${this.opts.apiToken}` };
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
     const model = req.upstreamModel;
-    if (!model) throw new PermanentProviderError('upstream_error', 'replicate: the catalog target needs an upstreamModel ("owner/name" or "owner/name:version")');
+    if (!model) throw new PermanentProviderError('other', 'replicate: the catalog target needs an upstreamModel ("owner/name" or "owner/name:version")');
     const image = await readInputImage(req);
     const input: Record<string, unknown> = {
       prompt: req.prompt ?? '',
@@ -101,28 +122,22 @@ export class ReplicateProvider implements Provider {
       body.webhook_events_filter = ['completed'];
     }
     const versioned = /^([^/:]+\/[^/:]+):([0-9a-f]{64})$/.exec(model) ?? /^()([0-9a-f]{64})$/.exec(model);
-    let url: string;
+    let path: string;
     if (versioned) {
-      url = `${this.base}/v1/predictions`;
+      path = '/v1/predictions';
       body.version = versioned[2];
     } else if (/^[^/:]+\/[^/:]+$/.test(model)) {
-      url = `${this.base}/v1/models/${model}/predictions`;
+      path = `/v1/models/${model}/predictions`;
     } else {
-      throw new PermanentProviderError('upstream_error', `replicate: upstreamModel "${model}" is not "owner/name", "owner/name:<version>" or a version id`);
+      throw new PermanentProviderError('other', `replicate: upstreamModel "${model}" is not "owner/name", "owner/name:<version>" or a version id`);
     }
-    const res = await callUpstream('replicate', { method: 'POST', url, headers: this.auth, json: body, timeoutMs: this.timeoutMs }, readProblem);
-    const id = (res.body as Prediction | null)?.id;
-    if (!id) throw new PermanentProviderError('upstream_error', 'replicate: the create answer carried no prediction id');
+    const id = (await this.call<Prediction | null>('POST', path, body))?.id;
+    if (!id) throw new PermanentProviderError('other', 'replicate: the create answer carried no prediction id');
     return { upstreamId: id };
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
-    const res = await callUpstream(
-      'replicate',
-      { method: 'GET', url: `${this.base}/v1/predictions/${encodeURIComponent(upstreamId)}`, headers: this.auth, timeoutMs: this.timeoutMs },
-      readProblem,
-    );
-    const p = res.body as Prediction;
+    const p = await this.call<Prediction>('GET', `/v1/predictions/${encodeURIComponent(upstreamId)}`);
     switch (p.status) {
       case 'starting':
         return { state: 'queued' };
@@ -148,7 +163,7 @@ export class ReplicateProvider implements Provider {
   }
 
   async fetchOutput(ref: OutputRef): Promise<Readable> {
-    if (ref.kind !== 'url') throw new PermanentProviderError('upstream_error', 'replicate: outputs are URLs');
+    if (ref.kind !== 'url') throw new PermanentProviderError('other', 'replicate: outputs are URLs');
     return downloadStream('replicate', ref.url, {
       headers: ref.headers,
       credentialHeaders: ['authorization'],
@@ -158,18 +173,13 @@ export class ReplicateProvider implements Provider {
   }
 
   async cancel(upstreamId: string): Promise<void> {
-    await callUpstream(
-      'replicate',
-      { method: 'POST', url: `${this.base}/v1/predictions/${encodeURIComponent(upstreamId)}/cancel`, headers: this.auth, timeoutMs: this.timeoutMs },
-      readProblem,
-    );
+    await this.call('POST', `/v1/predictions/${encodeURIComponent(upstreamId)}/cancel`);
   }
 
   private async signingSecret(): Promise<string> {
     if (this.secret) return this.secret;
-    const res = await callUpstream('replicate', { method: 'GET', url: `${this.base}/v1/webhooks/default/secret`, headers: this.auth, timeoutMs: this.timeoutMs }, readProblem);
-    const key = (res.body as { key?: unknown } | null)?.key;
-    if (typeof key !== 'string' || !key.startsWith('whsec_')) throw new PermanentProviderError('upstream_error', 'replicate: the webhook secret answer carried no whsec_ key');
+    const key = (await this.call<{ key?: unknown } | null>('GET', '/v1/webhooks/default/secret'))?.key;
+    if (typeof key !== 'string' || !key.startsWith('whsec_')) throw new PermanentProviderError('other', 'replicate: the webhook secret answer carried no whsec_ key');
     this.secret = key;
     return key;
   }
@@ -180,15 +190,15 @@ export class ReplicateProvider implements Provider {
       const v = req.headers[n];
       return (Array.isArray(v) ? v[0] : v) ?? '';
     };
+    const secret = await this.signingSecret(); // a failure to fetch it is the caller's 503, not a forgery
     let payload: unknown;
     try {
-      payload = new Webhook(await this.signingSecret()).verify(req.body, {
+      payload = new Webhook(secret).verify(req.body, {
         'webhook-id': h('webhook-id'),
         'webhook-timestamp': h('webhook-timestamp'),
         'webhook-signature': h('webhook-signature'),
       });
-    } catch (err) {
-      if (err instanceof PermanentProviderError) throw err;
+    } catch {
       return null;
     }
     const p = payload as Partial<Prediction>;
