@@ -13,3 +13,5 @@ export { ReplicateProvider, type ReplicateOptions } from './replicate/replicate-
 export { ReplicateEmulator } from './replicate/replicate-emulator';
 export { EmulatorServer, type Interruption, type LoggedRequest } from './emulator-kit';
 export { downloadStream, progressFromLogs } from './download';
+export { VeoProvider, veoLimits, veoRequestBody, type VeoOptions } from './gemini-veo/veo-provider';
+export { VeoEmulator } from './gemini-veo/veo-emulator';

@@ -2,6 +2,7 @@ import { credentialFrom, type Config } from '@reelay/config';
 import { targetKey, type ModelCatalog, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
 import { FalProvider } from './fal/fal-provider';
+import { VeoProvider } from './gemini-veo/veo-provider';
 import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
 import { PreviewProvider } from './preview/preview-provider';
 import { ReplicateProvider } from './replicate/replicate-provider';
@@ -21,6 +22,7 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
   'openai-compatible': (init) => new OpenAICompatibleProvider(init),
   fal: (init) => FalProvider.fromInit(init),
   replicate: (init) => ReplicateProvider.fromInit(init),
+  'gemini-veo': (init) => VeoProvider.fromInit(init),
 };
 
 /** The provider instances of one process: one per distinct catalog target, addressed by target key. */
