@@ -4,6 +4,7 @@ import type { ApiDeps } from './deps';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
 import { requestId } from './middleware/request-id';
+import { upstreamWebhooksRouter } from './routes/upstream-webhooks';
 import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
@@ -17,6 +18,8 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  // Before the API key check: upstreams authenticate with their signature instead.
+  app.use('/v1/upstream-webhooks', upstreamWebhooksRouter(deps));
   app.use('/v1', requireApiKey(deps));
   app.use('/v1/videos', videosRouter(deps));
 

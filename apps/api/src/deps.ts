@@ -1,6 +1,7 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
+import type { ProviderRegistry } from '@reelay/providers';
 import type { TaskJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
@@ -14,4 +15,6 @@ export interface ApiDeps {
   tasksQueue: Queue<TaskJob>;
   storage: LocalStorage;
   catalog: ModelCatalog;
+  /** The provider instances, built on first use (only upstream webhooks need them here). */
+  providers(): ProviderRegistry;
 }

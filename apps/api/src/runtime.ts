@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
+import { ProviderRegistry } from '@reelay/providers';
 import { createRedis, createTasksQueue } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
@@ -16,13 +17,16 @@ export interface ApiRuntime {
 
 export function createApiDeps(config: Config): ApiDeps {
   const redis = createRedis(config.REDIS_URL, 'api');
+  const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
+  let providers: ProviderRegistry | undefined;
   return {
     config,
     db: createDb(config.DATABASE_URL),
     redis,
     tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
-    catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    catalog,
+    providers: () => (providers ??= new ProviderRegistry(config, catalog)),
   };
 }
 

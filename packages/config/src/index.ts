@@ -24,6 +24,8 @@ export const envSchema = z.object({
   REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   REELAY_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
   REELAY_MAX_PROMPT_CHARS: z.coerce.number().int().positive().default(4000),
+  /** Cap on an upstream provider's callback body (POST /v1/upstream-webhooks/…); larger ones get 413. */
+  REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   REELAY_MAX_B64_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   FFPROBE_PATH: z.string().default('ffprobe'),

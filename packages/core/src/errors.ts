@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_api_key'
+  | 'invalid_signature'
   | 'not_found'
   | 'video_not_ready'
   | 'video_expired'

@@ -15,3 +15,4 @@ export { EmulatorServer, type Interruption, type LoggedRequest } from './emulato
 export { downloadStream, progressFromLogs } from './download';
 export { VeoProvider, veoLimits, veoRequestBody, type VeoOptions } from './gemini-veo/veo-provider';
 export { VeoEmulator } from './gemini-veo/veo-emulator';
+export { upstreamWebhookUrl } from './webhook-url';

@@ -1,6 +1,6 @@
 import { targetKey } from '@reelay/core';
 import { transitionTask, type Task } from '@reelay/db';
-import { PermanentProviderError } from '@reelay/providers';
+import { PermanentProviderError, upstreamWebhookUrl } from '@reelay/providers';
 import type { WorkerContext } from '../context';
 import { failTask } from './fail-task';
 import { done, waitFor, type StepOutcome } from './outcome';
@@ -35,6 +35,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       seed: Number(task.seed),
       n: task.n,
       metadata: (task.metadata ?? {}) as Record<string, unknown>,
+      webhookUrl: upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id),
     }));
   } catch (err) {
     if (err instanceof PermanentProviderError) {

@@ -1,0 +1,67 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { ApiError } from '@reelay/core';
+import { enqueueTask } from '@reelay/queue';
+import type { ApiDeps } from '../deps';
+
+/**
+ * POST /v1/upstream-webhooks/:provider/:taskId — an upstream (Replicate, fal) saying a task
+ * ended. No API key: the provider's signature over the raw body is the authentication, and a
+ * delivery must also name the upstream task this Reelay task is waiting on. A verified delivery
+ * only wakes the task's delayed job so the worker polls now; the worker's poll (not the
+ * delivery's body) decides the outcome, and polling stays the safety net when deliveries are
+ * lost.
+ */
+export function upstreamWebhooksRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const limit = deps.config.REELAY_UPSTREAM_WEBHOOK_MAX_BYTES;
+  const parse = express.raw({ type: () => true, limit });
+  const raw = (req: Request, res: Response, next: NextFunction): void =>
+    parse(req, res, (err?: unknown) =>
+      next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? new ApiError(413, 'payload_too_large', `Webhook body exceeds the limit of ${limit} bytes`) : err),
+    );
+
+  router.post('/:provider/:taskId', raw, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { provider: providerName, taskId } = req.params as { provider: string; taskId: string };
+      const task = await deps.db.task.findUnique({
+        where: { id: taskId },
+        select: { id: true, status: true, provider: true, providerTarget: true, upstreamId: true },
+      });
+      if (!task || task.provider !== providerName) throw new ApiError(404, 'not_found', `No ${providerName} task found with id ${taskId}`);
+
+      let provider;
+      try {
+        provider = task.providerTarget ? deps.providers().get(task.providerTarget) : undefined;
+      } catch (err) {
+        console.error(`[${req.id}] upstream webhook: providers unavailable: ${(err as Error).message}`);
+        throw new ApiError(503, 'service_unavailable', 'Upstream webhooks are not available right now', null, { 'retry-after': '30' });
+      }
+      if (!provider?.verifyWebhook) throw new ApiError(404, 'not_found', `No ${providerName} task found with id ${taskId}`);
+      if (!task.upstreamId) {
+        // Delivered before the worker stored the upstream id: the provider retries, and polling covers it anyway.
+        throw new ApiError(503, 'service_unavailable', 'The task is still being submitted; retry later', null, { 'retry-after': '5' });
+      }
+
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let event;
+      try {
+        event = await provider.verifyWebhook({ headers: req.headers, body }, task.upstreamId);
+      } catch (err) {
+        console.error(`[${req.id}] upstream webhook: could not verify a ${providerName} delivery: ${(err as Error).message}`);
+        throw new ApiError(503, 'service_unavailable', 'The signature could not be checked right now; retry later', null, { 'retry-after': '30' });
+      }
+      if (!event) throw new ApiError(401, 'invalid_signature', `Invalid ${providerName} webhook signature`);
+
+      if (event.terminal && task.status === 'processing') {
+        const job = await deps.tasksQueue.getJob(task.id);
+        if (!job) await enqueueTask(deps.tasksQueue, { taskId: task.id });
+        // A job that is active right now is already polling; a waiting one runs soon anyway.
+        else if (await job.isDelayed()) await job.promote().catch(() => undefined);
+      }
+      res.json({ received: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+  return router;
+}

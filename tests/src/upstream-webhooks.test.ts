@@ -1,0 +1,181 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FalEmulator, ReplicateEmulator } from '@reelay/providers';
+import { http, startStack, waitForVideo, type Stack } from './harness';
+import { isJpeg } from './media';
+
+/**
+ * Upstream webhooks end to end: the worker registers Reelay's callback URL on submit, the
+ * emulated upstream calls it when the task ends, and the task finishes on that wake-up although
+ * its next scheduled poll is two minutes away. Forged deliveries change nothing.
+ */
+const REPLICATE_TOKEN = 'r8_e2e_token_0123456789';
+const FAL_KEY = 'fal_e2e:key_0123456789';
+const POLL_DELAY_MS = 120_000;
+
+let dir: string;
+let mp4: Buffer;
+let replicate: ReplicateEmulator;
+let fal: FalEmulator;
+let stack: Stack;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const model = (id: string, target: Record<string, unknown>) => ({
+  id,
+  targets: [target],
+  duration: { min: 1, max: 10 },
+  size: { values: ['128x128'] },
+  fps: { values: [10] },
+  maxN: 1,
+  defaults: { duration: 1, width: 128, height: 128, fps: 10 },
+});
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'reelay-upstream-hooks-'));
+  const video = join(dir, 'upstream.mp4');
+  execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
+    '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=128x128:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-movflags', '+faststart', video,
+  ]);
+  mp4 = readFileSync(video);
+  replicate = new ReplicateEmulator({ token: REPLICATE_TOKEN, video: mp4, mode: 'manual' });
+  fal = new FalEmulator({ key: FAL_KEY, video: mp4, mode: 'manual' });
+  await replicate.start();
+  await fal.start();
+
+  const catalog = join(dir, 'models.json');
+  writeFileSync(
+    catalog,
+    JSON.stringify({
+      defaultModel: 'replicate-video',
+      models: [
+        model('replicate-video', { provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'E2E_REPLICATE_TOKEN' }),
+        model('fal-video', { provider: 'fal', upstreamModel: 'fal-ai/acme-video/text-to-video', baseUrl: fal.url, credentials: 'E2E_FAL_KEY', options: { jwksUrl: fal.jwksUrl } }),
+      ],
+    }),
+  );
+  const port = await freePort();
+  stack = await startStack({
+    PORT: String(port),
+    REELAY_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    REELAY_MODELS_FILE: catalog,
+    E2E_REPLICATE_TOKEN: REPLICATE_TOKEN,
+    E2E_FAL_KEY: FAL_KEY,
+    POLL_MIN_MS: String(POLL_DELAY_MS),
+    POLL_MAX_MS: String(POLL_DELAY_MS),
+    REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: String(64 * 1024),
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await replicate?.close();
+  await fal?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Creates a task and waits until it is submitted upstream and its job sleeps until the next poll. */
+async function submitted(modelId: string) {
+  const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: modelId, prompt: 'A paper boat on a pond' } });
+  expect(created.status).toBe(200);
+  const id = created.body.id as string;
+  const queue = stack.api.deps.tasksQueue;
+  const task = await until('the upstream submit', async () => {
+    const t = await stack.db.task.findUnique({ where: { id } });
+    const job = await queue.getJob(id);
+    return t?.status === 'processing' && t.upstreamId && job && (await job.isDelayed()) ? t : null;
+  });
+  return { id, upstreamId: task.upstreamId! };
+}
+
+async function expectUntouched(id: string, upstreamGets: () => number) {
+  const task = await stack.db.task.findUnique({ where: { id } });
+  expect(task!.status).toBe('processing');
+  expect(task!.pollCount).toBe(0);
+  expect(await (await stack.api.deps.tasksQueue.getJob(id))!.isDelayed()).toBe(true);
+  expect(upstreamGets()).toBe(0);
+}
+
+test('Replicate: a signed completion webhook finishes the task long before its next scheduled poll; a forged one changes nothing', async () => {
+  const { id, upstreamId } = await submitted('replicate-video');
+  const create = replicate.requests('POST', /\/v1\/models\/acme\/video\/predictions$/).at(-1)!.json as Record<string, unknown>;
+  expect(create.webhook).toBe(`${stack.config.REELAY_PUBLIC_URL}/v1/upstream-webhooks/replicate/${id}`);
+  expect(create.webhook_events_filter).toEqual(['completed']);
+  const predictionGets = () => replicate.requests('GET', new RegExp(`/v1/predictions/${upstreamId}$`)).length;
+
+  // Forged: signed with another secret. 401 in the API's error shape, and the task sleeps on.
+  const payload = JSON.stringify({ id: upstreamId, status: 'succeeded', output: 'http://127.0.0.1:1/evil.mp4' });
+  const forged = await http(stack, 'POST', `/v1/upstream-webhooks/replicate/${id}`, {
+    body: payload,
+    headers: replicate.signedDelivery(payload, 'whsec_' + Buffer.from('not the real secret at all').toString('base64')),
+  });
+  expect(forged.status).toBe(401);
+  expect(forged.body).toEqual({ error: { message: 'Invalid replicate webhook signature', code: 'invalid_signature', type: 'authentication_error', param: null } });
+  await expectUntouched(id, predictionGets);
+
+  // A genuine signature for a task that does not exist, or through the wrong provider's route: 404.
+  expect((await http(stack, 'POST', '/v1/upstream-webhooks/replicate/vid_doesnotexist', { body: payload, headers: replicate.signedDelivery(payload) })).status).toBe(404);
+  expect((await http(stack, 'POST', `/v1/upstream-webhooks/fal/${id}`, { body: payload, headers: replicate.signedDelivery(payload) })).status).toBe(404);
+  // Oversized bodies are refused before anything is parsed.
+  const huge = await http(stack, 'POST', `/v1/upstream-webhooks/replicate/${id}`, { body: 'x'.repeat(100 * 1024), headers: { 'content-type': 'application/json' } });
+  expect(huge.status).toBe(413);
+  expect(huge.body.error.code).toBe('payload_too_large');
+  await expectUntouched(id, predictionGets);
+
+  // The upstream finishes and calls back; the worker polls once and stores the result.
+  await replicate.complete(upstreamId);
+  expect(replicate.deliveries.at(-1)!.status).toBe(200);
+  const { video } = await waitForVideo(stack, stack.key, id, 60_000);
+  expect(video.status).toBe('completed');
+  expect(predictionGets()).toBe(1);
+  expect((await stack.db.task.findUnique({ where: { id } }))!.pollCount).toBe(1);
+
+  const content = await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key });
+  expect(content.bytes.equals(mp4)).toBe(true);
+  expect(isJpeg((await http(stack, 'GET', `/v1/videos/${id}/content?variant=thumbnail`, { key: stack.key })).bytes)).toBe(true);
+});
+
+test('fal: the fal_webhook callback, signed with Ed25519, finishes the task after one status check; a forged one is refused', async () => {
+  const { id, upstreamId } = await submitted('fal-video');
+  const requestId = upstreamId.split('/').pop()!;
+  const submit = fal.requests('POST', /\/fal-ai\/acme-video\/text-to-video$/).at(-1)!;
+  expect(submit.query.get('fal_webhook')).toBe(`${stack.config.REELAY_PUBLIC_URL}/v1/upstream-webhooks/fal/${id}`);
+  const statusGets = () => fal.requests('GET', new RegExp(`/requests/${requestId}/status$`)).length;
+
+  const { generateKeyPairSync } = await import('node:crypto');
+  const body = JSON.stringify({ request_id: requestId, gateway_request_id: requestId, status: 'OK', payload: {} });
+  const forged = await http(stack, 'POST', `/v1/upstream-webhooks/fal/${id}`, {
+    body,
+    headers: fal.signedDelivery(requestId, body, { forgeWith: generateKeyPairSync('ed25519').privateKey }),
+  });
+  expect(forged.status).toBe(401);
+  expect(forged.body.error.code).toBe('invalid_signature');
+  await expectUntouched(id, statusGets);
+
+  await fal.complete(requestId);
+  expect(fal.deliveries.at(-1)!.status).toBe(200);
+  const { video } = await waitForVideo(stack, stack.key, id, 60_000);
+  expect(video.status).toBe('completed');
+  expect(statusGets()).toBe(1);
+  expect((await stack.db.task.findUnique({ where: { id } }))!.pollCount).toBe(1);
+  expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).bytes.equals(mp4)).toBe(true);
+});
