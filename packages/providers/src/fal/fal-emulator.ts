@@ -34,6 +34,8 @@ export interface EmulatedFalRequest {
 export interface FalEmulatorOptions {
   key: string;
   video: Buffer;
+  /** When set, results carry `thumbnail: {url}` as some fal video endpoints do. */
+  thumbnail?: Buffer;
   /** 'auto': each status GET moves a request one step (IN_QUEUE pos 1 → IN_PROGRESS 40% → COMPLETED). */
   mode?: 'auto' | 'manual';
   userId?: string;
@@ -104,6 +106,7 @@ export class FalEmulator {
     return {
       video: { url: `${this.url}/files/${r.id}/output.mp4`, content_type: 'video/mp4', file_name: 'output.mp4', file_size: this.opts.video.length },
       seed: r.input.seed ?? 1,
+      ...(this.opts.thumbnail ? { thumbnail: { url: `${this.url}/files/${r.id}/thumbnail.jpg`, content_type: 'image/jpeg' } } : {}),
     };
   }
 
@@ -133,12 +136,13 @@ export class FalEmulator {
 
   private async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.path === '/.well-known/jwks.json') return sendJson(res, 200, this.jwks());
-    const file = /^\/files\/([^/]+)\/output\.mp4$/.exec(req.path);
+    const file = /^\/files\/([^/]+)\/(output\.mp4|thumbnail\.jpg)$/.exec(req.path);
     if (file && req.method === 'GET') {
       const r = this.requestsById.get(file[1]!);
-      if (!r || r.status !== 'COMPLETED' || r.failure) return sendJson(res, 404, { detail: 'File not found' });
-      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': this.opts.video.length });
-      res.end(this.opts.video);
+      const bytes = file[2] === 'output.mp4' ? this.opts.video : this.opts.thumbnail;
+      if (!r || r.status !== 'COMPLETED' || r.failure || !bytes) return sendJson(res, 404, { detail: 'File not found' });
+      res.writeHead(200, { 'content-type': file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg', 'content-length': bytes.length });
+      res.end(bytes);
       return;
     }
     if (req.headers.authorization !== `Key ${this.opts.key}`) return sendJson(res, 401, { detail: 'Invalid authentication credentials' });

@@ -132,3 +132,19 @@ test('the webhook URL rides on fal_webhook; a signed delivery verifies, forged o
   expect(await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body), body: Buffer.from(body) }, 'fal-ai/kling-video/requests/another')).toBeNull();
   expect(emu.requests('GET', /jwks\.json$/).length).toBeGreaterThanOrEqual(1);
 });
+
+test("the endpoint's thumbnail is used when it returns one", async () => {
+  const thumb = randomBytes(1500);
+  const withThumb = new FalEmulator({ key: KEY, video, thumbnail: thumb, mode: 'manual' });
+  await withThumb.start();
+  try {
+    const p = new FalProvider({ apiKey: KEY, baseUrl: withThumb.url, jwksUrl: withThumb.jwksUrl });
+    const { upstreamId } = await p.submit(request());
+    await withThumb.complete(upstreamId.split('/').pop()!);
+    const done = await p.poll(upstreamId);
+    if (done.state !== 'succeeded') throw new Error(`expected success: ${JSON.stringify(done)}`);
+    expect((await bytesOf(await p.fetchOutput(done.outputs[0]!.thumbnail!))).equals(thumb)).toBe(true);
+  } finally {
+    await withThumb.close();
+  }
+});

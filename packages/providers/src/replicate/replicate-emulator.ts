@@ -44,6 +44,8 @@ export interface ReplicateEmulatorOptions {
    * 'manual': it stays processing until complete()/fail() is called.
    */
   mode?: 'auto' | 'manual';
+  /** When set, every output also lists this image (a poster frame), as some models do. */
+  thumbnail?: Buffer;
   /** Failure message for auto-mode predictions whose prompt contains "fail". */
   failMessage?: string;
 }
@@ -105,7 +107,7 @@ export class ReplicateEmulator {
     const p = this.predictions.get(id)!;
     p.status = 'succeeded';
     p.logs += '100%|##########| 10/10\n';
-    p.output = [`${this.url}/files/${p.id}/output.mp4`];
+    p.output = [`${this.url}/files/${p.id}/output.mp4`, ...(this.opts.thumbnail ? [`${this.url}/files/${p.id}/poster.jpg`] : [])];
     p.completedAt = new Date().toISOString();
     await this.sendWebhook(p, 'completed');
   }
@@ -147,12 +149,13 @@ export class ReplicateEmulator {
   }
 
   private async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
-    const file = /^\/files\/([^/]+)\/output\.mp4$/.exec(req.path);
+    const file = /^\/files\/([^/]+)\/(output\.mp4|poster\.jpg)$/.exec(req.path);
     if (file && req.method === 'GET') {
       const p = this.predictions.get(file[1]!);
-      if (!p || p.expired || p.status !== 'succeeded') return this.problem(res, 404, 'Not found', 'The file was not found');
-      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': this.opts.video.length });
-      res.end(this.opts.video);
+      const bytes = file[2] === 'output.mp4' ? this.opts.video : this.opts.thumbnail;
+      if (!p || p.expired || p.status !== 'succeeded' || !bytes) return this.problem(res, 404, 'Not found', 'The file was not found');
+      res.writeHead(200, { 'content-type': file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg', 'content-length': bytes.length });
+      res.end(bytes);
       return;
     }
     if (req.headers.authorization !== `Bearer ${this.opts.token}`) {

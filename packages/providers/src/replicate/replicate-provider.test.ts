@@ -190,3 +190,21 @@ test('forged, tampered and stale webhook deliveries are refused', async () => {
   expect(await provider.verifyWebhook({ headers: stale, body: Buffer.from(payload) }, 'abc')).toBeNull();
   expect(await provider.verifyWebhook({ headers: {}, body: Buffer.from(payload) }, 'abc')).toBeNull();
 });
+
+test("an image in the output becomes the video's thumbnail", async () => {
+  const poster = randomBytes(2048);
+  const withPoster = new ReplicateEmulator({ token: TOKEN, video, thumbnail: poster });
+  await withPoster.start();
+  try {
+    const p = new ReplicateProvider({ apiToken: TOKEN, baseUrl: withPoster.url });
+    const { upstreamId } = await p.submit(request());
+    await p.poll(upstreamId);
+    const done = await p.poll(upstreamId);
+    if (done.state !== 'succeeded') throw new Error('expected success');
+    expect(done.outputs).toHaveLength(1);
+    expect((await bytesOf(await p.fetchOutput(done.outputs[0]!.video))).equals(video)).toBe(true);
+    expect((await bytesOf(await p.fetchOutput(done.outputs[0]!.thumbnail!))).equals(poster)).toBe(true);
+  } finally {
+    await withPoster.close();
+  }
+});

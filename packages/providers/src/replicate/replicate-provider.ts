@@ -144,9 +144,16 @@ export class ReplicateProvider implements Provider {
       case 'processing':
         return { state: 'running', progress: progressFromLogs(p.logs) };
       case 'succeeded': {
-        const urls = outputUrls(p.output).filter((u) => !/\.(jpe?g|png|webp)(\?|$)/i.test(u));
-        if (urls.length === 0) return { state: 'failed', code: 'upstream_error', message: 'replicate: the prediction succeeded without a video output' };
-        return { state: 'succeeded', outputs: urls.map((u, index) => ({ index, video: this.ref(u) })) };
+        const all = outputUrls(p.output);
+        const isImage = (u: string): boolean => /\.(jpe?g|png|webp)(\?|$)/i.test(new URL(u).pathname);
+        const videos = all.filter((u) => !isImage(u));
+        const poster = all.find(isImage);
+        if (videos.length === 0) return { state: 'failed', code: 'upstream_error', message: 'replicate: the prediction succeeded without a video output' };
+        // A model that also returns an image (a poster frame) gives the first video its thumbnail.
+        return {
+          state: 'succeeded',
+          outputs: videos.map((u, index) => ({ index, video: this.ref(u), ...(poster && index === 0 ? { thumbnail: this.ref(poster) } : {}) })),
+        };
       }
       case 'canceled':
         return { state: 'failed', code: 'cancelled', message: 'replicate: the prediction was canceled' };
