@@ -8,6 +8,8 @@
  *   https://replicate.com/docs/topics/webhooks  (webhook, webhook_events_filter)
  *   https://replicate.com/docs/topics/webhooks/verify-webhook  (Standard Webhooks signature, whsec_ secret)
  *   https://replicate.com/docs/reference/http#webhooks.default.secret.get
+ *   https://replicate.com/docs/reference/http#files.create  (multipart `content` → {id, urls: {get}})
+ *   https://replicate.com/docs/topics/predictions/input-files  (data URLs for files under 1 MB)
  * Errors are problem-details JSON ({title, detail, status}); throttling answers 429 with Retry-After.
  * Output files are served from this server and, like Replicate's, can be expired (404).
  */
@@ -53,6 +55,8 @@ export interface ReplicateEmulatorOptions {
 export class ReplicateEmulator {
   readonly server: EmulatorServer;
   readonly predictions = new Map<string, EmulatedPrediction>();
+  /** Uploaded files by id: their raw multipart bodies. */
+  readonly files = new Map<string, Buffer>();
   readonly webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   /** Every webhook delivery attempted, with Reelay's answer. */
   readonly deliveries: Array<{ url: string; status: number; body: string }> = [];
@@ -162,6 +166,15 @@ export class ReplicateEmulator {
       return this.problem(res, 401, 'Unauthenticated', 'You did not pass a valid authentication token');
     }
     if (req.method === 'GET' && req.path === '/v1/webhooks/default/secret') return sendJson(res, 200, { key: this.webhookSecret });
+    if (req.method === 'POST' && req.path === '/v1/files') {
+      const type = String(req.headers['content-type'] ?? '');
+      if (!type.startsWith('multipart/form-data') || !req.body.includes('name="content"')) {
+        return this.problem(res, 400, 'Invalid file', 'Send the file as multipart/form-data in the `content` field');
+      }
+      const id = randomBytes(12).toString('hex');
+      this.files.set(id, req.body);
+      return sendJson(res, 201, { id, size: req.body.length, urls: { get: `${this.url}/v1/files/${id}` } });
+    }
 
     const modelCreate = /^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(req.path);
     if (req.method === 'POST' && (modelCreate || req.path === '/v1/predictions')) return this.create(req, res, modelCreate);

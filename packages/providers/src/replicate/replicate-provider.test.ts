@@ -208,3 +208,15 @@ test("an image in the output becomes the video's thumbnail", async () => {
     await withPoster.close();
   }
 });
+
+test('an image over 1 MB is uploaded through /v1/files and passed by URL', async () => {
+  const big = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(1024 * 1024 + 10)]);
+  writeFileSync(join(dir, 'big.jpg'), big);
+  await provider.submit(request({ imagePath: join(dir, 'big.jpg') }));
+  const upload = emu.requests('POST', /^\/v1\/files$/)[0]!;
+  expect(upload.headers.authorization).toBe(`Bearer ${TOKEN}`);
+  expect(upload.body.includes(big)).toBe(true);
+  const input = (emu.requests('POST', /predictions$/)[0]!.json as { input: Record<string, unknown> }).input;
+  const [id] = [...emu.files.keys()];
+  expect(input.image).toBe(`${emu.url}/v1/files/${id}`);
+});

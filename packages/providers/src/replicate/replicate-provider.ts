@@ -1,6 +1,7 @@
 import { credentialFrom } from '@reelay/config';
 import type { Readable } from 'node:stream';
 import { Webhook } from 'standardwebhooks';
+import { FormData as MultipartForm } from 'undici';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
 import { readJson, upstreamRequest } from '../http';
@@ -50,6 +51,7 @@ interface Prediction {
 }
 
 const POLICY = /nsfw|safety|content polic|flagged|sensitive/i;
+const INLINE_IMAGE_MAX_BYTES = 1024 * 1024;
 
 /** Replicate errors are problem details: {title, detail, status}. */
 function readProblem(body: unknown, status: number): { message: string; contentPolicy: boolean } {
@@ -113,7 +115,7 @@ export class ReplicateProvider implements Provider {
       aspect_ratio: aspectRatioOf(req.width, req.height),
       resolution: resolutionOf(req.width, req.height),
       seed: req.seed,
-      ...(image ? { image: dataUri(image) } : {}),
+      ...(image ? { image: await this.imageInput(image, req.taskId) } : {}),
       ...extendedInputs(req.metadata),
     };
     const body: Record<string, unknown> = { input };
@@ -134,6 +136,24 @@ export class ReplicateProvider implements Provider {
     const id = (await this.call<Prediction | null>('POST', path, body))?.id;
     if (!id) throw new PermanentProviderError('other', 'replicate: the create answer carried no prediction id');
     return { upstreamId: id };
+  }
+
+  /**
+   * Replicate takes small files inline as data URLs (its docs advise under 1 MB) and larger ones
+   * uploaded first (POST /v1/files), referenced by URL; the latter also keeps the prediction's
+   * `input`, echoed in every webhook delivery, small.
+   */
+  private async imageInput(image: { bytes: Buffer; mime: string }, taskId: string): Promise<string> {
+    if (image.bytes.length <= INLINE_IMAGE_MAX_BYTES) return dataUri(image);
+    // undici's own FormData: the global one belongs to Node's bundled undici, which the npm one cannot encode.
+    const form = new MultipartForm();
+    const ext = image.mime.split('/')[1] ?? 'bin';
+    form.append('content', new Blob([image.bytes], { type: image.mime }), `${taskId}.${ext}`);
+    const res = await upstreamRequest({ method: 'POST', url: `${this.base}/v1/files`, headers: { ...this.auth, accept: 'application/json' }, body: form as unknown as FormData, timeoutMs: this.timeoutMs });
+    const file = await readJson<{ urls?: { get?: unknown } } | null>(res, readProblem);
+    const url = file?.urls?.get;
+    if (typeof url !== 'string') throw new PermanentProviderError('other', 'replicate: the file upload answer carried no URL');
+    return url;
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
