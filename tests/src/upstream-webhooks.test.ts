@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FalEmulator, ReplicateEmulator } from '@reelay/providers';
+import { FalEmulator, OpenAIVideosEmulator, ReplicateEmulator } from '@reelay/providers';
+import { Webhook } from 'standardwebhooks';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 import { isJpeg } from './media';
 
@@ -14,12 +15,15 @@ import { isJpeg } from './media';
  */
 const REPLICATE_TOKEN = 'r8_e2e_token_0123456789';
 const FAL_KEY = 'fal_e2e:key_0123456789';
+const OPENAI_KEY = 'sk-e2e-0123456789';
+const OPENAI_WEBHOOK_SECRET = `whsec_${Buffer.from('openai project webhook secret, e2e').toString('base64')}`;
 const POLL_DELAY_MS = 120_000;
 
 let dir: string;
 let mp4: Buffer;
 let replicate: ReplicateEmulator;
 let fal: FalEmulator;
+let openai: OpenAIVideosEmulator;
 let stack: Stack;
 
 async function freePort(): Promise<number> {
@@ -61,6 +65,7 @@ beforeAll(async () => {
   fal = new FalEmulator({ key: FAL_KEY, video: mp4, mode: 'manual' });
   await replicate.start();
   await fal.start();
+  openai = await OpenAIVideosEmulator.start({ apiKey: OPENAI_KEY, behaviour: { taskMs: 200, queuedMs: 0 } });
 
   const catalog = join(dir, 'models.json');
   writeFileSync(
@@ -70,6 +75,10 @@ beforeAll(async () => {
       models: [
         model('replicate-video', { provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'E2E_REPLICATE_TOKEN' }),
         model('fal-video', { provider: 'fal', upstreamModel: 'fal-ai/acme-video/text-to-video', baseUrl: fal.url, credentials: 'E2E_FAL_KEY', options: { jwksUrl: fal.jwksUrl } }),
+        model('openai-video', {
+          provider: 'openai-compatible', upstreamModel: 'sora-2', baseUrl: openai.url, credentials: 'E2E_OPENAI_KEY',
+          options: { webhookSecretEnv: 'E2E_OPENAI_WEBHOOK_SECRET' },
+        }),
       ],
     }),
   );
@@ -80,6 +89,8 @@ beforeAll(async () => {
     REELAY_MODELS_FILE: catalog,
     E2E_REPLICATE_TOKEN: REPLICATE_TOKEN,
     E2E_FAL_KEY: FAL_KEY,
+    E2E_OPENAI_KEY: OPENAI_KEY,
+    E2E_OPENAI_WEBHOOK_SECRET: OPENAI_WEBHOOK_SECRET,
     POLL_MIN_MS: String(POLL_DELAY_MS),
     POLL_MAX_MS: String(POLL_DELAY_MS),
     REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: String(64 * 1024),
@@ -90,6 +101,7 @@ afterAll(async () => {
   await stack?.close();
   await replicate?.close();
   await fal?.close();
+  await openai?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -178,4 +190,37 @@ test('fal: the fal_webhook callback, signed with Ed25519, finishes the task afte
   expect(statusGets()).toBe(1);
   expect((await stack.db.task.findUnique({ where: { id } }))!.pollCount).toBe(1);
   expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).bytes.equals(mp4)).toBe(true);
+});
+
+test('OpenAI-style: a project webhook (one URL, signed video.completed event) wakes the task waiting on that video', async () => {
+  const { id, upstreamId } = await submitted('openai-video');
+  const retrieves = () => openai.requests('retrieve').filter((r) => r.path.endsWith(`/${upstreamId}`)).length;
+  const event = (videoId: string) =>
+    JSON.stringify({ id: `evt_${videoId}`, object: 'event', type: 'video.completed', created_at: Math.floor(Date.now() / 1000), data: { id: videoId } });
+  const sign = (body: string, secret = OPENAI_WEBHOOK_SECRET) => {
+    const msgId = `msg_${Math.random().toString(36).slice(2)}`;
+    const now = new Date();
+    return {
+      'content-type': 'application/json',
+      'webhook-id': msgId,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': new Webhook(secret).sign(msgId, now, body),
+    };
+  };
+
+  const forgedBody = event(upstreamId);
+  const forged = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body: forgedBody, headers: sign(forgedBody, `whsec_${Buffer.from('someone else').toString('base64')}`) });
+  expect(forged.status).toBe(401);
+  expect(forged.body.error.code).toBe('invalid_signature');
+  // Genuine, but about a video no task waits on.
+  const strangerBody = event('video_nobody');
+  expect((await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body: strangerBody, headers: sign(strangerBody) })).status).toBe(404);
+  await expectUntouched(id, retrieves);
+
+  const body = event(upstreamId);
+  const delivered = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body, headers: sign(body) });
+  expect(delivered.status).toBe(200);
+  // Woken: the worker asks the upstream at once instead of two minutes from now.
+  await until('the woken poll', async () => retrieves() >= 1);
+  expect((await stack.db.task.findUnique({ where: { id } }))!.pollCount).toBeGreaterThanOrEqual(1);
 });

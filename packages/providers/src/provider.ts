@@ -61,6 +61,11 @@ export interface Provider {
    * delivery is about another upstream task.
    */
   verifyWebhook?(req: UpstreamWebhookRequest, upstreamId: string): Promise<UpstreamWebhookEvent | null>;
+  /**
+   * For upstreams that call one fixed URL per account (OpenAI's project webhooks) rather than a
+   * URL given per task: checks the signature and says which upstream task the delivery is about.
+   */
+  identifyWebhook?(req: UpstreamWebhookRequest): Promise<(UpstreamWebhookEvent & { upstreamId: string }) | null>;
 }
 
 export interface UpstreamWebhookRequest {

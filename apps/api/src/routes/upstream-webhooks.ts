@@ -5,7 +5,8 @@ import type { ApiDeps } from '../deps';
 
 /**
  * POST /v1/upstream-webhooks/:provider/:taskId — an upstream (Replicate, fal) saying a task
- * ended. No API key: the provider's signature over the raw body is the authentication, and a
+ * ended; POST /v1/upstream-webhooks/:provider — the same from an upstream that calls one fixed
+ * URL per account (OpenAI's project webhooks), the delivery naming the upstream task. No API key: the provider's signature over the raw body is the authentication, and a
  * delivery must also name the upstream task this Reelay task is waiting on. A verified delivery
  * only wakes the task's delayed job so the worker polls now; the worker's poll (not the
  * delivery's body) decides the outcome, and polling stays the safety net when deliveries are
@@ -13,12 +14,49 @@ import type { ApiDeps } from '../deps';
  */
 export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   const router = Router();
+
+  /** Runs the task's delayed job now (job id = task id), or queues one if Redis lost it. */
+  const wake = async (taskId: string): Promise<void> => {
+    const job = await deps.tasksQueue.getJob(taskId);
+    if (!job) await enqueueTask(deps.tasksQueue, { taskId });
+    // A job that is active right now is already polling; a waiting one runs soon anyway.
+    else if (await job.isDelayed()) await job.promote().catch(() => undefined);
+  };
   const limit = deps.config.REELAY_UPSTREAM_WEBHOOK_MAX_BYTES;
   const parse = express.raw({ type: () => true, limit });
   const raw = (req: Request, res: Response, next: NextFunction): void =>
     parse(req, res, (err?: unknown) =>
       next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? new ApiError(413, 'payload_too_large', `Webhook body exceeds the limit of ${limit} bytes`) : err),
     );
+
+  // OpenAI-style: one URL per upstream account, the delivery names the upstream task.
+  router.post('/:provider', raw, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const { provider: providerName } = req.params as { provider: string };
+      let registry;
+      try {
+        registry = deps.providers();
+      } catch (err) {
+        console.error(`[${req.id}] upstream webhook: providers unavailable: ${(err as Error).message}`);
+        throw new ApiError(503, 'service_unavailable', 'Upstream webhooks are not available right now', null, { 'retry-after': '30' });
+      }
+      const candidates = registry.keys().map((key) => ({ key, provider: registry.get(key)! })).filter((c) => c.provider.name === providerName && c.provider.identifyWebhook);
+      if (candidates.length === 0) throw new ApiError(404, 'not_found', `No webhook endpoint for provider ${providerName}`);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      for (const { key, provider } of candidates) {
+        const event = await provider.identifyWebhook!({ headers: req.headers, body });
+        if (!event) continue;
+        const task = await deps.db.task.findFirst({ where: { providerTarget: key, upstreamId: event.upstreamId }, select: { id: true, status: true } });
+        if (!task) throw new ApiError(404, 'not_found', `No task is waiting on ${providerName} task ${event.upstreamId}`);
+        if (event.terminal && task.status === 'processing') await wake(task.id);
+        res.json({ received: true });
+        return;
+      }
+      throw new ApiError(401, 'invalid_signature', `Invalid ${providerName} webhook signature`);
+    } catch (err) {
+      next(err);
+    }
+  });
 
   router.post('/:provider/:taskId', raw, async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -52,12 +90,7 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
       }
       if (!event) throw new ApiError(401, 'invalid_signature', `Invalid ${providerName} webhook signature`);
 
-      if (event.terminal && task.status === 'processing') {
-        const job = await deps.tasksQueue.getJob(task.id);
-        if (!job) await enqueueTask(deps.tasksQueue, { taskId: task.id });
-        // A job that is active right now is already polling; a waiting one runs soon anyway.
-        else if (await job.isDelayed()) await job.promote().catch(() => undefined);
-      }
+      if (event.terminal && task.status === 'processing') await wake(task.id);
       res.json({ received: true });
     } catch (err) {
       next(err);

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { credentialFrom } from '@reelay/config';
 import { z } from 'zod';
 import { PermanentProviderError } from '../errors';
 import { readJson, readStream, upstreamRequest } from '../http';
-import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest } from '../provider';
+import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
+import { verifyOpenAIWebhook } from './webhook';
 
 /**
  * OpenAI's Videos API (https://platform.openai.com/docs/api-reference/videos) and gateways that
@@ -13,7 +15,13 @@ import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest } fro
  * Status words of both dialects are understood when polling. Submit sends `Idempotency-Key: <task id>`,
  * so a submit repeated after a crash returns the upstream task already made.
  */
-const optionsSchema = z.object({ dialect: z.enum(['openai', 'seed']).default('openai') }).loose();
+const optionsSchema = z
+  .object({
+    dialect: z.enum(['openai', 'seed']).default('openai'),
+    /** Variable holding the `whsec_…` secret of the project webhook pointed at /v1/upstream-webhooks/openai-compatible. */
+    webhookSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'webhookSecretEnv must be an environment variable name').optional(),
+  })
+  .loose();
 
 const videoSchema = z
   .object({
@@ -47,7 +55,12 @@ export class OpenAICompatibleProvider implements Provider {
     const parsed = optionsSchema.safeParse(init.options);
     if (!parsed.success) throw new Error(`model catalog: openai-compatible options: ${parsed.error.issues[0]!.message}`);
     this.dialect = parsed.data.dialect;
+    const secret = parsed.data.webhookSecretEnv ? credentialFrom(init.config, parsed.data.webhookSecretEnv) : undefined;
+    if (secret) this.identifyWebhook = async (req) => verifyOpenAIWebhook(secret, req);
   }
+
+  /** Present only when the target names a webhook secret (options.webhookSecretEnv). */
+  identifyWebhook?: (req: UpstreamWebhookRequest) => Promise<(UpstreamWebhookEvent & { upstreamId: string }) | null>;
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return this.init.apiKey ? { authorization: `Bearer ${this.init.apiKey}`, ...extra } : extra;
