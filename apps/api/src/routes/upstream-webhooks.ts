@@ -6,11 +6,12 @@ import type { ApiDeps } from '../deps';
 /**
  * POST /v1/upstream-webhooks/:provider/:taskId — an upstream (Replicate, fal) saying a task
  * ended; POST /v1/upstream-webhooks/:provider — the same from an upstream that calls one fixed
- * URL per account (OpenAI's project webhooks), the delivery naming the upstream task. No API key: the provider's signature over the raw body is the authentication, and a
- * delivery must also name the upstream task this Reelay task is waiting on. A verified delivery
- * only wakes the task's delayed job so the worker polls now; the worker's poll (not the
- * delivery's body) decides the outcome, and polling stays the safety net when deliveries are
- * lost.
+ * URL per account (OpenAI's project webhooks), the delivery naming the upstream task.
+ *
+ * No API key: the provider's signature over the raw body is the authentication, and a delivery
+ * must also name the upstream task this Reelay task is waiting on. A verified delivery only
+ * wakes the task's delayed job so the worker polls now; the worker's poll (not the delivery's
+ * body) decides the outcome, and polling stays the safety net when deliveries are lost.
  */
 export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   const router = Router();
