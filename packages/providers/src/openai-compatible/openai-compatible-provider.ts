@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { FormData } from 'undici';
 import { z } from 'zod';
 import { PermanentProviderError } from '../errors';
 import { readJson, readStream, upstreamRequest } from '../http';
