@@ -22,7 +22,7 @@ export async function startWorker(config: Config, opts: { metrics?: WorkerMetric
   const upstreamRedis = createRedis(config.REDIS_URL, 'worker');
   const ctx: WorkerContext = {
     config,
-    db: createDb(config.DATABASE_URL),
+    db: createDb(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     providers: new ProviderRegistry(config, catalog),
     catalog,

@@ -1,5 +1,5 @@
 import { targetKey } from '@reelay/core';
-import { raiseProgress, type Task } from '@reelay/db';
+import { Prisma, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, type PollResult, type Provider } from '@reelay/providers';
 import type { WorkerContext } from '../context';
 import { deadlineOf } from './deadline';
@@ -60,7 +60,6 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
   switch (result.state) {
     case 'queued':
     case 'running': {
-      if (result.progress !== undefined) await raiseProgress(ctx.db, task.id, result.progress);
       const elapsedMs = Date.now() - (task.startedAt ?? task.createdAt).getTime();
       const delay = nextPollDelay(
         task.pollCount,
@@ -70,7 +69,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
         result.progress !== undefined ? { percent: result.progress, elapsedMs } : undefined,
       );
       if (target.maxConcurrentTasks) await ctx.gate.holdSlot(key, target, task.id); // refresh the lease
-      return schedule(ctx, task, delay, false);
+      return schedule(ctx, task, delay, false, result.progress);
     }
     case 'failed':
       await endFailed(ctx, task, provider, key, result.code, result.message);
@@ -86,16 +85,19 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
   }
 }
 
-/** Records the poll and when the next one is due (one UPDATE), then re-delays the job. */
-async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean): Promise<StepOutcome> {
+/** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
+async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number): Promise<StepOutcome> {
   const outcome = waitFor(delayMs);
   const due = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
-  await ctx.db.task.updateMany({
-    where: { id: task.id, status: 'processing' },
-    data: failedPoll
-      ? { pollErrors: { increment: 1 }, nextPollAt: due }
-      : { pollCount: { increment: 1 }, pollErrors: 0, nextPollAt: due },
-  });
+  // Progress only rises and stays below 100 until the task completes (as raiseProgress).
+  const p = progress === undefined ? 0 : Math.max(0, Math.min(99, Math.floor(progress)));
+  await ctx.db.$executeRaw`UPDATE tasks SET
+      poll_count = poll_count + ${failedPoll ? 0 : 1},
+      poll_errors = ${failedPoll ? Prisma.sql`poll_errors + 1` : Prisma.sql`0`},
+      next_poll_at = ${due},
+      progress = GREATEST(progress, ${p}),
+      updated_at = now()
+    WHERE id = ${task.id} AND status = 'processing'`;
   return outcome;
 }
 
