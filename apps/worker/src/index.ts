@@ -1,2 +1,2 @@
 export { startWorker, type WorkerRuntime } from './runtime';
-export type { WorkerContext } from './context';
+export type { WorkerContext, WorkerMetrics } from './context';

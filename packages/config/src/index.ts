@@ -31,11 +31,13 @@ export const envSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
   WORKER_RENDER_SLOTS: z.coerce.number().int().positive().default(2),
+  /** Postgres connections per worker process; polls of many tasks run side by side. */
+  WORKER_DB_POOL_SIZE: z.coerce.number().int().positive().default(20),
   WORKER_LOCK_MS: ms(30_000),
   WORKER_STALLED_INTERVAL_MS: ms(30_000),
   WORKER_RECONCILE_INTERVAL_MS: ms(60_000),
   POLL_MIN_MS: ms(1_000),
-  POLL_MAX_MS: ms(15_000),
+  POLL_MAX_MS: ms(20_000),
   /** Per-request timeout for upstream provider HTTP calls (submit, poll, cancel; not downloads). */
   PROVIDER_REQUEST_TIMEOUT_MS: ms(30_000),
   /** Rounds over all of a model's targets before a task that no target accepted fails. */

@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, errors as undiciErrors, request, type Dispatcher, type FormData } from 'undici';
 import type { Readable } from 'node:stream';
 import { errorForStatus, TransientProviderError, type ProviderCallError } from './errors';
 

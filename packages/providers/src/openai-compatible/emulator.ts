@@ -126,6 +126,12 @@ export class OpenAIVideosEmulator {
     return this;
   }
 
+  /** Drops failures, 429s and hangs still waiting to be served. */
+  clearInjections(): this {
+    this.injections = [];
+    return this;
+  }
+
   /** Upstream tasks created (a create repeated with the same Idempotency-Key counts once). */
   get acceptedTasks(): number {
     return this.counts.accepted;

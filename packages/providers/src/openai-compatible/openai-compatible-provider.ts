@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { credentialFrom } from '@reelay/config';
+import { FormData } from 'undici';
 import { z } from 'zod';
 import { PermanentProviderError } from '../errors';
 import { readJson, readStream, upstreamRequest } from '../http';

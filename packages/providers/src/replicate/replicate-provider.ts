@@ -1,7 +1,7 @@
 import { credentialFrom } from '@reelay/config';
 import type { Readable } from 'node:stream';
 import { Webhook } from 'standardwebhooks';
-import { FormData as MultipartForm } from 'undici';
+import { FormData } from 'undici';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
 import { readJson, upstreamRequest } from '../http';
@@ -145,11 +145,10 @@ export class ReplicateProvider implements Provider {
    */
   private async imageInput(image: { bytes: Buffer; mime: string }, taskId: string): Promise<string> {
     if (image.bytes.length <= INLINE_IMAGE_MAX_BYTES) return dataUri(image);
-    // undici's own FormData: the global one belongs to Node's bundled undici, which the npm one cannot encode.
-    const form = new MultipartForm();
+    const form = new FormData(); // undici's: the global one belongs to Node's bundled undici
     const ext = image.mime.split('/')[1] ?? 'bin';
     form.append('content', new Blob([image.bytes], { type: image.mime }), `${taskId}.${ext}`);
-    const res = await upstreamRequest({ method: 'POST', url: `${this.base}/v1/files`, headers: { ...this.auth, accept: 'application/json' }, body: form as unknown as FormData, timeoutMs: this.timeoutMs });
+    const res = await upstreamRequest({ method: 'POST', url: `${this.base}/v1/files`, headers: { ...this.auth, accept: 'application/json' }, body: form, timeoutMs: this.timeoutMs });
     const file = await readJson<{ urls?: { get?: unknown } } | null>(res, readProblem);
     const url = file?.urls?.get;
     if (typeof url !== 'string') throw new PermanentProviderError('other', 'replicate: the file upload answer carried no URL');
