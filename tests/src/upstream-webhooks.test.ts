@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FalEmulator, OpenAIVideosEmulator, ReplicateEmulator } from '@reelay/providers';
+import { FalEmulator, OpenAIVideosEmulator, ReplicateEmulator, emulatedContent } from '@reelay/providers';
 import { Webhook } from 'standardwebhooks';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 import { isJpeg } from './media';
@@ -220,7 +220,9 @@ test('OpenAI-style: a project webhook (one URL, signed video.completed event) wa
   const body = event(upstreamId);
   const delivered = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body, headers: sign(body) });
   expect(delivered.status).toBe(200);
-  // Woken: the worker asks the upstream at once instead of two minutes from now.
-  await until('the woken poll', async () => retrieves() >= 1);
-  expect((await stack.db.task.findUnique({ where: { id } }))!.pollCount).toBeGreaterThanOrEqual(1);
+  // Woken: the worker asks the upstream at once instead of two minutes from now, and finishes.
+  const { video } = await waitForVideo(stack, stack.key, id, 60_000);
+  expect(video.status).toBe('completed');
+  expect(retrieves()).toBe(1);
+  expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).bytes.equals(emulatedContent(upstreamId, 'video'))).toBe(true);
 });
