@@ -212,6 +212,7 @@ test('OpenAI-style: a project webhook (one URL, signed video.completed event) wa
   const forged = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body: forgedBody, headers: sign(forgedBody, `whsec_${Buffer.from('someone else').toString('base64')}`) });
   expect(forged.status).toBe(401);
   expect(forged.body.error.code).toBe('invalid_signature');
+  expect((await http(stack, 'POST', '/v1/upstream-webhooks/no-such-provider', { body: forgedBody, headers: sign(forgedBody) })).status).toBe(404);
   // Genuine, but about a video no task waits on.
   const strangerBody = event('video_nobody');
   expect((await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body: strangerBody, headers: sign(strangerBody) })).status).toBe(404);
