@@ -1,6 +1,6 @@
 import { newId } from '@reelay/core';
 import { transitionTask, type Task } from '@reelay/db';
-import { makeSpritesheet, makeThumbnail, type PollOutput, type Provider } from '@reelay/providers';
+import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,15 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
       await recordOutput(ctx, task.id, out.index, 'video', video.key, video.bytes, 'video/mp4', video.checksum);
       const local = ctx.storage.pathOf(videoKey);
+      // Frames are picked from the video as delivered: an upstream may return a shorter clip than asked for.
+      let probed: number | undefined;
+      const frameSpan = async (): Promise<number> => {
+        if (probed === undefined) {
+          const seconds = await probeVideo(ctx.media, local).then((p) => p.durationSeconds, () => NaN);
+          probed = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, task.durationSeconds) : task.durationSeconds;
+        }
+        return probed;
+      };
       for (const variant of ['thumbnail', 'spritesheet'] as const) {
         const upstreamRef = out[variant];
         if (upstreamRef) {
@@ -38,8 +47,9 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
           }
         }
         const file = join(scratch, `${out.index}-${variant}.jpg`);
-        if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, task.durationSeconds);
-        else await makeSpritesheet(ctx.media, local, file, task.durationSeconds);
+        const span = await frameSpan();
+        if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, span);
+        else await makeSpritesheet(ctx.media, local, file, span);
         const stored = await ctx.storage.putFile(outputKey(task.id, out.index, variant), file);
         await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
       }
