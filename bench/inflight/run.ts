@@ -91,6 +91,7 @@ async function main(): Promise<void> {
     REELAY_STORAGE_DIR: join(dir, 'storage'),
     REELAY_MODELS_FILE: catalog,
     BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+    WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
   const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx'] });
   const lags: number[] = [];

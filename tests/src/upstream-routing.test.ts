@@ -19,6 +19,8 @@ let stack: Stack;
 let dir: string;
 let catalogFile: string;
 
+const stackEnv = () => ({ REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY_A: KEY_A, UPSTREAM_KEY_B: KEY_B, UPSTREAM_KEY_B_LIMITED: KEY_B });
+
 const model = (id: string, targets: object[], deadlineSeconds = 600) => ({
   id,
   targets,
@@ -49,10 +51,11 @@ beforeAll(async () => {
         ]),
         model('single', [a]),
         model('deadline', [a], 2),
+        model('limited', [{ ...b, credentials: 'UPSTREAM_KEY_B_LIMITED', maxConcurrentTasks: 1, maxRequestsPerSecond: 2 }]),
       ],
     }),
   );
-  stack = await startStack({ REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY_A: KEY_A, UPSTREAM_KEY_B: KEY_B });
+  stack = await startStack(stackEnv());
 });
 
 afterAll(async () => {
@@ -154,8 +157,22 @@ test('targets of equal priority share tasks round-robin', async () => {
   expect(emuB.acceptedTasks).toBe(2);
 });
 
+test("a target's concurrency and request-rate limits hold: one task in flight, at most 2 requests a second", async () => {
+  const ids = [await create('limited', 'one'), await create('limited', 'two')];
+  for (const id of ids) expect((await waitForVideo(stack, stack.key, id)).video.status).toBe('completed');
+  const creates = emuB.requests('create').filter((r) => r.status === 200);
+  expect(creates).toHaveLength(2);
+  const first = await stack.db.task.findUniqueOrThrow({ where: { id: creates[0]!.idempotencyKey! } });
+  // The second task reached the upstream only after the first had ended and freed the slot.
+  expect(creates[1]!.at).toBeGreaterThanOrEqual(first.completedAt!.getTime());
+  // Fixed one-second windows: over any span, no more than 2 per started second (+1 window edge).
+  const log = emuB.requests().filter((r) => r.route === 'create' || r.route === 'retrieve');
+  const spanMs = log[log.length - 1]!.at - log[0]!.at;
+  expect(log.length).toBeLessThanOrEqual(2 * (Math.ceil(spanMs / 1000) + 1));
+});
+
 test('a worker that died after submitting but before recording the upstream id causes no second upstream task', async () => {
-  const quiet = await startStack({ REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY_A: KEY_A, UPSTREAM_KEY_B: KEY_B }, { worker: false });
+  const quiet = await startStack(stackEnv(), { worker: false });
   try {
     const key = await quiet.newKey();
     const res = await http(quiet, 'POST', '/v1/videos', { key, json: { model: 'single', prompt: 'crash test', duration: 1, width: 128, height: 128, fps: 12 } });
