@@ -51,6 +51,9 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
           // multer already rebuilds bracket notation (`metadata[style]`, `input_reference[image_url]`)
           // into nested objects, as the openai SDK sends them; a repeated plain field becomes an array.
           const body = { ...((req.body ?? {}) as Record<string, unknown>) };
+          // No top-level field is a list, so an array here is a field sent twice.
+          const repeated = Object.keys(body).find((k) => Array.isArray(body[k]));
+          if (repeated) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated);
           if (file && body[file.fieldname] !== undefined) {
             throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${file.fieldname} is sent more than once`, file.fieldname);
           }
