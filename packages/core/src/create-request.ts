@@ -94,6 +94,7 @@ export const createVideoBodySchema = z
     callback_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL of at most 2048 characters' })
       .max(2048, 'must be an http(s) URL of at most 2048 characters')
+      .regex(/^https?:\/\//i, 'must be an http(s) URL of at most 2048 characters')
       .nullish()
       .meta({ description: 'Webhook for this task' }),
   })
