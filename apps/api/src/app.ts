@@ -27,6 +27,6 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/models', modelsRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES));
+  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
   return app;
 }

@@ -34,7 +34,8 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
     if (type.startsWith('application/json') || (type === '' && length === 0)) {
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
-        req.createBody = { body: req.body ?? {}, upload: null };
+        // An empty body is an empty object; a JSON null is a body of the wrong kind.
+        req.createBody = { body: req.body === undefined ? {} : req.body, upload: null };
         next();
       });
       return;
