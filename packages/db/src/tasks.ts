@@ -69,6 +69,7 @@ export interface ListTasksQuery {
  */
 export async function listTasks(db: Db, q: ListTasksQuery): Promise<{ tasks: Task[]; hasMore: boolean }> {
   const beyond = q.order === 'desc' ? 'lt' : 'gt';
+  const upTo = q.order === 'desc' ? 'lte' : 'gte';
   const rows = await db.task.findMany({
     where: {
       apiKeyId: q.apiKeyId,
@@ -76,12 +77,11 @@ export async function listTasks(db: Db, q: ListTasksQuery): Promise<{ tasks: Tas
       ...(q.status ? { status: q.status } : {}),
       ...(q.user !== undefined ? { user: q.user } : {}),
       ...(q.model !== undefined ? { model: q.model } : {}),
+      // created_at <= cursor is the index range to seek to; the OR only breaks ties on id.
       ...(q.after
         ? {
-            OR: [
-              { createdAt: { [beyond]: q.after.createdAt } },
-              { createdAt: q.after.createdAt, id: { [beyond]: q.after.id } },
-            ],
+            createdAt: { [upTo]: q.after.createdAt },
+            OR: [{ createdAt: { [beyond]: q.after.createdAt } }, { id: { [beyond]: q.after.id } }],
           }
         : {}),
     },
