@@ -139,6 +139,7 @@ const cases: Case[] = [
     param: 'input_reference',
   },
   { name: 'a text file as input_reference', req: form([...okParts, { name: 'input_reference', filename: 'a.txt', type: 'text/plain', data: Buffer.from('hello') }]), param: 'input_reference' },
+  { name: 'JSON field sent twice', req: raw('{"prompt":"a","duration":1,"width":64,"height":64,"duration":60}'), param: 'duration' },
   { name: 'multipart field sent twice', req: form([...okParts, { name: 'prompt', value: 'another' }]), param: 'prompt' },
   { name: 'multipart number as a word', req: form([{ name: 'prompt', value: 'a' }, { name: 'seconds', value: 'four' }]), param: 'seconds' },
   { name: 'multipart metadata not JSON', req: form([...okParts, { name: 'metadata', value: '{style: noir' }]), param: 'metadata' },

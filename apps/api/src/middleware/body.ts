@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
 import { ApiError } from '@reelay/core';
+import { duplicateTopLevelKey } from './json-keys';
 
 const FILE_FIELDS = new Set(['input_reference', 'image']);
 export interface ParsedCreateBody {
@@ -13,13 +14,21 @@ declare global {
   namespace Express {
     interface Request {
       createBody?: ParsedCreateBody;
+      rawJson?: Buffer;
     }
   }
 }
 
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
 export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
-  const json = express.json({ limit: limits.maxBodyBytes, strict: false, type: () => true });
+  const json = express.json({
+    limit: limits.maxBodyBytes,
+    strict: false,
+    type: () => true,
+    verify: (req, _res, buf) => {
+      (req as Request).rawJson = buf;
+    },
+  });
   const form = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.maxImageBytes, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101 },
@@ -35,7 +44,13 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
         // An empty body is an empty object; a JSON null is a body of the wrong kind.
-        req.createBody = { body: req.body === undefined ? {} : req.body, upload: null };
+        const body: unknown = req.body === undefined ? {} : req.body;
+        const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
+        req.rawJson = undefined;
+        if (repeated !== null) {
+          return next(new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated));
+        }
+        req.createBody = { body, upload: null };
         next();
       });
       return;
@@ -69,3 +84,5 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
     next(new ApiError(415, 'unsupported_media_type', `Unsupported Content-Type "${type || '(none)'}": send application/json or multipart/form-data`));
   };
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
