@@ -41,6 +41,33 @@ test('a body above REELAY_MAX_BODY_BYTES is 413 payload_too_large naming the lim
   expect(await count()).toBe(before);
 });
 
+test('a chunked multipart body (no content-length) is cut off at the cap with the same 413', async () => {
+  const before = await count();
+  const boundary = 'reelay-chunked';
+  // Parts each below every per-field limit, together well above the body cap.
+  const parts = [`--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n`];
+  for (let i = 0; i < 8; i++) parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="metadata[p${i}]"\r\n\r\n${'p'.repeat(MAX_BODY / 2)}\r\n`);
+  parts.push(`--${boundary}--\r\n`);
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const next = parts.shift();
+      if (next === undefined) controller.close();
+      else controller.enqueue(new TextEncoder().encode(next));
+    },
+  });
+  const res = await fetch(`${stack.url}/v1/videos`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.key}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  expect(res.status).toBe(413);
+  const err = ((await res.json()) as { error: { code: string; message: string } }).error;
+  expect(err.code).toBe('payload_too_large');
+  expect(err.message).toContain(String(MAX_BODY));
+  expect(await count()).toBe(before);
+});
+
 test('an upload above REELAY_MAX_IMAGE_BYTES is 413 naming the field and the limit; one at the limit is accepted', async () => {
   const before = await count();
   const big = new FormData();

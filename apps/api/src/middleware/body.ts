@@ -32,7 +32,8 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
   const form = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.maxImageBytes, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101 },
-  }).any();
+    streamHandler: capBodyBytes(limits.maxBodyBytes),
+  } as multer.Options).any();
 
   return (req: Request, res: Response, next: NextFunction): void => {
     const type = (req.header('content-type') ?? '').toLowerCase();
@@ -86,3 +87,22 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Feeds the request to busboy, counting bytes: a chunked body (no content-length to check up
+ * front) that passes the cap is stopped with the same 413 as body-parser's.
+ */
+function capBodyBytes(maxBytes: number) {
+  return (req: NodeJS.ReadableStream, busboy: NodeJS.WritableStream): void => {
+    let seen = 0;
+    const count = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= maxBytes) return;
+      req.off('data', count);
+      req.unpipe(busboy);
+      busboy.emit('error', Object.assign(new Error('request entity too large'), { type: 'entity.too.large' }));
+    };
+    req.on('data', count);
+    req.pipe(busboy);
+  };
+}
