@@ -3,7 +3,9 @@ import { dirname } from 'node:path';
 import type { ApiDeps } from '../deps';
 import { buildOpenApiDocument } from '../openapi/document';
 
-// Swagger UI's static build, served from node_modules: the page needs no network beyond this server.
+// Swagger UI's static build (swagger-ui-dist), served from node_modules: plain files that load no
+// fonts or scripts from a CDN, so the page works offline. Its install-time telemetry script is
+// not allowed to run (pnpm-workspace.yaml).
 const SWAGGER_UI_DIR = dirname(require.resolve('swagger-ui-dist/package.json'));
 
 const PAGE = `<!doctype html>
