@@ -155,3 +155,26 @@ describe('a finalize racing with a delete', () => {
     expect(row).toMatchObject({ status: 'failed', errorCode: 'cancelled' });
   });
 });
+
+describe('DELETE when the queue is unreachable', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({}, { worker: false });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  test('a live task is left exactly as it was, with a 503', async () => {
+    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'keep me', duration: 1, width: 64, height: 64, fps: 24 } });
+    const id = created.body.id as string;
+    stack.api.deps.redis.disconnect(); // the API's own connection: its queue calls now fail fast
+    const del = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key });
+    expect(del.status).toBe(503);
+    expect(del.body.error.code).toBe('service_unavailable');
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: 'pending', deletedAt: null, errorCode: null });
+    expect((await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key })).status).toBe(200);
+    await stack.db.task.delete({ where: { id } }); // no job will ever run it
+  });
+});
