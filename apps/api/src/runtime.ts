@@ -3,7 +3,7 @@ import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
 import { ProviderRegistry } from '@reelay/providers';
-import { createRedis, createTasksQueue } from '@reelay/queue';
+import { createCancelsQueue, createRedis, createTasksQueue } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
@@ -24,6 +24,7 @@ export function createApiDeps(config: Config): ApiDeps {
     db: createDb(config.DATABASE_URL),
     redis,
     tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
+    cancelsQueue: createCancelsQueue(redis, config.REELAY_QUEUE_PREFIX),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog,
     providers: () => (providers ??= new ProviderRegistry(config, catalog)),
@@ -51,6 +52,7 @@ export async function startApi(config: Config): Promise<ApiRuntime> {
         server.closeIdleConnections();
       });
       await deps.tasksQueue.close();
+      await deps.cancelsQueue.close();
       deps.redis.disconnect();
       await deps.db.$disconnect();
     },

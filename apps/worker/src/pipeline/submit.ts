@@ -102,6 +102,7 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
     await ctx.gate.releaseSlot(key, task.id);
+    await provider.release?.(upstreamId).catch(() => undefined);
     return done;
   }
   return waitFor(ctx.config.POLL_MIN_MS);
