@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ModelCatalog } from '@reelay/core';
+import { ModelCatalog, targetKey } from '@reelay/core';
 import { ProviderRegistry, type PollOutput } from '@reelay/providers';
 import { createRedis } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
@@ -145,7 +145,7 @@ describe('a finalize racing with a delete', () => {
     await advanceTask(ctx, id); // submit: pending -> processing
     const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(processing.status).toBe('processing');
-    const provider = ctx.providers.get('preview')!;
+    const provider = ctx.providers.get(targetKey({ provider: 'preview' }))!;
     const outputs = await until('the render to finish', async () => {
       const r = await provider.poll(processing.upstreamId!);
       return r.state === 'succeeded' ? (r.outputs as PollOutput[]) : false;
