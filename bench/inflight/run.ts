@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
     WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
-  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx'] });
+  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
   const lags: number[] = [];
   let peakRss = 0;
   let final: any;

@@ -24,7 +24,6 @@ export function writeTestCatalog(): string {
     acceptsImage: true,
     supportsRemix: true,
     defaults: { duration: 1, width: 128, height: 128, fps: 10 },
-    deadlineSeconds: 3600,
   };
   const file: CatalogFile = {
     defaultModel: 'sora-1.0',

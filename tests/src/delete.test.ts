@@ -1,10 +1,9 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ModelCatalog, targetKey } from '@reelay/core';
-import { ProviderRegistry, type PollOutput } from '@reelay/providers';
-import { createRedis } from '@reelay/queue';
+import { ModelCatalog } from '@reelay/core';
+import { createProviders, type PollOutput } from '@reelay/providers';
 import { LocalStorage } from '@reelay/storage';
-import { advanceTask, finalizeTask, TargetGate, TargetRouter, type WorkerContext } from '@reelay/worker';
+import { advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
@@ -117,25 +116,19 @@ describe('DELETE /v1/videos/{id} with a worker running', () => {
 describe('a finalize racing with a delete', () => {
   let stack: Stack;
   let ctx: WorkerContext;
-  let redis: ReturnType<typeof createRedis>;
   beforeAll(async () => {
     stack = await startStack({}, { worker: false });
     const c = stack.config;
-    const catalog = ModelCatalog.load(c.REELAY_MODELS_FILE);
-    redis = createRedis(c.REDIS_URL, 'worker');
     ctx = {
       config: c,
       db: stack.db,
       storage: new LocalStorage(c.REELAY_STORAGE_DIR),
-      providers: new ProviderRegistry(c, catalog),
-      catalog,
+      providers: createProviders(c),
+      catalog: ModelCatalog.load(c.REELAY_MODELS_FILE),
       media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
-      router: new TargetRouter(redis, c.REELAY_QUEUE_PREFIX),
-      gate: new TargetGate(redis, c.REELAY_QUEUE_PREFIX),
     };
   });
   afterAll(async () => {
-    redis.disconnect();
     await stack.close();
   });
 
@@ -145,7 +138,7 @@ describe('a finalize racing with a delete', () => {
     await advanceTask(ctx, id); // submit: pending -> processing
     const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(processing.status).toBe('processing');
-    const provider = ctx.providers.get(targetKey({ provider: 'preview' }))!;
+    const provider = ctx.providers.get('preview')!;
     const outputs = await until('the render to finish', async () => {
       const r = await provider.poll(processing.upstreamId!);
       return r.state === 'succeeded' ? (r.outputs as PollOutput[]) : false;

@@ -3,8 +3,8 @@ import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
 import type { MediaTools, ProviderRegistry } from '@reelay/providers';
 import type { LocalStorage } from '@reelay/storage';
-import type { TargetRouter } from './upstream/routing';
-import type { TargetGate } from './upstream/target-gate';
+import { CatalogOrder, type TargetRouter } from './upstream/routing';
+import { NO_LIMITS, type UpstreamGate } from './upstream/target-gate';
 
 /** Observations a benchmark or an operator may want; the pipeline reports into it when set. */
 export interface WorkerMetrics {
@@ -20,7 +20,11 @@ export interface WorkerContext {
   providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;
-  router: TargetRouter;
-  gate: TargetGate;
+  /** Shared (Redis) routing and limits; without them: catalog order, no limits (single-process tools, tests). */
+  router?: TargetRouter;
+  gate?: UpstreamGate;
   metrics?: WorkerMetrics;
 }
+
+export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;
+export const gateOf = (ctx: WorkerContext): UpstreamGate => ctx.gate ?? NO_LIMITS;

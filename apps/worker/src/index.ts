@@ -2,5 +2,3 @@ export { startWorker, type WorkerRuntime } from './runtime';
 export type { WorkerContext, WorkerMetrics } from './context';
 export { advanceTask } from './pipeline/advance-task';
 export { finalizeTask } from './pipeline/finalize';
-export { TargetRouter } from './upstream/routing';
-export { TargetGate } from './upstream/target-gate';

@@ -52,8 +52,8 @@ export const modelSpecSchema = z.object({
     height: z.number().int().positive(),
     fps: z.number().int().positive(),
   }),
-  /** A task not finished this long after it was created fails with code `timeout`. */
-  deadlineSeconds: z.number().int().positive().default(3600),
+  /** A task not finished this long after it was created fails with code `timeout` (default 3600). */
+  deadlineSeconds: z.number().int().positive().optional(),
 });
 
 export type ModelSpec = z.infer<typeof modelSpecSchema>;

@@ -1,5 +1,5 @@
 import { credentialFrom, type Config } from '@reelay/config';
-import { targetKey, type ModelCatalog, type ModelTarget } from '@reelay/core';
+import { ModelCatalog, targetKey, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
 import { FalProvider } from './fal/fal-provider';
 import { VeoProvider } from './gemini-veo/veo-provider';
@@ -52,13 +52,16 @@ export class ProviderRegistry {
     }
   }
 
-  /** The instance that serves a target key (as stored on a task), if this catalog still has it. */
+  /**
+   * The instance that serves a target key (as stored on a task), if this catalog still has it.
+   * A bare adapter name ("preview") means that adapter's target without URL or credentials.
+   */
   get(key: string): Provider | undefined {
-    return this.byKey.get(key);
+    return this.byKey.get(key) ?? (key.includes('|') ? undefined : this.byKey.get(targetKey({ provider: key })));
   }
 
   target(key: string): ModelTarget | undefined {
-    return this.targetByKey.get(key);
+    return this.targetByKey.get(key) ?? (key.includes('|') ? undefined : this.targetByKey.get(targetKey({ provider: key })));
   }
 
   keys(): string[] {
@@ -67,3 +70,8 @@ export class ProviderRegistry {
 }
 
 export { targetKey };
+
+/** The registry for this config's catalog (REELAY_MODELS_FILE, or the built-in one). */
+export function createProviders(config: Config, catalog: ModelCatalog = ModelCatalog.load(config.REELAY_MODELS_FILE)): ProviderRegistry {
+  return new ProviderRegistry(config, catalog);
+}

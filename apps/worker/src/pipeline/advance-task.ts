@@ -1,6 +1,6 @@
 import type { WorkerContext } from '../context';
 import { done, type StepOutcome } from './outcome';
-import { pollTask, taskTargetKey } from './poll';
+import { pollTask } from './poll';
 import { submitTask } from './submit';
 
 /** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
@@ -12,14 +12,6 @@ export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<S
       return submitTask(ctx, task);
     case 'processing':
       return pollTask(ctx, task);
-    case 'failed':
-      if (task.errorCode === 'cancelled' && task.upstreamId) {
-        // Cancelled by its owner while the upstream was working: stop it there too, where the provider can.
-        const key = taskTargetKey(task);
-        await ctx.providers.get(key)?.cancel(task.upstreamId).catch(() => undefined);
-        await ctx.gate.releaseSlot(key, task.id);
-      }
-      return done;
     default:
       return done;
   }

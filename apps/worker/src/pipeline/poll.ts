@@ -1,8 +1,8 @@
 import { targetKey } from '@reelay/core';
 import { Prisma, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, type PollResult, type Provider } from '@reelay/providers';
-import type { WorkerContext } from '../context';
-import { deadlineOf } from './deadline';
+import { gateOf, type WorkerContext } from '../context';
+import { deadlineOf, deadlineSecondsOf } from './deadline';
 import { failTask } from './fail-task';
 import { finalizeTask } from './finalize';
 import { done, jitteredBackoff, nextPollDelay, waitFor, type StepOutcome } from './outcome';
@@ -27,12 +27,12 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
   const model = ctx.catalog.get(task.model);
   if (Date.now() >= deadlineOf(task, model)) {
     await provider.cancel(task.upstreamId).catch(() => undefined);
-    await failTask(ctx, task.id, 'timeout', `The task did not finish within ${model?.deadlineSeconds ?? 3600} s; the upstream task was cancelled`);
-    await ctx.gate.releaseSlot(key, task.id);
+    await failTask(ctx, task.id, 'timeout', `The task did not finish within ${deadlineSecondsOf(model)} s; the upstream task was cancelled`);
+    await gateOf(ctx).releaseSlot(key, task.id);
     return done;
   }
   const target = ctx.providers.target(key)!;
-  const gate = await ctx.gate.beforeRequest(key, target);
+  const gate = await gateOf(ctx).beforeRequest(key, target);
   if (!gate.ok) return waitFor(gate.retryInMs);
   if (task.nextPollAt) ctx.metrics?.pollLag(Date.now() - task.nextPollAt.getTime());
 
@@ -46,7 +46,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
     }
     if (err instanceof RateLimitedError) {
       const ms = err.retryAfterMs ?? ctx.config.POLL_MIN_MS;
-      await ctx.gate.coolDown(key, ms);
+      await gateOf(ctx).coolDown(key, ms);
       return schedule(ctx, task, ms, false);
     }
     const errors = task.pollErrors + 1;
@@ -68,7 +68,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
         result.etaSeconds,
         result.progress !== undefined ? { percent: result.progress, elapsedMs } : undefined,
       );
-      if (target.maxConcurrentTasks) await ctx.gate.holdSlot(key, target, task.id); // refresh the lease
+      if (target.maxConcurrentTasks) await gateOf(ctx).holdSlot(key, target, task.id); // refresh the lease
       return schedule(ctx, task, delay, false, result.progress);
     }
     case 'failed':
@@ -80,7 +80,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
         data: { pollCount: { increment: 1 }, pollErrors: 0, producedSeconds: result.producedSeconds ?? null, upstreamCostUsd: result.costUsd ?? null },
       });
       await finalizeTask(ctx, task, provider, result.outputs);
-      await ctx.gate.releaseSlot(key, task.id);
+      await gateOf(ctx).releaseSlot(key, task.id);
       return done;
   }
 }
@@ -104,5 +104,5 @@ async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedP
 async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: string, message: string): Promise<void> {
   await failTask(ctx, task.id, code, message);
   await provider.release?.(task.upstreamId!).catch(() => undefined);
-  await ctx.gate.releaseSlot(key, task.id);
+  await gateOf(ctx).releaseSlot(key, task.id);
 }

@@ -1,10 +1,10 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
 import { transitionTask, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitRequest } from '@reelay/providers';
-import type { WorkerContext } from '../context';
+import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
 import { done, jitteredBackoff, waitFor, type StepOutcome } from './outcome';
-import { deadlineOf } from './deadline';
+import { deadlineOf, deadlineSecondsOf } from './deadline';
 
 /**
  * Hands a pending task to the first target that accepts it (see upstream/routing.ts for the
@@ -25,7 +25,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     return done;
   }
   if (Date.now() >= deadlineOf(task, model)) {
-    await failTask(ctx, task.id, 'timeout', `No upstream accepted the task within ${model.deadlineSeconds} s`);
+    await failTask(ctx, task.id, 'timeout', `No upstream accepted the task within ${deadlineSecondsOf(model)} s`);
     return done;
   }
   const targets = await orderedTargets(ctx, model, task);
@@ -36,13 +36,13 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     const key = targetKey(target);
     const provider = ctx.providers.get(key);
     if (!provider) continue;
-    const gate = await ctx.gate.beforeRequest(key, target);
+    const gate = await gateOf(ctx).beforeRequest(key, target);
     if (!gate.ok) {
       onlyAuthFailures = false;
       retryInMs = Math.min(retryInMs, gate.retryInMs);
       continue;
     }
-    const slot = await ctx.gate.holdSlot(key, target, task.id);
+    const slot = await gateOf(ctx).holdSlot(key, target, task.id);
     if (!slot.ok) {
       onlyAuthFailures = false;
       retryInMs = Math.min(retryInMs, slot.retryInMs);
@@ -56,7 +56,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
       ({ upstreamId } = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl }));
     } catch (err) {
-      await ctx.gate.releaseSlot(key, task.id);
+      await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
         await failTask(ctx, task.id, err.code, err.message);
         return done;
@@ -64,7 +64,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       if (!(err instanceof PermanentProviderError)) onlyAuthFailures = false;
       if (err instanceof RateLimitedError) {
         const ms = err.retryAfterMs ?? ctx.config.POLL_MIN_MS;
-        await ctx.gate.coolDown(key, ms);
+        await gateOf(ctx).coolDown(key, ms);
         retryInMs = Math.min(retryInMs, ms);
       }
       lastError = `${provider.name}: ${(err as Error).message}`;
@@ -101,7 +101,7 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
   if (!moved) {
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
-    await ctx.gate.releaseSlot(key, task.id);
+    await gateOf(ctx).releaseSlot(key, task.id);
     await provider.release?.(upstreamId).catch(() => undefined);
     return done;
   }
@@ -110,7 +110,7 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
 
 /** The router's order, with the target already written on the task (a crashed submit) first. */
 async function orderedTargets(ctx: WorkerContext, model: ModelSpec, task: Task): Promise<ModelTarget[]> {
-  const targets = await ctx.router.order(model);
+  const targets = await routerOf(ctx).order(model);
   const sticky = targets.findIndex((t) => targetKey(t) === task.providerTarget);
   return sticky > 0 ? [targets[sticky]!, ...targets.filter((_, i) => i !== sticky)] : targets;
 }

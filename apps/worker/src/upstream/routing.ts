@@ -34,3 +34,10 @@ export class TargetRouter {
     return ordered;
   }
 }
+
+/** Plain catalog order by priority, no load sharing: for a context without Redis. */
+export const CatalogOrder = {
+  async order(model: ModelSpec): Promise<ModelTarget[]> {
+    return model.targets.map((t, i) => ({ t, p: t.priority ?? i })).sort((a, b) => a.p - b.p).map((x) => x.t);
+  },
+};

@@ -29,7 +29,22 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[4]) then
 end
 return 0`;
 
-export class TargetGate {
+export interface UpstreamGate {
+  beforeRequest(targetKey: string, target: ModelTarget): Promise<GateAnswer>;
+  holdSlot(targetKey: string, target: ModelTarget, taskId: string): Promise<GateAnswer>;
+  releaseSlot(targetKey: string, taskId: string): Promise<void>;
+  coolDown(targetKey: string, ms: number): Promise<void>;
+}
+
+/** No limits at all: for a context without Redis. */
+export const NO_LIMITS: UpstreamGate = {
+  beforeRequest: async () => ({ ok: true }),
+  holdSlot: async () => ({ ok: true }),
+  releaseSlot: async () => undefined,
+  coolDown: async () => undefined,
+};
+
+export class TargetGate implements UpstreamGate {
   private readonly limiters = new Map<string, RateLimiterRedis>();
 
   constructor(
