@@ -4,7 +4,7 @@ import type { ApiDeps } from './deps';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
 import { requestId } from './middleware/request-id';
-import { videosRouter } from './routes/videos';
+import { signedContentRouter, videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -17,6 +17,8 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  // Signed content links carry their own authorisation, so they are served before the bearer check.
+  app.use('/v1/videos', signedContentRouter(deps));
   app.use('/v1', requireApiKey(deps));
   app.use('/v1/videos', videosRouter(deps));
 

@@ -45,3 +45,5 @@ export function createTasksQueue(connection: Redis, prefix: string): Queue<TaskJ
 export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<void> {
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
+
+export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';

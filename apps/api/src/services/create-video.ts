@@ -4,12 +4,19 @@ import { enqueueTask } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { fetchImageUrl } from './fetch-image';
+import type { IdempotencyClaim } from './idempotency';
 
 /**
  * Validated request → stored input image → one task row → one queued job. If the job cannot be
  * queued, the row and the image are removed again, so a failed create leaves nothing behind.
  */
-export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, requestId: string): Promise<Task> {
+export async function createVideo(
+  deps: ApiDeps,
+  key: ApiKey,
+  input: CreateVideoInput,
+  requestId: string,
+  idempotency: IdempotencyClaim | null = null,
+): Promise<Task> {
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
@@ -40,6 +47,8 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
         user: input.user,
         metadata: input.metadata as object,
         callbackUrl: input.callbackUrl,
+        idempotencyKey: idempotency?.key ?? null,
+        requestHash: idempotency?.requestHash ?? null,
         createdAt: now,
         expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
       },
