@@ -1,5 +1,5 @@
 import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
-import type { ApiKey, Task } from '@reelay/db';
+import { insertTask, type ApiKey, type Task } from '@reelay/db';
 import { enqueueTask } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
@@ -29,29 +29,28 @@ export async function createVideo(
   const now = new Date();
   let task: Task;
   try {
-    task = await deps.db.task.create({
-      data: {
-        id,
-        apiKeyId: key.id,
-        model: input.model.id,
-        provider: input.model.targets[0]!.provider,
-        prompt: input.prompt,
-        imageRef,
-        durationSeconds: input.durationSeconds,
-        width: input.width,
-        height: input.height,
-        fps: input.fps,
-        seed: BigInt(input.seed),
-        n: input.n,
-        responseFormat: input.responseFormat,
-        user: input.user,
-        metadata: input.metadata as object,
-        callbackUrl: input.callbackUrl,
-        idempotencyKey: idempotency?.key ?? null,
-        requestHash: idempotency?.requestHash ?? null,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-      },
+    task = await insertTask(deps.db, {
+      id,
+      apiKeyId: key.id,
+      model: input.model.id,
+      provider: input.model.targets[0]!.provider,
+      prompt: input.prompt,
+      imageRef,
+      durationSeconds: input.durationSeconds,
+      width: input.width,
+      height: input.height,
+      fps: input.fps,
+      seed: BigInt(input.seed),
+      n: input.n,
+      responseFormat: input.responseFormat,
+      user: input.user,
+      metadata: input.metadata as object,
+      callbackUrl: input.callbackUrl,
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.requestHash ?? null,
+      createdAt: now,
+      updatedAt: now,
+      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
     });
   } catch (err) {
     if (imageRef) await deps.storage.remove(`inputs/${id}`);

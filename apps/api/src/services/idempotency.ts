@@ -53,5 +53,7 @@ export async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim:
 
 /** True for the unique-index violation a concurrent duplicate hits on (api_key_id, idempotency_key). */
 export function isIdempotencyRace(err: unknown): boolean {
-  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+  if (err instanceof Prisma.PrismaClientKnownRequestError) return err.code === 'P2002';
+  const pg = err as { code?: string; constraint?: string };
+  return pg.code === '23505' && pg.constraint === 'tasks_api_key_id_idempotency_key_key';
 }
