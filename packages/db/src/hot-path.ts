@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { types as pgTypes, type QueryResultRow } from 'pg';
 import { poolOf, type Db } from './client';
 import type { Task } from './generated/prisma/client';
@@ -35,10 +36,16 @@ function toParam(v: unknown): unknown {
   return v;
 }
 
+/** A prepared-statement name per query text, so Postgres parses and plans each shape once per connection. */
+const statementName = (text: string): string => `reelay_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+const FIND_FOR_OWNER = 'SELECT * FROM tasks WHERE id = $1 AND api_key_id = $2 AND deleted_at IS NULL';
+const FIND_FOR_OWNER_NAME = statementName(FIND_FOR_OWNER);
+
 /** Reads a task as its owner sees it: another key's or a deleted task does not exist. */
 export async function findTaskForOwner(db: Db, id: string, apiKeyId: string): Promise<Task | null> {
   const res = await poolOf(db).query({
-    text: 'SELECT * FROM tasks WHERE id = $1 AND api_key_id = $2 AND deleted_at IS NULL',
+    name: FIND_FOR_OWNER_NAME,
+    text: FIND_FOR_OWNER,
     values: [id, apiKeyId],
     types: typeParsers,
   });
@@ -51,8 +58,10 @@ export type NewTask = Partial<Task> & Pick<Task, 'id' | 'apiKeyId' | 'model' | '
 /** One INSERT … RETURNING *. A unique violation surfaces as pg's error (code 23505, with its constraint). */
 export async function insertTask(db: Db, data: NewTask): Promise<Task> {
   const entries = Object.entries(data).filter(([, v]) => v !== undefined);
+  const text = `INSERT INTO tasks (${entries.map(([k]) => `"${snake(k)}"`).join(', ')}) VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
   const res = await poolOf(db).query({
-    text: `INSERT INTO tasks (${entries.map(([k]) => `"${snake(k)}"`).join(', ')}) VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`,
+    name: statementName(text),
+    text,
     values: entries.map(([, v]) => toParam(v)),
     types: typeParsers,
   });
