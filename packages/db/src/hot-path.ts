@@ -19,7 +19,12 @@ const typeParsers = {
   },
 };
 
-const camel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+const camelNames = new Map<string, string>();
+const camel = (s: string): string => {
+  let c = camelNames.get(s);
+  if (c === undefined) camelNames.set(s, (c = s.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase())));
+  return c;
+};
 const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 function toTask(row: QueryResultRow): Task {
