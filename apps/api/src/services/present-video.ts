@@ -58,20 +58,22 @@ export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: 
   });
   const encoded = outputs.reduce((sum, o) => sum + base64Length(Number(o.bytes)), 0);
   const cap = deps.config.REELAY_MAX_B64_BYTES;
-  const fallback = (message: string): VideoResult => ({
+  const fallback = (message: string, code = 'payload_too_large'): VideoResult => ({
     b64_json: null,
     ...linkResult(deps, baseUrl, task),
-    b64_json_error: { code: 'payload_too_large', message },
+    b64_json_error: { code, message },
   });
   let result: VideoResult;
-  if (outputs.length === 0 || encoded > cap) {
+  if (outputs.length < task.n) {
+    result = fallback('The video could not be read for b64_json; download it from url instead', 'content_unavailable');
+  } else if (encoded > cap) {
     result = fallback(`The video is ${encoded} bytes as base64, above this server's b64_json limit of ${cap} bytes; download it from url instead`);
   } else {
     try {
       const data = await Promise.all(outputs.map(async (o) => (await readFile(deps.storage.pathOf(o.storageKey))).toString('base64')));
       result = { b64_json: task.n > 1 ? data : data[0]! };
     } catch {
-      result = fallback('The video could not be read for b64_json; download it from url instead');
+      result = fallback('The video could not be read for b64_json; download it from url instead', 'content_unavailable');
     }
   }
   return toVideoObject(task, dialectFor(deps, req.apiKey), result);
