@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
-import { createRedis, createTasksQueue } from '@reelay/queue';
+import { createCancelsQueue, createRedis, createTasksQueue } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
@@ -23,6 +23,7 @@ export function createApiDeps(config: Config): ApiDeps {
     db,
     redis,
     tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
+    cancelsQueue: createCancelsQueue(redis, config.REELAY_QUEUE_PREFIX),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
     apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
@@ -52,6 +53,7 @@ export async function startApi(config: Config): Promise<ApiRuntime> {
         server.closeIdleConnections();
       });
       await deps.tasksQueue.close();
+      await deps.cancelsQueue.close();
       deps.redis.disconnect();
       await deps.db.$disconnect();
     },

@@ -1,12 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import rangeParser from 'range-parser';
-import { ApiError, notFound, parseCreateRequest, verifyContentGrant, type ContentVariant } from '@reelay/core';
-import { findTaskForOwner } from '@reelay/db';
+import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
+import { findTaskForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
+import { deleteVideo } from '../services/delete-video';
 import { findIdempotentTask, idempotencyClaim, isIdempotencyRace } from '../services/idempotency';
-import { presentVideoWithResult } from '../services/present-video';
+import { remixVideo } from '../services/remix-video';
+import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
 
 const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -16,7 +18,9 @@ export function videosRouter(deps: ApiDeps): Router {
   const { config } = deps;
   const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
 
-  router.post('/', createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES }), async (req, res) => {
+  const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
+
+  router.post('/', bodyParser, async (req, res) => {
     const { body, upload } = req.createBody!;
     // Validate first: a rejected request never claims its Idempotency-Key.
     const input = parseCreateRequest(body, deps.catalog, limits, upload);
@@ -42,10 +46,45 @@ export function videosRouter(deps: ApiDeps): Router {
     res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 
+  router.get('/', async (req, res) => {
+    const query = parseBody(listVideosQuerySchema, { ...(req.query as object) });
+    let after = null;
+    if (query.after !== undefined) {
+      // A deleted cursor still marks a place in the list, so paging survives a delete.
+      after = await deps.db.task.findFirst({ where: { id: query.after, apiKeyId: req.apiKey.id }, select: { id: true, createdAt: true } });
+      if (!after) throw invalidParameter('after', 'must be the id of one of your videos');
+    }
+    const { tasks, hasMore } = await listTasks(deps.db, {
+      apiKeyId: req.apiKey.id,
+      limit: query.limit ?? 20,
+      order: query.order ?? 'desc',
+      after,
+      status: query.status,
+      user: query.user,
+      model: query.model,
+    });
+    const baseUrl = publicBaseUrl(deps, req);
+    const data = tasks.map((t) => presentVideo(deps, req.apiKey, t, { baseUrl }));
+    res.json({ object: 'list', data, first_id: tasks[0]?.id ?? null, last_id: tasks.at(-1)?.id ?? null, has_more: hasMore });
+  });
+
   router.get('/:id', async (req, res) => {
     const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
     res.json(await presentVideoWithResult(deps, req, task));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    await deleteVideo(deps, req.apiKey, String(req.params.id));
+    res.json({ id: String(req.params.id), object: 'video.deleted', deleted: true });
+  });
+
+  router.post('/:id/remix', bodyParser, async (req, res) => {
+    const { body, upload } = req.createBody!;
+    if (upload) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
+    const { prompt } = parseBody(remixVideoBodySchema, body);
+    const task = await remixVideo(deps, req.apiKey, String(req.params.id), prompt, req.id);
+    res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 
   router.get('/:id/content', async (req, res) => {
