@@ -65,7 +65,8 @@ beforeAll(async () => {
   fal = new FalEmulator({ key: FAL_KEY, video: mp4, mode: 'manual' });
   await replicate.start();
   await fal.start();
-  openai = await OpenAIVideosEmulator.start({ apiKey: OPENAI_KEY, behaviour: { taskMs: 200, queuedMs: 0 } });
+  // Done as soon as made: OpenAI only sends video.completed once the video is ready.
+  openai = await OpenAIVideosEmulator.start({ apiKey: OPENAI_KEY, behaviour: { taskMs: 0, queuedMs: 0 } });
 
   const catalog = join(dir, 'models.json');
   writeFileSync(
