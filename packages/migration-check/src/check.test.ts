@@ -6,6 +6,8 @@ import { Client } from 'pg';
 import { SCHEMA_PATH, checkBookkeeping, checkDrift, checkMigrations, scratchDatabaseUrl, toPrisma6Schema } from './check';
 
 // Each test works on its own scratch database next to the test database (dropped afterwards).
+// Each Prisma CLI run takes seconds; allow for a busy machine.
+const CLI_TESTS_TIMEOUT_MS = 240_000;
 const base = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_test';
 
 let workDir: string;
@@ -23,7 +25,7 @@ test("the repository's migrations, applied by Reelay's runner, satisfy Prisma an
     'prisma migrate deploy: 0',
     'prisma migrate diff: 0',
   ]);
-});
+}, CLI_TESTS_TIMEOUT_MS);
 
 test('SQL and schema.prisma that disagree, in either direction, are reported with the difference', async () => {
   // schema.prisma gains a column no migration creates ...
@@ -47,7 +49,7 @@ test('SQL and schema.prisma that disagree, in either direction, are reported wit
   expect(result.drift).toMatch(/ALTER TABLE "tasks" ADD COLUMN\s+"drift_probe" TEXT/);
   expect(result.problems).toHaveLength(1);
   expect(result.problems[0]).toMatch(/disagree/);
-});
+}, CLI_TESTS_TIMEOUT_MS);
 
 test('bookkeeping Prisma would not accept is reported by migrate status and deploy', async () => {
   // A runner that applies the SQL but loses its record of having done so.
@@ -65,7 +67,7 @@ test('bookkeeping Prisma would not accept is reported by migrate status and depl
   expect(result.problems[0]).toMatch(/Prisma does not accept what Reelay's runner applied[\s\S]*have not yet been applied/);
   // deploy tries to re-create the tables and fails on the existing ones.
   expect(result.problems[1]).toMatch(/Prisma would apply migrations again[\s\S]*already exists/);
-});
+}, CLI_TESTS_TIMEOUT_MS);
 
 test('the Prisma 6 copy of the schema keeps the data model, drops generators and adds a placeholder url', () => {
   const schema = readFileSync(SCHEMA_PATH, 'utf8');
