@@ -78,3 +78,16 @@ test('the Prisma 6 copy of the schema keeps the data model, drops generators and
   expect(blocks(copy)).toEqual(blocks(schema));
   expect(blocks(copy)?.length).toBeGreaterThanOrEqual(6);
 });
+
+test('a migration that does not run on an empty database is reported, naming it and the Postgres error', async () => {
+  const migrationsDir = join(workDir, 'broken-migrations');
+  cpSync(MIGRATIONS_DIR, migrationsDir, { recursive: true });
+  mkdirSync(join(migrationsDir, '29991231000000_broken'));
+  writeFileSync(join(migrationsDir, '29991231000000_broken', 'migration.sql'), 'ALTER TABLE "no_such_table" ADD COLUMN "x" TEXT;\n');
+
+  const result = await checkMigrations(scratchDatabaseUrl(base, 'check_broken'), { migrationsDir });
+
+  expect(result.problems[0]).toMatch(/runner could not apply .*29991231000000_broken failed: relation "no_such_table" does not exist/);
+  // The diff replays the same folder on a shadow database and fails there too.
+  expect(result.problems[1]).toMatch(/29991231000000_broken` failed to apply cleanly to the shadow database/);
+}, CLI_TESTS_TIMEOUT_MS);

@@ -152,7 +152,12 @@ async function onScratchDatabase<T>(scratchDatabaseUrl: string, use: () => Promi
 async function bookkeeping(databaseUrl: string, { migrationsDir, schemaPath, apply }: Required<Options>): Promise<CheckResult> {
   const problems: string[] = [];
   const runs: CliRun[] = [];
-  await apply(databaseUrl, migrationsDir);
+  try {
+    await apply(databaseUrl, migrationsDir);
+  } catch (err) {
+    problems.push(`Reelay's runner could not apply ${migrationsDir} to an empty database: ${(err as Error).message}`);
+    return { problems, drift: '', runs };
+  }
   await withPrisma6Schema(schemaPath, async (prisma6Schema) => {
     const env = cliEnv(databaseUrl, migrationsDir, prisma6Schema);
     const status = await runPrisma(['migrate', 'status'], env);

@@ -15,6 +15,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  console.error(`db:check: ${err.stack ?? err.message}`);
+  console.error(`db:check: ${err.message}`);
   process.exit(1);
 });
