@@ -36,7 +36,6 @@ export interface CheckResult {
 
 export type Applier = (databaseUrl: string, migrationsDir: string) => Promise<unknown>;
 
-
 function prismaCli(): string {
   const pkg = JSON.parse(readFileSync(require.resolve('prisma/package.json', { paths: [PACKAGE_DIR] }), 'utf8')) as { version: string };
   if (!pkg.version.startsWith(PRISMA_MAJOR)) {
