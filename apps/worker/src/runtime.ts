@@ -2,10 +2,11 @@ import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
 import { createProviders } from '@reelay/providers';
-import { createRedis, createTasksQueue, QUEUE_NAMES, type TaskJob } from '@reelay/queue';
+import { createRedis, createTasksQueue, QUEUE_NAMES, type CancelJob, type TaskJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
 import type { WorkerContext } from './context';
+import { createCancelProcessor } from './processors/cancel-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { reconcileTasks } from './reconcile';
 
@@ -35,6 +36,12 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     maxStalledCount: 5,
   });
   worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+  const cancelWorker = new Worker<CancelJob>(QUEUE_NAMES.cancels, createCancelProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: 10,
+  });
+  cancelWorker.on('error', (err) => console.error(`cancel worker error: ${err.message}`));
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
@@ -51,7 +58,7 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     ctx,
     async close() {
       clearInterval(timer);
-      await worker.close();
+      await Promise.all([worker.close(), cancelWorker.close()]);
       await queue.close();
       connection.disconnect();
       await ctx.db.$disconnect();
