@@ -1,14 +1,16 @@
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
-import { createProviders } from '@reelay/providers';
+import { ProviderRegistry } from '@reelay/providers';
 import { createRedis, createTasksQueue, QUEUE_NAMES, type CancelJob, type TaskJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
-import type { WorkerContext } from './context';
+import type { WorkerContext, WorkerMetrics } from './context';
 import { createCancelProcessor } from './processors/cancel-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { reconcileTasks } from './reconcile';
+import { TargetRouter } from './upstream/routing';
+import { TargetGate } from './upstream/target-gate';
 
 export interface WorkerRuntime {
   ctx: WorkerContext;
@@ -16,14 +18,19 @@ export interface WorkerRuntime {
 }
 
 /** Starts the task worker and the periodic reconciler for one process. */
-export async function startWorker(config: Config): Promise<WorkerRuntime> {
+export async function startWorker(config: Config, opts: { metrics?: WorkerMetrics } = {}): Promise<WorkerRuntime> {
+  const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
+  const upstreamRedis = createRedis(config.REDIS_URL, 'worker');
   const ctx: WorkerContext = {
     config,
-    db: createDb(config.DATABASE_URL),
+    db: createDb(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
-    providers: createProviders(config),
-    catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    providers: new ProviderRegistry(config, catalog),
+    catalog,
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },
+    router: new TargetRouter(upstreamRedis, config.REELAY_QUEUE_PREFIX),
+    gate: new TargetGate(upstreamRedis, config.REELAY_QUEUE_PREFIX),
+    metrics: opts.metrics,
   };
   const connection = createRedis(config.REDIS_URL, 'worker');
   const queue = createTasksQueue(connection, config.REELAY_QUEUE_PREFIX);
@@ -61,6 +68,7 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
       await Promise.all([worker.close(), cancelWorker.close()]);
       await queue.close();
       connection.disconnect();
+      upstreamRedis.disconnect();
       await ctx.db.$disconnect();
     },
   };
