@@ -4,9 +4,10 @@ import { createDb } from '@reelay/db';
 import { ProviderRegistry } from '@reelay/providers';
 import { createRedis, createTasksQueue, QUEUE_NAMES, type CancelJob, type TaskJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { WorkerContext, WorkerMetrics } from './context';
 import { createCancelProcessor } from './processors/cancel-processor';
+import { createMaintenanceProcessor, EXPIRE_RESULTS_SCHEDULER } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { reconcileTasks } from './reconcile';
 import { TargetRouter } from './upstream/routing';
@@ -50,6 +51,21 @@ export async function startWorker(config: Config, opts: { metrics?: WorkerMetric
   });
   cancelWorker.on('error', (err) => console.error(`cancel worker error: ${err.message}`));
 
+  // A job scheduler, not a timer: however many workers run, one sweep per interval runs in total.
+  const maintenance = new Queue(QUEUE_NAMES.maintenance, {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  });
+  maintenance.on('error', () => undefined);
+  await maintenance.upsertJobScheduler(EXPIRE_RESULTS_SCHEDULER, { every: config.WORKER_EXPIRY_SWEEP_INTERVAL_MS }, { name: EXPIRE_RESULTS_SCHEDULER });
+  const maintenanceWorker = new Worker(QUEUE_NAMES.maintenance, createMaintenanceProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: 1,
+  });
+  maintenanceWorker.on('error', (err) => console.error(`maintenance worker error: ${err.message}`));
+
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
   const timer = setInterval(() => {
@@ -65,7 +81,8 @@ export async function startWorker(config: Config, opts: { metrics?: WorkerMetric
     ctx,
     async close() {
       clearInterval(timer);
-      await Promise.all([worker.close(), cancelWorker.close()]);
+      await Promise.all([worker.close(), cancelWorker.close(), maintenanceWorker.close()]);
+      await maintenance.close();
       await queue.close();
       connection.disconnect();
       upstreamRedis.disconnect();

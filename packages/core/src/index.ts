@@ -5,4 +5,5 @@ export * from './catalog';
 export * from './image';
 export * from './create-request';
 export * from './video-object';
+export * from './signed-links';
 export * from './list-request';

@@ -58,6 +58,7 @@ export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
 
+export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';
 export function createCancelsQueue(connection: Redis, prefix: string): Queue<CancelJob> {
   const queue = new Queue<CancelJob>(QUEUE_NAMES.cancels, { connection, prefix, defaultJobOptions: CANCEL_JOB_OPTIONS });
   queue.on('error', () => undefined);
