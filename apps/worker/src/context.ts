@@ -12,4 +12,6 @@ export interface WorkerContext {
   providers: Map<string, Provider>;
   catalog: ModelCatalog;
   media: MediaTools;
+  /** Asks the admission step to hand out slots now (a task of this process ended). */
+  wakeAdmission?: () => void;
 }

@@ -10,7 +10,8 @@ import type { WorkerContext } from './context';
 export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, quietMs: number, batch = 500): Promise<number> {
   const quietSince = new Date(Date.now() - quietMs);
   const tasks = await ctx.db.task.findMany({
-    where: { status: { in: ['pending', 'processing'] }, updatedAt: { lt: quietSince } },
+    // Pending tasks not yet admitted have no job on purpose: admission queues them.
+    where: { OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }], updatedAt: { lt: quietSince } },
     select: { id: true },
     orderBy: { updatedAt: 'asc' },
     take: batch,

@@ -7,6 +7,7 @@ import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
 import type { WorkerContext } from './context';
 import { createTaskProcessor } from './processors/task-processor';
+import { Admitter } from './admission';
 import { reconcileTasks } from './reconcile';
 
 export interface WorkerRuntime {
@@ -35,6 +36,9 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     maxStalledCount: 5,
   });
   worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+  const admitter = new Admitter(ctx, queue, createRedis(config.REDIS_URL, 'worker'));
+  ctx.wakeAdmission = () => admitter.wake();
+  await admitter.start();
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
@@ -51,6 +55,7 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     ctx,
     async close() {
       clearInterval(timer);
+      await admitter.close();
       await worker.close();
       await queue.close();
       connection.disconnect();

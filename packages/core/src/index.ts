@@ -5,3 +5,5 @@ export * from './catalog';
 export * from './image';
 export * from './create-request';
 export * from './video-object';
+export * from './pricing';
+export * from './key-settings';

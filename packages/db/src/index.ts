@@ -3,3 +3,5 @@ export * from './migrate';
 export * from './tasks';
 export * from './keys';
 export { Prisma } from './generated/prisma/client';
+export * from './billing';
+export * from './usage';

@@ -23,7 +23,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       await provider.release?.(task.upstreamId).catch(() => undefined);
       return done;
     case 'succeeded':
-      await finalizeTask(ctx, task, provider, result.outputs);
+      await finalizeTask(ctx, task, provider, result.outputs, result.producedSeconds);
       return done;
   }
 }
