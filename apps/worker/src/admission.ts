@@ -6,6 +6,8 @@ type Redis = ReturnType<typeof createRedis>;
 
 /** One admitter at a time across every worker process (pg advisory lock number). */
 const ADMISSION_LOCK = 72707370;
+/** Waiting for another process's admission run to finish is normal: be patient. */
+const ADMISSION_TX_OPTIONS = { maxWait: 15_000, timeout: 60_000 } as const;
 
 interface KeyTurn {
   id: string;
@@ -23,9 +25,12 @@ interface KeyTurn {
  * provider is at its REELAY_PROVIDER_CONCURRENCY limit. So a key with thousands queued gets one
  * slot per turn, like any other key with work waiting. All state is in Postgres; the job is only
  * queued after the commit, and the reconciler re-queues admitted tasks whose job went missing.
+ * Only tasks created under this worker's queue prefix are admitted (they are served from its queue);
+ * limits count every live task of the key and provider.
  */
 export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Promise<string[]> {
   const providerLimits = ctx.config.REELAY_PROVIDER_CONCURRENCY ?? {};
+  const lane = ctx.config.REELAY_QUEUE_PREFIX;
   return ctx.db.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})::text`;
     const keys = await tx.$queryRaw<KeyTurn[]>`
@@ -33,7 +38,8 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
         (SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id
           AND (t.status = 'processing' OR (t.status = 'pending' AND t.admitted_at IS NOT NULL)))::int AS live
       FROM api_keys k
-      WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND t.status = 'pending' AND t.admitted_at IS NULL)
+      WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND t.status = 'pending' AND t.admitted_at IS NULL
+        AND t.queue_prefix = ${lane})
       ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id`;
     if (keys.length === 0) return [];
     const providerLive = new Map<string, number>();
@@ -50,6 +56,7 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
       if (key.max_concurrent !== null && key.live >= key.max_concurrent) continue;
       const [task] = await tx.$queryRaw<{ id: string; provider: string }[]>`
         SELECT id, provider FROM tasks WHERE api_key_id = ${key.id} AND status = 'pending' AND admitted_at IS NULL
+          AND queue_prefix = ${lane}
         ORDER BY created_at, id LIMIT 1`;
       if (!task) continue;
       const cap = providerLimits[task.provider];
@@ -63,7 +70,7 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
       turns.push(key);
     }
     return admitted;
-  });
+  }, ADMISSION_TX_OPTIONS);
 }
 
 /**

@@ -11,7 +11,11 @@ export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, 
   const quietSince = new Date(Date.now() - quietMs);
   const tasks = await ctx.db.task.findMany({
     // Pending tasks not yet admitted have no job on purpose: admission queues them.
-    where: { OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }], updatedAt: { lt: quietSince } },
+    where: {
+      OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }],
+      queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
+      updatedAt: { lt: quietSince },
+    },
     select: { id: true },
     orderBy: { updatedAt: 'asc' },
     take: batch,

@@ -4,6 +4,12 @@ import type { Prisma, Task } from './generated/prisma/client';
 
 type Tx = Prisma.TransactionClient;
 
+/**
+ * Creates of one key queue on its row lock, each holding a pooled connection meanwhile: allow a
+ * busy burst more than Prisma's default 2 s to get a connection and finish.
+ */
+export const MONEY_TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
+
 /** Seconds a client is told to wait when its key's queue is full. */
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 
@@ -46,7 +52,7 @@ export async function createTaskWithReservation(
     await tx.ledgerEntry.create({ data: { id: newId('led'), apiKeyId: data.apiKeyId, taskId: task.id, kind: 'reserve', amountMicros: reserve } });
     await tx.apiKey.update({ where: { id: data.apiKeyId }, data: { committedMicros: { increment: reserve } } });
     return task;
-  });
+  }, MONEY_TX_OPTIONS);
 }
 
 /**

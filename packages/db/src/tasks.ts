@@ -1,5 +1,5 @@
 import { assertTransition, isTerminal, type TaskStatus } from '@reelay/core';
-import { closeBilling } from './billing';
+import { closeBilling, MONEY_TX_OPTIONS } from './billing';
 import type { Db } from './client';
 import type { Prisma, Task, TaskOutput } from './generated/prisma/client';
 
@@ -38,7 +38,7 @@ export async function transitionTask(
     if (res.count !== 1) return false;
     await closeBilling(tx, id, to === 'completed' ? { completed: true, producedSeconds } : { completed: false });
     return true;
-  });
+  }, MONEY_TX_OPTIONS);
 }
 
 /** Progress only ever rises, and stays below 100 until the task completes. */

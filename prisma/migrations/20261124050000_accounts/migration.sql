@@ -16,6 +16,7 @@ ADD COLUMN     "billing_status" "BillingStatus" NOT NULL DEFAULT 'none',
 ADD COLUMN     "cost_micros" BIGINT,
 ADD COLUMN     "price_micros_per_second" BIGINT NOT NULL DEFAULT 0,
 ADD COLUMN     "produced_seconds" DOUBLE PRECISION,
+ADD COLUMN     "queue_prefix" TEXT NOT NULL DEFAULT 'reelay',
 ADD COLUMN     "reserved_micros" BIGINT NOT NULL DEFAULT 0;
 
 -- CreateTable

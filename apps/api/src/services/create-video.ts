@@ -47,6 +47,7 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
       callbackUrl: input.callbackUrl,
       createdAt: now,
       expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+      queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
       priceMicrosPerSecond,
       reservedMicros,
     });
