@@ -65,7 +65,7 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
       await new Promise((r) => setTimeout(r, 150));
       return false;
     },
-    280_000,
+    400_000,
   );
 
   const tasks = await stack.db.task.findMany({ where: { id: { in: ids } } });
@@ -118,4 +118,4 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
   expect(usage.status).toBe(200);
   expect(usage.body.total.cost_micros).toBe(Number(charged));
   expect(usage.body.total.tasks).toBe(50);
-}, 320_000);
+}, 480_000);

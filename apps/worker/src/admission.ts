@@ -25,8 +25,8 @@ interface KeyTurn {
  * provider is at its REELAY_PROVIDER_CONCURRENCY limit. So a key with thousands queued gets one
  * slot per turn, like any other key with work waiting. All state is in Postgres; the job is only
  * queued after the commit, and the reconciler re-queues admitted tasks whose job went missing.
- * Only tasks created under this worker's queue prefix are admitted (they are served from its queue);
- * limits count every live task of the key and provider.
+ * Only tasks created under this worker's queue prefix are admitted (they are served from its queue)
+ * and provider slots are counted per prefix; a key's limit counts all its live tasks.
  */
 export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Promise<string[]> {
   const providerLimits = ctx.config.REELAY_PROVIDER_CONCURRENCY ?? {};
@@ -46,7 +46,8 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
     if (Object.keys(providerLimits).length > 0) {
       const rows = await tx.$queryRaw<{ provider: string; live: number }[]>`
         SELECT provider, count(*)::int AS live FROM tasks
-        WHERE status = 'processing' OR (status = 'pending' AND admitted_at IS NOT NULL) GROUP BY provider`;
+        WHERE (status = 'processing' OR (status = 'pending' AND admitted_at IS NOT NULL)) AND queue_prefix = ${lane}
+        GROUP BY provider`;
       for (const r of rows) providerLive.set(r.provider, r.live);
     }
     const admitted: string[] = [];
