@@ -130,6 +130,21 @@ test('max queued, budget and allowed models refuse the create and leave no task'
   expect(await stack.db.task.count({ where: { apiKeyId: picky.id } })).toBe(0);
 });
 
+test('with Redis unreachable a create is a 503 that leaves no task and no reservation', async () => {
+  const key = await adminKey(stack, { budget_micros: 10_000 });
+  // Port 9 (discard) on loopback: nothing listens, so every Redis command fails at once.
+  const cut: ApiRuntime = await startApi({ ...stack.config, PORT: 0, REDIS_URL: 'redis://127.0.0.1:9' });
+  try {
+    const res = await http(cut, 'POST', '/v1/videos', { key: key.secret, json: TINY });
+    expect([res.status, res.body.error.code]).toEqual([503, 'service_unavailable']);
+  } finally {
+    await cut.close();
+  }
+  expect(await stack.db.task.count({ where: { apiKeyId: key.id } })).toBe(0);
+  expect(await stack.db.ledgerEntry.count({ where: { apiKeyId: key.id } })).toBe(0);
+  expect((await stack.db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(0n);
+});
+
 test('a key never sees another key’s tasks or usage', async () => {
   const a = await adminKey(stack);
   const b = await adminKey(stack);

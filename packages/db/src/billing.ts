@@ -56,6 +56,25 @@ export async function createTaskWithReservation(
 }
 
 /**
+ * Takes back a create that could not be announced (Redis unreachable): the task row, its
+ * reservation and the reservation's ledger row go together, as if the create never happened.
+ * Only a task that has not started can be taken back.
+ */
+export async function discardUnstartedTask(db: Db, taskId: string): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRaw<{ api_key_id: string; reserved_micros: bigint; billing_status: string }[]>`
+      DELETE FROM tasks WHERE id = ${taskId} AND status = 'pending' AND upstream_id IS NULL
+      RETURNING api_key_id, reserved_micros, billing_status::text`;
+    if (!row) return false;
+    if (row.billing_status === 'reserved') {
+      await tx.ledgerEntry.deleteMany({ where: { taskId, kind: 'reserve' } });
+      await tx.apiKey.update({ where: { id: row.api_key_id }, data: { committedMicros: { decrement: row.reserved_micros } } });
+    }
+    return true;
+  }, MONEY_TX_OPTIONS);
+}
+
+/**
  * Closes a task's reservation exactly once: on completion the estimate is released and what was
  * produced is charged; otherwise the estimate is only released. Guarded by billing_status (only
  * one caller moves it off `reserved`) and by the ledger's unique (task, kind).

@@ -1,5 +1,5 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { createTaskWithReservation, type ApiKey, type Task } from '@reelay/db';
+import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type Task } from '@reelay/db';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
@@ -8,7 +8,7 @@ import { fetchImageUrl } from './fetch-image';
 /**
  * Validated request → stored input image → one task row with its cost reserved. The task waits in
  * `pending` until the worker's admission step gives it a slot and queues its job; the API only
- * announces it. A refused create (queue full, budget) removes the image again: nothing is left.
+ * announces it. A refused create (queue full, budget, Redis unreachable) leaves nothing behind.
  */
 export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, _requestId: string): Promise<Task> {
   if (key.allowedModels.length > 0 && !key.allowedModels.includes(input.model.id)) {
@@ -55,6 +55,12 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
     if (imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;
   }
-  await announceCreatedTask(deps);
+  try {
+    await announceCreatedTask(deps);
+  } catch {
+    await discardUnstartedTask(deps.db, id).catch(() => undefined);
+    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
+  }
   return task;
 }
