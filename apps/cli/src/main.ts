@@ -1,6 +1,7 @@
 import { loadConfig } from '@reelay/config';
 import { ApiError, ModelCatalog, parseKeySettings } from '@reelay/core';
 import { createApiKey, createDb, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, type ApiKey } from '@reelay/db';
+import { createRedis, invalidateApiKeyCache } from '@reelay/queue';
 
 const SETTINGS = `[--models a,b|all] [--max-concurrent N|none] [--max-queued N|none] [--rate-limit N|none]
            [--budget-micros N|none] [--dialect seed|openai|none] [--webhook-url URL|none] [--webhook-secret S|none]`;
@@ -23,6 +24,22 @@ const FLAGS: Record<string, [string, (v: string) => unknown]> = {
 };
 
 class UsageError extends Error {}
+
+/** API processes that cache keys re-read them on their next request once this counter moves. */
+async function tellApiProcesses(config: ReturnType<typeof loadConfig>): Promise<void> {
+  const redis = createRedis(config.REDIS_URL, 'api');
+  try {
+    await new Promise((resolve, reject) => {
+      redis.once('ready', resolve);
+      setTimeout(() => reject(new Error('no answer in 3 s')), 3000).unref();
+    });
+    await invalidateApiKeyCache(redis, config.REELAY_QUEUE_PREFIX);
+  } catch (err) {
+    console.error(`reelay: warning: could not reach Redis (${(err as Error).message}); API processes see the change once their key cache expires`);
+  } finally {
+    redis.disconnect();
+  }
+}
 
 function parseFlags(args: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -78,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
         return 1;
       }
       console.log(show(key));
+      await tellApiProcesses(config);
       return 0;
     }
     if (command === 'list') {

@@ -51,3 +51,5 @@ export const admissionChannel = (queuePrefix: string): string => `${queuePrefix}
 export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<void> {
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
+
+export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';

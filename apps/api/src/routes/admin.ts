@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { ApiError, parseKeySettings } from '@reelay/core';
 import { createApiKey, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, usageByDay } from '@reelay/db';
+import { invalidateApiKeyCache } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 import { parseUsageRange, usageBody } from './usage';
 
@@ -27,6 +28,8 @@ export function requireAdminToken(deps: ApiDeps) {
 export function adminRouter(deps: ApiDeps): Router {
   const router = Router();
   const knownModels = () => deps.catalog.list().map((m) => m.id);
+  // API processes that cache keys drop their cache on this signal, so the change applies on the next request.
+  const keysChanged = () => invalidateApiKeyCache(deps.redis, deps.config.REELAY_QUEUE_PREFIX).catch(() => undefined);
   router.use(requireAdminToken(deps));
   router.use(express.json({ limit: '64kb', strict: false, type: () => true }));
 
@@ -56,12 +59,14 @@ export function adminRouter(deps: ApiDeps): Router {
     const settings = parseKeySettings(req.body, { requireName: false, knownModels: knownModels() });
     const key = await updateApiKey(deps.db, String(req.params.id), settings);
     if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
+    await keysChanged();
     res.json(presentApiKey(key));
   });
 
   const revoke = async (req: Request, res: Response) => {
     const key = await revokeApiKey(deps.db, String(req.params.id));
     if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
+    await keysChanged();
     res.json(presentApiKey(key));
   };
   router.post('/keys/:id/revoke', revoke);
