@@ -7,6 +7,8 @@ import { rateLimitByKey } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { adminRouter } from './routes/admin';
 import { usageRouter } from './routes/usage';
+import { modelsRouter } from './routes/models';
+import { docsRouter } from './routes/docs';
 import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
@@ -20,12 +22,16 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  // The API description and its browsable page need no key.
+  app.use(docsRouter(deps));
+
   app.use('/admin/v1', adminRouter(deps));
   app.use('/v1', requireApiKey(deps), rateLimitByKey(deps));
   app.use('/v1/videos', videosRouter(deps));
+  app.use('/v1/models', modelsRouter(deps));
   app.use('/v1/usage', usageRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES));
+  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
   return app;
 }

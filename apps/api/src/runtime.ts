@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
-import { createRedis, createTasksQueue } from '@reelay/queue';
+import { createCancelsQueue, createRedis, createTasksQueue } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
@@ -21,6 +21,7 @@ export function createApiDeps(config: Config): ApiDeps {
     db: createDb(config.DATABASE_URL),
     redis,
     tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
+    cancelsQueue: createCancelsQueue(redis, config.REELAY_QUEUE_PREFIX),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
   };
@@ -47,6 +48,7 @@ export async function startApi(config: Config): Promise<ApiRuntime> {
         server.closeIdleConnections();
       });
       await deps.tasksQueue.close();
+      await deps.cancelsQueue.close();
       deps.redis.disconnect();
       await deps.db.$disconnect();
     },

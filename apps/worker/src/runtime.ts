@@ -2,10 +2,11 @@ import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
 import { createProviders } from '@reelay/providers';
-import { createRedis, createTasksQueue, QUEUE_NAMES, type TaskJob } from '@reelay/queue';
+import { createRedis, createTasksQueue, QUEUE_NAMES, type CancelJob, type TaskJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
 import type { WorkerContext } from './context';
+import { createCancelProcessor } from './processors/cancel-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { Admitter } from './admission';
 import { reconcileTasks } from './reconcile';
@@ -36,6 +37,12 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     maxStalledCount: 5,
   });
   worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+  const cancelWorker = new Worker<CancelJob>(QUEUE_NAMES.cancels, createCancelProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: 10,
+  });
+  cancelWorker.on('error', (err) => console.error(`cancel worker error: ${err.message}`));
   const admitter = new Admitter(ctx, queue, createRedis(config.REDIS_URL, 'worker'));
   ctx.wakeAdmission = () => admitter.wake();
   await admitter.start();
@@ -56,7 +63,7 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     async close() {
       clearInterval(timer);
       await admitter.close();
-      await worker.close();
+      await Promise.all([worker.close(), cancelWorker.close()]);
       await queue.close();
       connection.disconnect();
       await ctx.db.$disconnect();

@@ -7,3 +7,4 @@ export * from './create-request';
 export * from './video-object';
 export * from './pricing';
 export * from './key-settings';
+export * from './list-request';

@@ -6,6 +6,7 @@ import { z } from 'zod';
 export const QUEUE_NAMES = {
   tasks: 'video-tasks',
   maintenance: 'maintenance',
+  cancels: 'task-cancels',
 } as const;
 
 /** One job per task, id = task id: it carries the task through submit → poll → finalize. */
@@ -15,6 +16,17 @@ export const taskJobSchema = z.object({
   requestId: z.string().optional(),
 });
 export type TaskJob = z.infer<typeof taskJobSchema>;
+
+/** Stops a deleted task's upstream work and frees what the provider keeps for it. */
+export const cancelJobSchema = z.object({ taskId: z.string().min(1) });
+export type CancelJob = z.infer<typeof cancelJobSchema>;
+
+export const CANCEL_JOB_OPTIONS: JobsOptions = {
+  attempts: 6,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
 
 export const TASK_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
@@ -50,6 +62,17 @@ export const admissionChannel = (queuePrefix: string): string => `${queuePrefix}
 
 export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<void> {
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
+}
+
+export function createCancelsQueue(connection: Redis, prefix: string): Queue<CancelJob> {
+  const queue = new Queue<CancelJob>(QUEUE_NAMES.cancels, { connection, prefix, defaultJobOptions: CANCEL_JOB_OPTIONS });
+  queue.on('error', () => undefined);
+  return queue;
+}
+
+/** One cancel job per task: deleting twice queues it once. */
+export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
+  await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
 }
 
 export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';

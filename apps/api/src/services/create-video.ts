@@ -1,21 +1,24 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type Task } from '@reelay/db';
+import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type Prisma, type Task } from '@reelay/db';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
+
+/** A key limited to some models gets a 400 on `model` for any other. */
+function assertModelAllowed(key: ApiKey, model: string): void {
+  if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
+  }
+}
 
 /**
  * Validated request → stored input image → one task row with its cost reserved. The task waits in
  * `pending` until the worker's admission step gives it a slot and queues its job; the API only
  * announces it. A refused create (queue full, budget, Redis unreachable) leaves nothing behind.
  */
-export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, _requestId: string): Promise<Task> {
-  if (key.allowedModels.length > 0 && !key.allowedModels.includes(input.model.id)) {
-    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${input.model.id} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
-  }
-  const priceMicrosPerSecond = pricePerSecondMicros(input.model, input.width, input.height);
-  const reservedMicros = estimateCostMicros(priceMicrosPerSecond, input.durationSeconds, input.n);
+export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, requestId: string): Promise<Task> {
+  assertModelAllowed(key, input.model.id);
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
@@ -26,9 +29,10 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
   const now = new Date();
-  let task: Task;
-  try {
-    task = await createTaskWithReservation(deps.db, {
+  return insertAndEnqueueTask(
+    deps,
+    key,
+    {
       id,
       apiKeyId: key.id,
       model: input.model.id,
@@ -47,19 +51,39 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
       callbackUrl: input.callbackUrl,
       createdAt: now,
       expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+    },
+    requestId,
+  );
+}
+
+/**
+ * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
+ * limit checked), then tells the admission step. If the create is refused or Redis cannot be
+ * told, the row, its reservation and its stored input image are removed again.
+ */
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: Prisma.TaskUncheckedCreateInput, _requestId: string): Promise<Task> {
+  const id = data.id;
+  let task: Task;
+  try {
+    assertModelAllowed(key, data.model);
+    const model = deps.catalog.get(data.model);
+    const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
+    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
+    task = await createTaskWithReservation(deps.db, {
+      ...data,
       queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
       priceMicrosPerSecond,
       reservedMicros,
     });
   } catch (err) {
-    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;
   }
   try {
     await announceCreatedTask(deps);
   } catch {
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
-    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
   return task;
