@@ -51,8 +51,11 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
       for (const r of rows) providerLive.set(r.provider, r.live);
     }
     const admitted: string[] = [];
+    /** Keys served in this run, in the order of their last turn (a Set keeps insertion order). */
+    const lastTurn = new Set<string>();
     const turns = [...keys];
-    while (turns.length > 0 && admitted.length < maxPerRun) {
+    let steps = 0;
+    while (turns.length > 0 && admitted.length < maxPerRun && steps++ < maxPerRun * 20) {
       const key = turns.shift()!;
       if (key.max_concurrent !== null && key.live >= key.max_concurrent) continue;
       const [task] = await tx.$queryRaw<{ id: string; provider: string }[]>`
@@ -63,12 +66,20 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Pr
       const cap = providerLimits[task.provider];
       const busy = providerLive.get(task.provider) ?? 0;
       if (cap !== undefined && busy >= cap) continue;
-      await tx.$executeRaw`UPDATE tasks SET admitted_at = now(), updated_at = now() WHERE id = ${task.id}`;
-      await tx.$executeRaw`UPDATE api_keys SET last_admitted_at = clock_timestamp() WHERE id = ${key.id}`;
+      const moved = await tx.$executeRaw`UPDATE tasks SET admitted_at = now(), updated_at = now()
+        WHERE id = ${task.id} AND status = 'pending' AND admitted_at IS NULL`;
+      turns.push(key);
+      if (moved !== 1) continue; // failed (cancelled) meanwhile
       providerLive.set(task.provider, busy + 1);
       key.live++;
       admitted.push(task.id);
-      turns.push(key);
+      lastTurn.delete(key.id);
+      lastTurn.add(key.id);
+    }
+    // Keys are stamped last, in the order of their last turn: holding no key row while task rows
+    // are being locked avoids a deadlock with a task closing its money (task row, then key row).
+    for (const keyId of lastTurn) {
+      await tx.$executeRaw`UPDATE api_keys SET last_admitted_at = clock_timestamp() WHERE id = ${keyId}`;
     }
     return admitted;
   }, ADMISSION_TX_OPTIONS);

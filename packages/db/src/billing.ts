@@ -16,7 +16,9 @@ export const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 /**
  * Creates a task and reserves its estimated cost against the key's budget in one transaction.
  * The key row is locked, so concurrent creates of one key see each other's reservations and
- * queued tasks: a full queue is a 429 concurrency_limit_exceeded, an exhausted budget a 429
+ * queued tasks (FOR NO KEY UPDATE, the mode of the UPDATE that follows: FOR UPDATE would also
+ * conflict with the key-share locks that ledger inserts take through their foreign key, and
+ * deadlock with a task being closed): a full queue is a 429 concurrency_limit_exceeded, an exhausted budget a 429
  * insufficient_quota, and in both cases no task exists.
  */
 export async function createTaskWithReservation(
@@ -25,7 +27,7 @@ export async function createTaskWithReservation(
 ): Promise<Task> {
   return db.$transaction(async (tx) => {
     const [key] = await tx.$queryRaw<{ status: string; max_queued: number | null; budget_micros: bigint | null; committed_micros: bigint }[]>`
-      SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = ${data.apiKeyId} FOR UPDATE`;
+      SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = ${data.apiKeyId} FOR NO KEY UPDATE`;
     if (!key || key.status !== 'active') throw new ApiError(401, 'invalid_api_key', 'Invalid API key');
     if (key.max_queued !== null) {
       const queued = await tx.task.count({ where: { apiKeyId: data.apiKeyId, status: 'pending', deletedAt: null } });
