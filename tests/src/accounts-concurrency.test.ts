@@ -33,9 +33,12 @@ test('a key limited to 2 concurrent tasks never has more than 2 processing, acro
   let finished = false;
   const sampler = (async () => {
     while (!finished) {
-      const rows = await stack.db.task.groupBy({ by: ['status'], where: { apiKeyId: key.id }, _count: true });
-      const processing = rows.find((r) => r.status === 'processing')?._count ?? 0;
-      const admittedWaiting = await stack.db.task.count({ where: { apiKeyId: key.id, status: 'pending', admittedAt: { not: null } } });
+      // One statement, so both counts come from one snapshot.
+      const [row] = await stack.db.$queryRaw<{ processing: number; admitted_waiting: number }[]>`
+        SELECT (count(*) FILTER (WHERE status = 'processing'))::int AS processing,
+               (count(*) FILTER (WHERE status = 'pending' AND admitted_at IS NOT NULL))::int AS admitted_waiting
+        FROM tasks WHERE api_key_id = ${key.id}`;
+      const { processing, admitted_waiting: admittedWaiting } = row!;
       maxProcessing = Math.max(maxProcessing, processing);
       maxHoldingSlot = Math.max(maxHoldingSlot, processing + admittedWaiting);
       samples++;
