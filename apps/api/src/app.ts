@@ -9,7 +9,7 @@ import { adminRouter } from './routes/admin';
 import { usageRouter } from './routes/usage';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
-import { videosRouter } from './routes/videos';
+import { signedContentRouter, videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -24,6 +24,8 @@ export function createApp(deps: ApiDeps): Express {
 
   // The API description and its browsable page need no key.
   app.use(docsRouter(deps));
+  // Signed content links carry their own authorisation, so they are served before the bearer check.
+  app.use('/v1/videos', signedContentRouter(deps));
 
   app.use('/admin/v1', adminRouter(deps));
   app.use('/v1', requireApiKey(deps), rateLimitByKey(deps));

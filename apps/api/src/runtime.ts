@@ -1,11 +1,12 @@
 import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
-import { createDb, ensureBootstrapKey } from '@reelay/db';
+import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
 import { createCancelsQueue, createRedis, createTasksQueue } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
+import { ApiKeyCache } from './services/api-key-cache';
 
 export interface ApiRuntime {
   deps: ApiDeps;
@@ -16,14 +17,17 @@ export interface ApiRuntime {
 
 export function createApiDeps(config: Config): ApiDeps {
   const redis = createRedis(config.REDIS_URL, 'api');
+  const db = createDb(config.DATABASE_URL);
   return {
     config,
-    db: createDb(config.DATABASE_URL),
+    db,
     redis,
     tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
     cancelsQueue: createCancelsQueue(redis, config.REELAY_QUEUE_PREFIX),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
+    signingSecret: config.REELAY_SIGNING_SECRET ?? '',
   };
 }
 
@@ -31,6 +35,7 @@ export function createApiDeps(config: Config): ApiDeps {
 export async function startApi(config: Config): Promise<ApiRuntime> {
   const deps = createApiDeps(config);
   if (config.REELAY_BOOTSTRAP_KEY) await ensureBootstrapKey(deps.db, config.REELAY_BOOTSTRAP_KEY);
+  deps.signingSecret = await loadSigningSecret(deps.db, config.REELAY_SIGNING_SECRET);
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));

@@ -1,17 +1,32 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
-import type { MediaTools, Provider } from '@reelay/providers';
+import type { MediaTools, ProviderRegistry } from '@reelay/providers';
 import type { LocalStorage } from '@reelay/storage';
+import { CatalogOrder, type TargetRouter } from './upstream/routing';
+import { NO_LIMITS, type UpstreamGate } from './upstream/target-gate';
+
+/** Observations a benchmark or an operator may want; the pipeline reports into it when set. */
+export interface WorkerMetrics {
+  /** A poll ran `lagMs` after the time it was scheduled for. */
+  pollLag(lagMs: number): void;
+}
 
 /** What the pipeline steps need; built once per worker process. */
 export interface WorkerContext {
   config: Config;
   db: Db;
   storage: LocalStorage;
-  providers: Map<string, Provider>;
+  providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;
+  /** Shared (Redis) routing and limits; without them: catalog order, no limits (single-process tools, tests). */
+  router?: TargetRouter;
+  gate?: UpstreamGate;
+  metrics?: WorkerMetrics;
   /** Asks the admission step to hand out slots now (a task of this process ended). */
   wakeAdmission?: () => void;
 }
+
+export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;
+export const gateOf = (ctx: WorkerContext): UpstreamGate => ctx.gate ?? NO_LIMITS;

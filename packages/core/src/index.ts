@@ -7,4 +7,5 @@ export * from './create-request';
 export * from './video-object';
 export * from './pricing';
 export * from './key-settings';
+export * from './signed-links';
 export * from './list-request';

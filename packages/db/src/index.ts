@@ -5,3 +5,4 @@ export * from './keys';
 export { Prisma } from './generated/prisma/client';
 export * from './billing';
 export * from './usage';
+export * from './settings';

@@ -64,6 +64,7 @@ export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
 
+export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';
 export function createCancelsQueue(connection: Redis, prefix: string): Queue<CancelJob> {
   const queue = new Queue<CancelJob>(QUEUE_NAMES.cancels, { connection, prefix, defaultJobOptions: CANCEL_JOB_OPTIONS });
   queue.on('error', () => undefined);
@@ -75,4 +76,3 @@ export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Pr
   await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
 }
 
-export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';

@@ -1,9 +1,10 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type Prisma, type Task } from '@reelay/db';
+import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type Task } from '@reelay/db';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
+import type { IdempotencyClaim } from './idempotency';
 
 /** A key limited to some models gets a 400 on `model` for any other. */
 function assertModelAllowed(key: ApiKey, model: string): void {
@@ -17,7 +18,13 @@ function assertModelAllowed(key: ApiKey, model: string): void {
  * `pending` until the worker's admission step gives it a slot and queues its job; the API only
  * announces it. A refused create (queue full, budget, Redis unreachable) leaves nothing behind.
  */
-export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, requestId: string): Promise<Task> {
+export async function createVideo(
+  deps: ApiDeps,
+  key: ApiKey,
+  input: CreateVideoInput,
+  requestId: string,
+  idempotency: IdempotencyClaim | null = null,
+): Promise<Task> {
   assertModelAllowed(key, input.model.id);
   const id = newVideoId();
   let imageRef: string | null = null;
@@ -49,6 +56,8 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
       user: input.user,
       metadata: input.metadata as object,
       callbackUrl: input.callbackUrl,
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.requestHash ?? null,
       createdAt: now,
       expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
     },
@@ -58,10 +67,10 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
 
 /**
  * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
- * limit checked), then tells the admission step. If the create is refused or Redis cannot be
- * told, the row, its reservation and its stored input image are removed again.
+ * limit checked) in one transaction, then tells the admission step. If the create is refused or
+ * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: Prisma.TaskUncheckedCreateInput, _requestId: string): Promise<Task> {
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, _requestId: string): Promise<Task> {
   const id = data.id;
   let task: Task;
   try {
@@ -70,7 +79,8 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: Pri
     const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
     const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
     task = await createTaskWithReservation(deps.db, {
-      ...data,
+      ...(data as Prisma.TaskUncheckedCreateInput),
+      updatedAt: data.createdAt,
       queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
       priceMicrosPerSecond,
       reservedMicros,
