@@ -15,7 +15,6 @@ ALTER TABLE "tasks" ADD COLUMN     "admitted_at" TIMESTAMP(3),
 ADD COLUMN     "billing_status" "BillingStatus" NOT NULL DEFAULT 'none',
 ADD COLUMN     "cost_micros" BIGINT,
 ADD COLUMN     "price_micros_per_second" BIGINT NOT NULL DEFAULT 0,
-ADD COLUMN     "queue_prefix" TEXT NOT NULL DEFAULT 'reelay',
 ADD COLUMN     "reserved_micros" BIGINT NOT NULL DEFAULT 0;
 
 -- AlterTable (20261124030000_provider_targets adds this column too; this applies with or without it)
