@@ -3,7 +3,10 @@ import { ApiError } from '@reelay/core';
 import type { ApiDeps } from './deps';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
+import { rateLimitByKey } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
+import { adminRouter } from './routes/admin';
+import { usageRouter } from './routes/usage';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
 import { signedContentRouter, videosRouter } from './routes/videos';
@@ -24,9 +27,11 @@ export function createApp(deps: ApiDeps): Express {
   // Signed content links carry their own authorisation, so they are served before the bearer check.
   app.use('/v1/videos', signedContentRouter(deps));
 
-  app.use('/v1', requireApiKey(deps));
+  app.use('/admin/v1', adminRouter(deps));
+  app.use('/v1', requireApiKey(deps), rateLimitByKey(deps));
   app.use('/v1/videos', videosRouter(deps));
   app.use('/v1/models', modelsRouter(deps));
+  app.use('/v1/usage', usageRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));

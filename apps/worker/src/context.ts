@@ -24,6 +24,8 @@ export interface WorkerContext {
   router?: TargetRouter;
   gate?: UpstreamGate;
   metrics?: WorkerMetrics;
+  /** Asks the admission step to hand out slots now (a task of this process ended). */
+  wakeAdmission?: () => void;
 }
 
 export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;

@@ -9,6 +9,7 @@ import type { WorkerContext, WorkerMetrics } from './context';
 import { createCancelProcessor } from './processors/cancel-processor';
 import { createMaintenanceProcessor, EXPIRE_RESULTS_SCHEDULER } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
+import { Admitter } from './admission';
 import { reconcileTasks } from './reconcile';
 import { TargetRouter } from './upstream/routing';
 import { TargetGate } from './upstream/target-gate';
@@ -50,6 +51,9 @@ export async function startWorker(config: Config, opts: { metrics?: WorkerMetric
     concurrency: 10,
   });
   cancelWorker.on('error', (err) => console.error(`cancel worker error: ${err.message}`));
+  const admitter = new Admitter(ctx, queue, createRedis(config.REDIS_URL, 'worker'));
+  ctx.wakeAdmission = () => admitter.wake();
+  await admitter.start();
 
   // A job scheduler, not a timer: however many workers run, one sweep per interval runs in total.
   const maintenance = new Queue(QUEUE_NAMES.maintenance, {
@@ -81,6 +85,7 @@ export async function startWorker(config: Config, opts: { metrics?: WorkerMetric
     ctx,
     async close() {
       clearInterval(timer);
+      await admitter.close();
       await Promise.all([worker.close(), cancelWorker.close(), maintenanceWorker.close()]);
       await maintenance.close();
       await queue.close();

@@ -5,5 +5,7 @@ export * from './catalog';
 export * from './image';
 export * from './create-request';
 export * from './video-object';
+export * from './pricing';
+export * from './key-settings';
 export * from './signed-links';
 export * from './list-request';

@@ -54,6 +54,12 @@ export function createTasksQueue(connection: Redis, prefix: string): Queue<TaskJ
   return queue;
 }
 
+/**
+ * Pub/sub channel on which the API announces a created task, so the workers' admission step runs
+ * at once instead of at its next timer tick.
+ */
+export const admissionChannel = (queuePrefix: string): string => `${queuePrefix}:admission`;
+
 export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<void> {
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
@@ -69,3 +75,4 @@ export function createCancelsQueue(connection: Redis, prefix: string): Queue<Can
 export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
   await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
 }
+

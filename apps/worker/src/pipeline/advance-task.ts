@@ -9,6 +9,8 @@ export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<S
   if (!task) return done;
   switch (task.status) {
     case 'pending':
+      // Not yet admitted: it waits without a job; the admission step queues it when its turn comes.
+      if (!task.admittedAt) return done;
       return submitTask(ctx, task);
     case 'processing':
       return pollTask(ctx, task);

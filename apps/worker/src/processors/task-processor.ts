@@ -16,10 +16,12 @@ export function createTaskProcessor(ctx: WorkerContext) {
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
         await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
+        ctx.wakeAdmission?.();
         return;
       }
       throw err;
     }
+    if (outcome.kind === 'done') ctx.wakeAdmission?.();
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();
