@@ -1,6 +1,7 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
+import type { Logger } from '@reelay/observability';
 import type { TaskJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
@@ -14,4 +15,7 @@ export interface ApiDeps {
   tasksQueue: Queue<TaskJob>;
   storage: LocalStorage;
   catalog: ModelCatalog;
+  logger: Logger;
+  /** Every Reelay queue (tasks included), for the dashboard and queue metrics. */
+  queues: Queue[];
 }

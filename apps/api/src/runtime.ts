@@ -2,8 +2,10 @@ import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
-import { createRedis, createTasksQueue } from '@reelay/queue';
+import { createLogger, type Logger } from '@reelay/observability';
+import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
+import { Queue } from 'bullmq';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
 
@@ -14,21 +16,31 @@ export interface ApiRuntime {
   close(): Promise<void>;
 }
 
-export function createApiDeps(config: Config): ApiDeps {
+export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const redis = createRedis(config.REDIS_URL, 'api');
+  const prefix = config.REELAY_QUEUE_PREFIX;
+  const tasksQueue = createTasksQueue(redis, prefix);
+  const webhooksQueue = createWebhooksQueue(redis, prefix, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
+  const maintenanceQueue = new Queue(QUEUE_NAMES.maintenance, { connection: redis, prefix });
+  maintenanceQueue.on('error', () => undefined);
   return {
     config,
     db: createDb(config.DATABASE_URL),
     redis,
-    tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
+    tasksQueue,
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
+    queues: [tasksQueue, webhooksQueue, maintenanceQueue],
   };
 }
 
-/** Starts the HTTP server; close() stops accepting, lets in-flight requests finish, then disconnects. */
-export async function startApi(config: Config): Promise<ApiRuntime> {
-  const deps = createApiDeps(config);
+/**
+ * Starts the HTTP server. close() stops accepting, lets in-flight requests finish, then closes
+ * queues, Redis and Postgres, in that order.
+ */
+export async function startApi(config: Config, opts: { logger?: Logger } = {}): Promise<ApiRuntime> {
+  const deps = createApiDeps(config, opts.logger);
   if (config.REELAY_BOOTSTRAP_KEY) await ensureBootstrapKey(deps.db, config.REELAY_BOOTSTRAP_KEY);
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
@@ -46,9 +58,10 @@ export async function startApi(config: Config): Promise<ApiRuntime> {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await deps.tasksQueue.close();
+      await Promise.all(deps.queues.map((q) => q.close()));
       deps.redis.disconnect();
       await deps.db.$disconnect();
+      deps.logger.flush?.();
     },
   };
 }

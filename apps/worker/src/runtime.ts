@@ -1,31 +1,48 @@
+import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
-import { createProviders } from '@reelay/providers';
-import { createRedis, createTasksQueue, QUEUE_NAMES, type TaskJob } from '@reelay/queue';
+import { createLogger, type Logger } from '@reelay/observability';
+import { createProviders, instrumentProvider } from '@reelay/providers';
+import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type TaskJob, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
 import type { WorkerContext } from './context';
+import { startOpsServer } from './ops-server';
 import { createTaskProcessor } from './processors/task-processor';
+import { createWebhookProcessor } from './processors/webhook-processor';
 import { reconcileTasks } from './reconcile';
 
 export interface WorkerRuntime {
   ctx: WorkerContext;
+  /** Where /metrics, /healthz and /readyz of this worker answer (null when WORKER_METRICS_PORT is unset). */
+  opsUrl: string | null;
   close(): Promise<void>;
 }
 
-/** Starts the task worker and the periodic reconciler for one process. */
-export async function startWorker(config: Config): Promise<WorkerRuntime> {
+export interface WorkerOptions {
+  logger?: Logger;
+  /** Serve /metrics, /healthz, /readyz (default true). */
+  opsServer?: boolean;
+}
+
+/** Starts the task worker, the webhook worker, the periodic reconciler and the ops listener. */
+export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
+  const logger = opts.logger ?? createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
+  const connection = createRedis(config.REDIS_URL, 'worker');
+  const queue = createTasksQueue(connection, config.REELAY_QUEUE_PREFIX);
+  const webhooksQueue = createWebhooksQueue(connection, config.REELAY_QUEUE_PREFIX, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
+  const providers = new Map([...createProviders(config)].map(([name, p]) => [name, instrumentProvider(p)]));
   const ctx: WorkerContext = {
     config,
     db: createDb(config.DATABASE_URL),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
-    providers: createProviders(config),
+    providers,
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },
+    logger,
+    webhooksQueue,
   };
-  const connection = createRedis(config.REDIS_URL, 'worker');
-  const queue = createTasksQueue(connection, config.REELAY_QUEUE_PREFIX);
   const worker = new Worker<TaskJob>(QUEUE_NAMES.tasks, createTaskProcessor(ctx), {
     connection,
     prefix: config.REELAY_QUEUE_PREFIX,
@@ -34,7 +51,17 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     maxStalledCount: 5,
   });
-  worker.on('error', (err) => console.error(`worker error: ${err.message}`));
+  worker.on('error', (err) => logger.error({ err }, 'task worker error'));
+  // A separate queue and worker with its own concurrency: a slow or dead receiver holds at most
+  // WEBHOOK_CONCURRENCY webhook slots for WEBHOOK_TIMEOUT_MS each, and never a task slot.
+  const webhookWorker = new Worker<WebhookJob>(QUEUE_NAMES.webhooks, createWebhookProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    lockDuration: Math.max(config.WORKER_LOCK_MS, config.WEBHOOK_TIMEOUT_MS * 2),
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+  });
+  webhookWorker.on('error', (err) => logger.error({ err }, 'webhook worker error'));
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
@@ -42,19 +69,35 @@ export async function startWorker(config: Config): Promise<WorkerRuntime> {
     if (reconciling) return;
     reconciling = true;
     reconcileTasks(ctx, queue, quietMs)
-      .catch((err: Error) => console.error(`reconcile failed: ${err.message}`))
+      .then((n) => n > 0 && logger.info({ requeued: n }, 'reconciled tasks without a job'))
+      .catch((err: Error) => logger.error({ err }, 'reconcile failed'))
       .finally(() => (reconciling = false));
   }, config.WORKER_RECONCILE_INTERVAL_MS);
   timer.unref();
 
+  let ops: { server: Server; url: string } | null = null;
+  if (opts.opsServer !== false) {
+    ops = await startOpsServer({
+      host: config.WORKER_METRICS_HOST,
+      port: config.WORKER_METRICS_PORT,
+      readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
+      readiness: { postgres: () => ctx.db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
+    });
+  }
+
   return {
     ctx,
+    opsUrl: ops?.url ?? null,
+    // Order: stop taking jobs and let held ones finish (a task step is short: a submit or one
+    // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
       clearInterval(timer);
-      await worker.close();
-      await queue.close();
+      await Promise.all([worker.close(), webhookWorker.close()]);
+      await Promise.all([queue.close(), webhooksQueue.close()]);
       connection.disconnect();
       await ctx.db.$disconnect();
+      if (ops) await new Promise<void>((resolve) => ops!.server.close(() => resolve()));
+      logger.flush?.();
     },
   };
 }

@@ -5,3 +5,4 @@ export * from './catalog';
 export * from './image';
 export * from './create-request';
 export * from './video-object';
+export * from './webhook-signature';

@@ -18,7 +18,7 @@ export function videosRouter(deps: ApiDeps): Router {
   router.post('/', createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES }), async (req, res) => {
     const { body, upload } = req.createBody!;
     const input = parseCreateRequest(body, deps.catalog, limits, upload);
-    const task = await createVideo(deps, req.apiKey, input, req.id);
+    const task = await createVideo(deps, req.apiKey, input, String(req.id));
     res.status(200).json(presentVideo(deps, req.apiKey, task));
   });
 

@@ -1,9 +1,12 @@
 import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
 import type { ApiKey, Task } from '@reelay/db';
-import { enqueueTask } from '@reelay/queue';
+import { tasksCreated } from '@reelay/observability';
+import { enqueueTask, withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { fetchImageUrl } from './fetch-image';
+
+const ENQUEUE_TIMEOUT_MS = 2000;
 
 /**
  * Validated request → stored input image → one task row → one queued job. If the job cannot be
@@ -49,11 +52,14 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
     throw err;
   }
   try {
-    await enqueueTask(deps.tasksQueue, { taskId: id, requestId });
-  } catch {
+    // Bounded: with Redis down the client gets a 503 in about two seconds, not a hang.
+    await withTimeout(enqueueTask(deps.tasksQueue, { taskId: id, requestId }), ENQUEUE_TIMEOUT_MS, 'enqueue');
+  } catch (err) {
+    deps.logger.warn({ err, taskId: id, requestId }, 'enqueue failed; task removed');
     await deps.db.task.delete({ where: { id } }).catch(() => undefined);
     if (imageRef) await deps.storage.remove(`inputs/${id}`);
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
+  tasksCreated.inc({ model: task.model, provider: task.provider });
   return task;
 }

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerContext } from '../context';
+import { onTaskEnded } from './task-ended';
 
 const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -41,7 +42,8 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
     await rm(scratch, { recursive: true, force: true });
   }
   const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() });
-  if (!completed) {
+  if (completed) await onTaskEnded(ctx, task.id);
+  else {
     // Cancelled or deleted meanwhile: its files must not outlive it.
     await ctx.storage.remove(`videos/${task.id}`);
     await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
