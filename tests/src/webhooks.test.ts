@@ -1,0 +1,139 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import OpenAI from 'openai';
+import { newWebhookSecret } from '@reelay/core';
+import { failTask } from '@reelay/worker/src/pipeline/fail-task';
+import { http, startStack, type Stack } from './harness';
+
+/**
+ * Client webhooks end to end: a real loopback receiver verifies each delivery with the openai
+ * SDK's webhooks.unwrap() (Standard Webhooks signatures). Loopback is reachable only because the
+ * stack sets the operator allow-list REELAY_FETCH_ALLOW_HOSTS=127.0.0.1.
+ */
+interface Received {
+  headers: IncomingMessage['headers'];
+  body: string;
+  answered: number;
+}
+
+function receiver(plan: (n: number) => number): Promise<{ server: Server; url: string; received: Received[] }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answered = plan(received.length + 1);
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
+      res.writeHead(answered).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received })));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const TINY = { prompt: 'webhook test', duration: 1, width: 128, height: 128, fps: 24 };
+const DEPLOYMENT_SECRET = 'deployment-webhook-secret-0123456789';
+let stack: Stack;
+const client = new OpenAI({ apiKey: 'unused', baseURL: 'http://127.0.0.1:9/unused' });
+
+beforeAll(async () => {
+  stack = await startStack({
+    REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1',
+    WEBHOOK_BACKOFF_MS: '200',
+    WEBHOOK_MAX_ATTEMPTS: '6',
+    WEBHOOK_TIMEOUT_MS: '3000',
+    REELAY_WEBHOOK_SECRET: DEPLOYMENT_SECRET,
+  });
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+async function keyWithWebhook(url: string | null, secret: string | null): Promise<string> {
+  const key = await stack.newKey();
+  const { keyPrefix } = { keyPrefix: key.slice(0, 8) };
+  await stack.db.apiKey.updateMany({ where: { keyPrefix }, data: { webhookUrl: url, webhookSecret: secret } });
+  return key;
+}
+
+test('a receiver failing 3 times gets video.completed once it succeeds, verified by openai webhooks.unwrap(); every attempt is recorded', async () => {
+  const rx = await receiver((n) => (n <= 3 ? 503 : 200));
+  const secret = newWebhookSecret();
+  const key = await keyWithWebhook(rx.url, secret);
+  try {
+    const created = await http(stack, 'POST', '/v1/videos', { key, json: TINY });
+    expect(created.status).toBe(200);
+    const id = created.body.id as string;
+
+    await until('a delivery that succeeded', async () => rx.received.some((r) => r.answered === 200));
+    expect(rx.received.map((r) => r.answered)).toEqual([503, 503, 503, 200]);
+
+    // Every attempt carries the same event (same webhook-id and body) and a valid signature.
+    const events = [];
+    for (const r of rx.received) {
+      events.push(await client.webhooks.unwrap(r.body, r.headers as Record<string, string>, secret));
+    }
+    for (const event of events) {
+      expect(event).toMatchObject({ object: 'event', type: 'video.completed', data: { id } });
+      expect((event as { id: string }).id).toMatch(/^evt_/);
+      expect(typeof (event as { created_at: number }).created_at).toBe('number');
+    }
+    expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
+    expect(rx.received[0]!.headers['webhook-id']).toBe((events[0] as { id: string }).id);
+    // A wrong secret is refused by the SDK: the signature really depends on the key's secret.
+    await expect(client.webhooks.unwrap(rx.received[3]!.body, rx.received[3]!.headers as Record<string, string>, newWebhookSecret())).rejects.toThrow(/signature/i);
+
+    const attempts = await until('4 recorded attempts', async () => {
+      const rows = await stack.db.webhookDelivery.findMany({ where: { taskId: id }, orderBy: { attempt: 'asc' } });
+      return rows.length === 4 && rows;
+    });
+    expect(attempts.map((a) => [a.attempt, a.status, a.responseCode, a.target])).toEqual([
+      [1, 'failed', 503, 'key'],
+      [2, 'failed', 503, 'key'],
+      [3, 'failed', 503, 'key'],
+      [4, 'delivered', 200, 'key'],
+    ]);
+    for (const a of attempts) expect(a.latencyMs).toBeGreaterThanOrEqual(0);
+
+    // Nothing more arrives: the event was delivered once it succeeded, and only then.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(rx.received).toHaveLength(4);
+  } finally {
+    rx.server.close();
+  }
+});
+
+test('callback_url gets video.failed signed with the deployment secret when the key has none; the key URL and callback are separate deliveries', async () => {
+  const keyRx = await receiver(() => 200);
+  const cbRx = await receiver(() => 204);
+  const key = await keyWithWebhook(keyRx.url, null);
+  try {
+    const created = await http(stack, 'POST', '/v1/videos', { key, json: { ...TINY, duration: 8, callback_url: cbRx.url } });
+    expect(created.status).toBe(200);
+    const id = created.body.id as string;
+    // Fail it through the worker's own terminal path (as an upstream rejection would).
+    expect(await failTask(stack.worker!.ctx, id, 'content_policy_violation', 'refused by the upstream')).toBe(true);
+    // A second terminal call is a no-op: no second event.
+    expect(await failTask(stack.worker!.ctx, id, 'content_policy_violation', 'again')).toBe(false);
+    await until('both deliveries', async () => keyRx.received.length >= 1 && cbRx.received.length >= 1);
+    for (const r of [...keyRx.received, ...cbRx.received]) {
+      const event = await client.webhooks.unwrap(r.body, r.headers as Record<string, string>, DEPLOYMENT_SECRET);
+      expect(event).toMatchObject({ type: 'video.failed', data: { id } });
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    expect([keyRx.received.length, cbRx.received.length]).toEqual([1, 1]);
+    const rows = await stack.db.webhookDelivery.findMany({ where: { taskId: id } });
+    expect(rows.map((r) => `${r.target}:${r.status}:${r.responseCode}`).sort()).toEqual(['callback:delivered:204', 'key:delivered:200']);
+  } finally {
+    keyRx.server.close();
+    cbRx.server.close();
+  }
+});
