@@ -137,3 +137,51 @@ test('callback_url gets video.failed signed with the deployment secret when the 
     cbRx.server.close();
   }
 });
+
+test('a receiver that never answers is cut off at WEBHOOK_TIMEOUT_MS and recorded, while other tasks and deliveries go on', async () => {
+  const hanging = createServer(() => undefined); // accepts, never answers
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
+  const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hook`;
+  const healthy = await receiver(() => 200);
+  const slowKey = await keyWithWebhook(hangingUrl, newWebhookSecret());
+  const okKey = await keyWithWebhook(healthy.url, newWebhookSecret());
+  try {
+    const slow = await http(stack, 'POST', '/v1/videos', { key: slowKey, json: TINY });
+    const ok = await http(stack, 'POST', '/v1/videos', { key: okKey, json: TINY });
+    expect([slow.status, ok.status]).toEqual([200, 200]);
+    await until('the healthy receiver to get its event', async () => healthy.received.length >= 1);
+    const row = await until('a recorded timeout', async () => stack.db.webhookDelivery.findFirst({ where: { taskId: slow.body.id } }));
+    expect(row.status).toBe('failed');
+    expect(row.responseCode).toBeNull();
+    expect(row.error).toMatch(/timed out after 3000 ms/);
+  } finally {
+    hanging.closeAllConnections();
+    hanging.close();
+    healthy.server.close();
+  }
+});
+
+test('without the operator allow-list, a loopback webhook URL is refused before any connection and the refusal is recorded', async () => {
+  const guarded = await startStack({ WEBHOOK_BACKOFF_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2', REELAY_WEBHOOK_SECRET: DEPLOYMENT_SECRET });
+  let connections = 0;
+  const rx = await receiver(() => 200);
+  rx.server.on('connection', () => connections++);
+  try {
+    const key = await guarded.newKey();
+    await guarded.db.apiKey.updateMany({ where: { keyPrefix: key.slice(0, 8) }, data: { webhookUrl: rx.url } });
+    const created = await http(guarded, 'POST', '/v1/videos', { key, json: TINY });
+    expect(created.status).toBe(200);
+    const rows = await until('two refused attempts', async () => {
+      const r = await guarded.db.webhookDelivery.findMany({ where: { taskId: created.body.id }, orderBy: { attempt: 'asc' } });
+      return r.length === 2 && r;
+    });
+    for (const r of rows) {
+      expect(r.status).toBe('failed');
+      expect(r.error).toMatch(/127\.0\.0\.1/);
+    }
+    expect(connections).toBe(0);
+  } finally {
+    rx.server.close();
+    await guarded.close();
+  }
+});
