@@ -150,7 +150,7 @@ test('a receiver that never answers is cut off at WEBHOOK_TIMEOUT_MS and recorde
     const ok = await http(stack, 'POST', '/v1/videos', { key: okKey, json: TINY });
     expect([slow.status, ok.status]).toEqual([200, 200]);
     await until('the healthy receiver to get its event', async () => healthy.received.length >= 1);
-    const row = await until('a recorded timeout', async () => stack.db.webhookDelivery.findFirst({ where: { taskId: slow.body.id } }));
+    const row = await until('a recorded timeout', async () => (await stack.db.webhookDelivery.findFirst({ where: { taskId: slow.body.id } })) ?? undefined);
     expect(row.status).toBe('failed');
     expect(row.responseCode).toBeNull();
     expect(row.error).toMatch(/timed out after 3000 ms/);

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
@@ -47,6 +47,19 @@ export async function startApi(config: Config, opts: { logger?: Logger } = {}): 
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
+  // Responses still being produced when shutdown starts tell their client to close the
+  // connection, and each connection is closed as soon as its response is done, so draining ends
+  // when the last request does rather than when keep-alive timers run out.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_req, res: ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (draining) setImmediate(() => server.closeIdleConnections());
+    });
+  });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   return {
@@ -54,6 +67,8 @@ export async function startApi(config: Config, opts: { logger?: Logger } = {}): 
     server,
     url: `http://${config.HOST}:${port}`,
     async close() {
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
