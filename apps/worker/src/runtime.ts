@@ -77,12 +77,17 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
 
   let ops: { server: Server; url: string } | null = null;
   if (opts.opsServer !== false) {
-    ops = await startOpsServer({
-      host: config.WORKER_METRICS_HOST,
-      port: config.WORKER_METRICS_PORT,
-      readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
-      readiness: { postgres: () => ctx.db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
-    });
+    try {
+      ops = await startOpsServer({
+        host: config.WORKER_METRICS_HOST,
+        port: config.WORKER_METRICS_PORT,
+        readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
+        readiness: { postgres: () => ctx.db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
+      });
+    } catch (err) {
+      // A taken port must not stop the work itself (two workers on one host); probes will show it.
+      logger.error({ err, port: config.WORKER_METRICS_PORT }, 'metrics listener could not start; worker runs without /metrics');
+    }
   }
 
   return {
