@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import OpenAI from 'openai';
 import { newWebhookSecret } from '@reelay/core';
+import { registry } from '@reelay/observability';
 import { failTask } from '@reelay/worker/src/pipeline/fail-task';
 import { http, startStack, type Stack } from './harness';
 
@@ -123,6 +124,10 @@ test('callback_url gets video.failed signed with the deployment secret when the 
     expect(await failTask(stack.worker!.ctx, id, 'content_policy_violation', 'refused by the upstream')).toBe(true);
     // A second terminal call is a no-op: no second event.
     expect(await failTask(stack.worker!.ctx, id, 'content_policy_violation', 'again')).toBe(false);
+    // Counted once, under the task's model, provider and error code.
+    expect(await registry.getSingleMetricAsString('reelay_tasks_failed_total')).toMatch(
+      /^reelay_tasks_failed_total\{model="sora-1.0",provider="preview",code="content_policy_violation"\} 1$/m,
+    );
     await until('both deliveries', async () => keyRx.received.length >= 1 && cbRx.received.length >= 1);
     for (const r of [...keyRx.received, ...cbRx.received]) {
       const event = await client.webhooks.unwrap(r.body, r.headers as Record<string, string>, DEPLOYMENT_SECRET);

@@ -31,6 +31,12 @@ export const REDACT_PATHS = [
   '*.webhook_secret',
   '*.credentials',
   '*.authorization',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  'api_key',
+  '*.api_key',
+  'apiToken',
+  '*.apiToken',
 ];
 
 /** One JSON logger per process; tests pass their own destination to capture the output. */
