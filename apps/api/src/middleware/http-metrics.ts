@@ -5,7 +5,9 @@ import { httpRequestDuration } from '@reelay/observability';
 export function httpMetrics(req: Request, res: Response, next: NextFunction): void {
   const end = httpRequestDuration.startTimer();
   res.once('finish', () => {
-    const route = req.route?.path !== undefined ? `${req.baseUrl}${String(req.route.path)}` : req.baseUrl || 'unmatched';
+    // Mounted routers with several patterns (the dashboard) are labelled by their mount point.
+    const pattern: unknown = req.route?.path;
+    const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : req.baseUrl || 'unmatched';
     end({ method: req.method, route, status: String(res.statusCode) });
   });
   next();

@@ -14,7 +14,7 @@ export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<v
   if (!task) return;
   if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
   if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
-  ctx.logger.info({ taskId, status: task.status, errorCode: task.errorCode ?? undefined }, 'task ended');
+  ctx.logger.info({ status: task.status, errorCode: task.errorCode ?? undefined }, 'task ended');
   await queueTaskEvents(ctx, taskId);
 }
 
