@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { newWebhookSecret } from '@reelay/core';
 import { registry } from '@reelay/observability';
 import { failTask } from '@reelay/worker/src/pipeline/fail-task';
+import { queueTaskEvents } from '@reelay/worker/src/pipeline/task-ended';
 import { http, startStack, type Stack } from './harness';
 
 /**
@@ -104,6 +105,9 @@ test('a receiver failing 3 times gets video.completed once it succeeds, verified
     ]);
     for (const a of attempts) expect(a.latencyMs).toBeGreaterThanOrEqual(0);
 
+    // Queueing the event again (a retried finalize, or the task job finding its task already
+    // ended) is a no-op: the delivery job id is derived from the event and the target.
+    await queueTaskEvents(stack.worker!.ctx, id);
     // Nothing more arrives: the event was delivered once it succeeded, and only then.
     await new Promise((r) => setTimeout(r, 1500));
     expect(rx.received).toHaveLength(4);
