@@ -1,4 +1,5 @@
 import { newWebhookSecret } from '@reelay/core';
+import { QUEUE_NAMES } from '@reelay/queue';
 import { createServer, type Server } from 'node:http';
 import { capturingLogger, http, startStack, waitForVideo, type Stack } from './harness';
 
@@ -49,7 +50,8 @@ describe('queue dashboard', () => {
     const api = await http(stack, 'GET', '/admin/queues/api/queues', { headers: { authorization: basic('ops', ADMIN_TOKEN) } });
     expect(api.status).toBe(200);
     const queues = api.body.queues as { name: string; readOnlyMode: boolean }[];
-    expect(queues.map((q) => q.name).sort()).toEqual(['maintenance', 'video-tasks', 'webhooks']);
+    expect(queues.map((q) => q.name).sort()).toEqual(Object.values(QUEUE_NAMES).sort());
+    expect(queues.map((q) => q.name)).toEqual(expect.arrayContaining(['video-tasks', 'webhooks', 'maintenance']));
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
 
     const pause = await http(stack, 'PUT', '/admin/queues/api/queues/video-tasks/pause', { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });

@@ -21,8 +21,10 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const prefix = config.REELAY_QUEUE_PREFIX;
   const tasksQueue = createTasksQueue(redis, prefix);
   const webhooksQueue = createWebhooksQueue(redis, prefix, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
-  const maintenanceQueue = new Queue(QUEUE_NAMES.maintenance, { connection: redis, prefix });
-  maintenanceQueue.on('error', () => undefined);
+  // Every queue in QUEUE_NAMES, so one added there shows up on the dashboard and in metrics.
+  const otherQueues = Object.values(QUEUE_NAMES)
+    .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks)
+    .map((name) => new Queue(name, { connection: redis, prefix }).on('error', () => undefined));
   return {
     config,
     db: createDb(config.DATABASE_URL),
@@ -31,7 +33,7 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
     logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
-    queues: [tasksQueue, webhooksQueue, maintenanceQueue],
+    queues: [tasksQueue, webhooksQueue, ...otherQueues],
   };
 }
 
