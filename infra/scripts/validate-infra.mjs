@@ -1,12 +1,14 @@
 // Checks infra/ without a cluster or a Docker engine: every manifest parses as YAML and passes the
 // Kubernetes OpenAPI schema (kubernetes-models' validate()), the kustomization lists existing files,
-// and compose.yaml parses. `docker compose config` (or docker-compose config) checks the compose
+// the Dockerfile passes dockerfile-utils' validator (the one behind VS Code's Docker support), and
+// compose.yaml parses. `docker compose config` (or docker-compose config) checks the compose
 // schema where a compose client is installed.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
 import * as k8s from 'kubernetes-models';
+import dockerfileUtils from 'dockerfile-utils';
 
 const infra = join(dirname(fileURLToPath(import.meta.url)), '..');
 const k8sDir = join(infra, 'k8s');
@@ -53,6 +55,11 @@ for (const file of readdirSync(k8sDir).filter((f) => f.endsWith('.yaml')).sort()
 const compose = parse(readFileSync(join(infra, 'compose.yaml'), 'utf8'));
 for (const s of ['redis', 'postgres', 'migrate', 'api', 'worker']) if (!compose.services?.[s]) fail(`compose.yaml: service ${s} missing`);
 console.log(`ok   compose.yaml: parses, services ${Object.keys(compose.services).join(', ')}`);
+
+const dockerfile = readFileSync(join(infra, 'docker', 'Dockerfile'), 'utf8');
+const diagnostics = dockerfileUtils.validate(dockerfile);
+for (const d of diagnostics) fail(`docker/Dockerfile:${d.range.start.line + 1}: ${d.message}`);
+if (!diagnostics.length) console.log(`ok   docker/Dockerfile: ${dockerfile.split('\n').filter((l) => /^FROM /.test(l)).length} stages, no diagnostics`);
 
 if (problems) {
   console.error(`${problems} problem(s)`);
