@@ -79,6 +79,8 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
     process.stdout.write(`in-flight request answered and connection closed ${closedMs} ms after the body was sent; exited ${Date.now() - sentAt} ms after\n`);
     expect(logs).toMatch(/"msg":"stopped"/);
     expect(await db.task.findUnique({ where: { id: created.id } })).not.toBeNull();
+    // No worker serves this queue: remove the task so no other test's reconciler adopts it.
+    await db.task.delete({ where: { id: created.id } });
   } finally {
     if (api.exitCode === null) api.kill('SIGKILL');
     await db.$disconnect();

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 
@@ -12,18 +11,8 @@ const ROOT = resolve(__dirname, '../..');
 const GRACE_MS = 10_000;
 let stack: Stack;
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-function spawnWorker(metricsPort: number): { child: ChildProcess; output: () => string } {
+/** A worker process; its ops listener takes any free port, read back from its "worker started" line. */
+function spawnWorker(): { child: ChildProcess; output: () => string; opsUrl: Promise<string> } {
   const c = stack.config;
   const env = {
     ...process.env,
@@ -35,15 +24,23 @@ function spawnWorker(metricsPort: number): { child: ChildProcess; output: () => 
     POLL_MAX_MS: '500',
     WORKER_LOCK_MS: '5000',
     WORKER_STALLED_INTERVAL_MS: '1000',
-    WORKER_METRICS_PORT: String(metricsPort),
+    WORKER_METRICS_PORT: '0',
+    // Every test stack shares one database; this worker must not adopt other stacks' quiet tasks.
+    WORKER_RECONCILE_INTERVAL_MS: '0',
     SHUTDOWN_GRACE_MS: String(GRACE_MS),
     LOG_LEVEL: 'info',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  let announce: (url: string) => void;
+  const opsUrl = new Promise<string>((r) => (announce = r));
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    const started = /"ops":"(http:\/\/[^"]+)"[^\n]*"msg":"worker started"/.exec(out);
+    if (started) announce(started[1]!);
+  });
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out };
+  return { child, output: () => out, opsUrl };
 }
 
 const exited = (c: ChildProcess) =>
@@ -71,13 +68,12 @@ afterAll(async () => {
 test('SIGTERM mid-task: the worker exits 0 within its grace period, the next worker completes the task, no job is lost', async () => {
   const created = await http(stack, 'POST', '/v1/videos', {
     key: stack.key,
-    json: { prompt: 'graceful shutdown', duration: 8, width: 1280, height: 720, fps: 30 },
+    json: { prompt: 'graceful shutdown', duration: 8, width: 640, height: 360, fps: 30 },
   });
   expect(created.status).toBe(200);
   const id = created.body.id as string;
 
-  const firstPort = await freePort();
-  const first = spawnWorker(firstPort);
+  const first = spawnWorker();
   await until('the render to be under way', async () => {
     const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
     if (first.child.exitCode !== null) throw new Error(`worker exited early: ${first.output()}`);
@@ -86,9 +82,10 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
     throw new Error(`${err.message}\nworker output:\n${first.output()}`);
   });
   // The worker process serves its own metrics and probes.
-  const metrics = await (await fetch(`http://127.0.0.1:${firstPort}/metrics`)).text();
-  expect(metrics).toMatch(/^reelay_upstream_request_duration_seconds_count\{provider="preview",operation="submit",outcome="ok"\} 1$/m);
-  expect((await fetch(`http://127.0.0.1:${firstPort}/readyz`)).status).toBe(200);
+  const opsUrl = await first.opsUrl;
+  const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
+  expect(metrics).toMatch(/^reelay_upstream_request_duration_seconds_count\{provider="preview",operation="submit",outcome="ok"\} [1-9]\d*$/m);
+  expect((await fetch(`${opsUrl}/readyz`)).status).toBe(200);
 
   const stoppedAt = Date.now();
   first.child.kill('SIGTERM');
@@ -107,7 +104,7 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
   const mid = await stack.db.task.findUniqueOrThrow({ where: { id } });
   expect(mid.status).toBe('processing');
 
-  const next = spawnWorker(await freePort());
+  const next = spawnWorker();
   try {
     const { video } = await waitForVideo(stack, stack.key, id, 120_000);
     expect(video.status).toBe('completed');

@@ -65,14 +65,15 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
+  // 0 switches the reconciler off (a worker sharing its database with other deployments).
   const timer = setInterval(() => {
-    if (reconciling) return;
+    if (reconciling || config.WORKER_RECONCILE_INTERVAL_MS === 0) return;
     reconciling = true;
     reconcileTasks(ctx, queue, quietMs)
       .then((n) => n > 0 && logger.info({ requeued: n }, 'reconciled tasks without a job'))
       .catch((err: Error) => logger.error({ err }, 'reconcile failed'))
       .finally(() => (reconciling = false));
-  }, config.WORKER_RECONCILE_INTERVAL_MS);
+  }, config.WORKER_RECONCILE_INTERVAL_MS || 60_000);
   timer.unref();
 
   let ops: { server: Server; url: string } | null = null;
