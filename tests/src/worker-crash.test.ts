@@ -20,7 +20,10 @@ function spawnWorker(): ChildProcess {
     POLL_MAX_MS: '500',
     WORKER_LOCK_MS: '3000',
     WORKER_STALLED_INTERVAL_MS: '1000',
-    WORKER_RECONCILE_INTERVAL_MS: '2000',
+    // Takeover here is BullMQ's stalled-job check. Its reconciler stays off: with a 3 s lock its
+    // quiet window is 6 s, and it would adopt other test files' tasks from the shared database
+    // (a long finalize looks quiet) and fail them, since their renders live in other folders.
+    WORKER_RECONCILE_INTERVAL_MS: '3600000',
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
   return child;

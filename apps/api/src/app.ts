@@ -9,6 +9,8 @@ import { httpMetrics } from './middleware/http-metrics';
 import { requestId } from './middleware/request-id';
 import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
 import { opsRouter } from './routes/ops';
+import { modelsRouter } from './routes/models';
+import { docsRouter } from './routes/docs';
 import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
@@ -30,10 +32,14 @@ export function createApp(deps: ApiDeps): Express {
   app.use(opsRouter(deps));
   app.use(DASHBOARD_PATH, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
 
+  // The API description and its browsable page need no key.
+  app.use(docsRouter(deps));
+
   app.use('/v1', requireApiKey(deps));
   app.use('/v1/videos', videosRouter(deps));
+  app.use('/v1/models', modelsRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES));
+  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
   return app;
 }

@@ -2,7 +2,7 @@ import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
 import type { Logger } from '@reelay/observability';
-import type { TaskJob } from '@reelay/queue';
+import type { CancelJob, TaskJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,6 +13,8 @@ export interface ApiDeps {
   db: Db;
   redis: Redis;
   tasksQueue: Queue<TaskJob>;
+  /** Deleted tasks whose upstream work a worker must stop (the API never calls upstreams). */
+  cancelsQueue: Queue<CancelJob>;
   storage: LocalStorage;
   catalog: ModelCatalog;
   logger: Logger;

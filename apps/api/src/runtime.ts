@@ -3,7 +3,7 @@ import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
-import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
+import { createCancelsQueue, createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Queue } from 'bullmq';
 import { createApp } from './app';
@@ -20,20 +20,22 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const redis = createRedis(config.REDIS_URL, 'api');
   const prefix = config.REELAY_QUEUE_PREFIX;
   const tasksQueue = createTasksQueue(redis, prefix);
+  const cancelsQueue = createCancelsQueue(redis, prefix);
   const webhooksQueue = createWebhooksQueue(redis, prefix, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
   // Every queue in QUEUE_NAMES, so one added there shows up on the dashboard and in metrics.
   const otherQueues = Object.values(QUEUE_NAMES)
-    .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks)
+    .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks && name !== QUEUE_NAMES.cancels)
     .map((name) => new Queue(name, { connection: redis, prefix }).on('error', () => undefined));
   return {
     config,
     db: createDb(config.DATABASE_URL),
     redis,
     tasksQueue,
+    cancelsQueue,
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
     logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
-    queues: [tasksQueue, webhooksQueue, ...otherQueues],
+    queues: [tasksQueue, cancelsQueue, webhooksQueue, ...otherQueues],
   };
 }
 

@@ -4,11 +4,12 @@ import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { createProviders, instrumentProvider } from '@reelay/providers';
-import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type TaskJob, type WebhookJob } from '@reelay/queue';
+import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type CancelJob, type TaskJob, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
 import type { WorkerContext } from './context';
 import { startOpsServer } from './ops-server';
+import { createCancelProcessor } from './processors/cancel-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { createWebhookProcessor } from './processors/webhook-processor';
 import { reconcileTasks } from './reconcile';
@@ -62,6 +63,12 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
   });
   webhookWorker.on('error', (err) => logger.error({ err }, 'webhook worker error'));
+  const cancelWorker = new Worker<CancelJob>(QUEUE_NAMES.cancels, createCancelProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: 10,
+  });
+  cancelWorker.on('error', (err) => logger.error({ err }, 'cancel worker error'));
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
@@ -98,7 +105,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
       clearInterval(timer);
-      await Promise.all([worker.close(), webhookWorker.close()]);
+      await Promise.all([worker.close(), cancelWorker.close(), webhookWorker.close()]);
       await Promise.all([queue.close(), webhooksQueue.close()]);
       connection.disconnect();
       await ctx.db.$disconnect();

@@ -1,13 +1,137 @@
+import { z } from 'zod';
 import { ApiError, invalidParameter } from './errors';
 import { describeRange, type ModelCatalog, type ModelSpec } from './catalog';
 import { randomSeed, SEED_MAX } from './ids';
 import { decodeImageString, sniffImage, type ImageBytes } from './image';
 
+const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+const METADATA_MAX_JSON = 16_384;
+
+/** A number, or its decimal text (multipart bodies carry every value as text). */
+const decimal = (rule: string) =>
+  z
+    .union([z.number(), z.string().regex(DECIMAL, rule)], { error: rule })
+    .transform((v) => Number(v))
+    .meta({ description: 'A number, or its decimal form as a string (multipart)' });
+
+const integer = (rule: string) =>
+  z
+    .union([z.int(), z.string().regex(INTEGER, rule)], { error: rule })
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!Number.isSafeInteger(n)) {
+        ctx.addIssue({ code: 'custom', message: 'must be an integer of at most 15 digits' });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .meta({ description: 'An integer, or its decimal form as a string (multipart)' });
+
+const text = (rule = 'must be a string') => z.string({ error: rule });
+
+const imageUrlObject = z.strictObject(
+  { image_url: text().meta({ description: 'http(s) URL, data URL or raw base64 of a PNG/JPEG/WebP image' }) },
+  { error: 'must be a file upload or {"image_url": "..."}' },
+);
+
+/** Extended provider parameters: an object, or (in multipart) one JSON string holding an object. */
+const metadata = z
+  .union([z.record(z.string(), z.unknown()), z.string()], { error: 'must be an object' })
+  .transform((v, ctx) => {
+    let obj: unknown = v;
+    if (typeof v === 'string') {
+      try {
+        obj = JSON.parse(v);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+        return z.NEVER;
+      }
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      ctx.addIssue({ code: 'custom', message: 'must be an object' });
+      return z.NEVER;
+    }
+    if (JSON.stringify(obj).length > METADATA_MAX_JSON) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${METADATA_MAX_JSON} bytes of JSON` });
+      return z.NEVER;
+    }
+    return obj as Record<string, unknown>;
+  })
+  .meta({ description: 'Extended parameters passed to the provider (negative_prompt, style, quality_level, ...); a JSON string in multipart' });
+
+/**
+ * The body of POST /v1/videos, in both spellings (seed: duration/width/height, OpenAI:
+ * seconds/size). It states field names and types only; model limits are checked against the
+ * catalog afterwards, because they differ per model. `null` means "not sent".
+ */
+export const createVideoBodySchema = z
+  .strictObject({
+    model: text().nullish().meta({ description: 'Model id from GET /v1/models; the catalog default when absent' }),
+    prompt: text().nullish().meta({ description: 'Text prompt; at least one of prompt, image, input_reference is required' }),
+    image: text('must be an image URL, a data URL or base64 image data')
+      .nullish()
+      .meta({ description: 'http(s) URL, data URL or raw base64 of a PNG/JPEG/WebP image (image-to-video)' }),
+    input_reference: z
+      .union([text(), imageUrlObject], { error: 'must be a file upload or {"image_url": "..."}' })
+      .nullish()
+      .meta({ description: 'OpenAI form of image: a file (multipart) or {"image_url": "..."}' }),
+    duration: decimal('must be a number').nullish().meta({ description: 'Seconds (seed spelling)' }),
+    seconds: decimal('must be a number').nullish().meta({ description: 'Seconds as a string, e.g. "4" (OpenAI spelling)' }),
+    width: integer('must be an integer').nullish(),
+    height: integer('must be an integer').nullish(),
+    size: z
+      .string({ error: 'must be "WIDTHxHEIGHT", e.g. "1280x720"' })
+      .regex(/^\s*\d{1,5}x\d{1,5}\s*$/, 'must be "WIDTHxHEIGHT", e.g. "1280x720"')
+      .nullish()
+      .meta({ description: 'WIDTHxHEIGHT, e.g. "1280x720" (OpenAI spelling of width/height)' }),
+    fps: integer('must be an integer').nullish(),
+    seed: integer('must be an integer').nullish().meta({ description: `0..${SEED_MAX}; Reelay picks one when absent and returns it` }),
+    n: integer('must be an integer').nullish().meta({ description: "Number of videos, 1..the model's max_n" }),
+    response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
+    user: text().max(256, 'must be at most 256 characters').nullish().meta({ description: 'End-user id, stored and filterable' }),
+    metadata: metadata.nullish(),
+    callback_url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL of at most 2048 characters' })
+      .max(2048, 'must be an http(s) URL of at most 2048 characters')
+      .regex(/^https?:\/\//i, 'must be an http(s) URL of at most 2048 characters')
+      .nullish()
+      .meta({ description: 'Webhook for this task' }),
+  })
+  .meta({ id: 'CreateVideoRequest' });
+
+export type CreateVideoBody = z.output<typeof createVideoBodySchema>;
+
 /** Request fields accepted by POST /v1/videos (seed spec + OpenAI spellings). */
-export const CREATE_FIELDS = [
-  'model', 'prompt', 'image', 'input_reference', 'duration', 'seconds', 'width', 'height', 'size',
-  'fps', 'seed', 'n', 'response_format', 'user', 'metadata', 'callback_url',
-] as const;
+export const CREATE_FIELDS = Object.keys(createVideoBodySchema.shape) as (keyof CreateVideoBody)[];
+
+/** POST /v1/videos/{id}/remix: a new prompt for a completed video. */
+export const remixVideoBodySchema = z
+  .strictObject({ prompt: text().min(1, 'must not be empty').meta({ description: 'The new prompt' }) })
+  .meta({ id: 'RemixVideoRequest' });
+
+/** The first problem zod found, as the API's 400 (an unknown field is reported before the rest). */
+export function zodIssueToApiError(error: z.ZodError): ApiError {
+  const issues = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
+  const issue = issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const key = [...issue.path, issue.keys[0]!].join('.');
+    return new ApiError(400, 'invalid_parameter', `Unknown parameter: ${key}`, key);
+  }
+  if (issue.path.length === 0) return new ApiError(400, 'invalid_json', 'Request body must be a JSON object');
+  const param = issue.path.join('.');
+  return invalidParameter(param, issue.message);
+}
+
+/** Checks a body against a schema, answering 400s in the API's words. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, 'invalid_json', 'Request body must be a JSON object');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw zodIssueToApiError(parsed.error);
+  return parsed.data;
+}
 
 export type ImageInput = { kind: 'url'; url: string } | { kind: 'bytes'; image: ImageBytes };
 
@@ -32,54 +156,13 @@ export interface CreateLimits {
   maxImageBytes: number;
 }
 
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
-const INTEGER = /^[+-]?\d+$/;
-
-function toNumber(param: string, v: unknown, integer: boolean): number | undefined {
-  if (v === undefined || v === null) return undefined;
-  let num: number;
-  if (typeof v === 'number') num = v;
-  else if (typeof v === 'string' && (integer ? INTEGER : DECIMAL).test(v.trim())) num = Number(v.trim());
-  else throw invalidParameter(param, integer ? 'must be an integer' : 'must be a number');
-  if (!Number.isFinite(num)) throw invalidParameter(param, 'must be a finite number');
-  if (integer && !Number.isInteger(num)) throw invalidParameter(param, 'must be an integer');
-  return num;
-}
-
-function toStr(param: string, v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw invalidParameter(param, 'must be a string');
-  return v;
-}
-
 function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
   const ok = 'values' in r ? r.values.includes(value) : value >= r.min && value <= r.max;
   if (!ok) throw invalidParameter(param, `must be ${describeRange(r, unit)}`);
 }
 
-function parseSize(v: string): [number, number] {
-  const m = /^(\d{1,5})x(\d{1,5})$/.exec(v.trim());
-  if (!m) throw invalidParameter('size', 'must be "WIDTHxHEIGHT", e.g. "1280x720"');
-  return [Number(m[1]), Number(m[2])];
-}
-
-function parseMetadata(v: unknown): Record<string, unknown> {
-  if (v === undefined || v === null) return {};
-  let obj = v;
-  if (typeof v === 'string') {
-    try {
-      obj = JSON.parse(v);
-    } catch {
-      throw invalidParameter('metadata', 'must be a JSON object');
-    }
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw invalidParameter('metadata', 'must be an object');
-  if (JSON.stringify(obj).length > 16_384) throw invalidParameter('metadata', 'must be at most 16384 bytes of JSON');
-  return obj as Record<string, unknown>;
-}
-
-function parseImage(v: unknown, param: string, limits: CreateLimits): ImageInput {
-  if (typeof v !== 'string' || v.length === 0) throw invalidParameter(param, 'must be an image URL, a data URL or base64 image data');
+function parseImage(v: string, param: string, limits: CreateLimits): ImageInput {
+  if (v.length === 0) throw invalidParameter(param, 'must be an image URL, a data URL or base64 image data');
   if (/^https?:\/\//i.test(v)) {
     if (v.length > 2048) throw invalidParameter(param, 'URL must be at most 2048 characters');
     try {
@@ -93,9 +176,25 @@ function parseImage(v: unknown, param: string, limits: CreateLimits): ImageInput
   return { kind: 'bytes', image: decodeImageString(v, param, limits.maxImageBytes) };
 }
 
+const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
+
+/** The model a request names (or the catalog default); an unknown name is a 400 listing the models. */
+export function resolveModel(catalog: ModelCatalog, name: string | null | undefined): ModelSpec {
+  const model = given(name) ? catalog.get(name) : catalog.defaultModel;
+  if (!model) throw invalidParameter('model', `must be one of ${catalog.list().map((m) => m.id).join(', ')}`);
+  return model;
+}
+
+export function checkPrompt(prompt: string | null, limits: CreateLimits): void {
+  if (prompt !== null && prompt.length > limits.maxPromptChars) {
+    throw invalidParameter('prompt', `must be at most ${limits.maxPromptChars} characters`);
+  }
+}
+
 /**
- * Validates a create request against the catalog and returns the effective parameters.
- * `upload` is an input_reference file from a multipart body.
+ * Validates a create request: its shape with `createVideoBodySchema`, then the chosen model's
+ * limits from the catalog. Returns the effective parameters. `upload` is an input_reference
+ * file from a multipart body.
  */
 export function parseCreateRequest(
   body: unknown,
@@ -103,45 +202,18 @@ export function parseCreateRequest(
   limits: CreateLimits,
   upload?: { buffer: Buffer; field: string } | null,
 ): CreateVideoInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ApiError(400, 'invalid_json', 'Request body must be a JSON object');
-  }
-  const raw = body as Record<string, unknown>;
-  for (const key of Object.keys(raw)) {
-    if (!(CREATE_FIELDS as readonly string[]).includes(key)) {
-      throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${key}`, key);
-    }
-  }
+  const raw = parseBody(createVideoBodySchema, body);
+  const model = resolveModel(catalog, raw.model);
 
-  const modelName = toStr('model', raw.model);
-  const model = modelName === undefined ? catalog.defaultModel : catalog.get(modelName);
-  if (!model) {
-    const names = catalog.list().map((m) => m.id).join(', ');
-    throw invalidParameter('model', `must be one of ${names}`);
-  }
-
-  const prompt = toStr('prompt', raw.prompt) ?? null;
-  if (prompt !== null && prompt.length > limits.maxPromptChars) {
-    throw invalidParameter('prompt', `must be at most ${limits.maxPromptChars} characters`);
-  }
+  const prompt = raw.prompt ?? null;
+  checkPrompt(prompt, limits);
 
   let image: ImageInput | null = null;
-  if (raw.image !== undefined && raw.image !== null && raw.image !== '') image = parseImage(raw.image, 'image', limits);
+  if (given(raw.image) && raw.image !== '') image = parseImage(raw.image, 'image', limits);
   const ref = raw.input_reference;
-  if (ref !== undefined && ref !== null && ref !== '') {
+  if (given(ref) && ref !== '') {
     if (image) throw invalidParameter('input_reference', 'cannot be combined with image');
-    if (typeof ref === 'object' && !Array.isArray(ref)) {
-      const keys = Object.keys(ref);
-      const url = (ref as Record<string, unknown>).image_url;
-      if (keys.some((k) => k !== 'image_url') || url === undefined) {
-        throw invalidParameter('input_reference', 'must be a file upload or {"image_url": "..."}');
-      }
-      image = parseImage(url, 'input_reference.image_url', limits);
-    } else if (typeof ref === 'string') {
-      image = parseImage(ref, 'input_reference', limits);
-    } else {
-      throw invalidParameter('input_reference', 'must be a file upload or {"image_url": "..."}');
-    }
+    image = typeof ref === 'string' ? parseImage(ref, 'input_reference', limits) : parseImage(ref.image_url, 'input_reference.image_url', limits);
   }
   if (upload) {
     if (image) throw invalidParameter(upload.field, 'cannot be combined with another image input');
@@ -156,9 +228,9 @@ export function parseCreateRequest(
   if (prompt !== null && prompt.trim() === '' && image === null) throw invalidParameter('prompt', 'must not be empty');
   if (image && !model.acceptsImage) throw invalidParameter('image', `is not supported by model ${model.id}`);
 
-  // Duration: seed `duration` (number) or OpenAI `seconds` (string); both must agree.
-  const duration = toNumber('duration', raw.duration, false);
-  const seconds = toNumber('seconds', raw.seconds, false);
+  // Duration: seed `duration` or OpenAI `seconds`; both must agree.
+  const duration = raw.duration ?? undefined;
+  const seconds = raw.seconds ?? undefined;
   if (duration !== undefined && seconds !== undefined && duration !== seconds) {
     throw invalidParameter('seconds', 'conflicts with duration; send one of them');
   }
@@ -167,12 +239,11 @@ export function parseCreateRequest(
   checkIn(durationParam, durationSeconds, model.duration, 'seconds');
 
   // Size: seed `width`/`height` or OpenAI `size`; both must agree.
-  let width = toNumber('width', raw.width, true);
-  let height = toNumber('height', raw.height, true);
-  const sizeStr = toStr('size', raw.size);
+  let width = raw.width ?? undefined;
+  let height = raw.height ?? undefined;
   let sizeParam = 'width';
-  if (sizeStr !== undefined) {
-    const [w, h] = parseSize(sizeStr);
+  if (given(raw.size)) {
+    const [w, h] = raw.size.trim().split('x').map(Number) as [number, number];
     if ((width !== undefined && width !== w) || (height !== undefined && height !== h)) {
       throw invalidParameter('size', 'conflicts with width/height; send one of them');
     }
@@ -185,42 +256,16 @@ export function parseCreateRequest(
   }
   width ??= model.defaults.width;
   height ??= model.defaults.height;
-  if ('values' in model.size) {
-    if (!model.size.values.includes(`${width}x${height}`)) {
-      throw invalidParameter(sizeParam, `must be one of ${model.size.values.join(', ')}`);
-    }
-  } else {
-    checkIn('width', width, model.size.width, 'pixels');
-    checkIn('height', height, model.size.height, 'pixels');
-    if (width % 2 !== 0) throw invalidParameter('width', 'must be an even number');
-    if (height % 2 !== 0) throw invalidParameter('height', 'must be an even number');
-  }
+  checkSize(model, width, height, sizeParam);
 
-  const fps = toNumber('fps', raw.fps, true) ?? model.defaults.fps;
+  const fps = raw.fps ?? model.defaults.fps;
   checkIn('fps', fps, model.fps, 'frames per second');
 
-  const seed = toNumber('seed', raw.seed, true) ?? randomSeed();
+  const seed = raw.seed ?? randomSeed();
   if (seed < 0 || seed > SEED_MAX) throw invalidParameter('seed', `must be between 0 and ${SEED_MAX}`);
 
-  const n = toNumber('n', raw.n, true) ?? 1;
+  const n = raw.n ?? 1;
   if (n < 1 || n > model.maxN) throw invalidParameter('n', `must be between 1 and ${model.maxN} for model ${model.id}`);
-
-  const responseFormat = toStr('response_format', raw.response_format) ?? 'url';
-  if (responseFormat !== 'url' && responseFormat !== 'b64_json') throw invalidParameter('response_format', 'must be one of url, b64_json');
-
-  const user = toStr('user', raw.user) ?? null;
-  if (user !== null && user.length > 256) throw invalidParameter('user', 'must be at most 256 characters');
-
-  const callbackUrl = toStr('callback_url', raw.callback_url) ?? null;
-  if (callbackUrl !== null) {
-    let ok = false;
-    try {
-      ok = ['http:', 'https:'].includes(new URL(callbackUrl).protocol);
-    } catch {
-      ok = false;
-    }
-    if (!ok || callbackUrl.length > 2048) throw invalidParameter('callback_url', 'must be an http(s) URL of at most 2048 characters');
-  }
 
   return {
     model,
@@ -232,9 +277,22 @@ export function parseCreateRequest(
     fps,
     seed,
     n,
-    responseFormat,
-    user,
-    metadata: parseMetadata(raw.metadata),
-    callbackUrl,
+    responseFormat: raw.response_format ?? 'url',
+    user: raw.user ?? null,
+    metadata: raw.metadata ?? {},
+    callbackUrl: raw.callback_url ?? null,
   };
+}
+
+function checkSize(model: ModelSpec, width: number, height: number, sizeParam: string): void {
+  if ('values' in model.size) {
+    if (!model.size.values.includes(`${width}x${height}`)) {
+      throw invalidParameter(sizeParam, `must be one of ${model.size.values.join(', ')}`);
+    }
+    return;
+  }
+  checkIn('width', width, model.size.width, 'pixels');
+  checkIn('height', height, model.size.height, 'pixels');
+  if (width % 2 !== 0) throw invalidParameter('width', 'must be an even number');
+  if (height % 2 !== 0) throw invalidParameter('height', 'must be an even number');
 }

@@ -6,3 +6,4 @@ export * from './image';
 export * from './create-request';
 export * from './video-object';
 export * from './webhook-signature';
+export * from './list-request';

@@ -35,3 +35,58 @@ export async function raiseProgress(db: Db, id: string, progress: number): Promi
 export function outputsOf(db: Db, taskId: string): Promise<TaskOutput[]> {
   return db.taskOutput.findMany({ where: { taskId }, orderBy: [{ index: 'asc' }, { variant: 'asc' }] });
 }
+
+/**
+ * Fails a live task (pending or processing) through the state machine; false when it had
+ * already ended. Tries both live states, since a worker may move it between the two reads.
+ */
+export async function failLiveTask(db: Db, id: string, code: string, message: string): Promise<boolean> {
+  const data = { errorCode: code, errorMessage: message.slice(0, 2000), completedAt: new Date() };
+  if (await transitionTask(db, id, 'processing', 'failed', data)) return true;
+  return transitionTask(db, id, 'pending', 'failed', data);
+}
+
+/** Hides a task from its owner for good; false when it was already deleted. */
+export async function markTaskDeleted(db: Db, id: string): Promise<boolean> {
+  const res = await db.task.updateMany({ where: { id, deletedAt: null }, data: { deletedAt: new Date() } });
+  return res.count === 1;
+}
+
+export interface ListTasksQuery {
+  apiKeyId: string;
+  limit: number;
+  order: 'asc' | 'desc';
+  /** Id of the last task of the previous page. */
+  after?: { id: string; createdAt: Date } | null;
+  status?: TaskStatus;
+  user?: string;
+  model?: string;
+}
+
+/**
+ * One page of a key's own, non-deleted tasks, keyset-paginated on (created_at, id) so it walks
+ * the (api_key_id, created_at desc, id desc) index; fetches one extra row to tell has_more.
+ */
+export async function listTasks(db: Db, q: ListTasksQuery): Promise<{ tasks: Task[]; hasMore: boolean }> {
+  const beyond = q.order === 'desc' ? 'lt' : 'gt';
+  const upTo = q.order === 'desc' ? 'lte' : 'gte';
+  const rows = await db.task.findMany({
+    where: {
+      apiKeyId: q.apiKeyId,
+      deletedAt: null,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.user !== undefined ? { user: q.user } : {}),
+      ...(q.model !== undefined ? { model: q.model } : {}),
+      // created_at <= cursor is the index range to seek to; the OR only breaks ties on id.
+      ...(q.after
+        ? {
+            createdAt: { [upTo]: q.after.createdAt },
+            OR: [{ createdAt: { [beyond]: q.after.createdAt } }, { id: { [beyond]: q.after.id } }],
+          }
+        : {}),
+    },
+    orderBy: [{ createdAt: q.order }, { id: q.order }],
+    take: q.limit + 1,
+  });
+  return { tasks: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+}

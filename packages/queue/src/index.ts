@@ -7,6 +7,7 @@ export const QUEUE_NAMES = {
   tasks: 'video-tasks',
   maintenance: 'maintenance',
   webhooks: 'webhooks',
+  cancels: 'task-cancels',
 } as const;
 
 /** One job per task, id = task id: it carries the task through submit → poll → finalize. */
@@ -18,6 +19,17 @@ export const taskJobSchema = z.object({
   dueAt: z.number().optional(),
 });
 export type TaskJob = z.infer<typeof taskJobSchema>;
+
+/** Stops a deleted task's upstream work and frees what the provider keeps for it. */
+export const cancelJobSchema = z.object({ taskId: z.string().min(1) });
+export type CancelJob = z.infer<typeof cancelJobSchema>;
+
+export const CANCEL_JOB_OPTIONS: JobsOptions = {
+  attempts: 6,
+  backoff: { type: 'exponential', delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
 
 export const TASK_JOB_OPTIONS: JobsOptions = {
   attempts: 8,
@@ -79,6 +91,12 @@ export function createWebhooksQueue(connection: Redis, prefix: string, attempts:
   return queue;
 }
 
+export function createCancelsQueue(connection: Redis, prefix: string): Queue<CancelJob> {
+  const queue = new Queue<CancelJob>(QUEUE_NAMES.cancels, { connection, prefix, defaultJobOptions: CANCEL_JOB_OPTIONS });
+  queue.on('error', () => undefined);
+  return queue;
+}
+
 export const webhookJobId = (job: Pick<WebhookJob, 'eventId' | 'target'>): string => `${job.eventId}-${job.target}`;
 
 export async function enqueueWebhook(queue: Queue<WebhookJob>, job: WebhookJob): Promise<void> {
@@ -107,4 +125,9 @@ export async function readQueueStats(queue: Queue): Promise<QueueStats> {
   const [oldest] = await queue.getJobs(['wait'], 0, 0, true);
   const oldestWaitingAgeSeconds = oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0;
   return { queue: queue.name, counts, oldestWaitingAgeSeconds };
+}
+
+/** One cancel job per task: deleting twice queues it once. */
+export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
+  await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
 }

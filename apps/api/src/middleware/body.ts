@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import multer from 'multer';
 import { ApiError } from '@reelay/core';
+import { duplicateTopLevelKey } from './json-keys';
 
 const FILE_FIELDS = new Set(['input_reference', 'image']);
 export interface ParsedCreateBody {
@@ -13,17 +14,26 @@ declare global {
   namespace Express {
     interface Request {
       createBody?: ParsedCreateBody;
+      rawJson?: Buffer;
     }
   }
 }
 
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
 export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
-  const json = express.json({ limit: limits.maxBodyBytes, strict: false, type: () => true });
+  const json = express.json({
+    limit: limits.maxBodyBytes,
+    strict: false,
+    type: () => true,
+    verify: (req, _res, buf) => {
+      (req as Request).rawJson = buf;
+    },
+  });
   const form = multer({
     storage: multer.memoryStorage(),
     limits: { fileSize: limits.maxImageBytes, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101 },
-  }).any();
+    streamHandler: capBodyBytes(limits.maxBodyBytes),
+  } as multer.Options).any();
 
   return (req: Request, res: Response, next: NextFunction): void => {
     const type = (req.header('content-type') ?? '').toLowerCase();
@@ -34,7 +44,14 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
     if (type.startsWith('application/json') || (type === '' && length === 0)) {
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
-        req.createBody = { body: req.body ?? {}, upload: null };
+        // An empty body is an empty object; a JSON null is a body of the wrong kind.
+        const body: unknown = req.body === undefined ? {} : req.body;
+        const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
+        req.rawJson = undefined;
+        if (repeated !== null) {
+          return next(new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated));
+        }
+        req.createBody = { body, upload: null };
         next();
       });
       return;
@@ -51,6 +68,9 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
           // multer already rebuilds bracket notation (`metadata[style]`, `input_reference[image_url]`)
           // into nested objects, as the openai SDK sends them; a repeated plain field becomes an array.
           const body = { ...((req.body ?? {}) as Record<string, unknown>) };
+          // No top-level field is a list, so an array here is a field sent twice.
+          const repeated = Object.keys(body).find((k) => Array.isArray(body[k]));
+          if (repeated) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated);
           if (file && body[file.fieldname] !== undefined) {
             throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${file.fieldname} is sent more than once`, file.fieldname);
           }
@@ -63,5 +83,26 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
       return;
     }
     next(new ApiError(415, 'unsupported_media_type', `Unsupported Content-Type "${type || '(none)'}": send application/json or multipart/form-data`));
+  };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Feeds the request to busboy, counting bytes: a chunked body (no content-length to check up
+ * front) that passes the cap is stopped with the same 413 as body-parser's.
+ */
+function capBodyBytes(maxBytes: number) {
+  return (req: NodeJS.ReadableStream, busboy: NodeJS.WritableStream): void => {
+    let seen = 0;
+    const count = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen <= maxBytes) return;
+      req.off('data', count);
+      req.unpipe(busboy);
+      busboy.emit('error', Object.assign(new Error('request entity too large'), { type: 'entity.too.large' }));
+    };
+    req.on('data', count);
+    req.pipe(busboy);
   };
 }

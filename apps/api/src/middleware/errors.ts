@@ -11,7 +11,7 @@ interface HttpishError {
 }
 
 /** Turns body-parser, multer and unknown errors into the one API error shape. */
-export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
+export function toApiError(err: unknown, maxBodyBytes: number, maxImageBytes?: number): ApiError {
   if (err instanceof ApiError) return err;
   const e = (err ?? {}) as HttpishError;
   if (e.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'Request body is not valid JSON');
@@ -23,7 +23,12 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   }
   if (e.type === 'request.aborted') return new ApiError(400, 'invalid_parameter', 'Request body was not received in full');
   if (e.code === 'LIMIT_FILE_SIZE') {
-    return new ApiError(413, 'payload_too_large', `Uploaded file ${e.field ?? ''} exceeds the limit of ${e.limit ?? ''} bytes`.replace('  ', ' '), e.field ?? null);
+    const field = e.field ?? 'input_reference';
+    return new ApiError(413, 'payload_too_large', `Uploaded file ${field} exceeds the limit of ${maxImageBytes ?? e.limit} bytes`, field);
+  }
+  if (e.code === 'LIMIT_FILE_COUNT') {
+    const field = e.field ?? 'input_reference';
+    return new ApiError(400, 'invalid_parameter', `Invalid parameter: ${field} must be a single file; send one image`, field);
   }
   if (typeof e.code === 'string' && e.code.startsWith('LIMIT_')) {
     return new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${(err as Error).message}`, e.field ?? null);
@@ -38,10 +43,10 @@ export function toApiError(err: unknown, maxBodyBytes: number): ApiError {
   return new ApiError(500, 'internal_error', 'Internal error');
 }
 
-export function errorHandler(maxBodyBytes: number) {
+export function errorHandler(maxBodyBytes: number, maxImageBytes?: number) {
   // Express recognises error handlers by their four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const apiErr = toApiError(err, maxBodyBytes);
+    const apiErr = toApiError(err, maxBodyBytes, maxImageBytes);
     if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();

@@ -1,10 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import rangeParser from 'range-parser';
-import { ApiError, notFound, parseCreateRequest } from '@reelay/core';
-import { findTaskForOwner } from '@reelay/db';
+import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema } from '@reelay/core';
+import { findTaskForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
+import { deleteVideo } from '../services/delete-video';
+import { remixVideo } from '../services/remix-video';
 import { presentVideo } from '../services/present-video';
 
 const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
@@ -15,17 +17,53 @@ export function videosRouter(deps: ApiDeps): Router {
   const { config } = deps;
   const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
 
-  router.post('/', createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES }), async (req, res) => {
+  const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
+
+  router.post('/', bodyParser, async (req, res) => {
     const { body, upload } = req.createBody!;
     const input = parseCreateRequest(body, deps.catalog, limits, upload);
     const task = await createVideo(deps, req.apiKey, input, String(req.id));
     res.status(200).json(presentVideo(deps, req.apiKey, task));
   });
 
+  router.get('/', async (req, res) => {
+    const query = parseBody(listVideosQuerySchema, { ...(req.query as object) });
+    let after = null;
+    if (query.after !== undefined) {
+      // A deleted cursor still marks a place in the list, so paging survives a delete.
+      after = await deps.db.task.findFirst({ where: { id: query.after, apiKeyId: req.apiKey.id }, select: { id: true, createdAt: true } });
+      if (!after) throw invalidParameter('after', 'must be the id of one of your videos');
+    }
+    const { tasks, hasMore } = await listTasks(deps.db, {
+      apiKeyId: req.apiKey.id,
+      limit: query.limit ?? 20,
+      order: query.order ?? 'desc',
+      after,
+      status: query.status,
+      user: query.user,
+      model: query.model,
+    });
+    const data = tasks.map((t) => presentVideo(deps, req.apiKey, t));
+    res.json({ object: 'list', data, first_id: tasks[0]?.id ?? null, last_id: tasks.at(-1)?.id ?? null, has_more: hasMore });
+  });
+
   router.get('/:id', async (req, res) => {
     const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
     res.json(presentVideo(deps, req.apiKey, task));
+  });
+
+  router.delete('/:id', async (req, res) => {
+    await deleteVideo(deps, req.apiKey, String(req.params.id));
+    res.json({ id: String(req.params.id), object: 'video.deleted', deleted: true });
+  });
+
+  router.post('/:id/remix', bodyParser, async (req, res) => {
+    const { body, upload } = req.createBody!;
+    if (upload) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
+    const { prompt } = parseBody(remixVideoBodySchema, body);
+    const task = await remixVideo(deps, req.apiKey, String(req.params.id), prompt, String(req.id));
+    res.status(200).json(presentVideo(deps, req.apiKey, task));
   });
 
   router.get('/:id/content', async (req, res) => {

@@ -1,5 +1,5 @@
 import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
-import type { ApiKey, Task } from '@reelay/db';
+import type { ApiKey, Prisma, Task } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
 import { enqueueTask, withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
@@ -23,32 +23,39 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
   const now = new Date();
+  return insertAndEnqueueTask(deps, {
+    id,
+    apiKeyId: key.id,
+    model: input.model.id,
+    provider: input.model.targets[0]!.provider,
+    prompt: input.prompt,
+    imageRef,
+    durationSeconds: input.durationSeconds,
+    width: input.width,
+    height: input.height,
+    fps: input.fps,
+    seed: BigInt(input.seed),
+    n: input.n,
+    responseFormat: input.responseFormat,
+    user: input.user,
+    metadata: input.metadata as object,
+    callbackUrl: input.callbackUrl,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+  }, requestId);
+}
+
+/**
+ * Inserts the task row and queues its job. If the job cannot be queued, the row and its stored
+ * input image are removed again and the client gets a 503.
+ */
+export async function insertAndEnqueueTask(deps: ApiDeps, data: Prisma.TaskUncheckedCreateInput, requestId: string): Promise<Task> {
+  const id = data.id;
   let task: Task;
   try {
-    task = await deps.db.task.create({
-      data: {
-        id,
-        apiKeyId: key.id,
-        model: input.model.id,
-        provider: input.model.targets[0]!.provider,
-        prompt: input.prompt,
-        imageRef,
-        durationSeconds: input.durationSeconds,
-        width: input.width,
-        height: input.height,
-        fps: input.fps,
-        seed: BigInt(input.seed),
-        n: input.n,
-        responseFormat: input.responseFormat,
-        user: input.user,
-        metadata: input.metadata as object,
-        callbackUrl: input.callbackUrl,
-        createdAt: now,
-        expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-      },
-    });
+    task = await deps.db.task.create({ data });
   } catch (err) {
-    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;
   }
   try {
@@ -57,7 +64,7 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'enqueue failed; task removed');
     await deps.db.task.delete({ where: { id } }).catch(() => undefined);
-    if (imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });

@@ -51,6 +51,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
   if (!moved) {
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
+    await provider.release?.(upstreamId).catch(() => undefined);
     return done;
   }
   return waitFor(ctx.config.POLL_MIN_MS);

@@ -1,0 +1,29 @@
+import { ApiError, notFound } from '@reelay/core';
+import { failLiveTask, findTaskForOwner, markTaskDeleted, type ApiKey } from '@reelay/db';
+import { enqueueCancel } from '@reelay/queue';
+import type { ApiDeps } from '../deps';
+
+/**
+ * Deletes a video for its owner: a live task is first failed as `cancelled` through the state
+ * machine, then hidden (tasks.deleted_at) and its stored files removed. Stopping the upstream
+ * (or preview render) is a worker's job, queued before anything changes so that a Redis outage
+ * is a clean 503. A finalize racing with this loses its completion transition and removes the
+ * files it wrote.
+ */
+export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promise<void> {
+  const task = await findTaskForOwner(deps.db, id, key.id);
+  if (!task) throw notFound();
+  const live = task.status === 'pending' || task.status === 'processing';
+  if (live) {
+    try {
+      await enqueueCancel(deps.cancelsQueue, { taskId: task.id });
+    } catch {
+      throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; the video was not deleted, try again');
+    }
+    await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled: the video was deleted');
+  }
+  if (!(await markTaskDeleted(deps.db, task.id))) throw notFound();
+  await deps.storage.remove(`videos/${task.id}`);
+  await deps.storage.remove(`inputs/${task.id}`);
+  await deps.db.taskOutput.deleteMany({ where: { taskId: task.id } });
+}

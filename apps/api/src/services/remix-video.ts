@@ -1,0 +1,55 @@
+import { ApiError, checkPrompt, newVideoId, notFound } from '@reelay/core';
+import { findTaskForOwner, type ApiKey, type Task } from '@reelay/db';
+import type { ApiDeps } from '../deps';
+import { insertAndEnqueueTask } from './create-video';
+
+/**
+ * A new task from a completed one of the same key: every parameter copied, the prompt replaced,
+ * `remixed_from_video_id` set. The source's input image is copied, so deleting the source later
+ * does not break the remix.
+ */
+export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, prompt: string, requestId: string): Promise<Task> {
+  const source = await findTaskForOwner(deps.db, sourceId, key.id);
+  if (!source) throw notFound();
+  const model = deps.catalog.get(source.model);
+  if (!model || !model.supportsRemix) {
+    throw new ApiError(400, 'unsupported_operation', `Model ${source.model} does not support remix`, 'video_id');
+  }
+  if (source.status !== 'completed') {
+    throw new ApiError(409, 'video_not_ready', `Video ${source.id} is ${source.status}; only a completed video can be remixed`);
+  }
+  checkPrompt(prompt, { maxPromptChars: deps.config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: deps.config.REELAY_MAX_IMAGE_BYTES });
+
+  const id = newVideoId();
+  let imageRef: string | null = null;
+  if (source.imageRef) {
+    imageRef = source.imageRef.replace(`inputs/${source.id}/`, `inputs/${id}/`);
+    await deps.storage.put(imageRef, deps.storage.read(source.imageRef));
+  }
+  const now = new Date();
+  return insertAndEnqueueTask(
+    deps,
+    {
+      id,
+      apiKeyId: key.id,
+      model: source.model,
+      provider: model.targets[0]!.provider,
+      prompt,
+      imageRef,
+      durationSeconds: source.durationSeconds,
+      width: source.width,
+      height: source.height,
+      fps: source.fps,
+      seed: source.seed,
+      n: source.n,
+      responseFormat: source.responseFormat,
+      user: source.user,
+      metadata: (source.metadata ?? {}) as object,
+      callbackUrl: source.callbackUrl,
+      remixedFromId: source.id,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+    },
+    requestId,
+  );
+}

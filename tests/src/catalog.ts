@@ -1,0 +1,47 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_CATALOG, type CatalogFile } from '@reelay/core';
+
+const preview = [{ provider: 'preview' }];
+
+/**
+ * The default catalog plus small models that render in a fraction of a second, so tests that
+ * need many completed videos stay light on a shared machine:
+ * - `tiny`: seed-style ranges (1-4 s, 64-256 px, 10 fps);
+ * - `tiny-2`: OpenAI-style values (seconds 1 or 4, 128x128 or 96x160), default 4 s like sora-2;
+ * - `tiny-noremix`: like `tiny`, but its provider cannot remix.
+ */
+export function writeTestCatalog(): string {
+  const tiny = {
+    id: 'tiny',
+    description: 'Test model: tiny seed-style clips.',
+    targets: preview,
+    duration: { min: 1, max: 4 },
+    size: { width: { min: 64, max: 256 }, height: { min: 64, max: 256 } },
+    fps: { values: [10, 12] },
+    maxN: 2,
+    acceptsImage: true,
+    supportsRemix: true,
+    defaults: { duration: 1, width: 128, height: 128, fps: 10 },
+  };
+  const file: CatalogFile = {
+    defaultModel: 'sora-1.0',
+    models: [
+      ...DEFAULT_CATALOG.models,
+      tiny,
+      {
+        ...tiny,
+        id: 'tiny-2',
+        description: 'Test model: tiny OpenAI-style clips.',
+        duration: { values: [1, 4] },
+        size: { values: ['128x128', '96x160'] },
+        defaults: { duration: 4, width: 128, height: 128, fps: 10 },
+      },
+      { ...tiny, id: 'tiny-noremix', supportsRemix: false },
+    ],
+  };
+  const path = join(mkdtempSync(join(tmpdir(), 'reelay-catalog-')), 'models.json');
+  writeFileSync(path, JSON.stringify(file));
+  return path;
+}

@@ -1,0 +1,184 @@
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ModelCatalog } from '@reelay/core';
+import { createProviders, type PollOutput } from '@reelay/providers';
+import { QUEUE_NAMES, type WebhookJob } from '@reelay/queue';
+import { LocalStorage } from '@reelay/storage';
+import type { Queue } from 'bullmq';
+import { advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
+import { http, startStack, waitForVideo, type Stack } from './harness';
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const renderDirOf = (stack: Stack, id: string) =>
+  join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${id.replace(/[^A-Za-z0-9_]/g, '')}`);
+
+/** Live (not zombie) processes whose working directory is `dir`, by pid → command name. */
+function processesIn(dir: string): Map<number, string> {
+  const found = new Map<number, string>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readlinkSync(`/proc/${name}/cwd`) !== dir) continue;
+      found.set(Number(name), readFileSync(`/proc/${name}/comm`, 'utf8').trim());
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
+  return found;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat); // a zombie has stopped running
+  } catch {
+    return false;
+  }
+}
+
+describe('DELETE /v1/videos/{id} with a worker running', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  test('deleting a running preview render kills its ffmpeg, leaves no files, and the video is gone', async () => {
+    const created = await http(stack, 'POST', '/v1/videos', {
+      key: stack.key,
+      json: { prompt: 'delete me while rendering', duration: 60, width: 1280, height: 720, fps: 30 },
+    });
+    expect(created.status).toBe(200);
+    const id = created.body.id as string;
+    const renderDir = renderDirOf(stack, id);
+    const ffmpegPids = await until('ffmpeg to be rendering', async () => {
+      const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
+      if (r.body.status !== 'processing' || r.body.progress <= 0) return false;
+      const pids = [...processesIn(renderDir)].filter(([, comm]) => comm.startsWith('ffmpeg')).map(([pid]) => pid);
+      return pids.length > 0 ? pids : false;
+    });
+
+    const del = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key });
+    expect(del.status).toBe(200);
+    expect(del.body).toEqual({ id, object: 'video.deleted', deleted: true });
+
+    // Left alone, this render would run for a long while yet.
+    await until('ffmpeg to stop', () => ffmpegPids.every((pid) => !alive(pid)), 20_000);
+    await until('the render folder to be released', () => !existsSync(renderDir), 30_000);
+    expect(existsSync(join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id))).toBe(false);
+
+    const retrieve = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
+    expect(retrieve.status).toBe(404);
+    expect(retrieve.body.error.code).toBe('not_found');
+    expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).status).toBe(404);
+    expect((await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key })).status).toBe(404);
+
+    // The stored state went through the state machine: failed as cancelled, then hidden.
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: 'failed', errorCode: 'cancelled' });
+    expect(row.deletedAt).not.toBeNull();
+    // And it stays that way: the task's own job does not bring anything back.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(existsSync(join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id))).toBe(false);
+    expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(0);
+  });
+
+  test('deleting a completed video removes its files; another key cannot delete it', async () => {
+    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'done', duration: 1, width: 64, height: 64, fps: 24 } });
+    const id = created.body.id as string;
+    await waitForVideo(stack, stack.key, id);
+    const dir = join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id);
+    expect(existsSync(dir)).toBe(true);
+
+    const stranger = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: await stack.newKey() });
+    expect(stranger.status).toBe(404);
+    expect(existsSync(dir)).toBe(true);
+
+    const del = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key });
+    expect(del.body).toEqual({ id, object: 'video.deleted', deleted: true });
+    expect(existsSync(dir)).toBe(false);
+    expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(0);
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row.status).toBe('completed'); // a finished task is hidden, not rewritten
+    expect((await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key })).status).toBe(404);
+  });
+});
+
+describe('a finalize racing with a delete', () => {
+  let stack: Stack;
+  let ctx: WorkerContext;
+  beforeAll(async () => {
+    stack = await startStack({}, { worker: false });
+    const c = stack.config;
+    ctx = {
+      config: c,
+      db: stack.db,
+      storage: new LocalStorage(c.REELAY_STORAGE_DIR),
+      providers: createProviders(c),
+      catalog: ModelCatalog.load(c.REELAY_MODELS_FILE),
+      media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
+      logger: stack.api.deps.logger,
+      webhooksQueue: stack.api.deps.queues.find((q) => q.name === QUEUE_NAMES.webhooks) as Queue<WebhookJob>,
+    };
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  test('storing outputs after the delete leaves no files and no output rows', async () => {
+    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'race', duration: 1, width: 64, height: 64, fps: 24 } });
+    const id = created.body.id as string;
+    await advanceTask(ctx, id); // submit: pending -> processing
+    const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(processing.status).toBe('processing');
+    const provider = ctx.providers.get('preview')!;
+    const outputs = await until('the render to finish', async () => {
+      const r = await provider.poll(processing.upstreamId!);
+      return r.state === 'succeeded' ? (r.outputs as PollOutput[]) : false;
+    });
+
+    // The delete lands while this worker still believes the task is processing...
+    expect((await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key })).status).toBe(200);
+    // ...and its finalize then copies the outputs into storage and tries to complete the task.
+    await finalizeTask(ctx, processing, provider, outputs);
+
+    expect(existsSync(join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id))).toBe(false);
+    expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(0);
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: 'failed', errorCode: 'cancelled' });
+  });
+});
+
+describe('DELETE when the queue is unreachable', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({}, { worker: false });
+  });
+  afterAll(async () => {
+    await stack.close();
+  });
+
+  test('a live task is left exactly as it was, with a 503', async () => {
+    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'keep me', duration: 1, width: 64, height: 64, fps: 24 } });
+    const id = created.body.id as string;
+    stack.api.deps.redis.disconnect(); // the API's own connection: its queue calls now fail fast
+    const del = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key });
+    expect(del.status).toBe(503);
+    expect(del.body.error.code).toBe('service_unavailable');
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: 'pending', deletedAt: null, errorCode: null });
+    expect((await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key })).status).toBe(200);
+    await stack.db.task.delete({ where: { id } }); // no job will ever run it
+  });
+});
