@@ -27,9 +27,11 @@ export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<v
 export async function queueTaskEvents(ctx: WorkerContext, taskId: string): Promise<void> {
   const task = await ctx.db.task.findUnique({
     where: { id: taskId },
-    select: { status: true, callbackUrl: true, apiKey: { select: { webhookUrl: true } } },
+    select: { status: true, callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true } } },
   });
   if (!task || (task.status !== 'completed' && task.status !== 'failed')) return;
+  // A task its owner deleted ended by that request; there is nothing left to announce.
+  if (task.deletedAt) return;
   const type = EVENT_OF[task.status];
   const eventId = webhookEventId(taskId, type);
   const createdAt = Math.floor(Date.now() / 1000);

@@ -20,9 +20,9 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
 export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attempt: number): Promise<DeliveryResult> {
   const task = await ctx.db.task.findUnique({
     where: { id: job.taskId },
-    select: { callbackUrl: true, apiKey: { select: { webhookUrl: true, webhookSecret: true } } },
+    select: { callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true, webhookSecret: true } } },
   });
-  if (!task) return { kind: 'skip', reason: 'task no longer exists' };
+  if (!task || task.deletedAt) return { kind: 'skip', reason: 'task was deleted' };
   const url = job.target === 'key' ? task.apiKey.webhookUrl : task.callbackUrl;
   if (!url) return { kind: 'skip', reason: `no ${job.target === 'key' ? 'webhook_url on the key' : 'callback_url on the task'}` };
 
