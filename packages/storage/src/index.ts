@@ -37,6 +37,9 @@ export class LocalStorage {
   /** Streams `source` into `key`, hashing as it goes; stops at `maxBytes`. */
   async put(key: string, source: Readable, maxBytes = Number.MAX_SAFE_INTEGER): Promise<StoredObject> {
     const target = this.pathOf(key);
+    // The source may fail (a file that vanished) while mkdir runs, before pipeline listens: keep
+    // that from being an unhandled 'error' event; pipeline still rejects with it.
+    source.on('error', () => undefined);
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
     const hash = createHash('sha256');
