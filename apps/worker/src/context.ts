@@ -1,18 +1,26 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
-import type { MediaTools, Provider } from '@reelay/providers';
 import type { Logger } from '@reelay/observability';
+import type { MediaTools, ProviderRegistry } from '@reelay/providers';
 import type { WebhookJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
+import { CatalogOrder, type TargetRouter } from './upstream/routing';
+import { NO_LIMITS, type UpstreamGate } from './upstream/target-gate';
+
+/** Observations a benchmark or an operator may want; the pipeline reports into it when set. */
+export interface WorkerMetrics {
+  /** A poll ran `lagMs` after the time it was scheduled for. */
+  pollLag(lagMs: number): void;
+}
 
 /** What the pipeline steps need; built once per worker process. */
 export interface WorkerContext {
   config: Config;
   db: Db;
   storage: LocalStorage;
-  providers: Map<string, Provider>;
+  providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;
   logger: Logger;
@@ -20,4 +28,11 @@ export interface WorkerContext {
   webhooksQueue: Queue<WebhookJob>;
   /** The request that created the task being worked on (per-job contexts only), for log correlation. */
   requestId?: string;
+  /** Shared (Redis) routing and limits; without them: catalog order, no limits (single-process tools, tests). */
+  router?: TargetRouter;
+  gate?: UpstreamGate;
+  metrics?: WorkerMetrics;
 }
+
+export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;
+export const gateOf = (ctx: WorkerContext): UpstreamGate => ctx.gate ?? NO_LIMITS;

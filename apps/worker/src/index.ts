@@ -1,4 +1,4 @@
 export { startWorker, type WorkerRuntime } from './runtime';
-export type { WorkerContext } from './context';
+export type { WorkerContext, WorkerMetrics } from './context';
 export { advanceTask } from './pipeline/advance-task';
 export { finalizeTask } from './pipeline/finalize';

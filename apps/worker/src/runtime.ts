@@ -2,17 +2,19 @@ import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb } from '@reelay/db';
-import { createLogger, type Logger } from '@reelay/observability';
-import { createProviders, instrumentProvider } from '@reelay/providers';
+import { createLogger, pollLag, type Logger } from '@reelay/observability';
+import { instrumentProvider, PROVIDER_FACTORIES, ProviderRegistry, type ProviderFactory } from '@reelay/providers';
 import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type CancelJob, type TaskJob, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Worker } from 'bullmq';
-import type { WorkerContext } from './context';
+import type { WorkerContext, WorkerMetrics } from './context';
 import { startOpsServer } from './ops-server';
 import { createCancelProcessor } from './processors/cancel-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { createWebhookProcessor } from './processors/webhook-processor';
 import { reconcileTasks } from './reconcile';
+import { TargetRouter } from './upstream/routing';
+import { TargetGate } from './upstream/target-gate';
 
 export interface WorkerRuntime {
   ctx: WorkerContext;
@@ -25,22 +27,39 @@ export interface WorkerOptions {
   logger?: Logger;
   /** Serve /metrics, /healthz, /readyz (default true). */
   opsServer?: boolean;
+  /** Extra observers (benchmarks); Prometheus metrics are recorded either way. */
+  metrics?: WorkerMetrics;
 }
 
-/** Starts the task worker, the webhook worker, the periodic reconciler and the ops listener. */
+/** Every adapter wrapped so its upstream calls are timed and counted (reelay_upstream_*). */
+const INSTRUMENTED_FACTORIES: Record<string, ProviderFactory> = Object.fromEntries(
+  Object.entries(PROVIDER_FACTORIES).map(([name, factory]) => [name, ((init) => instrumentProvider(factory(init))) as ProviderFactory]),
+);
+
+/** Starts the task, cancel and webhook workers, the periodic reconciler and the ops listener. */
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
   const logger = opts.logger ?? createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
+  const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
+  const upstreamRedis = createRedis(config.REDIS_URL, 'worker');
   const connection = createRedis(config.REDIS_URL, 'worker');
   const queue = createTasksQueue(connection, config.REELAY_QUEUE_PREFIX);
   const webhooksQueue = createWebhooksQueue(connection, config.REELAY_QUEUE_PREFIX, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
-  const providers = new Map([...createProviders(config)].map(([name, p]) => [name, instrumentProvider(p)]));
+  const extra = opts.metrics;
   const ctx: WorkerContext = {
     config,
-    db: createDb(config.DATABASE_URL),
+    db: createDb(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE),
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
-    providers,
-    catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
+    providers: new ProviderRegistry(config, catalog, INSTRUMENTED_FACTORIES),
+    catalog,
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },
+    router: new TargetRouter(upstreamRedis, config.REELAY_QUEUE_PREFIX),
+    gate: new TargetGate(upstreamRedis, config.REELAY_QUEUE_PREFIX),
+    metrics: {
+      pollLag(lagMs) {
+        pollLag.observe(Math.max(0, lagMs) / 1000);
+        extra?.pollLag(lagMs);
+      },
+    },
     logger,
     webhooksQueue,
   };
@@ -108,6 +127,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       await Promise.all([worker.close(), cancelWorker.close(), webhookWorker.close()]);
       await Promise.all([queue.close(), webhooksQueue.close()]);
       connection.disconnect();
+      upstreamRedis.disconnect();
       await ctx.db.$disconnect();
       if (ops) await new Promise<void>((resolve) => ops!.server.close(() => resolve()));
       logger.flush?.();

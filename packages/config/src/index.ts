@@ -29,11 +29,19 @@ export const envSchema = z.object({
   FFPROBE_PATH: z.string().default('ffprobe'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),
   WORKER_RENDER_SLOTS: z.coerce.number().int().positive().default(2),
+  /** Postgres connections per worker process; polls of many tasks run side by side. */
+  WORKER_DB_POOL_SIZE: z.coerce.number().int().positive().default(20),
   WORKER_LOCK_MS: ms(30_000),
   WORKER_STALLED_INTERVAL_MS: ms(30_000),
   WORKER_RECONCILE_INTERVAL_MS: ms(60_000),
   POLL_MIN_MS: ms(1_000),
-  POLL_MAX_MS: ms(15_000),
+  POLL_MAX_MS: ms(20_000),
+  /** Per-request timeout for upstream provider HTTP calls (submit, poll, cancel; not downloads). */
+  PROVIDER_REQUEST_TIMEOUT_MS: ms(30_000),
+  /** Rounds over all of a model's targets before a task that no target accepted fails. */
+  PROVIDER_SUBMIT_ROUNDS: z.coerce.number().int().positive().default(5),
+  /** Consecutive failed polls (5xx, network, timeout) before the task fails with upstream_error. */
+  PROVIDER_POLL_ERROR_LIMIT: z.coerce.number().int().positive().default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REELAY_TRUST_PROXY: bool.default(false),
   // Operations: admin dashboard, client webhooks, metrics, shutdown.
@@ -67,7 +75,23 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const name = issue.path.join('.') || '(environment)';
     throw new ConfigError(`Invalid environment variable ${name}: ${issue.message}`);
   }
+  secretsByConfig.set(result.data, cleaned);
   return result.data;
+}
+
+// Kept beside the config rather than in it, so printing or serialising a config shows no secret.
+const secretsByConfig = new WeakMap<object, Record<string, string | undefined>>();
+
+/**
+ * The secret held by the environment variable `name` (a target's `credentials` in the model
+ * catalog), read from the same environment the config was parsed from. Throws a ConfigError
+ * naming the variable when it is unset, so a worker stops at start instead of failing tasks.
+ */
+export function credentialFrom(config: Config, name: string): string {
+  const env = secretsByConfig.get(config) ?? process.env;
+  const value = env[name];
+  if (!value) throw new ConfigError(`Invalid environment variable ${name}: not set (named as credentials in the model catalog)`);
+  return value;
 }
 
 let cached: Config | undefined;

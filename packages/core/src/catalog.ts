@@ -9,10 +9,27 @@ import { z } from 'zod';
 const range = z.object({ min: z.number(), max: z.number() });
 
 export const targetSchema = z.object({
+  /** Adapter name, a key of the provider factory map (preview, openai-compatible, …). */
   provider: z.string().min(1),
   upstreamModel: z.string().min(1).optional(),
-  /** Name of the credential set in the environment (never the secret itself). */
-  credentials: z.string().optional(),
+  /** Name of the environment variable holding the secret (never the secret itself). */
+  credentials: z
+    .string()
+    .regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name (A-Z, 0-9, _)')
+    .optional(),
+  /** Upstream API root; each adapter has its own default. */
+  baseUrl: z.string().url().optional(),
+  /**
+   * Targets are tried in ascending priority; targets sharing a priority share load round-robin
+   * (e.g. several keys of one provider). Defaults to the target's position in the list.
+   */
+  priority: z.number().int().optional(),
+  /** Requests per second this target accepts, across every worker process. */
+  maxRequestsPerSecond: z.number().positive().optional(),
+  /** Upstream tasks in flight at once on this target, across every worker process. */
+  maxConcurrentTasks: z.number().int().positive().optional(),
+  /** Adapter-specific settings (e.g. openai-compatible `dialect`); see each adapter's docs. */
+  options: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const modelSpecSchema = z.object({
@@ -35,10 +52,20 @@ export const modelSpecSchema = z.object({
     height: z.number().int().positive(),
     fps: z.number().int().positive(),
   }),
+  /** A task not finished this long after it was created fails with code `timeout` (default 3600). */
+  deadlineSeconds: z.number().int().positive().optional(),
 });
 
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
 export type ModelTarget = z.infer<typeof targetSchema>;
+
+/**
+ * The stable id of one upstream target: adapter, base URL and credential name (never the secret).
+ * Stored on the task, so every poll, download and cancel reaches the upstream and key that
+ * accepted it, even after a restart or a catalog reordering.
+ */
+export const targetKey = (t: Pick<ModelTarget, 'provider' | 'baseUrl' | 'credentials'>): string =>
+  [t.provider, t.baseUrl ?? '', t.credentials ?? ''].join('|');
 
 export const catalogFileSchema = z.object({
   defaultModel: z.string().min(1),
@@ -63,6 +90,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       acceptsImage: true,
       supportsRemix: true,
       defaults: { duration: 5, width: 1280, height: 720, fps: 30 },
+      deadlineSeconds: 3600,
     },
     {
       id: 'sora-turbo',
@@ -75,6 +103,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       acceptsImage: true,
       supportsRemix: true,
       defaults: { duration: 5, width: 1280, height: 720, fps: 24 },
+      deadlineSeconds: 3600,
     },
     {
       id: 'sora-2',
@@ -87,6 +116,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       acceptsImage: true,
       supportsRemix: true,
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
+      deadlineSeconds: 3600,
     },
     {
       id: 'sora-2-pro',
@@ -99,6 +129,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       acceptsImage: true,
       supportsRemix: true,
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
+      deadlineSeconds: 3600,
     },
   ],
 };
@@ -123,6 +154,13 @@ export class ModelCatalog {
 
   list(): ModelSpec[] {
     return [...this.byId.values()];
+  }
+
+  /** Every distinct upstream target of every model, by target key. */
+  targets(): Map<string, ModelTarget> {
+    const out = new Map<string, ModelTarget>();
+    for (const m of this.file.models) for (const t of m.targets) if (!out.has(targetKey(t))) out.set(targetKey(t), t);
+    return out;
   }
 
   static load(path?: string): ModelCatalog {

@@ -1,3 +1,4 @@
+import type { Config } from '@reelay/config';
 import type { Readable } from 'node:stream';
 
 /**
@@ -27,12 +28,21 @@ export type OutputRef = { kind: 'url'; url: string; headers?: Record<string, str
 export interface PollOutput {
   index: number;
   video: OutputRef;
+  /** Upstream-made images; when absent Reelay renders them from the video with ffmpeg. */
   thumbnail?: OutputRef;
+  spritesheet?: OutputRef;
 }
 
 export type PollResult =
   | { state: 'queued' | 'running'; progress?: number; etaSeconds?: number; queuePosition?: number }
-  | { state: 'succeeded'; outputs: PollOutput[]; producedSeconds?: number }
+  | {
+      state: 'succeeded';
+      outputs: PollOutput[];
+      /** Seconds of video the upstream actually produced (all outputs), when it says. */
+      producedSeconds?: number;
+      /** What the upstream charged for the task, in USD, when it says. */
+      costUsd?: number;
+    }
   | { state: 'failed'; code: string; message: string };
 
 export interface Provider {
@@ -45,9 +55,22 @@ export interface Provider {
   release?(upstreamId: string): Promise<void>;
 }
 
-/** A failure the worker must not retry (bad request, content policy, auth). */
-export class PermanentProviderError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-  }
+/**
+ * What an adapter's factory receives: one instance is built per distinct catalog target
+ * (adapter + base URL + credentials). `apiKey` is the secret read from the environment variable
+ * the target names; it lives only in this instance, never in a job, a row or a log line.
+ */
+export interface ProviderInit {
+  /** Stable id of the target (`targetKey` in @reelay/core), stored on every task it accepts. */
+  targetKey: string;
+  /** The catalog's baseUrl, or undefined (the adapter then uses its documented default). */
+  baseUrl: string | undefined;
+  apiKey: string | undefined;
+  /** Upper bound for one upstream HTTP call (PROVIDER_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
+  /** The target's `options` from the catalog (adapter-specific; validate them in the factory). */
+  options: Record<string, unknown>;
+  config: Config;
 }
+
+export type ProviderFactory = (init: ProviderInit) => Provider;

@@ -1,18 +1,71 @@
-import type { Config } from '@reelay/config';
+import { credentialFrom, type Config } from '@reelay/config';
+import { ModelCatalog, targetKey, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
+import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
 import { PreviewProvider } from './preview/preview-provider';
-import type { Provider } from './provider';
+import type { Provider, ProviderFactory } from './provider';
 
-/** Every provider this deployment can route to, by name. */
-export function createProviders(config: Config): Map<string, Provider> {
-  const providers = new Map<string, Provider>();
-  providers.set(
-    'preview',
+/**
+ * Every adapter this build knows, by the name a catalog target uses in `provider`.
+ * Adding an upstream is one line here plus its folder.
+ */
+export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
+  preview: ({ config }) =>
     new PreviewProvider({
       ffmpegPath: config.FFMPEG_PATH,
       workDir: join(resolve(config.REELAY_STORAGE_DIR), '..', 'preview-renders'),
       slots: config.WORKER_RENDER_SLOTS,
     }),
-  );
-  return providers;
+  'openai-compatible': (init) => new OpenAICompatibleProvider(init),
+};
+
+/** The provider instances of one process: one per distinct catalog target, addressed by target key. */
+export class ProviderRegistry {
+  private readonly byKey = new Map<string, Provider>();
+  private readonly targetByKey = new Map<string, ModelTarget>();
+
+  constructor(
+    config: Config,
+    catalog: ModelCatalog,
+    factories: Record<string, ProviderFactory> = PROVIDER_FACTORIES,
+  ) {
+    const shared = new Map<string, Provider>(); // preview has no key or URL: one renderer per process
+    for (const [key, target] of catalog.targets()) {
+      const factory = factories[target.provider];
+      if (!factory) {
+        throw new Error(`model catalog: unknown provider "${target.provider}" (known: ${Object.keys(factories).join(', ')})`);
+      }
+      const apiKey = target.credentials ? credentialFrom(config, target.credentials) : undefined;
+      const provider =
+        !target.baseUrl && !target.credentials && shared.has(target.provider)
+          ? shared.get(target.provider)!
+          : factory({ targetKey: key, baseUrl: target.baseUrl, apiKey, requestTimeoutMs: config.PROVIDER_REQUEST_TIMEOUT_MS, options: target.options ?? {}, config });
+      if (!target.baseUrl && !target.credentials) shared.set(target.provider, provider);
+      this.byKey.set(key, provider);
+      this.targetByKey.set(key, target);
+    }
+  }
+
+  /**
+   * The instance that serves a target key (as stored on a task), if this catalog still has it.
+   * A bare adapter name ("preview") means that adapter's target without URL or credentials.
+   */
+  get(key: string): Provider | undefined {
+    return this.byKey.get(key) ?? (key.includes('|') ? undefined : this.byKey.get(targetKey({ provider: key })));
+  }
+
+  target(key: string): ModelTarget | undefined {
+    return this.targetByKey.get(key) ?? (key.includes('|') ? undefined : this.targetByKey.get(targetKey({ provider: key })));
+  }
+
+  keys(): string[] {
+    return [...this.byKey.keys()];
+  }
+}
+
+export { targetKey };
+
+/** The registry for this config's catalog (REELAY_MODELS_FILE, or the built-in one). */
+export function createProviders(config: Config, catalog: ModelCatalog = ModelCatalog.load(config.REELAY_MODELS_FILE)): ProviderRegistry {
+  return new ProviderRegistry(config, catalog);
 }

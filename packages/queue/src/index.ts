@@ -15,8 +15,6 @@ export const taskJobSchema = z.object({
   taskId: z.string().min(1),
   // Optional so jobs queued by an older deploy still parse.
   requestId: z.string().optional(),
-  // When the job was re-delayed to run (epoch ms); used for the poll-lag metric.
-  dueAt: z.number().optional(),
 });
 export type TaskJob = z.infer<typeof taskJobSchema>;
 

@@ -1,4 +1,5 @@
-import type { WorkerContext } from '../context';
+import { gateOf, type WorkerContext } from '../context';
+import { taskTargetKey } from './poll';
 
 export class TaskStillLiveError extends Error {}
 
@@ -13,11 +14,14 @@ export async function cancelUpstream(ctx: WorkerContext, taskId: string): Promis
   // The API queues this job just before it records the cancel; retry until it has.
   if (task.status === 'pending' || task.status === 'processing') throw new TaskStillLiveError(`task ${taskId} is still ${task.status}`);
   if (task.upstreamId) {
-    const provider = ctx.providers.get(task.provider);
+    // The target that accepted the task, with the key it was accepted under.
+    const key = taskTargetKey(task);
+    const provider = ctx.providers.get(key);
     if (provider) {
       await provider.cancel(task.upstreamId);
       await provider.release?.(task.upstreamId);
     }
+    await gateOf(ctx).releaseSlot(key, task.id);
   }
   if (task.deletedAt) {
     await ctx.storage.remove(`videos/${task.id}`);

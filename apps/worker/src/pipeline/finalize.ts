@@ -26,12 +26,19 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       await recordOutput(ctx, task.id, out.index, 'video', video.key, video.bytes, 'video/mp4', video.checksum);
       const local = ctx.storage.pathOf(videoKey);
       for (const variant of ['thumbnail', 'spritesheet'] as const) {
-        const file = join(scratch, `${out.index}-${variant}.jpg`);
-        if (variant === 'thumbnail' && out.thumbnail) {
-          const stored = await ctx.storage.put(outputKey(task.id, out.index, variant), await provider.fetchOutput(out.thumbnail));
-          await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
-          continue;
+        const upstreamRef = out[variant];
+        if (upstreamRef) {
+          // The upstream's own image when it serves one; ours from the video when it does not.
+          const stored = await provider
+            .fetchOutput(upstreamRef)
+            .then((stream) => ctx.storage.put(outputKey(task.id, out.index, variant), stream))
+            .catch(() => null);
+          if (stored) {
+            await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
+            continue;
+          }
         }
+        const file = join(scratch, `${out.index}-${variant}.jpg`);
         if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, task.durationSeconds);
         else await makeSpritesheet(ctx.media, local, file, task.durationSeconds);
         const stored = await ctx.storage.putFile(outputKey(task.id, out.index, variant), file);

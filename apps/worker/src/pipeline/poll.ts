@@ -1,29 +1,108 @@
-import { raiseProgress, type Task } from '@reelay/db';
-import type { WorkerContext } from '../context';
+import { targetKey } from '@reelay/core';
+import { Prisma, type Task } from '@reelay/db';
+import { PermanentProviderError, RateLimitedError, type PollResult, type Provider } from '@reelay/providers';
+import { gateOf, type WorkerContext } from '../context';
+import { deadlineOf, deadlineSecondsOf } from './deadline';
 import { failTask } from './fail-task';
 import { finalizeTask } from './finalize';
-import { done, nextPollDelay, waitFor, type StepOutcome } from './outcome';
+import { done, jitteredBackoff, nextPollDelay, waitFor, type StepOutcome } from './outcome';
 
-/** Asks the upstream how a processing task is doing; finalizes it once it has succeeded. */
+/** The target that accepted the task; tasks from before targets were recorded used the bare provider. */
+export const taskTargetKey = (task: Pick<Task, 'providerTarget' | 'provider'>): string =>
+  task.providerTarget ?? targetKey({ provider: task.provider });
+
+/**
+ * Asks the target that accepted a processing task how it is doing, and schedules the next poll.
+ * 429 waits for Retry-After (and pauses the target for every process); 5xx, network errors and
+ * timeouts retry with jittered backoff until PROVIDER_POLL_ERROR_LIMIT in a row; past the model's
+ * deadline the upstream task is cancelled and the task fails with `timeout`.
+ */
 export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
-  const provider = ctx.providers.get(task.provider);
+  const key = taskTargetKey(task);
+  const provider = ctx.providers.get(key);
   if (!provider || !task.upstreamId) {
     await failTask(ctx, task.id, 'upstream_error', `Provider ${task.provider} is not available to this worker`);
     return done;
   }
-  const result = await provider.poll(task.upstreamId);
-  await ctx.db.task.update({ where: { id: task.id }, data: { pollCount: { increment: 1 } } });
+  const model = ctx.catalog.get(task.model);
+  if (Date.now() >= deadlineOf(task, model)) {
+    await provider.cancel(task.upstreamId).catch(() => undefined);
+    await failTask(ctx, task.id, 'timeout', `The task did not finish within ${deadlineSecondsOf(model)} s; the upstream task was cancelled`);
+    await gateOf(ctx).releaseSlot(key, task.id);
+    return done;
+  }
+  const target = ctx.providers.target(key)!;
+  const gate = await gateOf(ctx).beforeRequest(key, target);
+  if (!gate.ok) return waitFor(gate.retryInMs);
+  if (task.nextPollAt) ctx.metrics?.pollLag(Date.now() - task.nextPollAt.getTime());
+
+  let result: PollResult;
+  try {
+    result = await provider.poll(task.upstreamId);
+  } catch (err) {
+    if (err instanceof PermanentProviderError) {
+      await endFailed(ctx, task, provider, key, err.code, err.message);
+      return done;
+    }
+    if (err instanceof RateLimitedError) {
+      const ms = err.retryAfterMs ?? ctx.config.POLL_MIN_MS;
+      await gateOf(ctx).coolDown(key, ms);
+      return schedule(ctx, task, ms, false);
+    }
+    const errors = task.pollErrors + 1;
+    if (errors >= ctx.config.PROVIDER_POLL_ERROR_LIMIT) {
+      await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling after ${errors} failed polls: ${(err as Error).message}`);
+      return done;
+    }
+    return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true);
+  }
+
   switch (result.state) {
     case 'queued':
-    case 'running':
-      if (result.progress !== undefined) await raiseProgress(ctx.db, task.id, result.progress);
-      return waitFor(nextPollDelay(task.pollCount, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS, result.etaSeconds));
+    case 'running': {
+      const elapsedMs = Date.now() - (task.startedAt ?? task.createdAt).getTime();
+      const delay = nextPollDelay(
+        task.pollCount,
+        ctx.config.POLL_MIN_MS,
+        ctx.config.POLL_MAX_MS,
+        result.etaSeconds,
+        result.progress !== undefined ? { percent: result.progress, elapsedMs } : undefined,
+      );
+      if (target.maxConcurrentTasks) await gateOf(ctx).holdSlot(key, target, task.id); // refresh the lease
+      return schedule(ctx, task, delay, false, result.progress);
+    }
     case 'failed':
-      await failTask(ctx, task.id, result.code, result.message);
-      await provider.release?.(task.upstreamId).catch(() => undefined);
+      await endFailed(ctx, task, provider, key, result.code, result.message);
       return done;
     case 'succeeded':
+      await ctx.db.task.update({
+        where: { id: task.id },
+        data: { pollCount: { increment: 1 }, pollErrors: 0, producedSeconds: result.producedSeconds ?? null, upstreamCostUsd: result.costUsd ?? null },
+      });
       await finalizeTask(ctx, task, provider, result.outputs);
+      await gateOf(ctx).releaseSlot(key, task.id);
       return done;
   }
+}
+
+/** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
+async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number): Promise<StepOutcome> {
+  const outcome = waitFor(delayMs);
+  const due = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
+  // Progress only rises and stays below 100 until the task completes (as raiseProgress).
+  const p = progress === undefined ? 0 : Math.max(0, Math.min(99, Math.floor(progress)));
+  await ctx.db.$executeRaw`UPDATE tasks SET
+      poll_count = poll_count + ${failedPoll ? 0 : 1},
+      poll_errors = ${failedPoll ? Prisma.sql`poll_errors + 1` : Prisma.sql`0`},
+      next_poll_at = ${due},
+      progress = GREATEST(progress, ${p}),
+      updated_at = now()
+    WHERE id = ${task.id} AND status = 'processing'`;
+  return outcome;
+}
+
+async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: string, message: string): Promise<void> {
+  await failTask(ctx, task.id, code, message);
+  await provider.release?.(task.upstreamId!).catch(() => undefined);
+  await gateOf(ctx).releaseSlot(key, task.id);
 }

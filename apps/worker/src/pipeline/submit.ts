@@ -1,58 +1,136 @@
+import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
 import { transitionTask, type Task } from '@reelay/db';
-import { PermanentProviderError } from '@reelay/providers';
-import type { WorkerContext } from '../context';
+import { PermanentProviderError, RateLimitedError, type Provider, type SubmitRequest } from '@reelay/providers';
+import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
-import { done, waitFor, type StepOutcome } from './outcome';
+import { done, jitteredBackoff, waitFor, type StepOutcome } from './outcome';
+import { deadlineOf, deadlineSecondsOf } from './deadline';
 
 /**
- * Hands a pending task to its upstream. The upstream id is written in the same step as the
- * move to `processing`, before the job is acknowledged; a crash before that write resubmits with
- * the same idempotency key (the task id).
+ * Hands a pending task to the first target that accepts it (see upstream/routing.ts for the
+ * order). A target that fails to accept — 5xx, network error, timeout, 429, auth — passes the
+ * task to the next one; a bad request or a content-policy refusal fails the task at once, since
+ * every target would refuse it too. When no target accepts, the whole round is retried later
+ * with jittered backoff, up to PROVIDER_SUBMIT_ROUNDS rounds.
+ *
+ * No double submit: the chosen target is written on the task before the call, and the upstream
+ * id in the same update as the move to `processing`, before the job is acknowledged. A worker
+ * that dies in between resubmits to the same target first with the same Idempotency-Key (the
+ * task id), so an upstream that honours the key returns the task it already made.
  */
 export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
   const model = ctx.catalog.get(task.model);
-  const target = model?.targets[0];
-  const provider = target ? ctx.providers.get(target.provider) : undefined;
-  if (!model || !target || !provider) {
+  if (!model) {
     await failTask(ctx, task.id, 'upstream_error', `No provider is configured for model ${task.model}`);
     return done;
   }
-  await ctx.db.task.update({ where: { id: task.id }, data: { submitAttempts: { increment: 1 } } });
-  let upstreamId: string;
-  try {
-    ({ upstreamId } = await provider.submit({
-      taskId: task.id,
-      idempotencyKey: task.id,
-      upstreamModel: target.upstreamModel,
-      prompt: task.prompt,
-      imagePath: task.imageRef ? ctx.storage.pathOf(task.imageRef) : null,
-      imageMime: null,
-      durationSeconds: task.durationSeconds,
-      width: task.width,
-      height: task.height,
-      fps: task.fps,
-      seed: Number(task.seed),
-      n: task.n,
-      metadata: (task.metadata ?? {}) as Record<string, unknown>,
-    }));
-  } catch (err) {
-    if (err instanceof PermanentProviderError) {
-      await failTask(ctx, task.id, err.code, err.message);
-      return done;
-    }
-    throw err;
+  if (Date.now() >= deadlineOf(task, model)) {
+    await failTask(ctx, task.id, 'timeout', `No upstream accepted the task within ${deadlineSecondsOf(model)} s`);
+    return done;
   }
+  const targets = await orderedTargets(ctx, model, task);
+  let retryInMs = Infinity;
+  let lastError: string | null = null;
+  let onlyAuthFailures = true; // every target refused our key: retrying later will not help
+  for (const target of targets) {
+    const key = targetKey(target);
+    const provider = ctx.providers.get(key);
+    if (!provider) continue;
+    const gate = await gateOf(ctx).beforeRequest(key, target);
+    if (!gate.ok) {
+      onlyAuthFailures = false;
+      retryInMs = Math.min(retryInMs, gate.retryInMs);
+      continue;
+    }
+    const slot = await gateOf(ctx).holdSlot(key, target, task.id);
+    if (!slot.ok) {
+      onlyAuthFailures = false;
+      retryInMs = Math.min(retryInMs, slot.retryInMs);
+      continue;
+    }
+    if (task.providerTarget !== key) {
+      await ctx.db.task.updateMany({ where: { id: task.id, status: 'pending' }, data: { providerTarget: key, provider: provider.name } });
+    }
+    let upstreamId: string;
+    try {
+      ({ upstreamId } = await provider.submit(submitRequest(ctx, task, target)));
+    } catch (err) {
+      await gateOf(ctx).releaseSlot(key, task.id);
+      if (err instanceof PermanentProviderError && err.reason !== 'auth') {
+        await failTask(ctx, task.id, err.code, err.message);
+        return done;
+      }
+      if (!(err instanceof PermanentProviderError)) onlyAuthFailures = false;
+      if (err instanceof RateLimitedError) {
+        const ms = err.retryAfterMs ?? ctx.config.POLL_MIN_MS;
+        await gateOf(ctx).coolDown(key, ms);
+        retryInMs = Math.min(retryInMs, ms);
+      }
+      lastError = `${provider.name}: ${(err as Error).message}`;
+      continue;
+    }
+    return accepted(ctx, task, provider, key, target, upstreamId);
+  }
+
+  if (lastError === null && Number.isFinite(retryInMs)) return waitFor(retryInMs); // only limits said "later"
+  if (lastError !== null && onlyAuthFailures) {
+    await failTask(ctx, task.id, 'upstream_error', lastError);
+    return done;
+  }
+  const rounds = task.submitAttempts + 1;
+  await ctx.db.task.update({ where: { id: task.id }, data: { submitAttempts: rounds } });
+  if (rounds >= ctx.config.PROVIDER_SUBMIT_ROUNDS) {
+    await failTask(ctx, task.id, 'upstream_error', `No upstream accepted the task after ${rounds} rounds: ${lastError ?? 'no target available'}`);
+    return done;
+  }
+  const backoff = jitteredBackoff(rounds, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS);
+  return waitFor(Number.isFinite(retryInMs) ? Math.max(retryInMs, backoff) : backoff);
+}
+
+async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key: string, target: ModelTarget, upstreamId: string): Promise<StepOutcome> {
+  const now = new Date();
   const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', {
     provider: provider.name,
+    providerTarget: key,
     upstreamModel: target.upstreamModel ?? null,
     upstreamId,
-    startedAt: new Date(),
+    startedAt: now,
+    nextPollAt: new Date(now.getTime() + ctx.config.POLL_MIN_MS),
   });
   if (!moved) {
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
+    await gateOf(ctx).releaseSlot(key, task.id);
     await provider.release?.(upstreamId).catch(() => undefined);
     return done;
   }
   return waitFor(ctx.config.POLL_MIN_MS);
 }
+
+/** The router's order, with the target already written on the task (a crashed submit) first. */
+async function orderedTargets(ctx: WorkerContext, model: ModelSpec, task: Task): Promise<ModelTarget[]> {
+  const targets = await routerOf(ctx).order(model);
+  const sticky = targets.findIndex((t) => targetKey(t) === task.providerTarget);
+  return sticky > 0 ? [targets[sticky]!, ...targets.filter((_, i) => i !== sticky)] : targets;
+}
+
+function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget): SubmitRequest {
+  return {
+    taskId: task.id,
+    idempotencyKey: task.id,
+    upstreamModel: target.upstreamModel,
+    prompt: task.prompt,
+    imagePath: task.imageRef ? ctx.storage.pathOf(task.imageRef) : null,
+    imageMime: task.imageRef ? mimeOf(task.imageRef) : null,
+    durationSeconds: task.durationSeconds,
+    width: task.width,
+    height: task.height,
+    fps: task.fps,
+    seed: Number(task.seed),
+    n: task.n,
+    metadata: (task.metadata ?? {}) as Record<string, unknown>,
+  };
+}
+
+const mimeOf = (ref: string): string | null =>
+  ({ png: 'image/png', jpeg: 'image/jpeg', jpg: 'image/jpeg', webp: 'image/webp' })[ref.split('.').pop() ?? ''] ?? null;

@@ -1,5 +1,4 @@
 import { DelayedError, type Job } from 'bullmq';
-import { pollLag } from '@reelay/observability';
 import { taskJobSchema, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
@@ -10,7 +9,6 @@ export function createTaskProcessor(base: WorkerContext) {
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
     const data = taskJobSchema.parse(job.data);
     const { taskId, requestId } = data;
-    if (data.dueAt !== undefined) pollLag.observe(Math.max(0, Date.now() - data.dueAt) / 1000);
     // The request id of the create call follows the task into every log line of its job.
     const ctx: WorkerContext = { ...base, requestId, logger: base.logger.child({ requestId, taskId, jobId: job.id }) };
     let outcome;
@@ -27,9 +25,7 @@ export function createTaskProcessor(base: WorkerContext) {
       throw err;
     }
     if (outcome.kind === 'wait') {
-      const dueAt = Date.now() + outcome.delayMs;
-      await job.updateData({ ...data, dueAt });
-      await job.moveToDelayed(dueAt, token);
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();
     }
   };

@@ -1,0 +1,43 @@
+import type { ModelSpec, ModelTarget } from '@reelay/core';
+import type { Redis } from 'ioredis';
+
+/**
+ * The order in which a task tries its model's targets. Targets are grouped by `priority`
+ * (default: their position in the catalog, so a plain list is ordered failover); a lower group
+ * is always tried first. Within a group (several keys of one provider at equal priority), the
+ * starting target rotates round-robin on a Redis counter shared by every worker process, so load
+ * spreads evenly over the keys; the rest of the group follows as failover.
+ */
+export class TargetRouter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  async order(model: ModelSpec): Promise<ModelTarget[]> {
+    const groups = new Map<number, ModelTarget[]>();
+    model.targets.forEach((t, i) => {
+      const p = t.priority ?? i;
+      groups.set(p, [...(groups.get(p) ?? []), t]);
+    });
+    const ordered: ModelTarget[] = [];
+    for (const p of [...groups.keys()].sort((a, b) => a - b)) {
+      const group = groups.get(p)!;
+      if (group.length === 1) {
+        ordered.push(group[0]!);
+        continue;
+      }
+      const turn = await this.redis.incr(`${this.prefix}:upstream:rr:${model.id}:${p}`);
+      const start = turn % group.length;
+      ordered.push(...group.slice(start), ...group.slice(0, start));
+    }
+    return ordered;
+  }
+}
+
+/** Plain catalog order by priority, no load sharing: for a context without Redis. */
+export const CatalogOrder = {
+  async order(model: ModelSpec): Promise<ModelTarget[]> {
+    return model.targets.map((t, i) => ({ t, p: t.priority ?? i })).sort((a, b) => a.p - b.p).map((x) => x.t);
+  },
+};

@@ -1,0 +1,197 @@
+/**
+ * In-flight bench: BENCH_TASKS (default 10,000) tasks live at once against the OpenAI-compatible
+ * emulator (tasks take 60-120 s upstream), carried by ONE worker process. Reports the worker's
+ * peak RSS and CPU, poll lag (actual minus scheduled poll time) p50/p99, polls per task, and
+ * lost tasks; then deletes its rows, Redis keys and files.
+ *
+ * Tasks are inserted into Postgres and queued in bulk (1,000 a second) rather than through
+ * POST /v1/videos: the subject is the polling engine, and 10,000 HTTP creates would measure the
+ * API instead.
+ *
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench pnpm exec tsx bench/inflight/run.ts
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { newVideoId } from '../../packages/core/src';
+import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '../../packages/db/src';
+import { createRedis, createTasksQueue, QUEUE_NAMES } from '../../packages/queue/src';
+
+const ROOT = resolve(__dirname, '../..');
+const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
+const PER_SECOND = 1000;
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const UPSTREAM_KEY = 'sk-bench-upstream-key-0000';
+
+const pct = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startEmulator(): Promise<{ child: ChildProcess; url: string; counts: () => Promise<unknown> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/inflight/emulator-server.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  let countsLine: (v: unknown) => void = () => undefined;
+  const url = await new Promise<string>((res) =>
+    lines.on('line', (l) => {
+      if (l.startsWith('URL ')) res(l.slice(4));
+      if (l.startsWith('COUNTS ')) countsLine(JSON.parse(l.slice(7)));
+    }),
+  );
+  return {
+    child,
+    url,
+    counts: () =>
+      new Promise((res) => {
+        countsLine = res;
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function main(): Promise<void> {
+  await createDatabaseIfMissing(DATABASE_URL);
+  await migrate(DATABASE_URL);
+  const dir = mkdtempSync(join(tmpdir(), 'reelay-bench-inflight-'));
+  const prefix = `bench-inflight-${Math.random().toString(36).slice(2, 8)}`;
+  const db = createDb(DATABASE_URL, 4);
+  const redis = createRedis(REDIS_URL, 'worker');
+  const queue = createTasksQueue(redis, prefix);
+  const emulator = await startEmulator();
+  const catalog = join(dir, 'models.json');
+  writeFileSync(
+    catalog,
+    JSON.stringify({
+      defaultModel: 'bench',
+      models: [
+        {
+          id: 'bench',
+          targets: [{ provider: 'openai-compatible', baseUrl: emulator.url, credentials: 'BENCH_UPSTREAM_KEY', upstreamModel: 'sora-2' }],
+          duration: { values: [4] },
+          size: { values: ['720x1280'] },
+          fps: { values: [24] },
+          defaults: { duration: 4, width: 720, height: 1280, fps: 24 },
+          deadlineSeconds: 900,
+        },
+      ],
+    }),
+  );
+  const { key } = await createApiKey(db, { name: 'bench-inflight', statusDialect: null });
+  const env = {
+    ...process.env,
+    NODE_ENV: 'production',
+    DATABASE_URL,
+    REDIS_URL,
+    REELAY_QUEUE_PREFIX: prefix,
+    REELAY_STORAGE_DIR: join(dir, 'storage'),
+    REELAY_MODELS_FILE: catalog,
+    BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+    WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
+  };
+  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
+  const lags: number[] = [];
+  let peakRss = 0;
+  let final: any;
+  let lastHeap = 0;
+  let lastExt = 0;
+  worker.on('message', (m: any) => {
+    if (m.kind === 'sample' || m.kind === 'final') {
+      lags.push(...m.lags);
+      peakRss = Math.max(peakRss, m.rss ?? m.peakRss ?? 0);
+      if (m.heapMB !== undefined) [lastHeap, lastExt] = [m.heapMB, m.externalMB];
+    }
+    if (m.kind === 'final') final = m;
+  });
+  await new Promise<void>((res) => worker.on('message', (m: any) => m.kind === 'ready' && res()));
+
+  const started = Date.now();
+  try {
+    for (let offset = 0; offset < TASKS; offset += PER_SECOND) {
+      const batchStart = Date.now();
+      const now = new Date();
+      const rows = Array.from({ length: Math.min(PER_SECOND, TASKS - offset) }, () => ({
+        id: newVideoId(),
+        apiKeyId: key.id,
+        model: 'bench',
+        provider: 'openai-compatible',
+        prompt: 'bench',
+        durationSeconds: 4,
+        width: 720,
+        height: 1280,
+        fps: 24,
+        seed: BigInt(1),
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + 3600_000),
+      }));
+      await db.task.createMany({ data: rows });
+      await queue.addBulk(rows.map((r) => ({ name: 'task', data: { taskId: r.id }, opts: { jobId: r.id } })));
+      await sleep(Math.max(0, 1000 - (Date.now() - batchStart)));
+    }
+    const loadedMs = Date.now() - started;
+    console.log(`loaded ${TASKS} tasks in ${loadedMs} ms`);
+    const deadline = Date.now() + 10 * 60_000;
+    let live = TASKS;
+    let peakInFlight = 0;
+    while (Date.now() < deadline) {
+      const groups = await db.task.groupBy({ by: ['status'], where: { apiKeyId: key.id }, _count: true });
+      const by = Object.fromEntries(groups.map((g) => [g.status, g._count]));
+      live = (by.pending ?? 0) + (by.processing ?? 0);
+      peakInFlight = Math.max(peakInFlight, by.processing ?? 0);
+      console.log(`t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}MB ext=${lastExt}MB lagSamples=${lags.length}`);
+      if (live === 0) break;
+      await sleep(5000);
+    }
+    worker.send({ kind: 'stop' });
+    await new Promise((res) => worker.once('exit', res));
+    const counts = await emulator.counts();
+    const stats = await db.task.aggregate({ where: { apiKeyId: key.id }, _avg: { pollCount: true }, _max: { pollCount: true } });
+    const statuses = await db.task.groupBy({ by: ['status'], where: { apiKeyId: key.id }, _count: true });
+    const failedSample = await db.task.findFirst({ where: { apiKeyId: key.id, status: 'failed' }, select: { errorCode: true, errorMessage: true } });
+    lags.sort((a, b) => a - b);
+    const report = {
+      tasks: TASKS,
+      statuses: Object.fromEntries(statuses.map((g) => [g.status, g._count])),
+      lost: live,
+      peakInFlight,
+      totalSeconds: Math.round((Date.now() - started) / 1000),
+      worker: {
+        peakRssMB: Math.round(Math.max(peakRss, final.peakRss, final.maxRssKb * 1024) / 1e6),
+        cpuSeconds: Math.round((final.cpuUserMs + final.cpuSystemMs) / 100) / 10,
+        cpuPercentOfOneCore: Math.round(((final.cpuUserMs + final.cpuSystemMs) / final.wallMs) * 1000) / 10,
+      },
+      pollLagMs: { samples: lags.length, p50: pct(lags, 50), p99: pct(lags, 99), max: lags[lags.length - 1] },
+      pollsPerTask: { mean: Math.round((stats._avg.pollCount ?? 0) * 10) / 10, max: stats._max.pollCount },
+      emulator: counts,
+      failedSample,
+    };
+    console.log(JSON.stringify(report, null, 2));
+  } finally {
+    worker.kill();
+    emulator.child.kill();
+    await db.taskOutput.deleteMany({ where: { task: { apiKeyId: key.id } } });
+    await db.task.deleteMany({ where: { apiKeyId: key.id } });
+    await db.apiKey.delete({ where: { id: key.id } });
+    await queue.close();
+    let cursor = '0';
+    let removed = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) removed += await redis.del(...keys);
+    } while (cursor !== '0');
+    console.log(`cleanup: removed rows of key ${key.id}, ${removed} Redis keys under ${prefix}:, ${dir}`);
+    redis.disconnect();
+    await db.$disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
