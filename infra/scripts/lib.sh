@@ -23,6 +23,13 @@ ensure_ffmpeg() {
   apt_install ffmpeg || { log "ffmpeg is missing: run 'apt-get install -y ffmpeg' (or set FFMPEG_PATH and FFPROBE_PATH)"; return 1; }
 }
 
+# The seed spec's Python example uses requests; pip cannot reach PyPI here, Debian's package can.
+ensure_python_requests() {
+  python3 -c 'import requests' 2>/dev/null && return 0
+  /usr/bin/python3 -c 'import requests' 2>/dev/null && return 0
+  apt_install python3-requests || { log "python3-requests is missing: run 'apt-get install -y python3-requests' (the Python example test is skipped until then)"; return 1; }
+}
+
 redis_up() { node -e '
   const s = require("net").connect(Number(process.argv[2]), process.argv[1]);
   s.setTimeout(1000); s.on("connect", () => s.write("PING\r\n"));

@@ -9,6 +9,7 @@ export DATABASE_URL="${TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/r
 export TURBO_TELEMETRY_DISABLED=1
 ensure_pnpm
 ensure_ffmpeg
+ensure_python_requests || true
 ensure_redis
 ensure_postgres
 ensure_deps

@@ -24,3 +24,25 @@ export function probe(bytes: Buffer): { width: number; height: number; fps: numb
 
 export const isJpeg = (b: Buffer): boolean => b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
 export const isMp4 = (b: Buffer): boolean => b.length > 12 && b.toString('latin1', 4, 8) === 'ftyp';
+
+/** A small solid-colour PNG, made by ffmpeg (e.g. color "red" or "0x00ff00"). */
+export function solidPng(color: string, size = 64): Buffer {
+  return execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
+    '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}x${size}`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2', 'pipe:1',
+  ]);
+}
+
+/** The average RGB of the frame at `atSeconds`, as ffmpeg sees it (scaled down to one pixel). */
+export function averageColor(video: Buffer, atSeconds: number): [number, number, number] {
+  const dir = mkdtempSync(join(tmpdir(), 'reelay-frame-'));
+  try {
+    const file = join(dir, 'v.mp4');
+    writeFileSync(file, video);
+    const rgb = execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
+      '-v', 'error', '-ss', String(atSeconds), '-i', file, '-frames:v', '1', '-vf', 'scale=1:1:flags=area', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    ]);
+    return [rgb[0]!, rgb[1]!, rgb[2]!];
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

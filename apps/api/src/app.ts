@@ -11,7 +11,7 @@ import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
 import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
-import { videosRouter } from './routes/videos';
+import { signedContentRouter, videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -34,6 +34,8 @@ export function createApp(deps: ApiDeps): Express {
 
   // The API description and its browsable page need no key.
   app.use(docsRouter(deps));
+  // Signed content links carry their own authorisation, so they are served before the bearer check.
+  app.use('/v1/videos', signedContentRouter(deps));
 
   app.use('/v1', requireApiKey(deps));
   app.use('/v1/videos', videosRouter(deps));

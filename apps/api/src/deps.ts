@@ -6,6 +6,7 @@ import type { CancelJob, TaskJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { ApiKeyCache } from './services/api-key-cache';
 
 /** Everything the HTTP layer talks to, built once in main.ts (or by a test). */
 export interface ApiDeps {
@@ -20,4 +21,7 @@ export interface ApiDeps {
   logger: Logger;
   /** Every Reelay queue (tasks included), for the dashboard and queue metrics. */
   queues: Queue[];
+  apiKeys: ApiKeyCache;
+  /** HMAC secret for signed content links; resolved at start (see loadSigningSecret). */
+  signingSecret: string;
 }

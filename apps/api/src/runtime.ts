@@ -1,13 +1,14 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
-import { createDb, ensureBootstrapKey } from '@reelay/db';
+import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { createCancelsQueue, createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { Queue } from 'bullmq';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
+import { ApiKeyCache } from './services/api-key-cache';
 
 export interface ApiRuntime {
   deps: ApiDeps;
@@ -26,9 +27,10 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const otherQueues = Object.values(QUEUE_NAMES)
     .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks && name !== QUEUE_NAMES.cancels)
     .map((name) => new Queue(name, { connection: redis, prefix }).on('error', () => undefined));
+  const db = createDb(config.DATABASE_URL);
   return {
     config,
-    db: createDb(config.DATABASE_URL),
+    db,
     redis,
     tasksQueue,
     cancelsQueue,
@@ -36,6 +38,8 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
     catalog: ModelCatalog.load(config.REELAY_MODELS_FILE),
     logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
     queues: [tasksQueue, cancelsQueue, webhooksQueue, ...otherQueues],
+    apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
+    signingSecret: config.REELAY_SIGNING_SECRET ?? '',
   };
 }
 
@@ -46,6 +50,7 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
 export async function startApi(config: Config, opts: { logger?: Logger } = {}): Promise<ApiRuntime> {
   const deps = createApiDeps(config, opts.logger);
   if (config.REELAY_BOOTSTRAP_KEY) await ensureBootstrapKey(deps.db, config.REELAY_BOOTSTRAP_KEY);
+  deps.signingSecret = await loadSigningSecret(deps.db, config.REELAY_SIGNING_SECRET);
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));

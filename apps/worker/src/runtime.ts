@@ -6,10 +6,11 @@ import { createLogger, pollLag, type Logger } from '@reelay/observability';
 import { instrumentProvider, PROVIDER_FACTORIES, ProviderRegistry, type ProviderFactory } from '@reelay/providers';
 import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type CancelJob, type TaskJob, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
-import { Worker } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { WorkerContext, WorkerMetrics } from './context';
 import { startOpsServer } from './ops-server';
 import { createCancelProcessor } from './processors/cancel-processor';
+import { createMaintenanceProcessor, EXPIRE_RESULTS_SCHEDULER } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { createWebhookProcessor } from './processors/webhook-processor';
 import { reconcileTasks } from './reconcile';
@@ -89,6 +90,21 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   });
   cancelWorker.on('error', (err) => logger.error({ err }, 'cancel worker error'));
 
+  // A job scheduler, not a timer: however many workers run, one sweep per interval runs in total.
+  const maintenance = new Queue(QUEUE_NAMES.maintenance, {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+  });
+  maintenance.on('error', () => undefined);
+  await maintenance.upsertJobScheduler(EXPIRE_RESULTS_SCHEDULER, { every: config.WORKER_EXPIRY_SWEEP_INTERVAL_MS }, { name: EXPIRE_RESULTS_SCHEDULER });
+  const maintenanceWorker = new Worker(QUEUE_NAMES.maintenance, createMaintenanceProcessor(ctx), {
+    connection,
+    prefix: config.REELAY_QUEUE_PREFIX,
+    concurrency: 1,
+  });
+  maintenanceWorker.on('error', (err) => console.error(`maintenance worker error: ${err.message}`));
+
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
   // 0 switches the reconciler off (a worker sharing its database with other deployments).
@@ -124,8 +140,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
       clearInterval(timer);
-      await Promise.all([worker.close(), cancelWorker.close(), webhookWorker.close()]);
-      await Promise.all([queue.close(), webhooksQueue.close()]);
+      await Promise.all([worker.close(), cancelWorker.close(), maintenanceWorker.close(), webhookWorker.close()]);
+      await Promise.all([queue.close(), webhooksQueue.close(), maintenance.close()]);
       connection.disconnect();
       upstreamRedis.disconnect();
       await ctx.db.$disconnect();

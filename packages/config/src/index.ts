@@ -1,4 +1,11 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+
+/** `IP`, `IPv4:port` or `[IPv6]:port`. */
+function isAddressEntry(e: string): boolean {
+  const m = /^\[(.+)\](?::(\d{1,5}))?$/.exec(e) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(e);
+  return m ? isIP(m[1]!) !== 0 : isIP(e) === 6;
+}
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -44,14 +51,18 @@ export const envSchema = z.object({
   PROVIDER_POLL_ERROR_LIMIT: z.coerce.number().int().positive().default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REELAY_TRUST_PROXY: bool.default(false),
+  // Internal image hosts an operator trusts: comma-separated IP[:port] / [IPv6]:port entries.
+  REELAY_FETCH_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .refine((v) => v.split(',').every((e) => e.trim() === '' || isAddressEntry(e.trim())), 'must be comma-separated IP, IP:port or [IPv6]:port entries'),
+  REELAY_AUTH_CACHE_MS: ms(10_000),
+  WORKER_EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  WORKER_EXPIRY_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
   // Operations: admin dashboard, client webhooks, metrics, shutdown.
   REELAY_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   REELAY_DASHBOARD_WRITE: bool.default(false),
   REELAY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  REELAY_FETCH_ALLOW_HOSTS: z
-    .string()
-    .default('')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
   WEBHOOK_BACKOFF_MS: ms(30_000),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_api_key'
+  | 'invalid_signature'
   | 'not_found'
   | 'video_not_ready'
   | 'video_expired'
@@ -20,6 +21,7 @@ export type ErrorCode =
 const typeFor: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
+  403: 'permission_error',
   404: 'invalid_request_error',
   409: 'invalid_request_error',
   410: 'invalid_request_error',

@@ -6,4 +6,5 @@ export * from './image';
 export * from './create-request';
 export * from './video-object';
 export * from './webhook-signature';
+export * from './signed-links';
 export * from './list-request';

@@ -28,7 +28,8 @@ export interface TaskView {
 export interface VideoResult {
   url?: string;
   urls?: string[];
-  b64_json?: string | string[];
+  b64_json?: string | string[] | null;
+  b64_json_error?: { code: string; message: string };
 }
 
 const openaiStatus: Record<TaskStatus, string> = {

@@ -3,3 +3,4 @@ export * from './migrate';
 export * from './tasks';
 export * from './keys';
 export { Prisma } from './generated/prisma/client';
+export * from './settings';

@@ -4,10 +4,7 @@ import type { Prisma, Task, TaskOutput } from './generated/prisma/client';
 
 export type { Task, TaskOutput };
 
-/** Reads a task as its owner sees it: another key's or a deleted task does not exist. */
-export function findTaskForOwner(db: Db, id: string, apiKeyId: string): Promise<Task | null> {
-  return db.task.findFirst({ where: { id, apiKeyId, deletedAt: null } });
-}
+export { findTaskForOwner, insertTask, type NewTask } from './hot-path';
 
 /**
  * Moves a task from one status to another, guarded by the current status, so that of two

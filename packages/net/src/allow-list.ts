@@ -1,29 +1,40 @@
 import ipaddr from 'ipaddr.js';
-import { isPublicAddress } from './address';
+
+export interface AllowListEntry {
+  address: string; // normalised
+  port: number | null; // null: any port
+}
 
 /**
- * The operator's allow-list (REELAY_FETCH_ALLOW_HOSTS): IP addresses or CIDR ranges that the SSRF
- * guard lets through in addition to public addresses, e.g. `127.0.0.1` for a webhook receiver on
- * the same machine. Empty (the default) means public addresses only. Metadata hostnames stay
- * refused whatever the list says.
+ * Parses an operator's list of internal hosts that user-supplied URLs may reach despite being
+ * private: comma-separated `IP`, `IP:port` or `[IPv6]:port` entries. Addresses only, never names,
+ * so a DNS answer cannot widen it. Throws on a malformed entry.
  */
-export function allowListedAddresses(entries: readonly string[]): (ip: string) => boolean {
-  if (entries.length === 0) return isPublicAddress;
-  const ranges = entries.map((entry) => {
+export function parseAllowList(raw: string): AllowListEntry[] {
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(entry) ?? /^([^:]+)(?::(\d{1,5}))?$/.exec(entry) ?? [entry, entry, undefined];
+      const host = m[1]!;
+      const port = m[2] === undefined ? null : Number(m[2]);
+      if (!ipaddr.isValid(host) || (port !== null && (port < 1 || port > 65535))) {
+        throw new Error(`"${entry}" is not an IP, IP:port or [IPv6]:port`);
+      }
+      return { address: ipaddr.process(host).toString(), port };
+    });
+}
+
+/** A safeFetch `allowExtra` callback admitting exactly the listed address (and port, when given). */
+export function allowListMatcher(entries: readonly AllowListEntry[]): (ip: string, port: number) => boolean {
+  return (ip, port) => {
+    let normal: string;
     try {
-      return entry.includes('/') ? ipaddr.parseCIDR(entry) : ([ipaddr.parse(entry), ipaddr.parse(entry).kind() === 'ipv4' ? 32 : 128] as const);
-    } catch {
-      throw new Error(`REELAY_FETCH_ALLOW_HOSTS: "${entry}" is not an IP address or CIDR range`);
-    }
-  });
-  return (ip: string) => {
-    if (isPublicAddress(ip)) return true;
-    let addr: ipaddr.IPv4 | ipaddr.IPv6;
-    try {
-      addr = ipaddr.process(ip);
+      normal = ipaddr.process(ip).toString();
     } catch {
       return false;
     }
-    return ranges.some(([net, bits]) => net.kind() === addr.kind() && addr.match(net as never, bits));
+    return entries.some((e) => e.address === normal && (e.port === null || e.port === port));
   };
 }

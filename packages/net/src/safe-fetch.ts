@@ -20,6 +20,11 @@ export interface SafeFetchOptions {
    * the callback accepts. Metadata hostnames stay refused regardless.
    */
   allowedAddress?: (ip: string) => boolean;
+  /**
+   * Non-public targets an operator has vouched for (see parseAllowList), allowed in addition to
+   * public addresses: judged per address and port, on every hop, before connecting.
+   */
+  allowExtra?: (ip: string, port: number) => boolean;
 }
 
 export interface SafeFetchResponse {
@@ -90,10 +95,11 @@ async function fetchHop(
   hop: Hop,
   opts: SafeFetchOptions,
   signal: AbortSignal,
-  isAllowed: (ip: string) => boolean,
+  isAllowed: (ip: string, port: number) => boolean,
 ): Promise<HopResult> {
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   // WHATWG URL has already normalised legacy IPv4 spellings (2130706433, 0177.0.0.1, ...) in hostname.
-  const vetted = await abortable(vetHost(url.hostname, isAllowed), signal);
+  const vetted = await abortable(vetHost(url.hostname, (ip) => isAllowed(ip, port)), signal);
   // A fresh agent per hop: its only way to resolve a name is the pinned list for this one host.
   // undici 7 follows no redirects unless a redirect interceptor is composed in; none is.
   const agent = new Agent({ connect: { lookup: pinnedLookup(vetted) } });
@@ -140,7 +146,8 @@ async function fetchHop(
  * redirects are followed by hand so each target is vetted too. Throws only UnsafeUrlError.
  */
 export async function safeFetch(rawUrl: string, opts: SafeFetchOptions): Promise<SafeFetchResponse> {
-  const isAllowed = opts.allowedAddress ?? isPublicAddress;
+  const isBaseAllowed = opts.allowedAddress ?? isPublicAddress;
+  const isAllowed = (ip: string, port: number): boolean => isBaseAllowed(ip) || (opts.allowExtra?.(ip, port) ?? false);
   const maxRedirects = opts.maxRedirects ?? 3;
   const signal = AbortSignal.timeout(opts.timeoutMs);
 

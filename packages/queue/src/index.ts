@@ -89,6 +89,7 @@ export function createWebhooksQueue(connection: Redis, prefix: string, attempts:
   return queue;
 }
 
+export { apiKeyVersionKey, invalidateApiKeyCache } from './api-key-version';
 export function createCancelsQueue(connection: Redis, prefix: string): Queue<CancelJob> {
   const queue = new Queue<CancelJob>(QUEUE_NAMES.cancels, { connection, prefix, defaultJobOptions: CANCEL_JOB_OPTIONS });
   queue.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from '@reelay/core';
-import { findActiveKey, type ApiKey } from '@reelay/db';
+import type { ApiKey } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
 declare global {
@@ -21,7 +21,7 @@ export function requireApiKey(deps: ApiDeps) {
       return next(new ApiError(401, 'invalid_api_key', 'Missing API key: send "Authorization: Bearer <key>"'));
     }
     try {
-      const key = await findActiveKey(deps.db, match[1]!);
+      const key = await deps.apiKeys.find(match[1]!);
       if (!key) return next(new ApiError(401, 'invalid_api_key', 'Invalid API key'));
       req.apiKey = key;
       next();

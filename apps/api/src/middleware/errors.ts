@@ -52,6 +52,8 @@ export function errorHandler(maxBodyBytes: number, maxImageBytes?: number) {
       res.destroy();
       return;
     }
+    // A route may have set content headers (e.g. video/mp4) before failing; the error is JSON.
+    for (const h of ['content-type', 'content-length', 'etag', 'accept-ranges']) res.removeHeader(h);
     for (const [k, v] of Object.entries(apiErr.headers)) res.setHeader(k, v);
     res.status(apiErr.status).json(apiErr.toBody());
   };

@@ -55,6 +55,8 @@ const errors = (...statuses: number[]) =>
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid request; the message names the field and the rule',
   401: 'Missing or unknown API key',
+  403: 'A signed link whose signature or parameters were altered (invalid_signature)',
+  416: 'Range not satisfiable',
   404: 'No such video for this key',
   409: 'The video is not completed yet',
   410: 'The content has expired',
@@ -133,6 +135,8 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}): Record<
             { name: 'variant', in: 'query', required: false, schema: { type: 'string', enum: ['video', 'thumbnail', 'spritesheet'], default: 'video' } },
             { name: 'index', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
             { name: 'Range', in: 'header', required: false, schema: { type: 'string' } },
+            { name: 'expires', in: 'query', required: false, description: 'Signed link: expiry (unix seconds)', schema: { type: 'integer' } },
+            { name: 'signature', in: 'query', required: false, description: 'Signed link: HMAC-SHA256; with it no API key is needed', schema: { type: 'string' } },
           ],
           responses: {
             '200': {
@@ -140,7 +144,8 @@ export function buildOpenApiDocument(opts: { serverUrl?: string } = {}): Record<
               content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
             },
             '206': { description: 'Part of the content (Range request)', content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } } },
-            ...errors(400, 401, 404, 409, 410),
+            '304': { description: 'Not modified (If-None-Match)' },
+            ...errors(400, 401, 403, 404, 409, 410, 416),
           },
         },
       },

@@ -32,9 +32,14 @@ export const videoSchema = z
     user: z.string().nullable(),
     n: z.int(),
     remixed_from_video_id: z.string().nullable(),
-    url: z.string().optional(),
-    urls: z.array(z.string()).optional(),
-    b64_json: z.union([z.string(), z.array(z.string())]).optional(),
+    url: z.string().optional().meta({ description: 'Completed: signed link to the content, usable without a key until expires_at' }),
+    urls: z.array(z.string()).optional().meta({ description: 'n > 1: one signed link per index' }),
+    b64_json: z
+      .union([z.string(), z.array(z.string())])
+      .nullable()
+      .optional()
+      .meta({ description: 'response_format b64_json: the MP4 as base64 (array for n > 1); null above REELAY_MAX_B64_BYTES' }),
+    b64_json_error: z.object({ code: z.string(), message: z.string() }).optional().meta({ description: 'Why b64_json is null' }),
   })
   .meta({ id: 'Video' });
 

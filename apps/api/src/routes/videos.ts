@@ -1,13 +1,14 @@
 import { Router, type Request, type Response } from 'express';
 import rangeParser from 'range-parser';
-import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema } from '@reelay/core';
+import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
 import { findTaskForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
 import { deleteVideo } from '../services/delete-video';
+import { findIdempotentTask, idempotencyClaim, isIdempotencyRace } from '../services/idempotency';
 import { remixVideo } from '../services/remix-video';
-import { presentVideo } from '../services/present-video';
+import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
 
 const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
 type Variant = (typeof VARIANTS)[number];
@@ -21,9 +22,28 @@ export function videosRouter(deps: ApiDeps): Router {
 
   router.post('/', bodyParser, async (req, res) => {
     const { body, upload } = req.createBody!;
+    // Validate first: a rejected request never claims its Idempotency-Key.
     const input = parseCreateRequest(body, deps.catalog, limits, upload);
-    const task = await createVideo(deps, req.apiKey, input, String(req.id));
-    res.status(200).json(presentVideo(deps, req.apiKey, task));
+    const claim = idempotencyClaim(req, req.createBody!);
+    if (claim) {
+      const earlier = await findIdempotentTask(deps, req.apiKey.id, claim);
+      if (earlier) {
+        res.setHeader('idempotent-replayed', 'true');
+        res.status(200).json(await presentVideoWithResult(deps, req, earlier));
+        return;
+      }
+    }
+    let task;
+    try {
+      task = await createVideo(deps, req.apiKey, input, String(req.id), claim);
+    } catch (err) {
+      // A concurrent duplicate won the unique index: answer with its task.
+      const winner = claim && isIdempotencyRace(err) ? await findIdempotentTask(deps, req.apiKey.id, claim) : null;
+      if (!winner) throw err;
+      res.setHeader('idempotent-replayed', 'true');
+      task = winner;
+    }
+    res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 
   router.get('/', async (req, res) => {
@@ -43,14 +63,15 @@ export function videosRouter(deps: ApiDeps): Router {
       user: query.user,
       model: query.model,
     });
-    const data = tasks.map((t) => presentVideo(deps, req.apiKey, t));
+    const baseUrl = publicBaseUrl(deps, req);
+    const data = tasks.map((t) => presentVideo(deps, req.apiKey, t, { baseUrl }));
     res.json({ object: 'list', data, first_id: tasks[0]?.id ?? null, last_id: tasks.at(-1)?.id ?? null, has_more: hasMore });
   });
 
   router.get('/:id', async (req, res) => {
     const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
-    res.json(presentVideo(deps, req.apiKey, task));
+    res.json(await presentVideoWithResult(deps, req, task));
   });
 
   router.delete('/:id', async (req, res) => {
@@ -63,7 +84,7 @@ export function videosRouter(deps: ApiDeps): Router {
     if (upload) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
     const { prompt } = parseBody(remixVideoBodySchema, body);
     const task = await remixVideo(deps, req.apiKey, String(req.params.id), prompt, String(req.id));
-    res.status(200).json(presentVideo(deps, req.apiKey, task));
+    res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 
   router.get('/:id/content', async (req, res) => {
@@ -72,6 +93,38 @@ export function videosRouter(deps: ApiDeps): Router {
     await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
   });
 
+  return router;
+}
+
+/**
+ * GET …/content?variant&index&expires&signature: a signed link from a video object's `url`, served
+ * without the bearer header. Mounted before auth; requests without `signature` fall through to it.
+ */
+export function signedContentRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.get('/:id/content', async (req, res, next) => {
+    if (req.query.signature === undefined) return next();
+    const videoId = String(req.params.id);
+    const q = req.query as Record<string, unknown>;
+    const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+    const variant = str(q.variant) || 'video';
+    const index = str(q.index) || '0';
+    const expires = str(q.expires);
+    const valid =
+      VARIANTS.includes(variant as Variant) &&
+      /^\d{1,4}$/.test(index) &&
+      /^\d{1,12}$/.test(expires) &&
+      verifyContentGrant(deps.signingSecret, { videoId, variant: variant as ContentVariant, index: Number(index), expires: Number(expires) }, str(q.signature));
+    if (!valid) {
+      throw new ApiError(403, 'invalid_signature', 'Invalid signature: this content link was altered or not issued by this server', 'signature');
+    }
+    if (Number(expires) * 1000 <= Date.now()) {
+      throw new ApiError(410, 'video_expired', `Video ${videoId} expired at ${new Date(Number(expires) * 1000).toISOString()}; its content has been deleted`);
+    }
+    const task = await deps.db.task.findFirst({ where: { id: videoId, deletedAt: null } });
+    if (!task) throw notFound();
+    await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
+  });
   return router;
 }
 

@@ -1,10 +1,11 @@
 import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
-import type { ApiKey, Prisma, Task } from '@reelay/db';
+import { insertTask, type ApiKey, type NewTask, type Task } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
 import { enqueueTask, withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { fetchImageUrl } from './fetch-image';
+import type { IdempotencyClaim } from './idempotency';
 
 const ENQUEUE_TIMEOUT_MS = 2000;
 
@@ -12,7 +13,13 @@ const ENQUEUE_TIMEOUT_MS = 2000;
  * Validated request → stored input image → one task row → one queued job. If the job cannot be
  * queued, the row and the image are removed again, so a failed create leaves nothing behind.
  */
-export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideoInput, requestId: string): Promise<Task> {
+export async function createVideo(
+  deps: ApiDeps,
+  key: ApiKey,
+  input: CreateVideoInput,
+  requestId: string,
+  idempotency: IdempotencyClaim | null = null,
+): Promise<Task> {
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
@@ -40,20 +47,22 @@ export async function createVideo(deps: ApiDeps, key: ApiKey, input: CreateVideo
     user: input.user,
     metadata: input.metadata as object,
     callbackUrl: input.callbackUrl,
+    idempotencyKey: idempotency?.key ?? null,
+    requestHash: idempotency?.requestHash ?? null,
     createdAt: now,
     expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
   }, requestId);
 }
 
 /**
- * Inserts the task row and queues its job. If the job cannot be queued, the row and its stored
- * input image are removed again and the client gets a 503.
+ * Inserts the task row (one INSERT … RETURNING on the hot path) and queues its job. If the job
+ * cannot be queued, the row and its stored input image are removed again and the client gets a 503.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, data: Prisma.TaskUncheckedCreateInput, requestId: string): Promise<Task> {
+export async function insertAndEnqueueTask(deps: ApiDeps, data: NewTask, requestId: string): Promise<Task> {
   const id = data.id;
   let task: Task;
   try {
-    task = await deps.db.task.create({ data });
+    task = await insertTask(deps.db, { updatedAt: data.createdAt, ...data });
   } catch (err) {
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;

@@ -1,12 +1,24 @@
 import { ApiError, sniffImage, type ImageBytes } from '@reelay/core';
-import { safeFetch, UnsafeUrlError } from '@reelay/net';
+import { allowListMatcher, parseAllowList, safeFetch, UnsafeUrlError } from '@reelay/net';
 import type { ApiDeps } from '../deps';
+
+const matchers = new WeakMap<object, (ip: string, port: number) => boolean>();
+
+/** REELAY_FETCH_ALLOW_HOSTS as a matcher, parsed once per config. */
+function allowedInternalHosts(deps: ApiDeps): (ip: string, port: number) => boolean {
+  let m = matchers.get(deps.config);
+  if (!m) {
+    m = allowListMatcher(parseAllowList(deps.config.REELAY_FETCH_ALLOW_HOSTS));
+    matchers.set(deps.config, m);
+  }
+  return m;
+}
 
 /** Downloads an image URL through the SSRF guard; every failure is the client's 400. */
 export async function fetchImageUrl(deps: ApiDeps, url: string): Promise<ImageBytes> {
   let res;
   try {
-    res = await safeFetch(url, { maxBytes: deps.config.REELAY_MAX_IMAGE_BYTES, timeoutMs: 10_000 });
+    res = await safeFetch(url, { maxBytes: deps.config.REELAY_MAX_IMAGE_BYTES, timeoutMs: 10_000, allowExtra: allowedInternalHosts(deps) });
   } catch (err) {
     if (err instanceof UnsafeUrlError) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: image ${err.message}`, 'image');
     throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image URL could not be fetched', 'image');

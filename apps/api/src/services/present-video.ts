@@ -1,4 +1,6 @@
-import { toVideoObject, type StatusDialect } from '@reelay/core';
+import type { Request } from 'express';
+import { readFile } from 'node:fs/promises';
+import { signedContentUrl, toVideoObject, type ContentVariant, type StatusDialect, type VideoResult } from '@reelay/core';
 import type { ApiKey, Task } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
@@ -6,7 +8,73 @@ export function dialectFor(deps: ApiDeps, key: ApiKey): StatusDialect {
   return (key.statusDialect as StatusDialect | null) ?? deps.config.REELAY_STATUS_DIALECT;
 }
 
-/** The video object as this key sees it. */
-export function presentVideo(deps: ApiDeps, key: ApiKey, task: Task): Record<string, unknown> {
-  return toVideoObject(task, dialectFor(deps, key));
+/** REELAY_PUBLIC_URL, else the scheme and host the client used (X-Forwarded-* only with trust proxy). */
+export function publicBaseUrl(deps: ApiDeps, req: Request): string {
+  return deps.config.REELAY_PUBLIC_URL ?? `${req.protocol}://${req.host}`;
+}
+
+const resultAvailable = (task: Task): boolean =>
+  task.status === 'completed' && task.filesDeletedAt === null && task.expiresAt.getTime() > Date.now();
+
+/** A link to one output that works without the bearer header until the task's expires_at. */
+export function contentLink(deps: ApiDeps, baseUrl: string, task: Task, variant: ContentVariant = 'video', index = 0): string {
+  return signedContentUrl(baseUrl, deps.signingSecret, {
+    videoId: task.id,
+    variant,
+    index,
+    expires: Math.floor(task.expiresAt.getTime() / 1000),
+  });
+}
+
+function linkResult(deps: ApiDeps, baseUrl: string, task: Task): VideoResult {
+  const urls = Array.from({ length: task.n }, (_, i) => contentLink(deps, baseUrl, task, 'video', i));
+  return task.n > 1 ? { url: urls[0]!, urls } : { url: urls[0]! };
+}
+
+/**
+ * The video object as this key sees it. With `baseUrl`, a completed `url`-format task also carries
+ * its signed `url` (and `urls` for n > 1); this needs no I/O, so list pages can use it too.
+ */
+export function presentVideo(deps: ApiDeps, key: ApiKey, task: Task, opts: { baseUrl?: string } = {}): Record<string, unknown> {
+  const result = opts.baseUrl && resultAvailable(task) && task.responseFormat !== 'b64_json' ? linkResult(deps, opts.baseUrl, task) : {};
+  return toVideoObject(task, dialectFor(deps, key), result);
+}
+
+const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
+
+/**
+ * The video object for a single-video response (create, retrieve). A completed `b64_json` task
+ * carries the videos inline, up to REELAY_MAX_B64_BYTES of base64 in total; above that cap it
+ * carries `b64_json: null`, the signed `url`/`urls` instead, and `b64_json_error` saying why.
+ */
+export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: Task): Promise<Record<string, unknown>> {
+  const baseUrl = publicBaseUrl(deps, req);
+  if (task.responseFormat !== 'b64_json' || !resultAvailable(task)) return presentVideo(deps, req.apiKey, task, { baseUrl });
+
+  const outputs = await deps.db.taskOutput.findMany({
+    where: { taskId: task.id, variant: 'video' },
+    orderBy: { index: 'asc' },
+    select: { index: true, bytes: true, storageKey: true },
+  });
+  const encoded = outputs.reduce((sum, o) => sum + base64Length(Number(o.bytes)), 0);
+  const cap = deps.config.REELAY_MAX_B64_BYTES;
+  const fallback = (message: string, code = 'payload_too_large'): VideoResult => ({
+    b64_json: null,
+    ...linkResult(deps, baseUrl, task),
+    b64_json_error: { code, message },
+  });
+  let result: VideoResult;
+  if (outputs.length < task.n) {
+    result = fallback('The video could not be read for b64_json; download it from url instead', 'content_unavailable');
+  } else if (encoded > cap) {
+    result = fallback(`The video is ${encoded} bytes as base64, above this server's b64_json limit of ${cap} bytes; download it from url instead`);
+  } else {
+    try {
+      const data = await Promise.all(outputs.map(async (o) => (await readFile(deps.storage.pathOf(o.storageKey))).toString('base64')));
+      result = { b64_json: task.n > 1 ? data : data[0]! };
+    } catch {
+      result = fallback('The video could not be read for b64_json; download it from url instead', 'content_unavailable');
+    }
+  }
+  return toVideoObject(task, dialectFor(deps, req.apiKey), result);
 }

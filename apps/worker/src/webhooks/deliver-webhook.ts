@@ -1,5 +1,5 @@
 import { newId, signWebhook, webhookEventBody } from '@reelay/core';
-import { allowListedAddresses, safeFetch, UnsafeUrlError } from '@reelay/net';
+import { allowListMatcher, parseAllowList, safeFetch, UnsafeUrlError } from '@reelay/net';
 import { webhookDeliveries, webhookDeliveryDuration } from '@reelay/observability';
 import type { WebhookJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
@@ -58,7 +58,8 @@ export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attemp
       timeoutMs: ctx.config.WEBHOOK_TIMEOUT_MS,
       // A receiver answers; it does not send us elsewhere.
       maxRedirects: 0,
-      allowedAddress: allowListedAddresses(ctx.config.REELAY_FETCH_ALLOW_HOSTS),
+      // The operator's allow-list (REELAY_FETCH_ALLOW_HOSTS), the same one image URLs use.
+      allowExtra: allowListMatcher(parseAllowList(ctx.config.REELAY_FETCH_ALLOW_HOSTS)),
     });
     responseCode = res.status;
     if (res.status < 200 || res.status >= 300) error = `receiver answered HTTP ${res.status}`;

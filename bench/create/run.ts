@@ -1,0 +1,139 @@
+/**
+ * Create/retrieve throughput of one real Reelay API process (no workers) against a bare Express app
+ * answering the same routes, on the same machine, in one run: same body, same connections,
+ * alternating rounds. Usage (from the repo root):
+ *
+ *   pnpm bench:create [-- --rounds 5 --seconds 5 --connections 10]
+ *
+ * Uses DATABASE_URL / REDIS_URL like the server (migrating the database if needed), a bench-only
+ * API key and queue prefix, and removes every row, job and file it created at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
+import { parseConfig } from '@reelay/config';
+import { createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
+import { hashApiKey } from '@reelay/core';
+import { QUEUE_NAMES } from '@reelay/queue';
+
+const arg = (name: string, def: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const ROUNDS = arg('rounds', 5);
+const SECONDS = arg('seconds', 5);
+const CONNECTIONS = arg('connections', 10);
+const ROOT = resolve(__dirname, '../..');
+const BODY = JSON.stringify({
+  model: 'sora-1.0',
+  prompt: 'A cute orange cat napping in the sunlight with wind gently blowing its fur',
+  duration: 10, width: 1920, height: 1080, fps: 30, n: 1,
+});
+
+function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) done({ child, url: m[1]! });
+    });
+    child.on('exit', (code) => fail(new Error(`${script} exited ${code}: ${out}`)));
+  });
+}
+
+interface Sample { rps: number; p99: number; errors: number }
+
+async function measure(url: string, method: 'POST' | 'GET', path: string, key: string | null): Promise<Sample> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const r = await autocannon({ url: url + path, method, headers, body: method === 'POST' ? BODY : undefined, connections: CONNECTIONS, duration: SECONDS });
+  return { rps: r.requests.average, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const prefix = `bench-${process.pid}`;
+  const storage = mkdtempSync(join(tmpdir(), 'reelay-bench-'));
+  const key = `rly_bench_${process.pid}_${Date.now()}_xxxxxxxxxxxxxxxx`;
+  const config = parseConfig({ ...process.env, REELAY_QUEUE_PREFIX: prefix });
+  await createDatabaseIfMissing(config.DATABASE_URL);
+  await migrate(config.DATABASE_URL);
+
+  const api = await startChild('apps/api/src/main.ts', {
+    PORT: '0', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn',
+  });
+  const bare = await startChild('bench/create/bare-server.ts', {});
+  const db = createDb(config.DATABASE_URL, 2);
+  const results = { api: { create: [] as Sample[], retrieve: [] as Sample[] }, bare: { create: [] as Sample[], retrieve: [] as Sample[] } };
+  try {
+    const first = await fetch(`${api.url}/v1/videos`, { method: 'POST', body: BODY, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    const id = ((await first.json()) as { id: string }).id;
+    // Warm both up (JIT, connection pools, key cache) before measuring.
+    await measure(api.url, 'GET', `/v1/videos/${id}`, key);
+    await measure(bare.url, 'GET', `/v1/videos/${id}`, null);
+
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 ? (['bare', 'api'] as const) : (['api', 'bare'] as const);
+      for (const target of order) {
+        const url = target === 'api' ? api.url : bare.url;
+        const auth = target === 'api' ? key : null;
+        const c = await measure(url, 'POST', '/v1/videos', auth);
+        const g = await measure(url, 'GET', `/v1/videos/${id}`, auth);
+        results[target].create.push(c);
+        results[target].retrieve.push(g);
+        console.log(`round ${round} ${target.padEnd(4)} create ${c.rps.toFixed(0)} req/s p99 ${c.p99} ms (errors ${c.errors}) | retrieve ${g.rps.toFixed(0)} req/s p99 ${g.p99} ms (errors ${g.errors})`);
+      }
+    }
+  } finally {
+    api.child.removeAllListeners('exit');
+    bare.child.removeAllListeners('exit');
+    api.child.kill('SIGTERM');
+    bare.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    // Clean up: the bench key's rows, its queue, its files.
+    const k = await db.apiKey.findUnique({ where: { keyHash: hashApiKey(key) } });
+    if (k) {
+      const deleted = await db.task.deleteMany({ where: { apiKeyId: k.id } });
+      await db.apiKey.delete({ where: { id: k.id } });
+      console.log(`cleanup: removed ${deleted.count} bench tasks and the bench key`);
+    }
+    for (const name of Object.values(QUEUE_NAMES)) {
+      const q = new Queue(name, { connection: { url: config.REDIS_URL }, prefix });
+      await q.obliterate({ force: true });
+      await q.close();
+    }
+    await db.$disconnect();
+    rmSync(storage, { recursive: true, force: true });
+  }
+
+  const m = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
+  const row = (name: 'create' | 'retrieve') => {
+    const a = results.api[name];
+    const b = results.bare[name];
+    return {
+      api_rps: m(a, (s) => s.rps), bare_rps: m(b, (s) => s.rps), rps_ratio: m(a, (s) => s.rps) / m(b, (s) => s.rps),
+      api_p99_ms: m(a, (s) => s.p99), bare_p99_ms: m(b, (s) => s.p99), p99_ratio: m(a, (s) => s.p99) / Math.max(1, m(b, (s) => s.p99)),
+      errors: a.reduce((n, s) => n + s.errors, 0) + b.reduce((n, s) => n + s.errors, 0),
+    };
+  };
+  const summary = { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, create: row('create'), retrieve: row('retrieve') };
+  console.log(JSON.stringify(summary, null, 2));
+  console.log(
+    `create: ${(summary.create.rps_ratio * 100).toFixed(0)}% of bare (target >= 50%), p99 ${summary.create.p99_ratio.toFixed(1)}x (target <= 5x); ` +
+      `retrieve: ${(summary.retrieve.rps_ratio * 100).toFixed(0)}% of bare (target >= 70%), p99 ${summary.retrieve.p99_ratio.toFixed(1)}x`,
+  );
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});

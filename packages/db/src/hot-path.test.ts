@@ -1,0 +1,34 @@
+import { createApiKey } from './keys';
+import { createDb, type Db } from './client';
+import { findTaskForOwner, insertTask } from './hot-path';
+
+// Real Postgres (the jest global setup migrates DATABASE_URL).
+let db: Db;
+beforeAll(() => {
+  db = createDb(process.env.DATABASE_URL!, 2);
+});
+afterAll(async () => {
+  await db.$disconnect();
+});
+
+test('insertTask and findTaskForOwner return exactly what Prisma returns for the same row', async () => {
+  const { key } = await createApiKey(db, { name: 'hot-path' });
+  const other = await createApiKey(db, { name: 'hot-path-other' });
+  const now = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+  const id = `vid_hotpath${Date.now()}`;
+  const inserted = await insertTask(db, {
+    id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', prompt: 'it\'s "quoted"', durationSeconds: 2.5,
+    width: 128, height: 96, fps: 24, seed: 4294967295n, n: 2, responseFormat: 'b64_json', user: null,
+    metadata: { style: 'noir', nested: { a: [1, 2] } }, createdAt: now, updatedAt: now, expiresAt: new Date(now.getTime() + 86_400_000),
+  });
+  const viaPrisma = await db.task.findUniqueOrThrow({ where: { id } });
+  expect(inserted).toEqual(viaPrisma);
+  expect(await findTaskForOwner(db, id, key.id)).toEqual(viaPrisma);
+  expect(viaPrisma.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+  expect(viaPrisma.seed).toBe(4294967295n);
+  expect(viaPrisma.status).toBe('pending');
+  // Another key, or a deleted task, finds nothing.
+  expect(await findTaskForOwner(db, id, other.key.id)).toBeNull();
+  await db.task.update({ where: { id }, data: { deletedAt: new Date() } });
+  expect(await findTaskForOwner(db, id, key.id)).toBeNull();
+});
