@@ -121,7 +121,9 @@ test('callback_url gets video.failed signed with the deployment secret when the 
   const cbRx = await receiver(() => 204);
   const key = await keyWithWebhook(keyRx.url, null);
   try {
-    const created = await http(stack, 'POST', '/v1/videos', { key, json: { ...TINY, duration: 8, callback_url: cbRx.url } });
+    // Paused, so the worker cannot finish the task before this test fails it.
+    await stack.api.deps.tasksQueue.pause();
+    const created = await http(stack, 'POST', '/v1/videos', { key, json: { ...TINY, callback_url: cbRx.url } });
     expect(created.status).toBe(200);
     const id = created.body.id as string;
     // Fail it through the worker's own terminal path (as an upstream rejection would).
@@ -132,6 +134,8 @@ test('callback_url gets video.failed signed with the deployment secret when the 
     expect(await registry.getSingleMetricAsString('reelay_tasks_failed_total')).toMatch(
       /^reelay_tasks_failed_total\{model="sora-1.0",provider="preview",code="content_policy_violation"\} 1$/m,
     );
+    // The task's job now runs, finds the task ended and queues its events again: still one each.
+    await stack.api.deps.tasksQueue.resume();
     await until('both deliveries', async () => keyRx.received.length >= 1 && cbRx.received.length >= 1);
     for (const r of [...keyRx.received, ...cbRx.received]) {
       const event = await client.webhooks.unwrap(r.body, r.headers as Record<string, string>, DEPLOYMENT_SECRET);
@@ -142,6 +146,7 @@ test('callback_url gets video.failed signed with the deployment secret when the 
     const rows = await stack.db.webhookDelivery.findMany({ where: { taskId: id } });
     expect(rows.map((r) => `${r.target}:${r.status}:${r.responseCode}`).sort()).toEqual(['callback:delivered:204', 'key:delivered:200']);
   } finally {
+    await stack.api.deps.tasksQueue.resume();
     keyRx.server.close();
     cbRx.server.close();
   }

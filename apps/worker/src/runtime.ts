@@ -103,7 +103,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     prefix: config.REELAY_QUEUE_PREFIX,
     concurrency: 1,
   });
-  maintenanceWorker.on('error', (err) => console.error(`maintenance worker error: ${err.message}`));
+  maintenanceWorker.on('error', (err) => logger.error({ err }, 'maintenance worker error'));
 
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
