@@ -10,7 +10,8 @@ import type { WorkerContext } from './context';
 export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, quietMs: number, batch = 500): Promise<number> {
   const quietSince = new Date(Date.now() - quietMs);
   const tasks = await ctx.db.task.findMany({
-    where: { status: { in: ['pending', 'processing'] }, updatedAt: { lt: quietSince } },
+    // Only this deployment's tasks: deployments (and test stacks) sharing one database use different prefixes.
+    where: { status: { in: ['pending', 'processing'] }, updatedAt: { lt: quietSince }, queuePrefix: ctx.config.REELAY_QUEUE_PREFIX },
     select: { id: true },
     orderBy: { updatedAt: 'asc' },
     take: batch,

@@ -62,7 +62,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, data: NewTask, request
   const id = data.id;
   let task: Task;
   try {
-    task = await insertTask(deps.db, { updatedAt: data.createdAt, ...data });
+    task = await insertTask(deps.db, { updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, ...data });
   } catch (err) {
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;

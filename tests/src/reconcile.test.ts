@@ -1,0 +1,43 @@
+import { createRedis, createTasksQueue } from '@reelay/queue';
+import { startWorker, type WorkerRuntime } from '@reelay/worker';
+import { http, startStack, waitForVideo, type Stack } from './harness';
+
+let a: Stack;
+let b: Stack;
+let aWorker: WorkerRuntime | null = null;
+
+beforeAll(async () => {
+  a = await startStack({}, { worker: false }); // deployment A: its worker starts later
+  b = await startStack(); // deployment B: same database, its own queue prefix, reconciling every second
+});
+afterAll(async () => {
+  await aWorker?.close();
+  await b.close();
+  await a.close();
+});
+
+test('after Redis loses a task\'s job, only the deployment that owns the task queues it again', async () => {
+  const created = await http(a, 'POST', '/v1/videos', { key: a.key, json: { prompt: 'lost job', duration: 1, width: 128, height: 128, fps: 24 } });
+  expect(created.status).toBe(200);
+  const id = created.body.id as string;
+
+  // Lose the job, as when Redis is wiped, and make the task look long quiet.
+  const redis = createRedis(a.config.REDIS_URL, 'worker');
+  const queue = createTasksQueue(redis, a.config.REELAY_QUEUE_PREFIX);
+  await queue.obliterate({ force: true });
+  expect(await queue.getJob(id)).toBeUndefined();
+  await a.db.task.update({ where: { id }, data: { updatedAt: new Date(Date.now() - 10 * 60_000) } });
+
+  // B's reconciler runs every second; give it several rounds. It must not adopt A's task.
+  await new Promise((r) => setTimeout(r, 4000));
+  const untouched = await a.db.task.findUniqueOrThrow({ where: { id } });
+  expect(untouched.status).toBe('pending');
+  expect(untouched.upstreamId).toBeNull();
+
+  // A's own worker finds the jobless task and carries it to completion.
+  aWorker = await startWorker(a.config);
+  const { video } = await waitForVideo(a, a.key, id, 90_000);
+  expect(video.status).toBe('completed');
+  await queue.close();
+  redis.disconnect();
+});
