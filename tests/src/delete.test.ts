@@ -2,7 +2,9 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ModelCatalog } from '@reelay/core';
 import { createProviders, type PollOutput } from '@reelay/providers';
+import { QUEUE_NAMES, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
+import type { Queue } from 'bullmq';
 import { admitPendingTasks, advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 
@@ -126,6 +128,8 @@ describe('a finalize racing with a delete', () => {
       providers: createProviders(c),
       catalog: ModelCatalog.load(c.REELAY_MODELS_FILE),
       media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
+      logger: stack.api.deps.logger,
+      webhooksQueue: stack.api.deps.queues.find((q) => q.name === QUEUE_NAMES.webhooks) as Queue<WebhookJob>,
     };
   });
   afterAll(async () => {

@@ -1,12 +1,17 @@
 import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
 import { ApiError } from '@reelay/core';
 import type { ApiDeps } from './deps';
+import { requireAdmin } from './middleware/admin-auth';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
 import { rateLimitByKey } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { adminRouter } from './routes/admin';
 import { usageRouter } from './routes/usage';
+import { httpMetrics } from './middleware/http-metrics';
+import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
+import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
 import { signedContentRouter, videosRouter } from './routes/videos';
@@ -17,10 +22,18 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
   app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req) => (req as express.Request).id,
+      // Probes and scrapes every few seconds would drown the request log.
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes((req.url ?? '').split('?')[0]!) },
+    }),
+  );
+  app.use(httpMetrics);
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.use(opsRouter(deps));
+  app.use(DASHBOARD_PATH, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
 
   // The API description and its browsable page need no key.
   app.use(docsRouter(deps));

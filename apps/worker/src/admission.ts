@@ -138,7 +138,7 @@ export class Admitter {
       return ids;
     } catch (err) {
       // The timer retries; an admitted task whose job was not queued is found by the reconciler.
-      if (!this.closed) console.error(`admission failed: ${(err as Error).message}`);
+      if (!this.closed) this.ctx.logger.error({ err }, 'admission failed');
       return [];
     }
   }

@@ -68,6 +68,17 @@ export const envSchema = z.object({
   REELAY_AUTH_CACHE_MS: ms(10_000),
   WORKER_EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   WORKER_EXPIRY_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  // Operations: admin dashboard, client webhooks, metrics, shutdown.
+  REELAY_DASHBOARD_WRITE: bool.default(false),
+  REELAY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  WEBHOOK_BACKOFF_MS: ms(30_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().positive().default(10),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(25_000),
+  READINESS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -7,5 +7,7 @@ export * from './create-request';
 export * from './video-object';
 export * from './pricing';
 export * from './key-settings';
+
+export * from './webhook-signature';
 export * from './signed-links';
 export * from './list-request';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from './errors';
 
@@ -55,5 +54,3 @@ export function parseKeySettings(body: unknown, opts: { requireName: boolean; kn
   return settings;
 }
 
-/** A Standard Webhooks signing secret, made when a webhook URL is set without one. */
-export const newWebhookSecret = (): string => `whsec_${randomBytes(24).toString('base64')}`;

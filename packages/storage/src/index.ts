@@ -40,6 +40,9 @@ export class LocalStorage {
     // otherwise be unhandled and end the process; the pipeline still rejects with it.
     source.on('error', () => undefined);
     const target = this.pathOf(key);
+    // The source may fail (a file that vanished) while mkdir runs, before pipeline listens: keep
+    // that from being an unhandled 'error' event; pipeline still rejects with it.
+    source.on('error', () => undefined);
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
     const hash = createHash('sha256');

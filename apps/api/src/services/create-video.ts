@@ -1,10 +1,14 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
 import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type Task } from '@reelay/db';
+import { tasksCreated } from '@reelay/observability';
+import { withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
 import type { IdempotencyClaim } from './idempotency';
+
+const ANNOUNCE_TIMEOUT_MS = 2000;
 
 /** A key limited to some models gets a 400 on `model` for any other. */
 function assertModelAllowed(key: ApiKey, model: string): void {
@@ -70,7 +74,7 @@ export async function createVideo(
  * limit checked) in one transaction, then tells the admission step. If the create is refused or
  * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, _requestId: string): Promise<Task> {
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<Task> {
   const id = data.id;
   let task: Task;
   try {
@@ -90,11 +94,14 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     throw err;
   }
   try {
-    await announceCreatedTask(deps);
-  } catch {
+    // Bounded: with Redis down the client gets a 503 in about two seconds, not a hang.
+    await withTimeout(announceCreatedTask(deps), ANNOUNCE_TIMEOUT_MS, 'announce');
+  } catch (err) {
+    deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
+  tasksCreated.inc({ model: task.model, provider: task.provider });
   return task;
 }

@@ -2,6 +2,7 @@ import type { WorkerContext } from '../context';
 import { done, type StepOutcome } from './outcome';
 import { pollTask } from './poll';
 import { submitTask } from './submit';
+import { queueTaskEvents } from './task-ended';
 
 /** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
 export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
@@ -15,6 +16,8 @@ export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<S
     case 'processing':
       return pollTask(ctx, task);
     default:
+      // Already ended: make sure its events were queued (a no-op when they were).
+      await queueTaskEvents(ctx, taskId);
       return done;
   }
 }

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerContext } from '../context';
+import { onTaskEnded } from './task-ended';
 
 const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -55,7 +56,8 @@ export async function finalizeTask(
   }
   // Charged on what was produced (when the provider says), never more than was reserved.
   const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() }, { producedSeconds });
-  if (!completed) {
+  if (completed) await onTaskEnded(ctx, task.id);
+  else {
     // Cancelled or deleted meanwhile: its files must not outlive it.
     await ctx.storage.remove(`videos/${task.id}`);
     await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
