@@ -71,4 +71,9 @@ ensure_deps() {
     log "installing dependencies"
     pnpm install --frozen-lockfile
   fi
+  # A pulled schema change without a lockfile change still needs a fresh Prisma client.
+  if [ prisma/schema.prisma -nt packages/db/src/generated/prisma/client.ts ]; then
+    log "schema changed: regenerating the Prisma client"
+    pnpm --silent db:generate >/dev/null
+  fi
 }

@@ -16,7 +16,10 @@ pnpm --silent db:migrate
 # A fixed local key so the README's examples work as written; set your own in any shared setup.
 export REELAY_BOOTSTRAP_KEY="${REELAY_BOOTSTRAP_KEY:-rly_local_development_key}"
 export PORT="${PORT:-8080}"
+export REELAY_ADMIN_TOKEN="${REELAY_ADMIN_TOKEN:-rly_local_admin_token}"
 log "API key for local use: $REELAY_BOOTSTRAP_KEY"
 log "API on http://127.0.0.1:$PORT"
+log "Queue dashboard: http://127.0.0.1:$PORT/admin/queues (any user, password $REELAY_ADMIN_TOKEN)"
+log "Worker metrics: http://127.0.0.1:${WORKER_METRICS_PORT:-9464}/metrics"
 exec pnpm exec concurrently --kill-others --names api,worker --prefix-colors blue,green \
   "tsx apps/api/src/main.ts" "tsx apps/worker/src/main.ts"

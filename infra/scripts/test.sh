@@ -14,4 +14,5 @@ ensure_redis
 ensure_postgres
 ensure_deps
 pnpm exec turbo run typecheck --output-logs=errors-only
+node infra/scripts/validate-infra.mjs >/dev/null  # manifests: YAML + Kubernetes schema
 pnpm exec jest "$@"

@@ -2,8 +2,10 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ModelCatalog } from '@reelay/core';
 import { createProviders, type PollOutput } from '@reelay/providers';
+import { QUEUE_NAMES, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
-import { advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
+import type { Queue } from 'bullmq';
+import { admitPendingTasks, advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
 import { http, startStack, waitForVideo, type Stack } from './harness';
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
@@ -126,6 +128,8 @@ describe('a finalize racing with a delete', () => {
       providers: createProviders(c),
       catalog: ModelCatalog.load(c.REELAY_MODELS_FILE),
       media: { ffmpegPath: c.FFMPEG_PATH, ffprobePath: c.FFPROBE_PATH },
+      logger: stack.api.deps.logger,
+      webhooksQueue: stack.api.deps.queues.find((q) => q.name === QUEUE_NAMES.webhooks) as Queue<WebhookJob>,
     };
   });
   afterAll(async () => {
@@ -135,6 +139,7 @@ describe('a finalize racing with a delete', () => {
   test('storing outputs after the delete leaves no files and no output rows', async () => {
     const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'race', duration: 1, width: 64, height: 64, fps: 24 } });
     const id = created.body.id as string;
+    expect(await admitPendingTasks(ctx)).toEqual([id]); // its turn comes (no limits here)
     await advanceTask(ctx, id); // submit: pending -> processing
     const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(processing.status).toBe('processing');

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { startApi, type ApiRuntime } from '@reelay/api';
 import { parseConfig, type Config } from '@reelay/config';
 import { createApiKey, createDb, type Db } from '@reelay/db';
+import { createLogger, type Logger } from '@reelay/observability';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
+import { Writable } from 'node:stream';
 
 export interface Stack {
   config: Config;
@@ -22,7 +24,7 @@ export interface Stack {
  * A real Reelay on real Redis and Postgres: its own queue prefix and storage folder, so test
  * files run side by side without seeing each other's jobs.
  */
-export async function startStack(env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<Stack> {
+export async function startStack(env: Record<string, string> = {}, opts: { worker?: boolean; logger?: Logger } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-test-'));
   const config = parseConfig({
     ...process.env,
@@ -33,10 +35,13 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
     POLL_MIN_MS: '200',
     POLL_MAX_MS: '1000',
     WORKER_RECONCILE_INTERVAL_MS: '1000',
+    WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...env,
   });
-  const api = await startApi(config);
-  const worker = opts.worker === false ? null : await startWorker(config);
+  const logger = opts.logger ?? createLogger({ name: 'reelay-test', level: config.LOG_LEVEL });
+  const api = await startApi(config, { logger });
+  const worker = opts.worker === false ? null : await startWorker(config, { logger });
   const db = createDb(config.DATABASE_URL, 3);
   const newKey = async (o: { dialect?: 'seed' | 'openai' } = {}) =>
     (await createApiKey(db, { name: 'test', statusDialect: o.dialect ?? null })).secret;
@@ -89,4 +94,17 @@ export async function waitForVideo(stack: { url: string }, key: string, id: stri
     if (Date.now() > deadline) throw new Error(`video ${id} still ${res.body.status} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/** A logger whose JSON lines are kept in memory, to assert on what the stack logs. */
+export function capturingLogger(level = 'debug'): { logger: Logger; lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'reelay-test', level, destination });
+  return { logger, lines, text: () => lines.join('\n') };
 }

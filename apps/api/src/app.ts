@@ -1,10 +1,18 @@
 import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
 import { ApiError } from '@reelay/core';
 import type { ApiDeps } from './deps';
+import { requireAdmin } from './middleware/admin-auth';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
+import { rateLimitByKey } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { upstreamWebhooksRouter } from './routes/upstream-webhooks';
+import { adminRouter } from './routes/admin';
+import { usageRouter } from './routes/usage';
+import { httpMetrics } from './middleware/http-metrics';
+import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
+import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
 import { signedContentRouter, videosRouter } from './routes/videos';
@@ -15,10 +23,18 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
   app.use(requestId);
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req) => (req as express.Request).id,
+      // Probes and scrapes every few seconds would drown the request log.
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes((req.url ?? '').split('?')[0]!) },
+    }),
+  );
+  app.use(httpMetrics);
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.use(opsRouter(deps));
+  app.use(DASHBOARD_PATH, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
 
   // Before the API key check: upstreams authenticate with their signature instead.
   app.use('/v1/upstream-webhooks', upstreamWebhooksRouter(deps));
@@ -27,9 +43,11 @@ export function createApp(deps: ApiDeps): Express {
   // Signed content links carry their own authorisation, so they are served before the bearer check.
   app.use('/v1/videos', signedContentRouter(deps));
 
-  app.use('/v1', requireApiKey(deps));
+  app.use('/admin/v1', adminRouter(deps));
+  app.use('/v1', requireApiKey(deps), rateLimitByKey(deps));
   app.use('/v1/videos', videosRouter(deps));
   app.use('/v1/models', modelsRouter(deps));
+  app.use('/v1/usage', usageRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));

@@ -2,6 +2,7 @@ import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
 import type { ProviderRegistry } from '@reelay/providers';
+import type { Logger } from '@reelay/observability';
 import type { CancelJob, TaskJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
@@ -18,6 +19,9 @@ export interface ApiDeps {
   cancelsQueue: Queue<CancelJob>;
   storage: LocalStorage;
   catalog: ModelCatalog;
+  logger: Logger;
+  /** Every Reelay queue (tasks included), for the dashboard and queue metrics. */
+  queues: Queue[];
   apiKeys: ApiKeyCache;
   /** HMAC secret for signed content links; resolved at start (see loadSigningSecret). */
   signingSecret: string;

@@ -1,10 +1,12 @@
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
 import { ProviderRegistry } from '@reelay/providers';
-import { createCancelsQueue, createRedis, createTasksQueue } from '@reelay/queue';
+import { createLogger, type Logger } from '@reelay/observability';
+import { createCancelsQueue, createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
+import { Queue } from 'bullmq';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
 import { ApiKeyCache } from './services/api-key-cache';
@@ -16,8 +18,16 @@ export interface ApiRuntime {
   close(): Promise<void>;
 }
 
-export function createApiDeps(config: Config): ApiDeps {
+export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const redis = createRedis(config.REDIS_URL, 'api');
+  const prefix = config.REELAY_QUEUE_PREFIX;
+  const tasksQueue = createTasksQueue(redis, prefix);
+  const cancelsQueue = createCancelsQueue(redis, prefix);
+  const webhooksQueue = createWebhooksQueue(redis, prefix, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
+  // Every queue in QUEUE_NAMES, so one added there shows up on the dashboard and in metrics.
+  const otherQueues = Object.values(QUEUE_NAMES)
+    .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks && name !== QUEUE_NAMES.cancels)
+    .map((name) => new Queue(name, { connection: redis, prefix }).on('error', () => undefined));
   const db = createDb(config.DATABASE_URL);
   const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
   let providers: ProviderRegistry | undefined;
@@ -25,25 +35,43 @@ export function createApiDeps(config: Config): ApiDeps {
     config,
     db,
     redis,
-    tasksQueue: createTasksQueue(redis, config.REELAY_QUEUE_PREFIX),
-    cancelsQueue: createCancelsQueue(redis, config.REELAY_QUEUE_PREFIX),
+    tasksQueue,
+    cancelsQueue,
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog,
+    logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
+    queues: [tasksQueue, cancelsQueue, webhooksQueue, ...otherQueues],
     apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
     signingSecret: config.REELAY_SIGNING_SECRET ?? '',
     providers: () => (providers ??= new ProviderRegistry(config, catalog)),
   };
 }
 
-/** Starts the HTTP server; close() stops accepting, lets in-flight requests finish, then disconnects. */
-export async function startApi(config: Config): Promise<ApiRuntime> {
-  const deps = createApiDeps(config);
+/**
+ * Starts the HTTP server. close() stops accepting, lets in-flight requests finish, then closes
+ * queues, Redis and Postgres, in that order.
+ */
+export async function startApi(config: Config, opts: { logger?: Logger } = {}): Promise<ApiRuntime> {
+  const deps = createApiDeps(config, opts.logger);
   if (config.REELAY_BOOTSTRAP_KEY) await ensureBootstrapKey(deps.db, config.REELAY_BOOTSTRAP_KEY);
   deps.signingSecret = await loadSigningSecret(deps.db, config.REELAY_SIGNING_SECRET);
   const app = createApp(deps);
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
+  });
+  // Responses still being produced when shutdown starts tell their client to close the
+  // connection, and each connection is closed as soon as its response is done, so draining ends
+  // when the last request does rather than when keep-alive timers run out.
+  const inFlight = new Set<ServerResponse>();
+  let draining = false;
+  server.on('request', (_req, res: ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (draining) setImmediate(() => server.closeIdleConnections());
+    });
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
@@ -52,14 +80,16 @@ export async function startApi(config: Config): Promise<ApiRuntime> {
     server,
     url: `http://${config.HOST}:${port}`,
     async close() {
+      draining = true;
+      for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
-      await deps.tasksQueue.close();
-      await deps.cancelsQueue.close();
+      await Promise.all(deps.queues.map((q) => q.close()));
       deps.redis.disconnect();
       await deps.db.$disconnect();
+      deps.logger.flush?.();
     },
   };
 }

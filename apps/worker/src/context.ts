@@ -1,8 +1,11 @@
 import type { Config } from '@reelay/config';
 import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
+import type { Logger } from '@reelay/observability';
 import type { MediaTools, ProviderRegistry } from '@reelay/providers';
+import type { WebhookJob } from '@reelay/queue';
 import type { LocalStorage } from '@reelay/storage';
+import type { Queue } from 'bullmq';
 import { CatalogOrder, type TargetRouter } from './upstream/routing';
 import { NO_LIMITS, type UpstreamGate } from './upstream/target-gate';
 
@@ -20,10 +23,17 @@ export interface WorkerContext {
   providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;
+  logger: Logger;
+  /** Where terminal transitions queue their client webhooks. */
+  webhooksQueue: Queue<WebhookJob>;
+  /** The request that created the task being worked on (per-job contexts only), for log correlation. */
+  requestId?: string;
   /** Shared (Redis) routing and limits; without them: catalog order, no limits (single-process tools, tests). */
   router?: TargetRouter;
   gate?: UpstreamGate;
   metrics?: WorkerMetrics;
+  /** Asks the admission step to hand out slots now (a task of this process ended). */
+  wakeAdmission?: () => void;
 }
 
 export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;

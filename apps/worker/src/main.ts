@@ -1,18 +1,35 @@
 import { loadConfig } from '@reelay/config';
+import { createLogger } from '@reelay/observability';
 import { startWorker } from './runtime';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const runtime = await startWorker(config);
-  console.log(`reelay worker: consuming queue prefix "${config.REELAY_QUEUE_PREFIX}", concurrency ${config.WORKER_CONCURRENCY}`);
+  const logger = createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
+  const runtime = await startWorker(config, { logger });
+  logger.info({ prefix: config.REELAY_QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, ops: runtime.opsUrl }, 'worker started');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(`reelay worker: ${signal}, finishing held jobs`);
+    logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'finishing held jobs');
+    // Past the grace period, exit anyway: jobs still held are released when their lock expires
+    // and another worker takes them over (a step is safe to run twice).
+    setTimeout(() => {
+      logger.warn('grace period over, exiting with jobs still held');
+      logger.flush();
+      process.exit(1);
+    }, config.SHUTDOWN_GRACE_MS).unref();
     runtime.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: Error) => {
+        logger.error({ err }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
@@ -20,6 +37,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  console.error(`reelay worker: ${err.message}`);
+  process.stderr.write(`reelay worker: ${err.message}\n`);
   process.exit(1);
 });

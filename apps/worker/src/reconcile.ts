@@ -10,8 +10,12 @@ import type { WorkerContext } from './context';
 export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, quietMs: number, batch = 500): Promise<number> {
   const quietSince = new Date(Date.now() - quietMs);
   const tasks = await ctx.db.task.findMany({
-    // Only this deployment's tasks: deployments (and test stacks) sharing one database use different prefixes.
-    where: { status: { in: ['pending', 'processing'] }, updatedAt: { lt: quietSince }, queuePrefix: ctx.config.REELAY_QUEUE_PREFIX },
+    // Pending tasks not yet admitted have no job on purpose: admission queues them.
+    where: {
+      OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }],
+      queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
+      updatedAt: { lt: quietSince },
+    },
     select: { id: true },
     orderBy: { updatedAt: 'asc' },
     take: batch,

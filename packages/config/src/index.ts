@@ -13,6 +13,12 @@ const bool = z
 
 const ms = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
+/** "preview=4,replicate=10" → { preview: 4, replicate: 10 }. */
+const perProviderLimits = z
+  .string()
+  .regex(/^\s*[\w.-]+\s*=\s*\d+\s*(,\s*[\w.-]+\s*=\s*\d+\s*)*$/, 'must look like "preview=4,replicate=10"')
+  .transform((v) => Object.fromEntries(v.split(',').map((p) => p.split('=').map((x) => x.trim())).map(([k, n]) => [k!, Number(n)])) as Record<string, number>);
+
 /** Every setting Reelay reads from the environment, with defaults that suit a local run. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -26,6 +32,9 @@ export const envSchema = z.object({
   REELAY_MODELS_FILE: z.string().optional(),
   REELAY_STATUS_DIALECT: z.enum(['seed', 'openai']).default('seed'),
   REELAY_BOOTSTRAP_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
+  REELAY_ADMIN_TOKEN: z.string().min(20, 'must be at least 20 characters').optional(),
+  REELAY_PROVIDER_CONCURRENCY: perProviderLimits.optional(),
+  WORKER_ADMISSION_INTERVAL_MS: ms(1_000),
   REELAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REELAY_RESULT_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
@@ -61,6 +70,17 @@ export const envSchema = z.object({
   REELAY_AUTH_CACHE_MS: ms(10_000),
   WORKER_EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   WORKER_EXPIRY_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  // Operations: admin dashboard, client webhooks, metrics, shutdown.
+  REELAY_DASHBOARD_WRITE: bool.default(false),
+  REELAY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(12),
+  WEBHOOK_BACKOFF_MS: ms(30_000),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().positive().default(10),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().positive().default(25_000),
+  READINESS_TIMEOUT_MS: z.coerce.number().int().positive().default(1_000),
 });
 
 export type Config = z.infer<typeof envSchema>;

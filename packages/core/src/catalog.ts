@@ -46,6 +46,15 @@ export const modelSpecSchema = z.object({
   maxN: z.number().int().positive().default(1),
   acceptsImage: z.boolean().default(true),
   supportsRemix: z.boolean().default(true),
+  /**
+   * Price per second of output, in micro-units (1/1,000,000 of the currency), by resolution tier:
+   * the first tier whose maxPixels (width x height) covers the video applies; the last tier may
+   * omit maxPixels to cover everything larger. Absent: the model is free.
+   */
+  pricing: z
+    .array(z.object({ maxPixels: z.number().int().positive().optional(), microsPerSecond: z.number().int().nonnegative() }))
+    .min(1)
+    .optional(),
   defaults: z.object({
     duration: z.number().positive(),
     width: z.number().int().positive(),
@@ -74,6 +83,14 @@ export const catalogFileSchema = z.object({
 export type CatalogFile = z.infer<typeof catalogFileSchema>;
 
 const preview = [{ provider: 'preview' }];
+
+/** Standard resolution tiers: up to 640x640, 1280x720, 1920x1080, then anything larger. */
+const tiers = (sd: number, hd: number, fhd: number, uhd = fhd) => [
+  { maxPixels: 640 * 640, microsPerSecond: sd },
+  { maxPixels: 1280 * 720, microsPerSecond: hd },
+  { maxPixels: 1920 * 1080, microsPerSecond: fhd },
+  { microsPerSecond: uhd },
+];
 const anySize = { width: { min: 64, max: 3840 }, height: { min: 64, max: 3840 } };
 
 export const DEFAULT_CATALOG: CatalogFile = {
@@ -89,6 +106,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 4,
       acceptsImage: true,
       supportsRemix: true,
+      pricing: tiers(20_000, 50_000, 100_000, 300_000),
       defaults: { duration: 5, width: 1280, height: 720, fps: 30 },
       deadlineSeconds: 3600,
     },
@@ -102,6 +120,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 4,
       acceptsImage: true,
       supportsRemix: true,
+      pricing: tiers(10_000, 25_000, 50_000),
       defaults: { duration: 5, width: 1280, height: 720, fps: 24 },
       deadlineSeconds: 3600,
     },
@@ -115,6 +134,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 2,
       acceptsImage: true,
       supportsRemix: true,
+      pricing: [{ microsPerSecond: 100_000 }],
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
       deadlineSeconds: 3600,
     },
@@ -128,6 +148,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 2,
       acceptsImage: true,
       supportsRemix: true,
+      pricing: [{ maxPixels: 1280 * 720, microsPerSecond: 300_000 }, { microsPerSecond: 500_000 }],
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
       deadlineSeconds: 3600,
     },

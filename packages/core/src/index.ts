@@ -5,5 +5,9 @@ export * from './catalog';
 export * from './image';
 export * from './create-request';
 export * from './video-object';
+export * from './pricing';
+export * from './key-settings';
+
+export * from './webhook-signature';
 export * from './signed-links';
 export * from './list-request';

@@ -23,6 +23,8 @@ export interface TaskView {
   errorCode: string | null;
   errorMessage: string | null;
   remixedFromId: string | null;
+  /** Settled charge in micro-units; null until the task completes and is charged. */
+  costMicros?: bigint | null;
 }
 
 export interface VideoResult {
@@ -66,6 +68,7 @@ export function toVideoObject(task: TaskView, dialect: StatusDialect, result: Vi
     user: task.user,
     n: task.n,
     remixed_from_video_id: task.remixedFromId,
+    cost_micros: task.costMicros === null || task.costMicros === undefined ? null : Number(task.costMicros),
     ...result,
   };
 }

@@ -64,7 +64,12 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
       const checksum = createHash('sha256').update(sql).digest('hex');
       const done = rows.rows.find((r) => r.migration_name === name && r.rolled_back_at === null);
       if (done?.finished_at) {
-        if (done.checksum !== checksum) throw new Error(`migration ${name} was changed after it was applied`);
+        if (done.checksum !== checksum) {
+          throw new Error(
+            `migration ${name} was changed after it was applied (recorded checksum ${done.checksum}, file now ${checksum}): ` +
+              'restore its migration.sql and put the change in a new migration',
+          );
+        }
         alreadyApplied++;
         continue;
       }

@@ -1,4 +1,5 @@
-import { assertTransition, type TaskStatus } from '@reelay/core';
+import { assertTransition, isTerminal, type TaskStatus } from '@reelay/core';
+import { closeBilling, MONEY_TX_OPTIONS } from './billing';
 import type { Db } from './client';
 import type { Prisma, Task, TaskOutput } from './generated/prisma/client';
 
@@ -9,6 +10,10 @@ export { findTaskForOwner, insertTask, type NewTask } from './hot-path';
 /**
  * Moves a task from one status to another, guarded by the current status, so that of two
  * workers racing on one task exactly one wins. Returns whether this call made the move.
+ *
+ * A move into a terminal status also closes the task's money in the same transaction (charge what
+ * was produced on completion, release the reservation otherwise); its concurrency slot is freed by
+ * the status itself (the admission step counts live tasks), so no terminal path can forget either.
  */
 export async function transitionTask(
   db: Db,
@@ -16,10 +21,21 @@ export async function transitionTask(
   from: TaskStatus,
   to: TaskStatus,
   data: Prisma.TaskUpdateManyMutationInput = {},
+  produced: { producedSeconds?: number | null } = {},
 ): Promise<boolean> {
   assertTransition(from, to);
-  const res = await db.task.updateMany({ where: { id, status: from }, data: { ...data, status: to } });
-  return res.count === 1;
+  if (!isTerminal(to)) {
+    const res = await db.task.updateMany({ where: { id, status: from }, data: { ...data, status: to } });
+    return res.count === 1;
+  }
+  const producedSeconds = produced.producedSeconds ?? null;
+  return db.$transaction(async (tx) => {
+    const extra = to === 'completed' && producedSeconds !== null ? { producedSeconds } : {};
+    const res = await tx.task.updateMany({ where: { id, status: from }, data: { ...data, ...extra, status: to } });
+    if (res.count !== 1) return false;
+    await closeBilling(tx, id, to === 'completed' ? { completed: true, producedSeconds } : { completed: false });
+    return true;
+  }, MONEY_TX_OPTIONS);
 }
 
 /** Progress only ever rises, and stays below 100 until the task completes. */

@@ -3,6 +3,7 @@ export * from './media';
 export * from './registry';
 export { PreviewProvider, type PreviewOptions } from './preview/preview-provider';
 export { planOutput, frameCount, wrapPrompt, type RenderSpec } from './preview/render-plan';
+export { instrumentProvider } from './instrument';
 export * from './errors';
 export * from './http';
 export { OpenAICompatibleProvider, DEFAULT_OPENAI_BASE_URL } from './openai-compatible/openai-compatible-provider';

@@ -36,7 +36,13 @@ export class LocalStorage {
 
   /** Streams `source` into `key`, hashing as it goes; stops at `maxBytes`. */
   async put(key: string, source: Readable, maxBytes = Number.MAX_SAFE_INTEGER): Promise<StoredObject> {
+    // An error the source emits before the pipeline below is attached (e.g. a missing file) would
+    // otherwise be unhandled and end the process; the pipeline still rejects with it.
+    source.on('error', () => undefined);
     const target = this.pathOf(key);
+    // The source may fail (a file that vanished) while mkdir runs, before pipeline listens: keep
+    // that from being an unhandled 'error' event; pipeline still rejects with it.
+    source.on('error', () => undefined);
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
     const hash = createHash('sha256');

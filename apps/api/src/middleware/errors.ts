@@ -47,7 +47,7 @@ export function errorHandler(maxBodyBytes: number, maxImageBytes?: number) {
   // Express recognises error handlers by their four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const apiErr = toApiError(err, maxBodyBytes, maxImageBytes);
-    if (apiErr.status >= 500) console.error(`[${req.id}] ${req.method} ${req.path}:`, err);
+    if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -35,7 +35,7 @@ export function videosRouter(deps: ApiDeps): Router {
     }
     let task;
     try {
-      task = await createVideo(deps, req.apiKey, input, req.id, claim);
+      task = await createVideo(deps, req.apiKey, input, String(req.id), claim);
     } catch (err) {
       // A concurrent duplicate won the unique index: answer with its task.
       const winner = claim && isIdempotencyRace(err) ? await findIdempotentTask(deps, req.apiKey.id, claim) : null;
@@ -83,7 +83,7 @@ export function videosRouter(deps: ApiDeps): Router {
     const { body, upload } = req.createBody!;
     if (upload) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
     const { prompt } = parseBody(remixVideoBodySchema, body);
-    const task = await remixVideo(deps, req.apiKey, String(req.params.id), prompt, req.id);
+    const task = await remixVideo(deps, req.apiKey, String(req.params.id), prompt, String(req.id));
     res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 

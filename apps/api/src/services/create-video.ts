@@ -1,14 +1,26 @@
-import { ApiError, newVideoId, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { insertTask, type ApiKey, type NewTask, type Task } from '@reelay/db';
-import { enqueueTask } from '@reelay/queue';
+import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
+import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type Task } from '@reelay/db';
+import { tasksCreated } from '@reelay/observability';
+import { withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
+import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
 import type { IdempotencyClaim } from './idempotency';
 
+const ANNOUNCE_TIMEOUT_MS = 2000;
+
+/** A key limited to some models gets a 400 on `model` for any other. */
+function assertModelAllowed(key: ApiKey, model: string): void {
+  if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
+  }
+}
+
 /**
- * Validated request → stored input image → one task row → one queued job. If the job cannot be
- * queued, the row and the image are removed again, so a failed create leaves nothing behind.
+ * Validated request → stored input image → one task row with its cost reserved. The task waits in
+ * `pending` until the worker's admission step gives it a slot and queues its job; the API only
+ * announces it. A refused create (queue full, budget, Redis unreachable) leaves nothing behind.
  */
 export async function createVideo(
   deps: ApiDeps,
@@ -17,6 +29,7 @@ export async function createVideo(
   requestId: string,
   idempotency: IdempotencyClaim | null = null,
 ): Promise<Task> {
+  assertModelAllowed(key, input.model.id);
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
@@ -27,49 +40,68 @@ export async function createVideo(
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
   const now = new Date();
-  return insertAndEnqueueTask(deps, {
-    id,
-    apiKeyId: key.id,
-    model: input.model.id,
-    provider: input.model.targets[0]!.provider,
-    prompt: input.prompt,
-    imageRef,
-    durationSeconds: input.durationSeconds,
-    width: input.width,
-    height: input.height,
-    fps: input.fps,
-    seed: BigInt(input.seed),
-    n: input.n,
-    responseFormat: input.responseFormat,
-    user: input.user,
-    metadata: input.metadata as object,
-    callbackUrl: input.callbackUrl,
-    idempotencyKey: idempotency?.key ?? null,
-    requestHash: idempotency?.requestHash ?? null,
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-  }, requestId);
+  return insertAndEnqueueTask(
+    deps,
+    key,
+    {
+      id,
+      apiKeyId: key.id,
+      model: input.model.id,
+      provider: input.model.targets[0]!.provider,
+      prompt: input.prompt,
+      imageRef,
+      durationSeconds: input.durationSeconds,
+      width: input.width,
+      height: input.height,
+      fps: input.fps,
+      seed: BigInt(input.seed),
+      n: input.n,
+      responseFormat: input.responseFormat,
+      user: input.user,
+      metadata: input.metadata as object,
+      callbackUrl: input.callbackUrl,
+      idempotencyKey: idempotency?.key ?? null,
+      requestHash: idempotency?.requestHash ?? null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+    },
+    requestId,
+  );
 }
 
 /**
- * Inserts the task row (one INSERT … RETURNING on the hot path) and queues its job. If the job
- * cannot be queued, the row and its stored input image are removed again and the client gets a 503.
+ * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
+ * limit checked) in one transaction, then tells the admission step. If the create is refused or
+ * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, data: NewTask, requestId: string): Promise<Task> {
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<Task> {
   const id = data.id;
   let task: Task;
   try {
-    task = await insertTask(deps.db, { updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, ...data });
+    assertModelAllowed(key, data.model);
+    const model = deps.catalog.get(data.model);
+    const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
+    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
+    task = await createTaskWithReservation(deps.db, {
+      ...(data as Prisma.TaskUncheckedCreateInput),
+      updatedAt: data.createdAt,
+      queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
+      priceMicrosPerSecond,
+      reservedMicros,
+    });
   } catch (err) {
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw err;
   }
   try {
-    await enqueueTask(deps.tasksQueue, { taskId: id, requestId });
-  } catch {
-    await deps.db.task.delete({ where: { id } }).catch(() => undefined);
+    // Bounded: with Redis down the client gets a 503 in about two seconds, not a hang.
+    await withTimeout(announceCreatedTask(deps), ANNOUNCE_TIMEOUT_MS, 'announce');
+  } catch (err) {
+    deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
+    await discardUnstartedTask(deps.db, id).catch(() => undefined);
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
+  tasksCreated.inc({ model: task.model, provider: task.provider });
   return task;
 }

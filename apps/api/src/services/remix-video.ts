@@ -29,6 +29,7 @@ export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, p
   const now = new Date();
   return insertAndEnqueueTask(
     deps,
+    key,
     {
       id,
       apiKeyId: key.id,

@@ -2,6 +2,7 @@ import type { WorkerContext } from '../context';
 import { done, type StepOutcome } from './outcome';
 import { pollTask } from './poll';
 import { submitTask } from './submit';
+import { queueTaskEvents } from './task-ended';
 
 /** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
 export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
@@ -9,10 +10,14 @@ export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<S
   if (!task) return done;
   switch (task.status) {
     case 'pending':
+      // Not yet admitted: it waits without a job; the admission step queues it when its turn comes.
+      if (!task.admittedAt) return done;
       return submitTask(ctx, task);
     case 'processing':
       return pollTask(ctx, task);
     default:
+      // Already ended: make sure its events were queued (a no-op when they were).
+      await queueTaskEvents(ctx, taskId);
       return done;
   }
 }

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerContext } from '../context';
+import { onTaskEnded } from './task-ended';
 
 const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -16,7 +17,13 @@ export const outputKey = (taskId: string, index: number, variant: 'video' | 'thu
  * Copies every output into Reelay storage with a thumbnail and a spritesheet, records them, and
  * completes the task. Safe to run twice: keys and output rows are unique per (task, index, variant).
  */
-export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Provider, outputs: PollOutput[]): Promise<void> {
+export async function finalizeTask(
+  ctx: WorkerContext,
+  task: Task,
+  provider: Provider,
+  outputs: PollOutput[],
+  producedSeconds?: number,
+): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'reelay-finalize-'));
   try {
     for (const out of outputs) {
@@ -57,8 +64,10 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() });
-  if (!completed) {
+  // Charged on what was produced (when the provider says), never more than was reserved.
+  const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() }, { producedSeconds });
+  if (completed) await onTaskEnded(ctx, task.id);
+  else {
     // Cancelled or deleted meanwhile: its files must not outlive it.
     await ctx.storage.remove(`videos/${task.id}`);
     await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });

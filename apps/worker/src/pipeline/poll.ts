@@ -79,7 +79,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
         where: { id: task.id },
         data: { pollCount: { increment: 1 }, pollErrors: 0, producedSeconds: result.producedSeconds ?? null, upstreamCostUsd: result.costUsd ?? null },
       });
-      await finalizeTask(ctx, task, provider, result.outputs);
+      await finalizeTask(ctx, task, provider, result.outputs, result.producedSeconds);
       await gateOf(ctx).releaseSlot(key, task.id);
       return done;
   }

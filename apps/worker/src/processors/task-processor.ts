@@ -5,21 +5,27 @@ import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
 
 /** Thin: parse the job, run one pipeline step, re-delay the job when the step says "later". */
-export function createTaskProcessor(ctx: WorkerContext) {
+export function createTaskProcessor(base: WorkerContext) {
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
-    const { taskId } = taskJobSchema.parse(job.data);
+    const data = taskJobSchema.parse(job.data);
+    const { taskId, requestId } = data;
+    // The request id of the create call follows the task into every log line of its job.
+    const ctx: WorkerContext = { ...base, requestId, logger: base.logger.child({ requestId, taskId, jobId: job.id }) };
     let outcome;
     try {
       outcome = await advanceTask(ctx, taskId);
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
+      ctx.logger.warn({ err, attempt: job.attemptsMade + 1, attempts }, 'task step failed');
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
         await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
+        ctx.wakeAdmission?.();
         return;
       }
       throw err;
     }
+    if (outcome.kind === 'done') ctx.wakeAdmission?.();
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();

@@ -1,0 +1,83 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import { ApiError, parseKeySettings } from '@reelay/core';
+import { createApiKey, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, usageByDay } from '@reelay/db';
+import { invalidateApiKeyCache } from '@reelay/queue';
+import type { ApiDeps } from '../deps';
+import { parseUsageRange, usageBody } from './usage';
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * Bearer REELAY_ADMIN_TOKEN, compared in constant time (both sides hashed to equal length first).
+ * Without a configured token the admin API does not exist: 404, as for any unknown route.
+ */
+export function requireAdminToken(deps: ApiDeps) {
+  const expected = deps.config.REELAY_ADMIN_TOKEN ? digest(deps.config.REELAY_ADMIN_TOKEN) : null;
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!expected) return next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.originalUrl.split('?')[0]}`));
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '');
+    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+      return next(new ApiError(401, 'invalid_api_key', 'Invalid admin token: send "Authorization: Bearer <REELAY_ADMIN_TOKEN>"'));
+    }
+    next();
+  };
+}
+
+/** /admin/v1: create, list, update and revoke API keys; usage across keys. */
+export function adminRouter(deps: ApiDeps): Router {
+  const router = Router();
+  const knownModels = () => deps.catalog.list().map((m) => m.id);
+  // API processes that cache keys drop their cache on this signal, so the change applies on the next request.
+  const keysChanged = () => invalidateApiKeyCache(deps.redis, deps.config.REELAY_QUEUE_PREFIX).catch(() => undefined);
+  router.use(requireAdminToken(deps));
+  router.use(express.json({ limit: '64kb', strict: false, type: () => true }));
+
+  router.post('/keys', async (req, res) => {
+    const settings = parseKeySettings(req.body, { requireName: true, knownModels: knownModels() });
+    const { key, secret } = await createApiKey(deps.db, { ...settings, name: settings.name! });
+    // The key (and a generated webhook secret) are shown here once; only the key's hash is kept.
+    res.status(201).json({
+      ...presentApiKey(key),
+      key: secret,
+      ...(key.webhookSecret && !settings.webhook_secret ? { webhook_secret: key.webhookSecret } : {}),
+    });
+  });
+
+  router.get('/keys', async (_req, res) => {
+    const keys = await listApiKeys(deps.db);
+    res.json({ object: 'list', data: keys.map(presentApiKey) });
+  });
+
+  router.get('/keys/:id', async (req, res) => {
+    const key = await deps.db.apiKey.findUnique({ where: { id: String(req.params.id) } });
+    if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
+    res.json(presentApiKey(key));
+  });
+
+  router.patch('/keys/:id', async (req, res) => {
+    const settings = parseKeySettings(req.body, { requireName: false, knownModels: knownModels() });
+    const key = await updateApiKey(deps.db, String(req.params.id), settings);
+    if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
+    await keysChanged();
+    res.json(presentApiKey(key));
+  });
+
+  const revoke = async (req: Request, res: Response) => {
+    const key = await revokeApiKey(deps.db, String(req.params.id));
+    if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
+    await keysChanged();
+    res.json(presentApiKey(key));
+  };
+  router.post('/keys/:id/revoke', revoke);
+  router.delete('/keys/:id', revoke);
+
+  router.get('/usage', async (req, res) => {
+    const range = parseUsageRange(req.query);
+    const apiKeyId = typeof req.query.api_key_id === 'string' ? req.query.api_key_id : undefined;
+    const rows = await usageByDay(deps.db, { ...range, apiKeyId, byKey: true });
+    res.json(usageBody(range, rows, apiKeyId ? { api_key_id: apiKeyId } : {}));
+  });
+
+  return router;
+}

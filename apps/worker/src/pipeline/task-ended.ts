@@ -1,0 +1,42 @@
+import { webhookEventId, type WebhookEventType } from '@reelay/core';
+import { tasksCompleted, tasksFailed } from '@reelay/observability';
+import { enqueueWebhook } from '@reelay/queue';
+import type { WorkerContext } from '../context';
+
+const EVENT_OF = { completed: 'video.completed', failed: 'video.failed' } as const satisfies Record<string, WebhookEventType>;
+
+/**
+ * Runs once per terminal transition, right after the guarded update that won it: counts the task
+ * and queues its client webhooks.
+ */
+export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<void> {
+  const task = await ctx.db.task.findUnique({ where: { id: taskId }, select: { model: true, provider: true, status: true, errorCode: true } });
+  if (!task) return;
+  if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
+  if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
+  ctx.logger.info({ status: task.status, errorCode: task.errorCode ?? undefined }, 'task ended');
+  await queueTaskEvents(ctx, taskId);
+}
+
+/**
+ * Queues the ended task's event for the key's webhook URL and for the task's callback_url. Job
+ * ids derive from (event, target), so calling this again for the same task is a no-op; the task
+ * job calls it again when it finds its task already ended, which covers a crash between the
+ * transition and this enqueue.
+ */
+export async function queueTaskEvents(ctx: WorkerContext, taskId: string): Promise<void> {
+  const task = await ctx.db.task.findUnique({
+    where: { id: taskId },
+    select: { status: true, callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true } } },
+  });
+  if (!task || (task.status !== 'completed' && task.status !== 'failed')) return;
+  // A task its owner deleted ended by that request; there is nothing left to announce.
+  if (task.deletedAt) return;
+  const type = EVENT_OF[task.status];
+  const eventId = webhookEventId(taskId, type);
+  const createdAt = Math.floor(Date.now() / 1000);
+  const targets = [...(task.apiKey.webhookUrl ? (['key'] as const) : []), ...(task.callbackUrl ? (['callback'] as const) : [])];
+  for (const target of targets) {
+    await enqueueWebhook(ctx.webhooksQueue, { eventId, type, taskId, target, createdAt, requestId: ctx.requestId });
+  }
+}

@@ -1,0 +1,3 @@
+export { createLogger, REDACT_PATHS, type Logger } from './logger';
+export * from './metrics';
+export { checkReadiness, type ReadinessReport } from './readiness';

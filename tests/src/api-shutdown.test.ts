@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { createApiKey, createDb } from '@reelay/db';
+
+/**
+ * SIGTERM to an API process with a request in flight: it stops accepting new connections, lets
+ * the request finish (the client is still sending its body when the signal arrives), then exits 0.
+ */
+const ROOT = resolve(__dirname, '../..');
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('SIGTERM: in-flight request completes, new connections are refused, the process exits 0', async () => {
+  const port = await freePort();
+  const db = createDb(process.env.DATABASE_URL!, 2);
+  const { secret } = await createApiKey(db, { name: 'shutdown-test' });
+  const api: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), REELAY_QUEUE_PREFIX: `test-shutdown-${process.pid}`, SHUTDOWN_GRACE_MS: '10000', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  api.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  api.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  const exit = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
+  try {
+    await until('the API to answer', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+
+    const body = JSON.stringify({ prompt: 'in flight during shutdown', duration: 1, width: 128, height: 128, fps: 24 });
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    let response = '';
+    socket.on('data', (d: Buffer) => (response += d.toString()));
+    const ended = new Promise((r) => socket.once('close', r));
+    socket.write(
+      `POST /v1/videos HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${secret}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n` +
+        body.slice(0, 10),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+
+    api.kill('SIGTERM');
+    await until('the listener to close', async () => {
+      try {
+        await fetch(`http://127.0.0.1:${port}/healthz`);
+        return false;
+      } catch {
+        return true; // connection refused: no longer accepting
+      }
+    });
+    expect(api.exitCode).toBeNull(); // still finishing the request in flight
+
+    const sentAt = Date.now();
+    socket.write(body.slice(10));
+    await ended;
+    const closedMs = Date.now() - sentAt;
+    expect(response).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(response).toMatch(/\r\nConnection: close\r\n/i); // the client is told not to reuse it
+    const created = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { id: string; status: string };
+    expect(created.status).toBe('pending');
+    expect(await exit).toBe(0);
+    process.stdout.write(`in-flight request answered and connection closed ${closedMs} ms after the body was sent; exited ${Date.now() - sentAt} ms after\n`);
+    expect(logs).toMatch(/"msg":"stopped"/);
+    expect(await db.task.findUnique({ where: { id: created.id } })).not.toBeNull();
+    // No worker serves this queue: remove the task so no other test's reconciler adopts it.
+    await db.task.delete({ where: { id: created.id } });
+  } finally {
+    if (api.exitCode === null) api.kill('SIGKILL');
+    await db.$disconnect();
+  }
+});

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { http, startStack, type Stack } from './harness';
+
+/**
+ * Redis stopped and started under a running API. Uses a throwaway redis-server on its own
+ * loopback port (never the shared one), without persistence.
+ */
+let port: number;
+let redis: ChildProcess | null = null;
+let stack: Stack;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startRedis(): Promise<void> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+  });
+  redis = child;
+}
+
+async function stopRedis(): Promise<void> {
+  const child = redis!;
+  redis = null;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  await startRedis();
+  // Connection errors during the outage are expected; keep the test output readable.
+  stack = await startStack({ REDIS_URL: `redis://127.0.0.1:${port}`, LOG_LEVEL: 'fatal' });
+});
+afterAll(async () => {
+  if (!redis) await startRedis(); // lets the workers close cleanly
+  await stack.close();
+  if (redis) await stopRedis();
+});
+
+test('/readyz: 200, then 503 naming Redis while it is stopped, then 200 once it is back; create answers 503 meanwhile and leaves nothing', async () => {
+  // Ready once the API's connection is up (no offline queue: it does not pretend before that).
+  await until('readyz 200', async () => (await http(stack, 'GET', '/readyz')).status === 200);
+  const up = await http(stack, 'GET', '/readyz');
+  expect(up.status).toBe(200);
+  expect(up.body.checks).toEqual({ postgres: 'ok', redis: 'ok' });
+
+  await stopRedis();
+  await until('readyz 503', async () => (await http(stack, 'GET', '/readyz')).status === 503);
+  const down = await http(stack, 'GET', '/readyz');
+  expect(down.status).toBe(503);
+  expect(down.body.status).toBe('unavailable');
+  expect(down.body.checks.postgres).toBe('ok');
+  expect(down.body.checks.redis).not.toBe('ok');
+
+  const before = await stack.db.task.count();
+  const started = Date.now();
+  const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'no redis', duration: 1, width: 128, height: 128, fps: 24 } });
+  expect(created.status).toBe(503);
+  expect(created.body.error).toMatchObject({ code: 'service_unavailable', type: expect.any(String) });
+  expect(await stack.db.task.count()).toBe(before);
+  process.stdout.write(`create with Redis down answered ${created.status} in ${Date.now() - started} ms\n`);
+  // Retrieval reads only Postgres and keeps working.
+  expect((await http(stack, 'GET', '/v1/videos/vid_doesnotexist', { key: stack.key })).status).toBe(404);
+  // Metrics still answer without Redis.
+  expect((await http(stack, 'GET', '/metrics')).status).toBe(200);
+
+  await startRedis();
+  await until('readyz 200 again', async () => (await http(stack, 'GET', '/readyz')).status === 200);
+  const again = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'redis back', duration: 1, width: 128, height: 128, fps: 24 } });
+  expect(again.status).toBe(200);
+});
