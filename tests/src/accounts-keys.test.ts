@@ -19,7 +19,8 @@ afterAll(async () => {
   await stack.close();
 });
 
-const cliEnv = () => ({ ...process.env, DATABASE_URL: stack.config.DATABASE_URL, REELAY_MODELS_FILE: stack.config.REELAY_MODELS_FILE! });
+// The CLI belongs to the same deployment (queue prefix), so its revocations reach this stack's key caches.
+const cliEnv = () => ({ ...process.env, DATABASE_URL: stack.config.DATABASE_URL, REELAY_QUEUE_PREFIX: stack.config.REELAY_QUEUE_PREFIX, REELAY_MODELS_FILE: stack.config.REELAY_MODELS_FILE! });
 /** Runs `pnpm reelay …` (the CLI's entry point) without blocking this process's event loop. */
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -172,8 +173,9 @@ test('the request rate limit is one limit shared by two API processes', async ()
     let out = '';
     secondApi!.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      // The API logs JSON lines; the one saying it listens carries its URL.
+      const m = /"url":"(http:[^"]+)"[^\n]*"msg":"api listening"|"msg":"api listening"[^\n]*"url":"(http:[^"]+)"/.exec(out);
+      if (m) resolve((m[1] ?? m[2])!);
     });
     secondApi!.once('exit', () => reject(new Error(`second API exited: ${out}`)));
   });

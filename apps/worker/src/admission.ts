@@ -134,7 +134,10 @@ export class Admitter {
   private async admitOnce(): Promise<string[]> {
     try {
       const ids = await admitPendingTasks(this.ctx);
-      for (const taskId of ids) await enqueueTask(this.queue, { taskId });
+      // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
+      const rows = ids.length ? await this.ctx.db.task.findMany({ where: { id: { in: ids } }, select: { id: true, requestId: true } }) : [];
+      const requestIds = new Map(rows.map((r) => [r.id, r.requestId ?? undefined]));
+      for (const taskId of ids) await enqueueTask(this.queue, { taskId, requestId: requestIds.get(taskId) });
       return ids;
     } catch (err) {
       // The timer retries; an admitted task whose job was not queued is found by the reconciler.

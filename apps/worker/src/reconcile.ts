@@ -16,17 +16,17 @@ export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, 
       queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
       updatedAt: { lt: quietSince },
     },
-    select: { id: true },
+    select: { id: true, requestId: true },
     orderBy: { updatedAt: 'asc' },
     take: batch,
   });
   let requeued = 0;
-  for (const { id } of tasks) {
+  for (const { id, requestId } of tasks) {
     const job = await queue.getJob(id);
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed' || state === 'completed') await job!.remove();
     if (state === 'missing' || state === 'unknown' || state === 'failed' || state === 'completed') {
-      await enqueueTask(queue, { taskId: id });
+      await enqueueTask(queue, { taskId: id, requestId: requestId ?? undefined });
       requeued++;
     }
     // Touch it so the next sweep does not look at it again right away.

@@ -86,6 +86,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
       ...(data as Prisma.TaskUncheckedCreateInput),
       updatedAt: data.createdAt,
       queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
+      requestId,
       priceMicrosPerSecond,
       reservedMicros,
     });
