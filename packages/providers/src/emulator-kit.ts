@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 
 /**
  * The shared part of the upstream emulators: a real HTTP server on 127.0.0.1 that records every
@@ -93,4 +94,21 @@ export class EmulatorServer {
       if (!res.headersSent) sendJson(res, 500, { error: (err as Error).message });
     }
   }
+}
+
+/** Reads a whole stream (an adapter's fetchOutput) into memory, for comparing with what an emulator served. */
+export async function bytesOf(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** The error a promise rejects with; fails the test if it resolves instead. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
 }

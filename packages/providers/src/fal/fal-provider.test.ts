@@ -1,5 +1,5 @@
+import { bytesOf, rejection } from '../emulator-kit';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { FalEmulator } from './fal-emulator';
@@ -34,20 +34,7 @@ const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
   ...over,
 });
 
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('submit goes to the endpoint with Key auth; status and result drop the subpath; the video is downloaded', async () => {
   const { upstreamId } = await provider.submit(request());

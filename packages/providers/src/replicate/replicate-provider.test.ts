@@ -1,8 +1,8 @@
+import { bytesOf, rejection } from '../emulator-kit';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { ReplicateEmulator } from './replicate-emulator';
@@ -42,20 +42,7 @@ const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
   ...over,
 });
 
-async function bytesOf(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('an official model is submitted with mapped inputs, polled to success, and its output downloaded', async () => {
   const { upstreamId } = await provider.submit(request());
