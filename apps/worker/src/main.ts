@@ -1,5 +1,5 @@
 import { loadConfig } from '@reelay/config';
-import { createLogger } from '@reelay/observability';
+import { createLogger, stopOnSignals } from '@reelay/observability';
 import { startWorker } from './runtime';
 
 async function main(): Promise<void> {
@@ -7,33 +7,19 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
   const runtime = await startWorker(config, { logger });
   logger.info({ prefix: config.REELAY_QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, ops: runtime.opsUrl }, 'worker started');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal, graceMs: config.SHUTDOWN_GRACE_MS }, 'finishing held jobs');
+  stopOnSignals({
+    logger,
+    graceMs: config.SHUTDOWN_GRACE_MS,
+    stoppingMessage: 'finishing held jobs',
+    close: () => runtime.close(),
     // Past the grace period, exit anyway: jobs still held are released when their lock expires
     // and another worker takes them over (a step is safe to run twice).
-    setTimeout(() => {
+    onGraceOver: () => {
       logger.warn('grace period over, exiting with jobs still held');
       logger.flush();
       process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS).unref();
-    runtime.close().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (err: Error) => {
-        logger.error({ err }, 'shutdown failed');
-        logger.flush();
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+    },
+  });
 }
 
 main().catch((err: Error) => {
