@@ -1,3 +1,4 @@
+import { until } from './harness';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { resolve } from 'node:path';
@@ -20,13 +21,9 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+
+// While the API starts or stops, requests fail outright: count that as "not yet".
+const untilOk = (what: string, fn: () => Promise<boolean>) => until(what, () => fn().catch(() => false), 30_000);
 
 test('SIGTERM: in-flight request completes, new connections are refused, the process exits 0', async () => {
   const port = await freePort();
@@ -42,7 +39,7 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
   api.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
   const exit = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
   try {
-    await until('the API to answer', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+    await untilOk('the API to answer', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
 
     const body = JSON.stringify({ prompt: 'in flight during shutdown', duration: 1, width: 128, height: 128, fps: 24 });
     const socket = connect(port, '127.0.0.1');
@@ -57,7 +54,7 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
     await new Promise((r) => setTimeout(r, 300));
 
     api.kill('SIGTERM');
-    await until('the listener to close', async () => {
+    await untilOk('the listener to close', async () => {
       try {
         await fetch(`http://127.0.0.1:${port}/healthz`);
         return false;

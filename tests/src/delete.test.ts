@@ -6,17 +6,8 @@ import { QUEUE_NAMES, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import { admitPendingTasks, advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, startStack, waitForVideo, type Stack, until } from './harness';
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const renderDirOf = (stack: Stack, id: string) =>
   join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${id.replace(/[^A-Za-z0-9_]/g, '')}`);

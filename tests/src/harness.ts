@@ -108,3 +108,14 @@ export function capturingLogger(level = 'debug'): { logger: Logger; lines: strin
   const logger = createLogger({ name: 'reelay-test', level, destination });
   return { logger, lines, text: () => lines.join('\n') };
 }
+
+/** Polls `fn` until it returns something truthy; fails naming `what` after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

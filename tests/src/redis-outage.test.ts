@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { http, startStack, type Stack } from './harness';
+import { http, startStack, type Stack, until } from './harness';
 
 /**
  * Redis stopped and started under a running API. Uses a throwaway redis-server on its own
@@ -44,13 +44,6 @@ async function stopRedis(): Promise<void> {
   await exited;
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   port = await freePort();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FalEmulator, OpenAIVideosEmulator, ReplicateEmulator, emulatedContent } from '@reelay/providers';
 import { Webhook } from 'standardwebhooks';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, startStack, waitForVideo, type Stack, until } from './harness';
 import { isJpeg } from './media';
 
 /**
@@ -34,15 +34,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const model = (id: string, target: Record<string, unknown>) => ({
   id,

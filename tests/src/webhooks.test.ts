@@ -4,7 +4,7 @@ import { newWebhookSecret } from '@reelay/core';
 import { registry } from '@reelay/observability';
 import { failTask } from '@reelay/worker/src/pipeline/fail-task';
 import { queueTaskEvents } from '@reelay/worker/src/pipeline/task-ended';
-import { http, startStack, type Stack } from './harness';
+import { http, startStack, type Stack, until } from './harness';
 
 /**
  * Client webhooks end to end: a real loopback receiver verifies each delivery with the openai
@@ -31,15 +31,6 @@ function receiver(plan: (n: number) => number): Promise<{ server: Server; url: s
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received })));
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const TINY = { prompt: 'webhook test', duration: 1, width: 128, height: 128, fps: 24 };
 const DEPLOYMENT_SECRET = 'deployment-webhook-secret-0123456789';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, startStack, waitForVideo, type Stack, until } from './harness';
 
 /**
  * SIGTERM to a worker process holding a task mid-render: it stops taking jobs, finishes what it
@@ -48,15 +48,6 @@ const exited = (c: ChildProcess) =>
     c.exitCode !== null || c.signalCode !== null ? r({ code: c.exitCode, signal: c.signalCode }) : c.once('exit', (code, signal) => r({ code, signal })),
   );
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
