@@ -4,9 +4,9 @@
  * peak RSS and CPU, poll lag (actual minus scheduled poll time) p50/p99, polls per task, and
  * lost tasks; then deletes its rows, Redis keys and files.
  *
- * Tasks are inserted into Postgres and queued in bulk (1,000 a second) rather than through
- * POST /v1/videos: the subject is the polling engine, and 10,000 HTTP creates would measure the
- * API instead.
+ * Tasks are inserted into Postgres in bulk (1,000 a second) and announced on the admission
+ * channel, as POST /v1/videos does, rather than created over HTTP: the subject is the worker
+ * (admission, submit, polling), and 10,000 HTTP creates would measure the API instead.
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench pnpm exec tsx bench/inflight/run.ts
  */
@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { newVideoId } from '../../packages/core/src';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '../../packages/db/src';
-import { createRedis, createTasksQueue, QUEUE_NAMES } from '../../packages/queue/src';
+import { admissionChannel, createRedis, createTasksQueue } from '../../packages/queue/src';
 
 const ROOT = resolve(__dirname, '../..');
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
@@ -93,7 +93,8 @@ async function main(): Promise<void> {
     BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
     WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
-  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
+  // The worker logs a line per task ended; stdout is dropped so the report stays readable.
+  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
   const lags: number[] = [];
   let peakRss = 0;
   let final: any;
@@ -125,11 +126,13 @@ async function main(): Promise<void> {
         height: 1280,
         fps: 24,
         seed: BigInt(1),
+        queuePrefix: prefix,
         createdAt: now,
         expiresAt: new Date(now.getTime() + 3600_000),
       }));
       await db.task.createMany({ data: rows });
-      await queue.addBulk(rows.map((r) => ({ name: 'task', data: { taskId: r.id }, opts: { jobId: r.id } })));
+      // As the API does after a create: the worker's admitter gives each task its turn and queues its job.
+      await redis.publish(admissionChannel(prefix), '1');
       await sleep(Math.max(0, 1000 - (Date.now() - batchStart)));
     }
     const loadedMs = Date.now() - started;
