@@ -130,7 +130,7 @@ describe('a finalize racing with a delete', () => {
   test('storing outputs after the delete leaves no files and no output rows', async () => {
     const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'race', duration: 1, width: 64, height: 64, fps: 24 } });
     const id = created.body.id as string;
-    expect(await admitPendingTasks(ctx)).toEqual([id]); // its turn comes (no limits here)
+    expect((await admitPendingTasks(ctx)).map((a) => a.id)).toEqual([id]); // its turn comes (no limits here)
     await advanceTask(ctx, id); // submit: pending -> processing
     const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(processing.status).toBe('processing');

@@ -1,4 +1,4 @@
-import { admissionChannel, enqueueTask, type createRedis, type TaskJob } from '@reelay/queue';
+import { admissionChannel, enqueueTasks, type createRedis, type TaskJob } from '@reelay/queue';
 import type { Queue } from 'bullmq';
 import type { WorkerContext } from './context';
 
@@ -9,10 +9,10 @@ const ADMISSION_LOCK = 72707370;
 /** Waiting for another process's admission run to finish is normal: be patient. */
 const ADMISSION_TX_OPTIONS = { maxWait: 15_000, timeout: 60_000 } as const;
 
-interface KeyTurn {
+interface Admitted {
   id: string;
-  max_concurrent: number | null;
-  live: number;
+  api_key_id: string;
+  request_id: string | null;
 }
 
 /**
@@ -20,68 +20,84 @@ interface KeyTurn {
  * until admitted; a task holds a slot from admission until it ends, counted straight from task
  * state, so a crashed worker cannot leak one: its task is still live and is resumed by another.
  *
- * Keys take turns: each turn admits one task of the key that has waited longest since its last
- * admission (api_keys.last_admitted_at), skipping keys at their max_concurrent and tasks whose
- * provider is at its REELAY_PROVIDER_CONCURRENCY limit. So a key with thousands queued gets one
- * slot per turn, like any other key with work waiting. All state is in Postgres; the job is only
- * queued after the commit, and the reconciler re-queues admitted tasks whose job went missing.
- * Only tasks created under this worker's queue prefix are admitted (they are served from its queue)
- * and provider slots are counted per prefix; a key's limit counts all its live tasks.
+ * Keys take turns: in each round every key with work waiting gets one task, the key that has
+ * waited longest since its last admission (api_keys.last_admitted_at) first; a key stops at its
+ * max_concurrent and a provider at its REELAY_PROVIDER_CONCURRENCY limit. So a key with thousands
+ * queued gets one slot per round, like any other key with work waiting. The rounds are computed
+ * in one statement (a task's round is its place in its key's queue), so a run admitting hundreds
+ * of tasks costs a handful of round trips. All state is in Postgres; jobs are only queued after
+ * the commit, and the reconciler re-queues admitted tasks whose job went missing. Only tasks created
+ * under this worker's queue prefix are admitted (they are served from its queue) and provider
+ * slots are counted per prefix; a key's limit counts all its live tasks.
  */
-export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 200): Promise<string[]> {
+export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = 1000): Promise<Admitted[]> {
   const providerLimits = ctx.config.REELAY_PROVIDER_CONCURRENCY ?? {};
   const lane = ctx.config.REELAY_QUEUE_PREFIX;
   return ctx.db.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})::text`;
-    const keys = await tx.$queryRaw<KeyTurn[]>`
-      SELECT k.id, k.max_concurrent,
-        (SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id
-          AND (t.status = 'processing' OR (t.status = 'pending' AND t.admitted_at IS NOT NULL)))::int AS live
-      FROM api_keys k
-      WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND t.status = 'pending' AND t.admitted_at IS NULL
-        AND t.queue_prefix = ${lane})
-      ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id`;
-    if (keys.length === 0) return [];
-    const providerLive = new Map<string, number>();
-    if (Object.keys(providerLimits).length > 0) {
+    // Free slots per limited provider; a provider missing from the list has no limit.
+    const limited = Object.keys(providerLimits);
+    const free = new Map(limited.map((p) => [p, providerLimits[p]!]));
+    if (limited.length > 0) {
       const rows = await tx.$queryRaw<{ provider: string; live: number }[]>`
         SELECT provider, count(*)::int AS live FROM tasks
         WHERE (status = 'processing' OR (status = 'pending' AND admitted_at IS NOT NULL)) AND queue_prefix = ${lane}
         GROUP BY provider`;
-      for (const r of rows) providerLive.set(r.provider, r.live);
+      for (const r of rows) if (free.has(r.provider)) free.set(r.provider, Math.max(0, free.get(r.provider)! - r.live));
     }
-    const admitted: string[] = [];
-    /** Keys served in this run, in the order of their last turn (a Set keeps insertion order). */
-    const lastTurn = new Set<string>();
-    const turns = [...keys];
-    let steps = 0;
-    while (turns.length > 0 && admitted.length < maxPerRun && steps++ < maxPerRun * 20) {
-      const key = turns.shift()!;
-      if (key.max_concurrent !== null && key.live >= key.max_concurrent) continue;
-      const [task] = await tx.$queryRaw<{ id: string; provider: string }[]>`
-        SELECT id, provider FROM tasks WHERE api_key_id = ${key.id} AND status = 'pending' AND admitted_at IS NULL
-          AND queue_prefix = ${lane}
-        ORDER BY created_at, id LIMIT 1`;
-      if (!task) continue;
-      const cap = providerLimits[task.provider];
-      const busy = providerLive.get(task.provider) ?? 0;
-      if (cap !== undefined && busy >= cap) continue;
-      const moved = await tx.$executeRaw`UPDATE tasks SET admitted_at = now(), updated_at = now()
-        WHERE id = ${task.id} AND status = 'pending' AND admitted_at IS NULL`;
-      turns.push(key);
-      if (moved !== 1) continue; // failed (cancelled) meanwhile
-      providerLive.set(task.provider, busy + 1);
-      key.live++;
-      admitted.push(task.id);
-      lastTurn.delete(key.id);
-      lastTurn.add(key.id);
-    }
-    // Keys are stamped last, in the order of their last turn: holding no key row while task rows
-    // are being locked avoids a deadlock with a task closing its money (task row, then key row).
-    for (const keyId of lastTurn) {
-      await tx.$executeRaw`UPDATE api_keys SET last_admitted_at = clock_timestamp() WHERE id = ${keyId}`;
-    }
-    return admitted;
+    const full = limited.filter((p) => free.get(p) === 0);
+    const admitted = await tx.$queryRaw<(Admitted & { round: number; key_order: number })[]>`
+      WITH waiting_keys AS (
+        SELECT k.id, row_number() OVER (ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id)::int AS key_order,
+          CASE WHEN k.max_concurrent IS NULL THEN ${maxPerRun}::int ELSE GREATEST(0, k.max_concurrent - (
+            SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id
+              AND (t.status = 'processing' OR (t.status = 'pending' AND t.admitted_at IS NOT NULL)))::int) END AS room
+        FROM api_keys k
+        WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND t.status = 'pending' AND t.admitted_at IS NULL
+          AND t.queue_prefix = ${lane})
+      ),
+      candidates AS (
+        SELECT c.id, c.provider, w.key_order,
+          row_number() OVER (PARTITION BY w.id ORDER BY c.created_at, c.id)::int AS round
+        FROM waiting_keys w
+        CROSS JOIN LATERAL (
+          SELECT t.id, t.provider, t.created_at FROM tasks t
+          WHERE t.api_key_id = w.id AND t.status = 'pending' AND t.admitted_at IS NULL AND t.queue_prefix = ${lane}
+            AND t.provider <> ALL(${full}::text[])
+          ORDER BY t.created_at, t.id
+          LIMIT LEAST(w.room, ${maxPerRun}::int)
+        ) c
+      ),
+      ranked AS (
+        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.round, c.key_order)::int AS provider_rank
+        FROM candidates c
+      ),
+      chosen AS (
+        SELECT r.id, r.round, r.key_order FROM ranked r
+        LEFT JOIN unnest(${[...free.keys()]}::text[], ${[...free.values()]}::int[]) AS f(provider, free) ON f.provider = r.provider
+        WHERE f.free IS NULL OR r.provider_rank <= f.free
+        ORDER BY r.round, r.key_order
+        LIMIT ${maxPerRun}::int
+      )
+      UPDATE tasks t SET admitted_at = now(), updated_at = now()
+      FROM chosen
+      WHERE t.id = chosen.id AND t.status = 'pending' AND t.admitted_at IS NULL
+      RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order`;
+    if (admitted.length === 0) return [];
+    admitted.sort((a, b) => a.round - b.round || a.key_order - b.key_order);
+    // Keys are stamped last, in the order of their last turn (so the next run starts with whoever
+    // waited longest): holding no key row while task rows are being locked avoids a deadlock with a
+    // task closing its money (task row, then key row).
+    const lastTurn = new Map<string, number>();
+    admitted.forEach((a, i) => lastTurn.set(a.api_key_id, i));
+    const keys = [...lastTurn.keys()].sort((a, b) => lastTurn.get(a)! - lastTurn.get(b)!);
+    // The column keeps milliseconds, so turns are a millisecond apart, after every earlier stamp.
+    await tx.$executeRaw`WITH base AS (
+        SELECT GREATEST(statement_timestamp(), (SELECT max(last_admitted_at) FROM api_keys)) AS t
+      )
+      UPDATE api_keys k SET last_admitted_at = base.t + v.turn * interval '1 millisecond'
+      FROM base, unnest(${keys}::text[]) WITH ORDINALITY AS v(id, turn) WHERE k.id = v.id`;
+    return admitted.map(({ id, api_key_id, request_id }) => ({ id, api_key_id, request_id }));
   }, ADMISSION_TX_OPTIONS);
 }
 
@@ -133,12 +149,10 @@ export class Admitter {
 
   private async admitOnce(): Promise<string[]> {
     try {
-      const ids = await admitPendingTasks(this.ctx);
+      const admitted = await admitPendingTasks(this.ctx);
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
-      const rows = ids.length ? await this.ctx.db.task.findMany({ where: { id: { in: ids } }, select: { id: true, requestId: true } }) : [];
-      const requestIds = new Map(rows.map((r) => [r.id, r.requestId ?? undefined]));
-      for (const taskId of ids) await enqueueTask(this.queue, { taskId, requestId: requestIds.get(taskId) });
-      return ids;
+      await enqueueTasks(this.queue, admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined })));
+      return admitted.map((a) => a.id);
     } catch (err) {
       // The timer retries; an admitted task whose job was not queued is found by the reconciler.
       if (!this.closed) this.ctx.logger.error({ err }, 'admission failed');

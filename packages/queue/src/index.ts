@@ -65,6 +65,12 @@ export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
 
+/** Many tasks' jobs in one Redis round trip (admission queues hundreds at a time). */
+export async function enqueueTasks(queue: Queue<TaskJob>, jobs: TaskJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await queue.addBulk(jobs.map((job) => ({ name: 'task', data: taskJobSchema.parse(job), opts: { jobId: job.taskId } })));
+}
+
 /** One job per (event, target); its id is derived from both, so queueing an event twice is a no-op. */
 export const webhookJobSchema = z.object({
   eventId: z.string().min(1),
