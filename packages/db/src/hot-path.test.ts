@@ -1,6 +1,6 @@
 import { createApiKey } from './keys';
 import { createDb, type Db } from './client';
-import { findTaskForOwner, insertTask } from './hot-path';
+import { findTaskById, findTaskForOwner, insertTask, recordPoll } from './hot-path';
 
 // Real Postgres (the jest global setup migrates DATABASE_URL).
 let db: Db;
@@ -31,4 +31,30 @@ test('insertTask and findTaskForOwner return exactly what Prisma returns for the
   expect(await findTaskForOwner(db, id, other.key.id)).toBeNull();
   await db.task.update({ where: { id }, data: { deletedAt: new Date() } });
   expect(await findTaskForOwner(db, id, key.id)).toBeNull();
+});
+
+test('recordPoll counts polls and failed polls apart, only raises progress, and leaves an ended task alone', async () => {
+  const { key } = await createApiKey(db, { name: 'hot-path-poll' });
+  const id = `vid_hotpoll${Date.now()}`;
+  const now = new Date();
+  await insertTask(db, {
+    id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', durationSeconds: 4, width: 64, height: 64, fps: 24, seed: 1n,
+    status: 'processing', expiresAt: new Date(now.getTime() + 86_400_000),
+  });
+  const due = new Date(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
+  await recordPoll(db, id, { failed: false, nextPollAt: due, progress: 40.7 });
+  await recordPoll(db, id, { failed: true, nextPollAt: due });
+  await recordPoll(db, id, { failed: true, nextPollAt: due });
+  let t = (await findTaskById(db, id))!;
+  expect([t.pollCount, t.pollErrors, t.progress, t.nextPollAt?.toISOString()]).toEqual([1, 2, 40, '2026-06-01T12:00:00.250Z']);
+  await recordPoll(db, id, { failed: false, nextPollAt: due, progress: 12 }); // lower progress does not go back
+  t = (await findTaskById(db, id))!;
+  expect([t.pollCount, t.pollErrors, t.progress]).toEqual([2, 0, 40]);
+  expect(t).toEqual(await db.task.findUniqueOrThrow({ where: { id } }));
+
+  await db.task.update({ where: { id }, data: { status: 'completed', progress: 100 } });
+  await recordPoll(db, id, { failed: false, nextPollAt: due, progress: 50 });
+  t = (await findTaskById(db, id))!;
+  expect([t.status, t.pollCount, t.progress]).toEqual(['completed', 2, 100]);
+  expect(await findTaskById(db, 'vid_missing')).toBeNull();
 });

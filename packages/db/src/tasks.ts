@@ -5,7 +5,7 @@ import type { Prisma, Task, TaskOutput } from './generated/prisma/client';
 
 export type { Task, TaskOutput };
 
-export { findTaskForOwner, insertTask, type NewTask } from './hot-path';
+export { findTaskById, findTaskEnd, findTaskForOwner, insertTask, recordPoll, recordTaskOutputs, type NewTask, type OutputRecord, type TaskEnd } from './hot-path';
 
 /**
  * Moves a task from one status to another, guarded by the current status, so that of two

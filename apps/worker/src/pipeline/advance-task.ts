@@ -1,3 +1,4 @@
+import { findTaskById } from '@reelay/db';
 import type { WorkerContext } from '../context';
 import { done, type StepOutcome } from './outcome';
 import { pollTask } from './poll';
@@ -6,7 +7,7 @@ import { queueTaskEvents } from './task-ended';
 
 /** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
 export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
-  const task = await ctx.db.task.findUnique({ where: { id: taskId } });
+  const task = await findTaskById(ctx.db, taskId);
   if (!task) return done;
   switch (task.status) {
     case 'pending':

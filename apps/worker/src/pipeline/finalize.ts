@@ -1,5 +1,4 @@
-import { newId } from '@reelay/core';
-import { transitionTask, type Task } from '@reelay/db';
+import { recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,23 +12,26 @@ const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
 export const outputKey = (taskId: string, index: number, variant: 'video' | 'thumbnail' | 'spritesheet'): string =>
   `videos/${taskId}/${index}/${variant === 'video' ? 'video.mp4' : `${variant}.jpg`}`;
 
+/** What the upstream reported about the finished task, recorded with the completion. */
+export interface UpstreamUsage {
+  producedSeconds?: number;
+  costUsd?: number;
+}
+
 /**
  * Copies every output into Reelay storage with a thumbnail and a spritesheet, records them, and
  * completes the task. Safe to run twice: keys and output rows are unique per (task, index, variant).
  */
-export async function finalizeTask(
-  ctx: WorkerContext,
-  task: Task,
-  provider: Provider,
-  outputs: PollOutput[],
-  producedSeconds?: number,
-): Promise<void> {
+export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Provider, outputs: PollOutput[], usage: UpstreamUsage = {}): Promise<void> {
+  const stored: OutputRecord[] = [];
+  const record = (index: number, variant: OutputRecord['variant'], o: { key: string; bytes: number; checksum: string }, contentType: string) =>
+    stored.push({ index, variant, storageKey: o.key, bytes: o.bytes, contentType, checksum: o.checksum });
   const scratch = await mkdtemp(join(tmpdir(), 'reelay-finalize-'));
   try {
     for (const out of outputs) {
       const videoKey = outputKey(task.id, out.index, 'video');
       const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
-      await recordOutput(ctx, task.id, out.index, 'video', video.key, video.bytes, 'video/mp4', video.checksum);
+      record(out.index, 'video', video, 'video/mp4');
       const local = ctx.storage.pathOf(videoKey);
       // Frames are picked from the video as delivered: an upstream may return a shorter clip than asked for.
       let probed: number | undefined;
@@ -44,12 +46,12 @@ export async function finalizeTask(
         const upstreamRef = out[variant];
         if (upstreamRef) {
           // The upstream's own image when it serves one; ours from the video when it does not.
-          const stored = await provider
+          const image = await provider
             .fetchOutput(upstreamRef)
             .then((stream) => ctx.storage.put(outputKey(task.id, out.index, variant), stream))
             .catch(() => null);
-          if (stored) {
-            await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
+          if (image) {
+            record(out.index, variant, image, 'image/jpeg');
             continue;
           }
         }
@@ -57,15 +59,23 @@ export async function finalizeTask(
         const span = await frameSpan();
         if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, span);
         else await makeSpritesheet(ctx.media, local, file, span);
-        const stored = await ctx.storage.putFile(outputKey(task.id, out.index, variant), file);
-        await recordOutput(ctx, task.id, out.index, variant, stored.key, stored.bytes, 'image/jpeg', stored.checksum);
+        record(out.index, variant, await ctx.storage.putFile(outputKey(task.id, out.index, variant), file), 'image/jpeg');
       }
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+  // Every output is recorded before the task shows as completed, so its content can be served at once.
+  await recordTaskOutputs(ctx.db, task.id, stored);
   // Charged on what was produced (when the provider says), never more than was reserved.
-  const completed = await transitionTask(ctx.db, task.id, 'processing', 'completed', { progress: 100, completedAt: new Date() }, { producedSeconds });
+  const completed = await transitionTask(
+    ctx.db,
+    task.id,
+    'processing',
+    'completed',
+    { progress: 100, completedAt: new Date(), pollCount: { increment: 1 }, pollErrors: 0, upstreamCostUsd: usage.costUsd ?? null },
+    { producedSeconds: usage.producedSeconds },
+  );
   if (completed) await onTaskEnded(ctx, task.id);
   else {
     // Cancelled or deleted meanwhile: its files must not outlive it.
@@ -73,22 +83,4 @@ export async function finalizeTask(
     await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
   }
   if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);
-}
-
-async function recordOutput(
-  ctx: WorkerContext,
-  taskId: string,
-  index: number,
-  variant: 'video' | 'thumbnail' | 'spritesheet',
-  storageKey: string,
-  bytes: number,
-  contentType: string,
-  checksum: string,
-): Promise<void> {
-  const data = { storageKey, bytes: BigInt(bytes), contentType, checksum };
-  await ctx.db.taskOutput.upsert({
-    where: { taskId_index_variant: { taskId, index, variant } },
-    update: data,
-    create: { id: newId('out'), taskId, index, variant, ...data },
-  });
 }

@@ -1,5 +1,5 @@
 import { targetKey } from '@reelay/core';
-import { Prisma, type Task } from '@reelay/db';
+import { recordPoll, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, type PollResult, type Provider } from '@reelay/providers';
 import { gateOf, type WorkerContext } from '../context';
 import { deadlineOf, deadlineSecondsOf } from './deadline';
@@ -75,11 +75,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       await endFailed(ctx, task, provider, key, result.code, result.message);
       return done;
     case 'succeeded':
-      await ctx.db.task.update({
-        where: { id: task.id },
-        data: { pollCount: { increment: 1 }, pollErrors: 0, producedSeconds: result.producedSeconds ?? null, upstreamCostUsd: result.costUsd ?? null },
-      });
-      await finalizeTask(ctx, task, provider, result.outputs, result.producedSeconds);
+      await finalizeTask(ctx, task, provider, result.outputs, { producedSeconds: result.producedSeconds, costUsd: result.costUsd });
       await gateOf(ctx).releaseSlot(key, task.id);
       return done;
   }
@@ -88,16 +84,8 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
 /** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
 async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number): Promise<StepOutcome> {
   const outcome = waitFor(delayMs);
-  const due = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
-  // Progress only rises and stays below 100 until the task completes (as raiseProgress).
-  const p = progress === undefined ? 0 : Math.max(0, Math.min(99, Math.floor(progress)));
-  await ctx.db.$executeRaw`UPDATE tasks SET
-      poll_count = poll_count + ${failedPoll ? 0 : 1},
-      poll_errors = ${failedPoll ? Prisma.sql`poll_errors + 1` : Prisma.sql`0`},
-      next_poll_at = ${due},
-      progress = GREATEST(progress, ${p}),
-      updated_at = now()
-    WHERE id = ${task.id} AND status = 'processing'`;
+  const nextPollAt = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
+  await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress });
   return outcome;
 }
 

@@ -1,6 +1,7 @@
 import { webhookEventId, type WebhookEventType } from '@reelay/core';
 import { tasksCompleted, tasksFailed } from '@reelay/observability';
 import { enqueueWebhook } from '@reelay/queue';
+import { findTaskEnd, type TaskEnd } from '@reelay/db';
 import type { WorkerContext } from '../context';
 
 const EVENT_OF = { completed: 'video.completed', failed: 'video.failed' } as const satisfies Record<string, WebhookEventType>;
@@ -10,12 +11,12 @@ const EVENT_OF = { completed: 'video.completed', failed: 'video.failed' } as con
  * and queues its client webhooks.
  */
 export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<void> {
-  const task = await ctx.db.task.findUnique({ where: { id: taskId }, select: { model: true, provider: true, status: true, errorCode: true } });
+  const task = await findTaskEnd(ctx.db, taskId);
   if (!task) return;
   if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
   if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
   ctx.logger.info({ status: task.status, errorCode: task.errorCode ?? undefined }, 'task ended');
-  await queueTaskEvents(ctx, taskId);
+  await queueEventsOf(ctx, taskId, task);
 }
 
 /**
@@ -25,17 +26,18 @@ export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<v
  * transition and this enqueue.
  */
 export async function queueTaskEvents(ctx: WorkerContext, taskId: string): Promise<void> {
-  const task = await ctx.db.task.findUnique({
-    where: { id: taskId },
-    select: { status: true, callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true } } },
-  });
-  if (!task || (task.status !== 'completed' && task.status !== 'failed')) return;
+  const task = await findTaskEnd(ctx.db, taskId);
+  if (task) await queueEventsOf(ctx, taskId, task);
+}
+
+async function queueEventsOf(ctx: WorkerContext, taskId: string, task: TaskEnd): Promise<void> {
+  if (task.status !== 'completed' && task.status !== 'failed') return;
   // A task its owner deleted ended by that request; there is nothing left to announce.
   if (task.deletedAt) return;
   const type = EVENT_OF[task.status];
   const eventId = webhookEventId(taskId, type);
   const createdAt = Math.floor(Date.now() / 1000);
-  const targets = [...(task.apiKey.webhookUrl ? (['key'] as const) : []), ...(task.callbackUrl ? (['callback'] as const) : [])];
+  const targets = [...(task.webhookUrl ? (['key'] as const) : []), ...(task.callbackUrl ? (['callback'] as const) : [])];
   for (const target of targets) {
     await enqueueWebhook(ctx.webhooksQueue, { eventId, type, taskId, target, createdAt, requestId: ctx.requestId });
   }
