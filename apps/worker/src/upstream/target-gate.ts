@@ -44,8 +44,17 @@ export const NO_LIMITS: UpstreamGate = {
   coolDown: async () => undefined,
 };
 
+/**
+ * How long a "no cooldown" answer from Redis is reused. Every poll asks, so without this each
+ * poll costs a Redis round trip; with it another process's 429 is seen at most this much later
+ * (this process's own 429s are seen at once).
+ */
+const COOLDOWN_CHECK_MS = 250;
+
 export class TargetGate implements UpstreamGate {
   private readonly limiters = new Map<string, RateLimiterRedis>();
+  /** Per target: until when the cooldown is known (ms epoch), and the pending lookup if any. */
+  private readonly cooldowns = new Map<string, { clearUntil: number; coolingUntil: number; lookup?: Promise<number> }>();
 
   constructor(
     private readonly redis: Redis,
@@ -58,7 +67,7 @@ export class TargetGate implements UpstreamGate {
 
   /** May this process call the target now? Checks the 429 cooldown and the request rate. */
   async beforeRequest(targetKey: string, target: ModelTarget): Promise<GateAnswer> {
-    const cooling = await this.redis.pttl(this.key('cooldown', targetKey));
+    const cooling = await this.cooldownLeft(targetKey);
     if (cooling > 0) return { ok: false, retryInMs: cooling, why: 'upstream asked to slow down (429)' };
     if (!target.maxRequestsPerSecond) return { ok: true };
     try {
@@ -93,7 +102,31 @@ export class TargetGate implements UpstreamGate {
 
   /** Every process stops calling the target until the upstream's Retry-After has passed. */
   async coolDown(targetKey: string, ms: number): Promise<void> {
-    if (ms > 0) await this.redis.set(this.key('cooldown', targetKey), '1', 'PX', Math.ceil(ms));
+    if (ms <= 0) return;
+    this.cooldowns.set(targetKey, { clearUntil: 0, coolingUntil: Date.now() + Math.ceil(ms) });
+    await this.redis.set(this.key('cooldown', targetKey), '1', 'PX', Math.ceil(ms));
+  }
+
+  /** Milliseconds of cooldown left on the target (0 when none), from Redis at most every COOLDOWN_CHECK_MS. */
+  private async cooldownLeft(targetKey: string): Promise<number> {
+    const now = Date.now();
+    let known = this.cooldowns.get(targetKey);
+    if (known && known.coolingUntil > now) return known.coolingUntil - now;
+    if (known && known.clearUntil > now) return 0;
+    if (!known) this.cooldowns.set(targetKey, (known = { clearUntil: 0, coolingUntil: 0 }));
+    // Concurrent polls of one target share one lookup.
+    const entry = known;
+    entry.lookup ??= this.redis.pttl(this.key('cooldown', targetKey)).then(
+      (left) => {
+        const at = Date.now();
+        if (left > 0) entry.coolingUntil = at + left;
+        else entry.clearUntil = at + COOLDOWN_CHECK_MS;
+        return Math.max(0, left);
+      },
+    ).finally(() => {
+      entry.lookup = undefined;
+    });
+    return entry.lookup;
   }
 
   private limiter(targetKey: string, perSecond: number): RateLimiterRedis {
