@@ -12,7 +12,8 @@ export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, 
   const tasks = await ctx.db.task.findMany({
     // Pending tasks not yet admitted have no job on purpose: admission queues them.
     where: {
-      OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }],
+      status: { in: ['pending', 'processing'] },
+      OR: [{ status: 'processing' }, { admittedAt: { not: null } }],
       queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
       updatedAt: { lt: quietSince },
     },

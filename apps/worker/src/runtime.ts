@@ -91,7 +91,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   });
   cancelWorker.on('error', (err) => logger.error({ err }, 'cancel worker error'));
   const admitter = new Admitter(ctx, queue, createRedis(config.REDIS_URL, 'worker'));
-  ctx.wakeAdmission = () => admitter.wake();
+  ctx.wakeAdmission = () => admitter.slotFreed();
   await admitter.start();
 
   // A job scheduler, not a timer: however many workers run, one sweep per interval runs in total.

@@ -35,6 +35,7 @@ export const envSchema = z.object({
   REELAY_ADMIN_TOKEN: z.string().min(20, 'must be at least 20 characters').optional(),
   REELAY_PROVIDER_CONCURRENCY: perProviderLimits.optional(),
   WORKER_ADMISSION_INTERVAL_MS: ms(1_000),
+  WORKER_ADMISSION_QUEUE_DEPTH: z.coerce.number().int().positive().default(200),
   REELAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REELAY_RESULT_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),

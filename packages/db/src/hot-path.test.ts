@@ -58,3 +58,26 @@ test('recordPoll counts polls and failed polls apart, only raises progress, and 
   expect([t.status, t.pollCount, t.progress]).toEqual(['completed', 2, 100]);
   expect(await findTaskById(db, 'vid_missing')).toBeNull();
 });
+
+test('concurrent reads and poll records, batched into one statement each, reach the right rows', async () => {
+  const { key } = await createApiKey(db, { name: 'hot-path-batch' });
+  const ids = Array.from({ length: 40 }, (_, i) => `vid_hotbatch${Date.now()}_${i}`);
+  for (const [i, id] of ids.entries()) {
+    await insertTask(db, {
+      id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', prompt: `task ${i}`, durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i),
+      status: 'processing', expiresAt: new Date(Date.now() + 86_400_000),
+    });
+  }
+  // Issued in one turn of the event loop: one batch, with a missing id and a repeated id in it.
+  const read = await Promise.all([...ids, 'vid_missing', ids[3]!].map((id) => findTaskById(db, id)));
+  expect(read.slice(0, 40).map((t) => t?.prompt)).toEqual(ids.map((_, i) => `task ${i}`));
+  expect(read[40]).toBeNull();
+  expect(read[41]?.id).toBe(ids[3]);
+
+  const due = (i: number) => new Date(Date.UTC(2026, 5, 1, 0, 0, i));
+  await Promise.all(ids.map((id, i) => recordPoll(db, id, { failed: i % 2 === 1, nextPollAt: due(i), progress: i })));
+  const after = await Promise.all(ids.map((id) => findTaskById(db, id)));
+  expect(after.map((t) => [t!.pollCount, t!.pollErrors, t!.progress, t!.nextPollAt!.getTime()])).toEqual(
+    ids.map((_, i) => [i % 2 === 1 ? 0 : 1, i % 2 === 1 ? 1 : 0, i, due(i).getTime()]),
+  );
+});

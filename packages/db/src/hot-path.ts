@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import DataLoader from 'dataloader';
 import { types as pgTypes, type QueryResultRow } from 'pg';
 import { poolOf, type Db } from './client';
 import type { OutputVariant, Task, TaskStatus } from './generated/prisma/client';
@@ -74,29 +75,83 @@ export async function insertTask(db: Db, data: NewTask): Promise<Task> {
   return toTask(res.rows[0]!);
 }
 
-const FIND_BY_ID = 'SELECT * FROM tasks WHERE id = $1';
-const FIND_BY_ID_NAME = statementName(FIND_BY_ID);
+/**
+ * The worker's per-poll read and write are batched: calls made in the same turn of the event loop
+ * (a busy worker has dozens of polls in flight) go to Postgres as one statement. On this kind of
+ * machine a query's socket write and wake-up cost more than the query itself, so fewer, larger
+ * statements are what lets one worker carry tens of thousands of tasks. DataLoader does the
+ * collecting (a well-kept library, the same pattern Prisma uses for findUnique).
+ */
+const MAX_BATCH = 500;
+const nextTurn = (run: () => void) => setImmediate(run);
 
-/** Reads a task by id whatever its owner or state (the worker's read before each step). */
-export async function findTaskById(db: Db, id: string): Promise<Task | null> {
-  const res = await poolOf(db).query({ name: FIND_BY_ID_NAME, text: FIND_BY_ID, values: [id], types: typeParsers });
-  return res.rows[0] ? toTask(res.rows[0]) : null;
+interface PollRecord {
+  id: string;
+  failed: boolean;
+  nextPollAt: Date;
+  progress: number;
 }
 
+const FIND_BY_IDS = 'SELECT * FROM tasks WHERE id = ANY($1::text[])';
+const FIND_BY_IDS_NAME = statementName(FIND_BY_IDS);
 // Progress only rises and stays below 100 until the task completes (as raiseProgress).
-const RECORD_POLL = `UPDATE tasks SET
-    poll_count = poll_count + CASE WHEN $2 THEN 0 ELSE 1 END,
-    poll_errors = CASE WHEN $2 THEN poll_errors + 1 ELSE 0 END,
-    next_poll_at = $3,
-    progress = GREATEST(progress, $4),
+const RECORD_POLLS = `UPDATE tasks t SET
+    poll_count = t.poll_count + CASE WHEN v.failed THEN 0 ELSE 1 END,
+    poll_errors = CASE WHEN v.failed THEN t.poll_errors + 1 ELSE 0 END,
+    next_poll_at = v.next_poll_at,
+    progress = GREATEST(t.progress, v.progress),
     updated_at = now()
-  WHERE id = $1 AND status = 'processing'`;
-const RECORD_POLL_NAME = statementName(RECORD_POLL);
+  FROM unnest($1::text[], $2::boolean[], $3::timestamp[], $4::int[]) AS v(id, failed, next_poll_at, progress)
+  WHERE t.id = v.id AND t.status = 'processing'`;
+const RECORD_POLLS_NAME = statementName(RECORD_POLLS);
+
+interface WorkerLoaders {
+  tasks: DataLoader<string, Task | null>;
+  polls: DataLoader<PollRecord, void>;
+}
+const loaders = new WeakMap<Db, WorkerLoaders>();
+
+function loadersOf(db: Db): WorkerLoaders {
+  let l = loaders.get(db);
+  if (l) return l;
+  const pool = poolOf(db);
+  l = {
+    tasks: new DataLoader<string, Task | null>(
+      async (ids) => {
+        const res = await pool.query({ name: FIND_BY_IDS_NAME, text: FIND_BY_IDS, values: [[...new Set(ids)]], types: typeParsers });
+        const byId = new Map(res.rows.map((r) => [r.id as string, r]));
+        return ids.map((id) => (byId.has(id) ? toTask(byId.get(id)!) : null));
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
+    ),
+    polls: new DataLoader<PollRecord, void>(
+      async (records) => {
+        // One row per task: a second record for a task in the same batch replaces the first.
+        const last = new Map(records.map((r) => [r.id, r]));
+        const rows = [...last.values()];
+        await pool.query({
+          name: RECORD_POLLS_NAME,
+          text: RECORD_POLLS,
+          values: [rows.map((r) => r.id), rows.map((r) => r.failed), rows.map((r) => r.nextPollAt.toISOString()), rows.map((r) => r.progress)],
+        });
+        return records.map(() => undefined);
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
+    ),
+  };
+  loaders.set(db, l);
+  return l;
+}
+
+/** Reads a task by id whatever its owner or state (the worker's read before each step). */
+export function findTaskById(db: Db, id: string): Promise<Task | null> {
+  return loadersOf(db).tasks.load(id);
+}
 
 /** Records one poll of a processing task (or one failed attempt at it) and when the next one is due. */
-export async function recordPoll(db: Db, id: string, poll: { failed: boolean; nextPollAt: Date; progress?: number }): Promise<void> {
+export function recordPoll(db: Db, id: string, poll: { failed: boolean; nextPollAt: Date; progress?: number }): Promise<void> {
   const progress = poll.progress === undefined ? 0 : Math.max(0, Math.min(99, Math.floor(poll.progress)));
-  await poolOf(db).query({ name: RECORD_POLL_NAME, text: RECORD_POLL, values: [id, poll.failed, toParam(poll.nextPollAt), progress] });
+  return loadersOf(db).polls.load({ id, failed: poll.failed, nextPollAt: poll.nextPollAt, progress });
 }
 
 export interface OutputRecord {
