@@ -25,6 +25,8 @@ const PER_SECOND = 1000;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const UPSTREAM_KEY = 'sk-bench-upstream-key-0000';
+/** Node flags of the worker, as every launcher runs it (infra/scripts/start.sh, compose, k8s); BENCH_WORKER_NODE_FLAGS overrides. */
+const WORKER_NODE_FLAGS = (process.env.BENCH_WORKER_NODE_FLAGS ?? '--max-old-space-size=192').split(' ').filter(Boolean);
 
 const pct = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,17 +96,18 @@ async function main(): Promise<void> {
     WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
   // The worker logs a line per task ended; stdout is dropped so the report stays readable.
-  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: ['--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
+  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [...WORKER_NODE_FLAGS, '--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
   const lags: number[] = [];
   let peakRss = 0;
   let final: any;
   let lastHeap = 0;
   let lastExt = 0;
+  let lastHeapTotal = 0;
   worker.on('message', (m: any) => {
     if (m.kind === 'sample' || m.kind === 'final') {
       lags.push(...m.lags);
       peakRss = Math.max(peakRss, m.rss ?? m.peakRss ?? 0);
-      if (m.heapMB !== undefined) [lastHeap, lastExt] = [m.heapMB, m.externalMB];
+      if (m.heapMB !== undefined) [lastHeap, lastHeapTotal, lastExt] = [m.heapMB, m.heapTotalMB, m.externalMB];
     }
     if (m.kind === 'final') final = m;
   });
@@ -145,7 +148,7 @@ async function main(): Promise<void> {
       const by = Object.fromEntries(groups.map((g) => [g.status, g._count]));
       live = (by.pending ?? 0) + (by.processing ?? 0);
       peakInFlight = Math.max(peakInFlight, by.processing ?? 0);
-      console.log(`t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}MB ext=${lastExt}MB lagSamples=${lags.length}`);
+      console.log(`t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length}`);
       if (live === 0) break;
       await sleep(5000);
     }

@@ -22,4 +22,4 @@ log "API on http://127.0.0.1:$PORT"
 log "Queue dashboard: http://127.0.0.1:$PORT/admin/queues (any user, password $REELAY_ADMIN_TOKEN)"
 log "Worker metrics: http://127.0.0.1:${WORKER_METRICS_PORT:-9464}/metrics"
 exec pnpm exec concurrently --kill-others --names api,worker --prefix-colors blue,green \
-  "tsx apps/api/src/main.ts" "tsx apps/worker/src/main.ts"
+  "tsx apps/api/src/main.ts" "node --max-old-space-size=192 --import tsx apps/worker/src/main.ts"
