@@ -132,6 +132,19 @@ test('max queued, budget and allowed models refuse the create and leave no task'
   expect(await stack.db.task.count({ where: { apiKeyId: picky.id } })).toBe(0);
 });
 
+test('20 concurrent creates against a budget for 5 make exactly 5 tasks and reserve exactly the budget', async () => {
+  const budget = await adminKey(stack, { budget_micros: 5000 }); // five 1 s tiny videos at 1000 each
+  const answers = await Promise.all(Array.from({ length: 20 }, () => http(stack, 'POST', '/v1/videos', { key: budget.secret, json: TINY })));
+  const codes = answers.map((r) => (r.status === 200 ? 'ok' : `${r.status} ${r.body.error.code}`));
+  expect(codes.filter((c) => c === 'ok')).toHaveLength(5);
+  expect(codes.filter((c) => c !== 'ok')).toEqual(Array(15).fill('429 insufficient_quota'));
+  expect(await stack.db.task.count({ where: { apiKeyId: budget.id } })).toBe(5);
+  const key = await stack.db.apiKey.findUniqueOrThrow({ where: { id: budget.id } });
+  expect(key.committedMicros).toBe(5000n);
+  const ledger = await stack.db.ledgerEntry.findMany({ where: { apiKeyId: budget.id } });
+  expect(ledger.map((e) => [e.kind, e.amountMicros])).toEqual(Array(5).fill(['reserve', 1000n]));
+});
+
 test('with Redis unreachable a create is a 503 that leaves no task and no reservation', async () => {
   const key = await adminKey(stack, { budget_micros: 10_000 });
   // Port 9 (discard) on loopback: nothing listens, so every Redis command fails at once.

@@ -1,5 +1,6 @@
 import { ApiError, newId, settledCostMicros } from '@reelay/core';
 import type { Db } from './client';
+import { insertTaskReserving, type NewTask } from './hot-path';
 import type { Prisma, Task } from './generated/prisma/client';
 
 type Tx = Prisma.TransactionClient;
@@ -25,6 +26,11 @@ export async function createTaskWithReservation(
   db: Db,
   data: Prisma.TaskUncheckedCreateInput & { reservedMicros: bigint; priceMicrosPerSecond: bigint },
 ): Promise<Task> {
+  // The common case (no queue limit on the key) is one statement; see insertTaskReserving.
+  const fast = await insertTaskReserving(db, { ...(data as NewTask), billingStatus: 'reserved' }, data.reservedMicros, newId('led'));
+  if (fast.task) return fast.task;
+  if (!fast.key || fast.key.status !== 'active') throw new ApiError(401, 'invalid_api_key', 'Invalid API key');
+  if (fast.key.maxQueued === null) throw insufficientQuota(data.reservedMicros, fast.key.budgetMicros!, fast.key.committedMicros);
   return db.$transaction(async (tx) => {
     const [key] = await tx.$queryRaw<{ status: string; max_queued: number | null; budget_micros: bigint | null; committed_micros: bigint }[]>`
       SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = ${data.apiKeyId} FOR NO KEY UPDATE`;
@@ -43,18 +49,22 @@ export async function createTaskWithReservation(
     }
     const reserve = data.reservedMicros;
     if (key.budget_micros !== null && key.committed_micros + reserve > key.budget_micros) {
-      const left = key.budget_micros - key.committed_micros;
-      throw new ApiError(
-        429,
-        'insufficient_quota',
-        `This request is estimated at ${reserve} micro-units but the API key has ${left < 0n ? 0n : left} of its budget left`,
-      );
+      throw insufficientQuota(reserve, key.budget_micros, key.committed_micros);
     }
     const task = await tx.task.create({ data: { ...data, billingStatus: 'reserved' } });
     await tx.ledgerEntry.create({ data: { id: newId('led'), apiKeyId: data.apiKeyId, taskId: task.id, kind: 'reserve', amountMicros: reserve } });
     await tx.apiKey.update({ where: { id: data.apiKeyId }, data: { committedMicros: { increment: reserve } } });
     return task;
   }, MONEY_TX_OPTIONS);
+}
+
+function insufficientQuota(reserve: bigint, budget: bigint, committed: bigint): ApiError {
+  const left = budget - committed;
+  return new ApiError(
+    429,
+    'insufficient_quota',
+    `This request is estimated at ${reserve} micro-units but the API key has ${left < 0n ? 0n : left} of its budget left`,
+  );
 }
 
 /**

@@ -75,6 +75,59 @@ export async function insertTask(db: Db, data: NewTask): Promise<Task> {
   return toTask(res.rows[0]!);
 }
 
+/** The key as a reserving insert found it (under its row lock), and the task when one was made. */
+export interface ReservingInsert {
+  key: { status: string; maxQueued: number | null; budgetMicros: bigint | null; committedMicros: bigint } | null;
+  task: Task | null;
+}
+
+/**
+ * A create with its cost reserved, in ONE statement (so one round trip and one commit): raise the
+ * key's committed amount if it is active, has no queue limit and has the budget left (the UPDATE
+ * takes the key's row lock and re-checks on the latest row), insert the task and the reservation's
+ * ledger row. The key row is held only for the statement, so creates of one key are not serialised
+ * on a multi-round-trip transaction. Keys with a queue limit are not handled here (counting the
+ * queue needs a snapshot taken after the lock, i.e. a second statement): `key.maxQueued` tells the
+ * caller to use the transaction. `key` is read without the lock and serves only to explain a refusal.
+ * The row's values go in as one JSON record typed by the table (json_populate_record), so each
+ * parameter gets its column's type.
+ */
+export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros: bigint, ledgerId: string): Promise<ReservingInsert> {
+  const entries = Object.entries(data).filter(([, v]) => v !== undefined);
+  const cols = entries.map(([k]) => `"${snake(k)}"`);
+  const record = Object.fromEntries(entries.map(([k, v]) => [snake(k), v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v]));
+  const text = `WITH reserved AS (
+      UPDATE api_keys SET committed_micros = committed_micros + $3::bigint, updated_at = now()
+      WHERE id = $1 AND status = 'active' AND max_queued IS NULL
+        AND (budget_micros IS NULL OR committed_micros + $3::bigint <= budget_micros)
+      RETURNING id
+    ), ins AS (
+      INSERT INTO tasks (${cols.join(', ')})
+      SELECT ${cols.map((c) => `r.${c}`).join(', ')} FROM json_populate_record(NULL::tasks, $2::json) r, reserved
+      RETURNING *
+    ), ledger AS (
+      INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros) SELECT $4, api_key_id, id, 'reserve', $3::bigint FROM ins
+    ), k AS (
+      SELECT status::text AS key_status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = $1
+    )
+    SELECT k.key_status AS reserve_key_status, k.max_queued AS reserve_max_queued, k.budget_micros AS reserve_budget_micros,
+      k.committed_micros AS reserve_committed_micros, ins.*
+    FROM k LEFT JOIN ins ON true`;
+  const res = await poolOf(db).query({
+    name: statementName(text),
+    text,
+    values: [data.apiKeyId, JSON.stringify(record), reservedMicros.toString(), ledgerId],
+    types: typeParsers,
+  });
+  const row = res.rows[0];
+  if (!row) return { key: null, task: null };
+  const { reserve_key_status, reserve_max_queued, reserve_budget_micros, reserve_committed_micros, ...task } = row;
+  return {
+    key: { status: reserve_key_status, maxQueued: reserve_max_queued, budgetMicros: reserve_budget_micros, committedMicros: reserve_committed_micros },
+    task: task.id ? toTask(task) : null,
+  };
+}
+
 /**
  * The worker's per-poll read and write are batched: calls made in the same turn of the event loop
  * (a busy worker has dozens of polls in flight) go to Postgres as one statement. On this kind of
