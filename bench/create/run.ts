@@ -9,6 +9,7 @@
  * API key and queue prefix, and removes every row, job and file it created at the end.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -46,6 +47,16 @@ function startChild(script: string, env: Record<string, string>): Promise<{ chil
   });
 }
 
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => done(port));
+    });
+    probe.on('error', fail);
+  });
+}
+
 interface Sample { rps: number; p99: number; errors: number }
 
 async function measure(url: string, method: 'POST' | 'GET', path: string, key: string | null): Promise<Sample> {
@@ -68,9 +79,21 @@ async function main(): Promise<void> {
   await createDatabaseIfMissing(config.DATABASE_URL);
   await migrate(config.DATABASE_URL);
 
-  const api = await startChild('apps/api/src/main.ts', {
-    PORT: '0', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn',
-  });
+  // The API logs at warn here (no per-request lines) and so does not print its address: give it a port.
+  const port = await freePort();
+  const api = {
+    url: `http://127.0.0.1:${port}`,
+    child: spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    }),
+  };
+  for (let i = 0; ; i++) {
+    if (await fetch(`${api.url}/healthz`).then((r) => r.ok, () => false)) break;
+    if (i > 300) throw new Error('the API did not come up within 30 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const bare = await startChild('bench/create/bare-server.ts', {});
   const db = createDb(config.DATABASE_URL, 2);
   const results = { api: { create: [] as Sample[], retrieve: [] as Sample[] }, bare: { create: [] as Sample[], retrieve: [] as Sample[] } };
@@ -102,6 +125,7 @@ async function main(): Promise<void> {
     // Clean up: the bench key's rows, its queue, its files.
     const k = await db.apiKey.findUnique({ where: { keyHash: hashApiKey(key) } });
     if (k) {
+      await db.ledgerEntry.deleteMany({ where: { apiKeyId: k.id } }); // the reservations the creates made
       const deleted = await db.task.deleteMany({ where: { apiKeyId: k.id } });
       await db.apiKey.delete({ where: { id: k.id } });
       console.log(`cleanup: removed ${deleted.count} bench tasks and the bench key`);
