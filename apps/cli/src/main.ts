@@ -114,10 +114,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(`reelay: ${err.message}`);
-    process.exit(1);
-  },
-);
+// Writes to a pipe are asynchronous: exit only once stdout and stderr have drained, or a long
+// `keys list | grep …` loses its tail.
+const exit = (code: number) => process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+main(process.argv.slice(2)).then(exit, (err: Error) => {
+  console.error(`reelay: ${err.message}`);
+  exit(1);
+});
