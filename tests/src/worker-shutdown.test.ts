@@ -59,7 +59,9 @@ afterAll(async () => {
 test('SIGTERM mid-task: the worker exits 0 within its grace period, the next worker completes the task, no job is lost', async () => {
   const created = await http(stack, 'POST', '/v1/videos', {
     key: stack.key,
-    json: { prompt: 'graceful shutdown', duration: 8, width: 640, height: 360, fps: 30 },
+    // Long enough that the render is still running when the worker is told to stop (an 8 s clip
+    // rendered in 2 s on a quiet machine, before any poll saw it under way).
+    json: { prompt: 'graceful shutdown', duration: 30, width: 640, height: 360, fps: 30 },
   });
   expect(created.status).toBe(200);
   const id = created.body.id as string;
@@ -68,6 +70,7 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
   await until('the render to be under way', async () => {
     const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
     if (first.child.exitCode !== null) throw new Error(`worker exited early: ${first.output()}`);
+    if (r.body.status === 'completed') throw new Error('the render finished before the test could interrupt it');
     return r.body.status === 'processing' && r.body.progress > 0;
   }).catch((err: Error) => {
     throw new Error(`${err.message}\nworker output:\n${first.output()}`);
