@@ -52,6 +52,8 @@ async function admissionRun(ctx: WorkerContext, maxPerRun: number): Promise<{ ad
         GROUP BY provider`;
       for (const r of rows) if (free.has(r.provider)) free.set(r.provider, Math.max(0, free.get(r.provider)! - r.live));
     }
+    // Tasks of a provider with no slot left are skipped before each key's LIMIT, so they do not use up
+    // the key's room in this run while its tasks for other providers wait.
     const full = limited.filter((p) => free.get(p) === 0);
     const admitted = await tx.$queryRaw<(Admitted & { round: number; key_order: number })[]>`
       WITH waiting_keys AS (

@@ -71,7 +71,7 @@ export async function insertTask(db: Db, data: NewTask): Promise<Task> {
   return toTask(res.rows[0]!);
 }
 
-/** The key as a reserving insert found it (under its row lock), and the task when one was made. */
+/** The task when one was made, and the key as read alongside (unlocked: only to explain a refusal). */
 export interface ReservingInsert {
   key: { status: string; maxQueued: number | null; budgetMicros: bigint | null; committedMicros: bigint } | null;
   task: Task | null;
@@ -91,7 +91,8 @@ export interface ReservingInsert {
 export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros: bigint, ledgerId: string): Promise<ReservingInsert> {
   const entries = Object.entries(data).filter(([, v]) => v !== undefined);
   const cols = entries.map(([k]) => `"${snake(k)}"`);
-  const record = Object.fromEntries(entries.map(([k, v]) => [snake(k), v instanceof Date ? v.toISOString() : typeof v === 'bigint' ? v.toString() : v]));
+  // Dates and bigints as toParam writes them; objects (metadata) stay nested JSON for their jsonb column.
+  const record = Object.fromEntries(entries.map(([k, v]) => [snake(k), v instanceof Date || typeof v === 'bigint' ? toParam(v) : v]));
   const text = `WITH reserved AS (
       UPDATE api_keys SET committed_micros = committed_micros + $3::bigint, updated_at = now()
       WHERE id = $1 AND status = 'active' AND max_queued IS NULL
