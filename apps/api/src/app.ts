@@ -1,7 +1,7 @@
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import { ApiError } from '@reelay/core';
 import type { ApiDeps } from './deps';
+import { accessLog } from './middleware/access-log';
 import { requireAdmin } from './middleware/admin-auth';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
@@ -23,14 +23,7 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
   app.use(requestId);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req) => (req as express.Request).id,
-      // Probes and scrapes every few seconds would drown the request log.
-      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes((req.url ?? '').split('?')[0]!) },
-    }),
-  );
+  app.use(accessLog(deps.logger));
   app.use(httpMetrics);
 
   app.use(opsRouter(deps));
@@ -50,6 +43,6 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/usage', usageRouter(deps));
 
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
-  app.use(errorHandler(deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
+  app.use(errorHandler(deps.logger, deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
   return app;
 }

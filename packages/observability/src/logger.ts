@@ -2,6 +2,10 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
+/** pino's standard shapes for a request and a response in a log line (access lines). */
+export const serializeRequest = pino.stdSerializers.req;
+export const serializeResponse = pino.stdSerializers.res;
+
 /**
  * Paths pino blanks out wherever they appear in a log line: credentials in request headers, API
  * keys, webhook secrets and provider credentials. Keep secrets out of log calls in the first

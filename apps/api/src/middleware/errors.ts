@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError } from '@reelay/core';
+import type { Logger } from '@reelay/observability';
 
 interface HttpishError {
   type?: string;
@@ -43,11 +44,11 @@ export function toApiError(err: unknown, maxBodyBytes: number, maxImageBytes?: n
   return new ApiError(500, 'internal_error', 'Internal error');
 }
 
-export function errorHandler(maxBodyBytes: number, maxImageBytes?: number) {
+export function errorHandler(logger: Logger, maxBodyBytes: number, maxImageBytes?: number) {
   // Express recognises error handlers by their four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const apiErr = toApiError(err, maxBodyBytes, maxImageBytes);
-    if (apiErr.status >= 500) req.log.error({ err }, 'request failed');
+    if (apiErr.status >= 500) logger.error({ err, reqId: req.id }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
