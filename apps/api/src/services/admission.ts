@@ -1,5 +1,11 @@
+import DataLoader from 'dataloader';
 import { admissionChannel } from '@reelay/queue';
+import type { Redis } from 'ioredis';
 import type { ApiDeps } from '../deps';
+
+// The creates of one event-loop turn share one PUBLISH (the admission step reads the table, not the
+// message), so a burst of creates costs Redis one round trip instead of one each.
+const announcers = new WeakMap<Redis, DataLoader<string, void>>();
 
 /**
  * Tells the workers' admission step that a task is waiting. Fails when Redis does not answer:
@@ -7,5 +13,17 @@ import type { ApiDeps } from '../deps';
  * cannot run.
  */
 export async function announceCreatedTask(deps: ApiDeps): Promise<void> {
-  await deps.redis.publish(admissionChannel(deps.config.REELAY_QUEUE_PREFIX), '1');
+  let announcer = announcers.get(deps.redis);
+  if (!announcer) {
+    const channel = admissionChannel(deps.config.REELAY_QUEUE_PREFIX);
+    announcer = new DataLoader<string, void>(
+      async (ids) => {
+        await deps.redis.publish(channel, '1');
+        return ids.map(() => undefined);
+      },
+      { cache: false, batchScheduleFn: (run) => setImmediate(run) },
+    );
+    announcers.set(deps.redis, announcer);
+  }
+  await announcer.load(deps.config.REELAY_QUEUE_PREFIX);
 }
