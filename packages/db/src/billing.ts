@@ -1,6 +1,6 @@
 import { ApiError, newId, settledCostMicros } from '@reelay/core';
 import type { Db } from './client';
-import { insertTaskReserving, type NewTask } from './hot-path';
+import { insertTaskBatched, insertTaskReserving, type NewTask } from './hot-path';
 import type { Prisma, Task } from './generated/prisma/client';
 
 type Tx = Prisma.TransactionClient;
@@ -26,7 +26,10 @@ export async function createTaskWithReservation(
   db: Db,
   data: Prisma.TaskUncheckedCreateInput & { reservedMicros: bigint; priceMicrosPerSecond: bigint },
 ): Promise<Task> {
-  // The common case (no queue limit on the key) is one statement; see insertTaskReserving.
+  // The common case (no queue limit on the key, budget left) joins the turn's batch; a create the
+  // batch did not take is decided alone: one statement, or the transaction for a queue limit.
+  const batched = await insertTaskBatched(db, { ...(data as NewTask), billingStatus: 'reserved' }, newId('led'));
+  if (batched) return batched;
   const fast = await insertTaskReserving(db, { ...(data as NewTask), billingStatus: 'reserved' }, data.reservedMicros, newId('led'));
   if (fast.task) return fast.task;
   if (!fast.key || fast.key.status !== 'active') throw new ApiError(401, 'invalid_api_key', 'Invalid API key');

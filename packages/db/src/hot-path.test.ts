@@ -1,6 +1,6 @@
 import { createApiKey } from './keys';
 import { createDb, type Db } from './client';
-import { findTaskById, findTaskForOwner, insertTask, recordPoll } from './hot-path';
+import { findTaskById, findTaskForOwner, insertTask, insertTaskBatched, recordPoll, type NewTask } from './hot-path';
 
 // Real Postgres (the jest global setup migrates DATABASE_URL).
 let db: Db;
@@ -80,4 +80,52 @@ test('concurrent reads and poll records, batched into one statement each, reach 
   expect(after.map((t) => [t!.pollCount, t!.pollErrors, t!.progress, t!.nextPollAt!.getTime()])).toEqual(
     ids.map((_, i) => [i % 2 === 1 ? 0 : 1, i % 2 === 1 ? 1 : 0, i, due(i).getTime()]),
   );
+});
+
+describe('insertTaskBatched: the creates of one turn, one statement per key', () => {
+  const newTask = (apiKeyId: string, i: number, extra: Partial<NewTask> = {}): NewTask => ({
+    id: `vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`, apiKeyId, model: 'sora-1.0', provider: 'preview',
+    durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i), reservedMicros: 1000n, billingStatus: 'reserved',
+    createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000), ...extra,
+  });
+  const ledgerOf = (apiKeyId: string) => db.ledgerEntry.findMany({ where: { apiKeyId }, orderBy: { taskId: 'asc' } });
+
+  test('every create of an unlimited key is stored once, as Prisma reads it, with its reservation', async () => {
+    const { key } = await createApiKey(db, { name: 'batch-unlimited' });
+    const data = Array.from({ length: 12 }, (_, i) => newTask(key.id, i, i % 3 === 0 ? { metadata: { i } } : {}));
+    const made = await Promise.all(data.map((d, i) => insertTaskBatched(db, d, `led_batch_${d.id}_${i}`)));
+    for (const [i, task] of made.entries()) {
+      expect(task).toEqual(await db.task.findUniqueOrThrow({ where: { id: data[i]!.id } }));
+    }
+    expect(made.map((t) => t!.seed)).toEqual(data.map((d) => d.seed));
+    const ledger = await ledgerOf(key.id);
+    expect(ledger.map((e) => [e.taskId, e.kind, e.amountMicros])).toEqual([...data].sort((a, b) => (a.id < b.id ? -1 : 1)).map((d) => [d.id, 'reserve', 1000n]));
+    expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(12_000n);
+  });
+
+  test('a budget takes creates in arrival order while they fit; the rest, and queue-limited keys, are left to the caller', async () => {
+    const { key } = await createApiKey(db, { name: 'batch-budget', budget_micros: 3500 });
+    const data = Array.from({ length: 5 }, (_, i) => newTask(key.id, i));
+    const made = await Promise.all(data.map((d) => insertTaskBatched(db, d, `led_${d.id}`)));
+    expect(made.map((t) => t?.id ?? null)).toEqual([data[0]!.id, data[1]!.id, data[2]!.id, null, null]);
+    expect(await db.task.count({ where: { apiKeyId: key.id } })).toBe(3);
+    expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(3000n);
+    expect(await ledgerOf(key.id)).toHaveLength(3);
+
+    const limited = await createApiKey(db, { name: 'batch-queue-limit', max_queued: 10 });
+    expect(await insertTaskBatched(db, newTask(limited.key.id, 0), 'led_limited')).toBeNull();
+    expect(await db.task.count({ where: { apiKeyId: limited.key.id } })).toBe(0);
+  });
+
+  test('a statement that fails (a duplicate Idempotency-Key) keeps nothing, and keys batch apart', async () => {
+    const a = await createApiKey(db, { name: 'batch-dup' });
+    const b = await createApiKey(db, { name: 'batch-other' });
+    const dup = (i: number) => newTask(a.key.id, i, { idempotencyKey: 'same', requestHash: 'h' });
+    const made = await Promise.all([dup(1), dup(2), newTask(b.key.id, 3)].map((d) => insertTaskBatched(db, d, `led_${d.id}`)));
+    expect(made.map((t) => t === null)).toEqual([true, true, false]);
+    expect(await db.task.count({ where: { apiKeyId: a.key.id } })).toBe(0);
+    expect((await db.apiKey.findUniqueOrThrow({ where: { id: a.key.id } })).committedMicros).toBe(0n);
+    expect(await ledgerOf(a.key.id)).toHaveLength(0);
+    expect(made[2]!.apiKeyId).toBe(b.key.id);
+  });
 });

@@ -28,11 +28,16 @@ const camel = (s: string): string => {
   if (c === undefined) camelNames.set(s, (c = s.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase())));
   return c;
 };
-const snake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const snakeNames = new Map<string, string>();
+const snake = (s: string): string => {
+  let c = snakeNames.get(s);
+  if (c === undefined) snakeNames.set(s, (c = s.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`)));
+  return c;
+};
 
 function toTask(row: QueryResultRow): Task {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) out[camel(k)] = v;
+  for (const k in row) out[camel(k)] = row[k];
   return out as Task;
 }
 
@@ -44,8 +49,25 @@ function toParam(v: unknown): unknown {
   return v;
 }
 
+/** Batches collect the calls of one event-loop turn. */
+const nextTurn = (run: () => void) => setImmediate(run);
+
+/** A row for json_populate_record: snake_case names; dates and bigints as toParam writes them; objects (metadata) stay nested JSON for their jsonb column. */
+function toRecord(data: NewTask): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (v !== undefined) record[snake(k)] = v instanceof Date || typeof v === 'bigint' ? toParam(v) : v;
+  }
+  return record;
+}
+
 /** A prepared-statement name per query text, so Postgres parses and plans each shape once per connection. */
-const statementName = (text: string): string => `reelay_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) statementNames.set(text, (name = `reelay_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`));
+  return name;
+}
 /**
  * Reads a task as its owner sees it: another key's or a deleted task does not exist. Batched with
  * the other reads of the same event-loop turn (see the loaders below), then filtered by owner.
@@ -91,8 +113,7 @@ export interface ReservingInsert {
 export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros: bigint, ledgerId: string): Promise<ReservingInsert> {
   const entries = Object.entries(data).filter(([, v]) => v !== undefined);
   const cols = entries.map(([k]) => `"${snake(k)}"`);
-  // Dates and bigints as toParam writes them; objects (metadata) stay nested JSON for their jsonb column.
-  const record = Object.fromEntries(entries.map(([k, v]) => [snake(k), v instanceof Date || typeof v === 'bigint' ? toParam(v) : v]));
+  const record = toRecord(data);
   const text = `WITH reserved AS (
       UPDATE api_keys SET committed_micros = committed_micros + $3::bigint, updated_at = now()
       WHERE id = $1 AND status = 'active' AND max_queued IS NULL
@@ -126,6 +147,104 @@ export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros:
 }
 
 /**
+ * Creates are batched per API key: the first create of a key waits for the end of the event-loop
+ * turn, and while a key's statement runs, its next creates gather for the one after. Each statement
+ * takes the key's row lock and commits once for all of its creates. With one statement per create,
+ * a key's creates queued behind one another's WAL flushes on that lock, each paying its own round
+ * trip, plan and result parse; a second statement sent while the first runs would only wait on the
+ * lock too. DataLoader (used below) cannot hold a batch back until the previous one ends, hence
+ * these few lines.
+ *
+ * The statement locks the key (FOR NO KEY UPDATE sees its latest row), then accepts creates in
+ * arrival order while the running total of their reservations fits the budget; for those it raises
+ * committed_micros once and inserts the task and reserve ledger rows. A key that is not active or
+ * has a queue limit accepts none. Whatever is not accepted, or a statement that fails as a whole (a
+ * duplicate Idempotency-Key, say), resolves to null: the caller then decides that create alone.
+ */
+const CREATE_BATCH_MAX = 100;
+
+interface WaitingCreate {
+  data: NewTask;
+  ledgerId: string;
+  done: (task: Task | null) => void;
+}
+
+/** Per key: the creates waiting for the next statement. A key has a lane while any are waiting or running. */
+const lanes = new WeakMap<Db, Map<string, WaitingCreate[]>>();
+
+export function insertTaskBatched(db: Db, data: NewTask, ledgerId: string): Promise<Task | null> {
+  let byKey = lanes.get(db);
+  if (!byKey) lanes.set(db, (byKey = new Map()));
+  const key = data.apiKeyId;
+  return new Promise((done) => {
+    const waiting = byKey.get(key);
+    if (waiting) return void waiting.push({ data, ledgerId, done });
+    byKey.set(key, [{ data, ledgerId, done }]);
+    nextTurn(() => void drainLane(db, byKey, key));
+  });
+}
+
+async function drainLane(db: Db, byKey: Map<string, WaitingCreate[]>, key: string): Promise<void> {
+  const waiting = byKey.get(key)!;
+  while (waiting.length > 0) {
+    const batch = waiting.splice(0, CREATE_BATCH_MAX);
+    const made = await insertKeyBatch(db, key, batch);
+    for (const c of batch) c.done(made.get(c.data.id) ?? null);
+  }
+  byKey.delete(key);
+}
+
+const definedColumns = (data: NewTask): string[] => Object.keys(data).filter((k) => data[k as keyof NewTask] !== undefined);
+
+/** One statement per column set (a column left out takes its default, so rows without it cannot share the INSERT); never throws. */
+async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Promise<Map<string, Task>> {
+  const groups = new Map<string, { cols: string[]; creates: WaitingCreate[] }>();
+  for (const c of batch) {
+    const cols = definedColumns(c.data);
+    const sig = cols.join(',');
+    const group = groups.get(sig);
+    if (group) group.creates.push(c);
+    else groups.set(sig, { cols, creates: [c] });
+  }
+  const made = new Map<string, Task>();
+  for (const { cols: names, creates } of groups.values()) {
+    const cols = names.map((k) => `"${snake(k)}"`).join(', ');
+    const text = `WITH input AS (
+        SELECT e.ord, r.* FROM json_array_elements($1::json) WITH ORDINALITY AS e(doc, ord)
+        CROSS JOIN LATERAL json_populate_record(NULL::tasks, e.doc) AS r
+      ), owner AS (
+        SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = $2 FOR NO KEY UPDATE
+      ), accepted AS (
+        SELECT i.* FROM (SELECT i.*, sum(i.reserved_micros) OVER (ORDER BY i.ord) AS running FROM input i WHERE i.api_key_id = $2) i, owner k
+        WHERE k.status = 'active' AND k.max_queued IS NULL AND (k.budget_micros IS NULL OR k.committed_micros + i.running <= k.budget_micros)
+      ), reserved AS (
+        UPDATE api_keys SET committed_micros = committed_micros + (SELECT sum(reserved_micros) FROM accepted), updated_at = now()
+        WHERE id = $2 AND EXISTS (SELECT 1 FROM accepted)
+      ), ins AS (
+        INSERT INTO tasks (${cols}) SELECT ${cols} FROM accepted ORDER BY ord
+        RETURNING *
+      ), ledger AS (
+        INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros)
+        SELECT l.ledger_id, ins.api_key_id, ins.id, 'reserve', ins.reserved_micros
+        FROM ins JOIN unnest($3::text[], $4::text[]) AS l(task_id, ledger_id) ON l.task_id = ins.id
+      )
+      SELECT * FROM ins`;
+    try {
+      const res = await poolOf(db).query({
+        name: statementName(text),
+        text,
+        values: [JSON.stringify(creates.map((c) => toRecord(c.data))), key, creates.map((c) => c.data.id), creates.map((c) => c.ledgerId)],
+        types: typeParsers,
+      });
+      for (const row of res.rows) made.set(row.id as string, toTask(row));
+    } catch {
+      // Nothing of a failed statement stays; each of its creates is then tried on its own.
+    }
+  }
+  return made;
+}
+
+/**
  * The worker's per-poll read and write are batched: calls made in the same turn of the event loop
  * (a busy worker has dozens of polls in flight) go to Postgres as one statement. On this kind of
  * machine a query's socket write and wake-up cost more than the query itself, so fewer, larger
@@ -133,7 +252,6 @@ export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros:
  * collecting (a well-kept library, the same pattern Prisma uses for findUnique).
  */
 const MAX_BATCH = 500;
-const nextTurn = (run: () => void) => setImmediate(run);
 
 interface PollRecord {
   id: string;
