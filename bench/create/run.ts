@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
@@ -57,13 +57,21 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Sample { rps: number; p99: number; errors: number }
+interface Sample { rps: number; p99: number; errors: number; cpuUsPerRequest: number }
 
-async function measure(url: string, method: 'POST' | 'GET', path: string, key: string | null): Promise<Sample> {
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+async function measure(url: string, method: 'POST' | 'GET', path: string, key: string | null, pid: number): Promise<Sample> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key) headers.authorization = `Bearer ${key}`;
+  const cpuBefore = cpuSecondsOf(pid);
   const r = await autocannon({ url: url + path, method, headers, body: method === 'POST' ? BODY : undefined, connections: CONNECTIONS, duration: SECONDS });
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts };
+  const cpu = cpuSecondsOf(pid) - cpuBefore;
+  return { rps: r.requests.average, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, r.requests.total) };
 }
 
 const median = (xs: number[]): number => {
@@ -101,19 +109,22 @@ async function main(): Promise<void> {
     const first = await fetch(`${api.url}/v1/videos`, { method: 'POST', body: BODY, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
     const id = ((await first.json()) as { id: string }).id;
     // Warm both up (JIT, connection pools, key cache) before measuring.
-    await measure(api.url, 'GET', `/v1/videos/${id}`, key);
-    await measure(bare.url, 'GET', `/v1/videos/${id}`, null);
+    await measure(api.url, 'GET', `/v1/videos/${id}`, key, api.child.pid!);
+    await measure(bare.url, 'GET', `/v1/videos/${id}`, null, bare.child.pid!);
 
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 ? (['bare', 'api'] as const) : (['api', 'bare'] as const);
       for (const target of order) {
-        const url = target === 'api' ? api.url : bare.url;
+        const { url, child } = target === 'api' ? api : bare;
         const auth = target === 'api' ? key : null;
-        const c = await measure(url, 'POST', '/v1/videos', auth);
-        const g = await measure(url, 'GET', `/v1/videos/${id}`, auth);
+        const c = await measure(url, 'POST', '/v1/videos', auth, child.pid!);
+        const g = await measure(url, 'GET', `/v1/videos/${id}`, auth, child.pid!);
         results[target].create.push(c);
         results[target].retrieve.push(g);
-        console.log(`round ${round} ${target.padEnd(4)} create ${c.rps.toFixed(0)} req/s p99 ${c.p99} ms (errors ${c.errors}) | retrieve ${g.rps.toFixed(0)} req/s p99 ${g.p99} ms (errors ${g.errors})`);
+        console.log(
+          `round ${round} ${target.padEnd(4)} create ${c.rps.toFixed(0)} req/s p99 ${c.p99} ms cpu ${c.cpuUsPerRequest.toFixed(0)} us/req (errors ${c.errors}) | ` +
+            `retrieve ${g.rps.toFixed(0)} req/s p99 ${g.p99} ms cpu ${g.cpuUsPerRequest.toFixed(0)} us/req (errors ${g.errors})`,
+        );
       }
     }
   } finally {
@@ -146,6 +157,8 @@ async function main(): Promise<void> {
     return {
       api_rps: m(a, (s) => s.rps), bare_rps: m(b, (s) => s.rps), rps_ratio: m(a, (s) => s.rps) / m(b, (s) => s.rps),
       api_p99_ms: m(a, (s) => s.p99), bare_p99_ms: m(b, (s) => s.p99), p99_ratio: m(a, (s) => s.p99) / Math.max(1, m(b, (s) => s.p99)),
+      // The server's own CPU per request (user + system), so a change can be judged apart from the machine's noise.
+      api_cpu_us_per_request: m(a, (s) => s.cpuUsPerRequest), bare_cpu_us_per_request: m(b, (s) => s.cpuUsPerRequest),
       errors: a.reduce((n, s) => n + s.errors, 0) + b.reduce((n, s) => n + s.errors, 0),
     };
   };
