@@ -1,6 +1,6 @@
 import { ApiError, newId, settledCostMicros } from '@reelay/core';
 import type { Db } from './client';
-import { insertTaskBatched, insertTaskReserving, type NewTask } from './hot-path';
+import { insertTaskBatched, insertTaskReserving, type NewTask, type VideoRow } from './hot-path';
 import type { Prisma, Task } from './generated/prisma/client';
 
 type Tx = Prisma.TransactionClient;
@@ -25,7 +25,7 @@ export const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 export async function createTaskWithReservation(
   db: Db,
   data: Prisma.TaskUncheckedCreateInput & { reservedMicros: bigint; priceMicrosPerSecond: bigint },
-): Promise<Task> {
+): Promise<VideoRow> {
   // The common case (no queue limit on the key, budget left) joins the turn's batch; a create the
   // batch did not take is decided alone: one statement, or the transaction for a queue limit.
   const batched = await insertTaskBatched(db, { ...(data as NewTask), billingStatus: 'reserved' }, newId('led'));

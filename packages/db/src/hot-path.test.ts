@@ -1,6 +1,9 @@
 import { createApiKey } from './keys';
 import { createDb, type Db } from './client';
-import { findTaskById, findTaskForOwner, insertTask, insertTaskBatched, recordPoll, type NewTask } from './hot-path';
+import { findTaskById, findTaskForOwner, findVideoForOwner, insertTask, insertTaskBatched, recordPoll, VIDEO_COLUMNS, type NewTask } from './hot-path';
+import type { Task } from './generated/prisma/client';
+
+const videoOf = (task: Task) => Object.fromEntries(VIDEO_COLUMNS.map((c) => [c, task[c]]));
 
 // Real Postgres (the jest global setup migrates DATABASE_URL).
 let db: Db;
@@ -24,13 +27,31 @@ test('insertTask and findTaskForOwner return exactly what Prisma returns for the
   const viaPrisma = await db.task.findUniqueOrThrow({ where: { id } });
   expect(inserted).toEqual(viaPrisma);
   expect(await findTaskForOwner(db, id, key.id)).toEqual(viaPrisma);
+  expect(await findVideoForOwner(db, id, key.id)).toEqual(videoOf(viaPrisma));
   expect(viaPrisma.createdAt.toISOString()).toBe('2026-01-02T03:04:05.678Z');
   expect(viaPrisma.seed).toBe(4294967295n);
   expect(viaPrisma.status).toBe('pending');
   // Another key, or a deleted task, finds nothing.
   expect(await findTaskForOwner(db, id, other.key.id)).toBeNull();
+  expect(await findVideoForOwner(db, id, other.key.id)).toBeNull();
   await db.task.update({ where: { id }, data: { deletedAt: new Date() } });
   expect(await findTaskForOwner(db, id, key.id)).toBeNull();
+  expect(await findVideoForOwner(db, id, key.id)).toBeNull();
+});
+
+test('timestamps read back to the millisecond, however Postgres writes their fraction', async () => {
+  const { key } = await createApiKey(db, { name: 'hot-path-time' });
+  const times = ['2026-03-04T05:06:07.000Z', '2026-03-04T05:06:07.600Z', '2026-03-04T05:06:07.050Z', '2026-12-31T23:59:59.999Z', '1999-01-01T00:00:00.001Z'];
+  for (const [i, iso] of times.entries()) {
+    const id = `vid_hottime${Date.now()}_${i}`;
+    await insertTask(db, {
+      id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', durationSeconds: 4, width: 64, height: 64, fps: 24, seed: 1n,
+      createdAt: new Date(iso), expiresAt: new Date(iso),
+    });
+    const read = (await findTaskById(db, id))!;
+    expect([read.createdAt.toISOString(), read.expiresAt.toISOString()]).toEqual([iso, iso]);
+    expect(read).toEqual(await db.task.findUniqueOrThrow({ where: { id } }));
+  }
 });
 
 test('recordPoll counts polls and failed polls apart, only raises progress, and leaves an ended task alone', async () => {
@@ -95,7 +116,7 @@ describe('insertTaskBatched: the creates of one turn, one statement per key', ()
     const data = Array.from({ length: 12 }, (_, i) => newTask(key.id, i, i % 3 === 0 ? { metadata: { i } } : {}));
     const made = await Promise.all(data.map((d, i) => insertTaskBatched(db, d, `led_batch_${d.id}_${i}`)));
     for (const [i, task] of made.entries()) {
-      expect(task).toEqual(await db.task.findUniqueOrThrow({ where: { id: data[i]!.id } }));
+      expect(task).toEqual(videoOf(await db.task.findUniqueOrThrow({ where: { id: data[i]!.id } })));
     }
     expect(made.map((t) => t!.seed)).toEqual(data.map((d) => d.seed));
     const ledger = await ledgerOf(key.id);

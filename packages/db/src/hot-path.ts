@@ -14,9 +14,21 @@ import { newId } from '@reelay/core';
  */
 const TIMESTAMP = 1114; // timestamp without time zone: Prisma stores UTC wall time
 const INT8 = 20;
+/**
+ * Postgres's text form of a timestamp ('2026-01-02 03:04:05.678') as UTC, read field by field: a
+ * row has a dozen of them and Date's string parser was most of a row's parse time. Anything else
+ * (infinity, years before 1000 or after 9999) goes the slow way.
+ */
+function parseTimestamp(s: string): Date {
+  if (s.length >= 19 && s.length <= 26 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(0) !== 48) {
+    const ms = s.length > 20 ? Number(s.slice(20, 23).padEnd(3, '0')) : 0;
+    return new Date(Date.UTC(+s.slice(0, 4), +s.slice(5, 7) - 1, +s.slice(8, 10), +s.slice(11, 13), +s.slice(14, 16), +s.slice(17, 19), ms));
+  }
+  return new Date(`${s.replace(' ', 'T')}Z`);
+}
 const typeParsers = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === TIMESTAMP) return (s: string) => new Date(`${s.replace(' ', 'T')}Z`);
+    if (oid === TIMESTAMP) return parseTimestamp;
     if (oid === INT8) return (s: string) => BigInt(s);
     return pgTypes.getTypeParser(oid, format as 'text');
   },
@@ -75,6 +87,25 @@ function statementName(text: string): string {
 export async function findTaskForOwner(db: Db, id: string, apiKeyId: string): Promise<Task | null> {
   const task = await loadersOf(db).tasks.load(id);
   return task && task.apiKeyId === apiKeyId && task.deletedAt === null ? task : null;
+}
+
+/**
+ * The columns a video object is made from (and whose task it is). A retrieve and a create read only
+ * these, named as Prisma names them: the other twenty-odd columns (worker bookkeeping) cost as much
+ * again to send and parse.
+ */
+export const VIDEO_COLUMNS = [
+  'id', 'apiKeyId', 'model', 'provider', 'status', 'progress', 'prompt', 'durationSeconds', 'width', 'height', 'fps', 'seed', 'n',
+  'responseFormat', 'user', 'metadata', 'errorCode', 'errorMessage', 'createdAt', 'completedAt', 'expiresAt', 'deletedAt',
+  'filesDeletedAt', 'remixedFromId', 'costMicros',
+] as const satisfies readonly (keyof Task)[];
+export type VideoRow = Pick<Task, (typeof VIDEO_COLUMNS)[number]>;
+const videoColumnList = (table: string): string => VIDEO_COLUMNS.map((c) => `${table}"${snake(c)}" AS "${c}"`).join(', ');
+
+/** findTaskForOwner for showing the video: the same batched, owner-filtered read of VIDEO_COLUMNS only. */
+export async function findVideoForOwner(db: Db, id: string, apiKeyId: string): Promise<VideoRow | null> {
+  const video = await loadersOf(db).videos.load(id);
+  return video && video.apiKeyId === apiKeyId && video.deletedAt === null ? video : null;
 }
 
 /** Columns a new task is created with (camelCase, as in the Prisma model); omitted ones take their defaults. */
@@ -166,13 +197,13 @@ const CREATE_BATCH_MAX = 100;
 interface WaitingCreate {
   data: NewTask;
   ledgerId: string;
-  done: (task: Task | null) => void;
+  done: (task: VideoRow | null) => void;
 }
 
 /** Per key: the creates waiting for the next statement. A key has a lane while any are waiting or running. */
 const lanes = new WeakMap<Db, Map<string, WaitingCreate[]>>();
 
-export function insertTaskBatched(db: Db, data: NewTask, ledgerId: string): Promise<Task | null> {
+export function insertTaskBatched(db: Db, data: NewTask, ledgerId: string): Promise<VideoRow | null> {
   let byKey = lanes.get(db);
   if (!byKey) lanes.set(db, (byKey = new Map()));
   const key = data.apiKeyId;
@@ -197,7 +228,7 @@ async function drainLane(db: Db, byKey: Map<string, WaitingCreate[]>, key: strin
 const definedColumns = (data: NewTask): string[] => Object.keys(data).filter((k) => data[k as keyof NewTask] !== undefined);
 
 /** One statement per column set (a column left out takes its default, so rows without it cannot share the INSERT); never throws. */
-async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Promise<Map<string, Task>> {
+async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Promise<Map<string, VideoRow>> {
   const groups = new Map<string, { cols: string[]; creates: WaitingCreate[] }>();
   for (const c of batch) {
     const cols = definedColumns(c.data);
@@ -206,7 +237,7 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
     if (group) group.creates.push(c);
     else groups.set(sig, { cols, creates: [c] });
   }
-  const made = new Map<string, Task>();
+  const made = new Map<string, VideoRow>();
   for (const { cols: names, creates } of groups.values()) {
     const cols = names.map((k) => `"${snake(k)}"`).join(', ');
     const text = `WITH input AS (
@@ -222,13 +253,13 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
         WHERE id = $2 AND EXISTS (SELECT 1 FROM accepted)
       ), ins AS (
         INSERT INTO tasks (${cols}) SELECT ${cols} FROM accepted ORDER BY ord
-        RETURNING *
+        RETURNING tasks.*
       ), ledger AS (
         INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros)
         SELECT l.ledger_id, ins.api_key_id, ins.id, 'reserve', ins.reserved_micros
         FROM ins JOIN unnest($3::text[], $4::text[]) AS l(task_id, ledger_id) ON l.task_id = ins.id
       )
-      SELECT * FROM ins`;
+      SELECT ${videoColumnList('ins.')} FROM ins`;
     try {
       const res = await poolOf(db).query({
         name: statementName(text),
@@ -236,7 +267,7 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
         values: [JSON.stringify(creates.map((c) => toRecord(c.data))), key, creates.map((c) => c.data.id), creates.map((c) => c.ledgerId)],
         types: typeParsers,
       });
-      for (const row of res.rows) made.set(row.id as string, toTask(row));
+      for (const row of res.rows) made.set(row.id as string, row as VideoRow);
     } catch {
       // Nothing of a failed statement stays; each of its creates is then tried on its own.
     }
@@ -273,13 +304,14 @@ const RECORD_POLLS = `UPDATE tasks t SET
   WHERE t.id = v.id AND t.status = 'processing'`;
 const RECORD_POLLS_NAME = statementName(RECORD_POLLS);
 
-interface WorkerLoaders {
+interface Loaders {
   tasks: DataLoader<string, Task | null>;
+  videos: DataLoader<string, VideoRow | null>;
   polls: DataLoader<PollRecord, void>;
 }
-const loaders = new WeakMap<Db, WorkerLoaders>();
+const loaders = new WeakMap<Db, Loaders>();
 
-function loadersOf(db: Db): WorkerLoaders {
+function loadersOf(db: Db): Loaders {
   let l = loaders.get(db);
   if (l) return l;
   const pool = poolOf(db);
@@ -289,6 +321,15 @@ function loadersOf(db: Db): WorkerLoaders {
         const res = await pool.query({ name: FIND_BY_IDS_NAME, text: FIND_BY_IDS, values: [[...new Set(ids)]], types: typeParsers });
         const byId = new Map(res.rows.map((r) => [r.id as string, r]));
         return ids.map((id) => (byId.has(id) ? toTask(byId.get(id)!) : null));
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
+    ),
+    videos: new DataLoader<string, VideoRow | null>(
+      async (ids) => {
+        const text = `SELECT ${videoColumnList('')} FROM tasks WHERE id = ANY($1::text[])`;
+        const res = await pool.query({ name: statementName(text), text, values: [[...new Set(ids)]], types: typeParsers });
+        const byId = new Map(res.rows.map((r) => [r.id as string, r as VideoRow]));
+        return ids.map((id) => byId.get(id) ?? null);
       },
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
     ),

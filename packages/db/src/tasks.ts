@@ -5,7 +5,20 @@ import type { Prisma, Task, TaskOutput } from './generated/prisma/client';
 
 export type { Task, TaskOutput };
 
-export { findTaskById, findTaskEnd, findTaskForOwner, insertTask, recordPoll, recordTaskOutputs, type NewTask, type OutputRecord, type TaskEnd } from './hot-path';
+export {
+  findTaskById,
+  findTaskEnd,
+  findTaskForOwner,
+  findVideoForOwner,
+  insertTask,
+  recordPoll,
+  recordTaskOutputs,
+  VIDEO_COLUMNS,
+  type NewTask,
+  type OutputRecord,
+  type TaskEnd,
+  type VideoRow,
+} from './hot-path';
 
 /**
  * Moves a task from one status to another, guarded by the current status, so that of two

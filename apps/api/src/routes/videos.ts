@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import rangeParser from 'range-parser';
 import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
-import { findTaskForOwner, listTasks } from '@reelay/db';
+import { findTaskForOwner, findVideoForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
@@ -69,7 +69,7 @@ export function videosRouter(deps: ApiDeps): Router {
   });
 
   router.get('/:id', async (req, res) => {
-    const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
+    const task = await findVideoForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
     res.json(await presentVideoWithResult(deps, req, task));
   });

@@ -1,5 +1,5 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type Task } from '@reelay/db';
+import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type VideoRow } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
 import { withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
@@ -28,7 +28,7 @@ export async function createVideo(
   input: CreateVideoInput,
   requestId: string,
   idempotency: IdempotencyClaim | null = null,
-): Promise<Task> {
+): Promise<VideoRow> {
   assertModelAllowed(key, input.model.id);
   const id = newVideoId();
   let imageRef: string | null = null;
@@ -74,9 +74,9 @@ export async function createVideo(
  * limit checked) in one transaction, then tells the admission step. If the create is refused or
  * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<Task> {
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<VideoRow> {
   const id = data.id;
-  let task: Task;
+  let task: VideoRow;
   try {
     assertModelAllowed(key, data.model);
     const model = deps.catalog.get(data.model);

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { readFile } from 'node:fs/promises';
 import { signedContentUrl, toVideoObject, type ContentVariant, type StatusDialect, type VideoResult } from '@reelay/core';
-import type { ApiKey, Task } from '@reelay/db';
+import type { ApiKey, VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
 export function dialectFor(deps: ApiDeps, key: ApiKey): StatusDialect {
@@ -13,11 +13,11 @@ export function publicBaseUrl(deps: ApiDeps, req: Request): string {
   return deps.config.REELAY_PUBLIC_URL ?? `${req.protocol}://${req.host}`;
 }
 
-const resultAvailable = (task: Task): boolean =>
+const resultAvailable = (task: VideoRow): boolean =>
   task.status === 'completed' && task.filesDeletedAt === null && task.expiresAt.getTime() > Date.now();
 
 /** A link to one output that works without the bearer header until the task's expires_at. */
-export function contentLink(deps: ApiDeps, baseUrl: string, task: Task, variant: ContentVariant = 'video', index = 0): string {
+export function contentLink(deps: ApiDeps, baseUrl: string, task: VideoRow, variant: ContentVariant = 'video', index = 0): string {
   return signedContentUrl(baseUrl, deps.signingSecret, {
     videoId: task.id,
     variant,
@@ -26,7 +26,7 @@ export function contentLink(deps: ApiDeps, baseUrl: string, task: Task, variant:
   });
 }
 
-function linkResult(deps: ApiDeps, baseUrl: string, task: Task): VideoResult {
+function linkResult(deps: ApiDeps, baseUrl: string, task: VideoRow): VideoResult {
   const urls = Array.from({ length: task.n }, (_, i) => contentLink(deps, baseUrl, task, 'video', i));
   return task.n > 1 ? { url: urls[0]!, urls } : { url: urls[0]! };
 }
@@ -35,7 +35,7 @@ function linkResult(deps: ApiDeps, baseUrl: string, task: Task): VideoResult {
  * The video object as this key sees it. With `baseUrl`, a completed `url`-format task also carries
  * its signed `url` (and `urls` for n > 1); this needs no I/O, so list pages can use it too.
  */
-export function presentVideo(deps: ApiDeps, key: ApiKey, task: Task, opts: { baseUrl?: string } = {}): Record<string, unknown> {
+export function presentVideo(deps: ApiDeps, key: ApiKey, task: VideoRow, opts: { baseUrl?: string } = {}): Record<string, unknown> {
   const result = opts.baseUrl && resultAvailable(task) && task.responseFormat !== 'b64_json' ? linkResult(deps, opts.baseUrl, task) : {};
   return toVideoObject(task, dialectFor(deps, key), result);
 }
@@ -47,7 +47,7 @@ const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
  * carries the videos inline, up to REELAY_MAX_B64_BYTES of base64 in total; above that cap it
  * carries `b64_json: null`, the signed `url`/`urls` instead, and `b64_json_error` saying why.
  */
-export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: Task): Promise<Record<string, unknown>> {
+export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: VideoRow): Promise<Record<string, unknown>> {
   const baseUrl = publicBaseUrl(deps, req);
   if (task.responseFormat !== 'b64_json' || !resultAvailable(task)) return presentVideo(deps, req.apiKey, task, { baseUrl });
 

@@ -1,5 +1,5 @@
 import { ApiError, checkPrompt, newVideoId, notFound } from '@reelay/core';
-import { findTaskForOwner, type ApiKey, type Task } from '@reelay/db';
+import { findTaskForOwner, type ApiKey, type VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { insertAndEnqueueTask } from './create-video';
 
@@ -8,7 +8,7 @@ import { insertAndEnqueueTask } from './create-video';
  * `remixed_from_video_id` set. The source's input image is copied, so deleting the source later
  * does not break the remix.
  */
-export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, prompt: string, requestId: string): Promise<Task> {
+export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, prompt: string, requestId: string): Promise<VideoRow> {
   const source = await findTaskForOwner(deps.db, sourceId, key.id);
   if (!source) throw notFound();
   const model = deps.catalog.get(source.model);
