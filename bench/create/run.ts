@@ -109,8 +109,10 @@ async function main(): Promise<void> {
     const first = await fetch(`${api.url}/v1/videos`, { method: 'POST', body: BODY, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
     const id = ((await first.json()) as { id: string }).id;
     // Warm both up (JIT, connection pools, key cache) before measuring.
-    await measure(api.url, 'GET', `/v1/videos/${id}`, key, api.child.pid!);
-    await measure(bare.url, 'GET', `/v1/videos/${id}`, null, bare.child.pid!);
+    for (const [url, auth, pid] of [[api.url, key, api.child.pid!], [bare.url, null, bare.child.pid!]] as const) {
+      await measure(url, 'POST', '/v1/videos', auth, pid);
+      await measure(url, 'GET', `/v1/videos/${id}`, auth, pid);
+    }
 
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 ? (['bare', 'api'] as const) : (['api', 'bare'] as const);
