@@ -91,7 +91,8 @@ async function main(): Promise<void> {
   const port = await freePort();
   const api = {
     url: `http://127.0.0.1:${port}`,
-    child: spawn(process.execPath, [...(process.env.BENCH_API_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_API_CPU_PROF}`] : []), '--import', 'tsx', 'apps/api/src/main.ts'], {
+    // BENCH_API_NODE_FLAGS profiles the API, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--heap-prof --heap-prof-dir=/tmp/prof".
+    child: spawn(process.execPath, [...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'apps/api/src/main.ts'], {
       cwd: ROOT,
       env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],

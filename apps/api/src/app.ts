@@ -15,7 +15,7 @@ import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
 import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
-import { signedContentRouter, videosRouter } from './routes/videos';
+import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -23,14 +23,14 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
   app.use(requestId);
-  app.use(accessLog(deps.logger));
+  const log = accessLog(deps.logger);
+  if (log) app.use(log);
   app.use(httpMetrics);
 
   // The API first, videos first: create and retrieve are what clients hammer, so they meet the
   // fewest layers (each router level and middleware showed in the profile under load).
   const authenticate = [requireApiKey(deps), rateLimitByKey(deps)];
-  // Signed content links carry their own authorisation, so they are served before the bearer check.
-  app.use('/v1/videos', signedContentRouter(deps), authenticate, videosRouter(deps));
+  app.use('/v1/videos', videosRouter(deps, authenticate));
   // Before the API key check: upstreams authenticate with their signature instead.
   app.use('/v1/upstream-webhooks', upstreamWebhooksRouter(deps));
   app.use('/v1', authenticate);

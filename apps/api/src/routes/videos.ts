@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import rangeParser from 'range-parser';
 import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
 import { findTaskForOwner, findVideoForOwner, listTasks } from '@reelay/db';
@@ -13,9 +13,12 @@ import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services
 const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-export function videosRouter(deps: ApiDeps): Router {
+/** /v1/videos: signed content links first (they carry their own authorisation), then `authenticate`, then the API. */
+export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Router {
   const router = Router();
   const { config } = deps;
+  router.get('/:id/content', signedContent(deps));
+  router.use(authenticate);
   const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
 
   const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
@@ -100,9 +103,8 @@ export function videosRouter(deps: ApiDeps): Router {
  * GET …/content?variant&index&expires&signature: a signed link from a video object's `url`, served
  * without the bearer header. Mounted before auth; requests without `signature` fall through to it.
  */
-export function signedContentRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.get('/:id/content', async (req, res, next) => {
+function signedContent(deps: ApiDeps) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (req.query.signature === undefined) return next();
     const videoId = String(req.params.id);
     const q = req.query as Record<string, unknown>;
@@ -124,8 +126,7 @@ export function signedContentRouter(deps: ApiDeps): Router {
     const task = await deps.db.task.findFirst({ where: { id: videoId, deletedAt: null } });
     if (!task) throw notFound();
     await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
-  });
-  return router;
+  };
 }
 
 function parseVariantAndIndex(req: Request, n: number): { variant: Variant; index: number } {
