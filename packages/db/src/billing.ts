@@ -28,9 +28,10 @@ export async function createTaskWithReservation(
 ): Promise<VideoRow> {
   // The common case (no queue limit on the key, budget left) joins the turn's batch; a create the
   // batch did not take is decided alone: one statement, or the transaction for a queue limit.
-  const batched = await insertTaskBatched(db, { ...(data as NewTask), billingStatus: 'reserved' }, newId('led'));
+  const row: NewTask = { ...(data as NewTask), billingStatus: 'reserved' };
+  const batched = await insertTaskBatched(db, row, newId('led'));
   if (batched) return batched;
-  const fast = await insertTaskReserving(db, { ...(data as NewTask), billingStatus: 'reserved' }, data.reservedMicros, newId('led'));
+  const fast = await insertTaskReserving(db, row, data.reservedMicros, newId('led'));
   if (fast.task) return fast.task;
   if (!fast.key || fast.key.status !== 'active') throw new ApiError(401, 'invalid_api_key', 'Invalid API key');
   if (fast.key.maxQueued === null) throw insufficientQuota(data.reservedMicros, fast.key.budgetMicros!, fast.key.committedMicros);

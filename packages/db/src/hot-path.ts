@@ -67,7 +67,8 @@ const nextTurn = (run: () => void) => setImmediate(run);
 /** A row for json_populate_record: snake_case names; dates and bigints as toParam writes them; objects (metadata) stay nested JSON for their jsonb column. */
 function toRecord(data: NewTask): Record<string, unknown> {
   const record: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(data)) {
+  for (const k in data) {
+    const v = data[k as keyof NewTask];
     if (v !== undefined) record[snake(k)] = v instanceof Date || typeof v === 'bigint' ? toParam(v) : v;
   }
   return record;
@@ -232,7 +233,7 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
   const groups = new Map<string, { cols: string[]; creates: WaitingCreate[] }>();
   for (const c of batch) {
     const cols = definedColumns(c.data);
-    const sig = cols.join(',');
+    const sig = cols.join();
     const group = groups.get(sig);
     if (group) group.creates.push(c);
     else groups.set(sig, { cols, creates: [c] });

@@ -13,7 +13,8 @@ export function duplicateTopLevelKey(text: string): string | null {
       let j = i + 1;
       while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
       if (depth === 1 && expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string; // unescaped, so "\u0070rompt" is "prompt"
+        const raw = text.slice(i + 1, j);
+        const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw; // unescaped, so "\u0070rompt" is "prompt"
         if (seen.has(key)) return key;
         seen.add(key);
         expectKey = false;

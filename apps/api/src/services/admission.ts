@@ -1,16 +1,17 @@
 import DataLoader from 'dataloader';
-import { admissionChannel } from '@reelay/queue';
+import { admissionChannel, withTimeout } from '@reelay/queue';
 import type { Redis } from 'ioredis';
 import type { ApiDeps } from '../deps';
 
 // The creates of one event-loop turn share one PUBLISH (the admission step reads the table, not the
 // message), so a burst of creates costs Redis one round trip instead of one each.
+const ANNOUNCE_TIMEOUT_MS = 2000;
 const announcers = new WeakMap<Redis, DataLoader<string, void>>();
 
 /**
- * Tells the workers' admission step that a task is waiting. Fails when Redis does not answer:
- * the queue is then unusable, and the caller takes the create back rather than accept work it
- * cannot run.
+ * Tells the workers' admission step that a task is waiting. Fails when Redis does not answer within
+ * two seconds (so a client gets a 503 then, not a hang): the queue is then unusable, and the caller
+ * takes the create back rather than accept work it cannot run.
  */
 export async function announceCreatedTask(deps: ApiDeps): Promise<void> {
   let announcer = announcers.get(deps.redis);
@@ -18,7 +19,7 @@ export async function announceCreatedTask(deps: ApiDeps): Promise<void> {
     const channel = admissionChannel(deps.config.REELAY_QUEUE_PREFIX);
     announcer = new DataLoader<string, void>(
       async (ids) => {
-        await deps.redis.publish(channel, '1');
+        await withTimeout(deps.redis.publish(channel, '1'), ANNOUNCE_TIMEOUT_MS, 'announce');
         return ids.map(() => undefined);
       },
       { cache: false, batchScheduleFn: (run) => setImmediate(run) },

@@ -1,14 +1,11 @@
 import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
 import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type VideoRow } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
-import { withTimeout } from '@reelay/queue';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
 import type { IdempotencyClaim } from './idempotency';
-
-const ANNOUNCE_TIMEOUT_MS = 2000;
 
 /** A key limited to some models gets a 400 on `model` for any other. */
 function assertModelAllowed(key: ApiKey, model: string): void {
@@ -95,8 +92,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     throw err;
   }
   try {
-    // Bounded: with Redis down the client gets a 503 in about two seconds, not a hang.
-    await withTimeout(announceCreatedTask(deps), ANNOUNCE_TIMEOUT_MS, 'announce');
+    await announceCreatedTask(deps);
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
