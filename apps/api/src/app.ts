@@ -5,6 +5,7 @@ import { accessLog } from './middleware/access-log';
 import { requireAdmin } from './middleware/admin-auth';
 import { requireApiKey } from './middleware/auth';
 import { errorHandler } from './middleware/errors';
+import { weakEtag } from './middleware/etag';
 import { rateLimitByKey } from './middleware/rate-limit';
 import { requestId } from './middleware/request-id';
 import { upstreamWebhooksRouter } from './routes/upstream-webhooks';
@@ -22,6 +23,7 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', deps.config.REELAY_TRUST_PROXY);
+  app.set('etag', weakEtag);
   app.use(requestId);
   const log = accessLog(deps.logger);
   if (log) app.use(log);
