@@ -6,12 +6,11 @@ import type { OutputVariant, Task, TaskStatus } from './generated/prisma/client'
 import { newId } from '@reelay/core';
 
 /**
- * The queries on the hot paths (the API's create = one statement per key and batch, and retrieve =
- * one indexed read;
- * the worker's read and write of a task on every poll) go to the pg pool directly: Prisma 7's query
- * layer costs about four times the CPU of the query itself (measured: ~450 µs vs ~120 µs per read),
- * which decides create/retrieve throughput. Rows come back in exactly the shape Prisma returns
- * (camelCase, Date, bigint), so callers cannot tell.
+ * The queries on the hot paths (the API's create, one statement per key and batch, and retrieve, one
+ * indexed read; the worker's read and write of a task on every poll) go to the pg pool directly:
+ * Prisma 7's query layer costs about four times the CPU of the query itself (measured: ~450 µs vs
+ * ~120 µs per read), which decides create/retrieve throughput. Rows come back in exactly the shape
+ * Prisma returns (camelCase, Date, bigint), so callers cannot tell.
  */
 const TIMESTAMP = 1114; // timestamp without time zone: Prisma stores UTC wall time
 const INT8 = 20;
