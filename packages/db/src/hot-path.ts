@@ -220,7 +220,8 @@ async function drainLane(db: Db, byKey: Map<string, WaitingCreate[]>, key: strin
   const waiting = byKey.get(key)!;
   while (waiting.length > 0) {
     const batch = waiting.splice(0, CREATE_BATCH_MAX);
-    const made = await insertKeyBatch(db, key, batch);
+    // Every create gets an answer, whatever happens, or its request would hang.
+    const made = await insertKeyBatch(db, key, batch).catch(() => new Map<string, VideoRow>());
     for (const c of batch) c.done(made.get(c.data.id) ?? null);
   }
   byKey.delete(key);

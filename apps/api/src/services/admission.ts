@@ -16,11 +16,12 @@ const announcers = new WeakMap<Redis, DataLoader<string, void>>();
 export async function announceCreatedTask(deps: ApiDeps): Promise<void> {
   let announcer = announcers.get(deps.redis);
   if (!announcer) {
-    const channel = admissionChannel(deps.config.REELAY_QUEUE_PREFIX);
+    const redis = deps.redis;
     announcer = new DataLoader<string, void>(
-      async (ids) => {
-        await withTimeout(deps.redis.publish(channel, '1'), ANNOUNCE_TIMEOUT_MS, 'announce');
-        return ids.map(() => undefined);
+      async (prefixes) => {
+        const channels = new Set(prefixes.map(admissionChannel));
+        await withTimeout(Promise.all([...channels].map((channel) => redis.publish(channel, '1'))), ANNOUNCE_TIMEOUT_MS, 'announce');
+        return prefixes.map(() => undefined);
       },
       { cache: false, batchScheduleFn: (run) => setImmediate(run) },
     );
