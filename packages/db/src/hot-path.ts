@@ -243,8 +243,7 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
   for (const { cols: names, creates } of groups.values()) {
     const cols = names.map((k) => `"${snake(k)}"`).join(', ');
     const text = `WITH input AS (
-        SELECT e.ord, r.* FROM json_array_elements($1::json) WITH ORDINALITY AS e(doc, ord)
-        CROSS JOIN LATERAL json_populate_record(NULL::tasks, e.doc) AS r
+        SELECT r.ordinality AS ord, r.* FROM json_populate_recordset(NULL::tasks, $1::json) WITH ORDINALITY AS r
       ), owner AS (
         SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = $2 FOR NO KEY UPDATE
       ), accepted AS (
