@@ -15,9 +15,10 @@ export const MONEY_TX_OPTIONS = { maxWait: 15_000, timeout: 30_000 } as const;
 export const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
 
 /**
- * Creates a task and reserves its estimated cost against the key's budget in one transaction.
- * The key row is locked, so concurrent creates of one key see each other's reservations and
- * queued tasks (FOR NO KEY UPDATE, the mode of the UPDATE that follows: FOR UPDATE would also
+ * Creates a task and reserves its estimated cost against the key's budget: in the key's batch
+ * statement (insertTaskBatched), else alone in one statement (insertTaskReserving), else, for a key
+ * with a queue limit, in the transaction below. Each locks the key row, so concurrent creates of
+ * one key see each other's reservations and queued tasks (FOR NO KEY UPDATE, the mode of the UPDATE that follows: FOR UPDATE would also
  * conflict with the key-share locks that ledger inserts take through their foreign key, and
  * deadlock with a task being closed): a full queue is a 429 concurrency_limit_exceeded, an exhausted budget a 429
  * insufficient_quota, and in both cases no task exists.

@@ -64,6 +64,9 @@ function toParam(v: unknown): unknown {
 /** Batches collect the calls of one event-loop turn. */
 const nextTurn = (run: () => void) => setImmediate(run);
 
+/** The fields of a new task that are set (an omitted or undefined one takes its column's default). */
+const definedColumns = (data: NewTask): string[] => Object.keys(data).filter((k) => data[k as keyof NewTask] !== undefined);
+
 /** A row for json_populate_record: snake_case names; dates and bigints as toParam writes them; objects (metadata) stay nested JSON for their jsonb column. */
 function toRecord(data: NewTask): Record<string, unknown> {
   const record: Record<string, unknown> = {};
@@ -114,12 +117,12 @@ export type NewTask = Partial<Task> & Pick<Task, 'id' | 'apiKeyId' | 'model' | '
 
 /** One INSERT … RETURNING *. A unique violation surfaces as pg's error (code 23505, with its constraint). */
 export async function insertTask(db: Db, data: NewTask): Promise<Task> {
-  const entries = Object.entries(data).filter(([, v]) => v !== undefined);
-  const text = `INSERT INTO tasks (${entries.map(([k]) => `"${snake(k)}"`).join(', ')}) VALUES (${entries.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
+  const keys = definedColumns(data);
+  const text = `INSERT INTO tasks (${keys.map((k) => `"${snake(k)}"`).join(', ')}) VALUES (${keys.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`;
   const res = await poolOf(db).query({
     name: statementName(text),
     text,
-    values: entries.map(([, v]) => toParam(v)),
+    values: keys.map((k) => toParam(data[k as keyof NewTask])),
     types: typeParsers,
   });
   return toTask(res.rows[0]!);
@@ -143,8 +146,7 @@ export interface ReservingInsert {
  * parameter gets its column's type.
  */
 export async function insertTaskReserving(db: Db, data: NewTask, reservedMicros: bigint, ledgerId: string): Promise<ReservingInsert> {
-  const entries = Object.entries(data).filter(([, v]) => v !== undefined);
-  const cols = entries.map(([k]) => `"${snake(k)}"`);
+  const cols = definedColumns(data).map((k) => `"${snake(k)}"`);
   const record = toRecord(data);
   const text = `WITH reserved AS (
       UPDATE api_keys SET committed_micros = committed_micros + $3::bigint, updated_at = now()
@@ -227,22 +229,14 @@ async function drainLane(db: Db, byKey: Map<string, WaitingCreate[]>, key: strin
   byKey.delete(key);
 }
 
-const definedColumns = (data: NewTask): string[] => Object.keys(data).filter((k) => data[k as keyof NewTask] !== undefined);
-
-/** One statement per column set (a column left out takes its default, so rows without it cannot share the INSERT); never throws. */
-async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Promise<Map<string, VideoRow>> {
-  const groups = new Map<string, { cols: string[]; creates: WaitingCreate[] }>();
-  for (const c of batch) {
-    const cols = definedColumns(c.data);
-    const sig = cols.join();
-    const group = groups.get(sig);
-    if (group) group.creates.push(c);
-    else groups.set(sig, { cols, creates: [c] });
-  }
-  const made = new Map<string, VideoRow>();
-  for (const { cols: names, creates } of groups.values()) {
-    const cols = names.map((k) => `"${snake(k)}"`).join(', ');
-    const text = `WITH input AS (
+/** The batch statement for one column set, built once per set. */
+const batchStatements = new Map<string, { name: string; text: string }>();
+function batchStatement(columns: string[]): { name: string; text: string } {
+  const signature = columns.join();
+  let statement = batchStatements.get(signature);
+  if (statement) return statement;
+  const cols = columns.map((k) => `"${snake(k)}"`).join(', ');
+  const text = `WITH input AS (
         SELECT r.ordinality AS ord, r.* FROM json_populate_recordset(NULL::tasks, $1::json) WITH ORDINALITY AS r
       ), owner AS (
         SELECT status, max_queued, budget_micros, committed_micros FROM api_keys WHERE id = $2 FOR NO KEY UPDATE
@@ -261,9 +255,26 @@ async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Prom
         FROM ins JOIN unnest($3::text[], $4::text[]) AS l(task_id, ledger_id) ON l.task_id = ins.id
       )
       SELECT ${videoColumnList('ins.')} FROM ins`;
+  batchStatements.set(signature, (statement = { name: statementName(text), text }));
+  return statement;
+}
+
+/** One statement per column set (a column left out takes its default, so rows without it cannot share the INSERT); never throws. */
+async function insertKeyBatch(db: Db, key: string, batch: WaitingCreate[]): Promise<Map<string, VideoRow>> {
+  const groups = new Map<string, { columns: string[]; creates: WaitingCreate[] }>();
+  for (const c of batch) {
+    const columns = definedColumns(c.data);
+    const signature = columns.join();
+    const group = groups.get(signature);
+    if (group) group.creates.push(c);
+    else groups.set(signature, { columns, creates: [c] });
+  }
+  const made = new Map<string, VideoRow>();
+  for (const { columns, creates } of groups.values()) {
+    const { name, text } = batchStatement(columns);
     try {
       const res = await poolOf(db).query({
-        name: statementName(text),
+        name,
         text,
         values: [JSON.stringify(creates.map((c) => toRecord(c.data))), key, creates.map((c) => c.data.id), creates.map((c) => c.ledgerId)],
         types: typeParsers,
@@ -294,6 +305,8 @@ interface PollRecord {
 
 const FIND_BY_IDS = 'SELECT * FROM tasks WHERE id = ANY($1::text[])';
 const FIND_BY_IDS_NAME = statementName(FIND_BY_IDS);
+const FIND_VIDEOS_BY_IDS = `SELECT ${videoColumnList('')} FROM tasks WHERE id = ANY($1::text[])`;
+const FIND_VIDEOS_BY_IDS_NAME = statementName(FIND_VIDEOS_BY_IDS);
 // Progress only rises and stays below 100 until the task completes (as raiseProgress).
 const RECORD_POLLS = `UPDATE tasks t SET
     poll_count = t.poll_count + CASE WHEN v.failed THEN 0 ELSE 1 END,
@@ -327,8 +340,7 @@ function loadersOf(db: Db): Loaders {
     ),
     videos: new DataLoader<string, VideoRow | null>(
       async (ids) => {
-        const text = `SELECT ${videoColumnList('')} FROM tasks WHERE id = ANY($1::text[])`;
-        const res = await pool.query({ name: statementName(text), text, values: [[...new Set(ids)]], types: typeParsers });
+        const res = await pool.query({ name: FIND_VIDEOS_BY_IDS_NAME, text: FIND_VIDEOS_BY_IDS, values: [[...new Set(ids)]], types: typeParsers });
         const byId = new Map(res.rows.map((r) => [r.id as string, r as VideoRow]));
         return ids.map((id) => byId.get(id) ?? null);
       },

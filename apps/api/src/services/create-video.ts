@@ -68,7 +68,7 @@ export async function createVideo(
 
 /**
  * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
- * limit checked) in one transaction, then tells the admission step. If the create is refused or
+ * limit checked; see createTaskWithReservation), then tells the admission step. If the create is refused or
  * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
 export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<VideoRow> {
