@@ -110,3 +110,19 @@ test('a submit retried after a crash finds the same render instead of starting a
   expect(result.state).toBe('succeeded');
   expect(progress).toEqual([...progress].sort((x, y) => x - y));
 });
+
+test('prompt text is drawn literally: drawtext never evaluates %{…} in it', async () => {
+  // Over an image the background does not depend on the prompt, so equal frames mean equal text.
+  const image = join(dir, 'in.png');
+  execFileSync(ffmpegPath, ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=navy:s=160x96', '-frames:v', '1', image]);
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const withImage = (prompt: string) => request({ prompt, imagePath: image, imageMime: 'image/png', durationSeconds: 0.5 });
+  // Evaluated, "%{e:1+1}" would render exactly as the text "2.000000".
+  const expression = frameMd5s(videoBytes((await render(p, withImage('%{e:1+1}'))).result));
+  const itsValue = frameMd5s(videoBytes((await render(p, withImage('2.000000'))).result));
+  expect(expression).not.toEqual(itsValue);
+  // An endless expression, drawtext's own escapes and text of every direction render and finish.
+  const hostile = `%{e:while(1,1)} %{pts} it's a:b \\ back\\slash\nnew line שלום عالم 🎬 %{localtime}`;
+  const { result } = await render(p, request({ prompt: hostile, durationSeconds: 0.5 }));
+  expect(frameMd5s(videoBytes(result))).toHaveLength(6);
+});

@@ -60,10 +60,12 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
     [captionFile]: `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}`,
   };
   const [c0, c1, c2] = palette(spec, index);
+  // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
+  // (expressions, loops) inside a prompt. Only the timecode line, which is ours, expands.
   const text =
-    `drawtext=${font}textfile=${promptFile}:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
+    `drawtext=${font}textfile=${promptFile}:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
     `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2,` +
-    `drawtext=${font}textfile=${captionFile}:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
+    `drawtext=${font}textfile=${captionFile}:expansion=none:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
     `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:x=${small}:y=h-${small * 2}`;
 
   const input = spec.imageFile
