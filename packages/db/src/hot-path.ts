@@ -318,6 +318,21 @@ const RECORD_POLLS = `UPDATE tasks t SET
   WHERE t.id = v.id AND t.status = 'processing'`;
 const RECORD_POLLS_NAME = statementName(RECORD_POLLS);
 
+/**
+ * A batch statement that fails is tried again key by key, so one request's bad value fails only
+ * that request, never the neighbours that happened to share its event-loop turn.
+ */
+function isolating<K, V>(batch: (keys: readonly K[]) => Promise<V[]>): (keys: readonly K[]) => Promise<(V | Error)[]> {
+  return async (keys) => {
+    try {
+      return await batch(keys);
+    } catch (err) {
+      if (keys.length === 1) return [err instanceof Error ? err : new Error(String(err))];
+      return Promise.all(keys.map((k) => batch([k]).then((r) => r[0]!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    }
+  };
+}
+
 interface Loaders {
   tasks: DataLoader<string, Task | null>;
   videos: DataLoader<string, VideoRow | null>;
@@ -331,23 +346,23 @@ function loadersOf(db: Db): Loaders {
   const pool = poolOf(db);
   l = {
     tasks: new DataLoader<string, Task | null>(
-      async (ids) => {
+      isolating(async (ids) => {
         const res = await pool.query({ name: FIND_BY_IDS_NAME, text: FIND_BY_IDS, values: [[...new Set(ids)]], types: typeParsers });
         const byId = new Map(res.rows.map((r) => [r.id as string, r]));
         return ids.map((id) => (byId.has(id) ? toTask(byId.get(id)!) : null));
-      },
+      }),
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
     ),
     videos: new DataLoader<string, VideoRow | null>(
-      async (ids) => {
+      isolating(async (ids) => {
         const res = await pool.query({ name: FIND_VIDEOS_BY_IDS_NAME, text: FIND_VIDEOS_BY_IDS, values: [[...new Set(ids)]], types: typeParsers });
         const byId = new Map(res.rows.map((r) => [r.id as string, r as VideoRow]));
         return ids.map((id) => byId.get(id) ?? null);
-      },
+      }),
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
     ),
     polls: new DataLoader<PollRecord, void>(
-      async (records) => {
+      isolating(async (records) => {
         // One row per task: a second record for a task in the same batch replaces the first.
         const last = new Map(records.map((r) => [r.id, r]));
         const rows = [...last.values()];
@@ -357,7 +372,7 @@ function loadersOf(db: Db): Loaders {
           values: [rows.map((r) => r.id), rows.map((r) => r.failed), rows.map((r) => r.nextPollAt.toISOString()), rows.map((r) => r.progress)],
         });
         return records.map(() => undefined);
-      },
+      }),
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: nextTurn },
     ),
   };
