@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import { ApiError } from '@reelay/core';
+import { ApiError, assertSafeInput } from '@reelay/core';
 import type { ApiDeps } from './deps';
 import { accessLog } from './middleware/access-log';
 import { requireAdmin } from './middleware/admin-auth';
@@ -28,6 +28,15 @@ export function createApp(deps: ApiDeps): Express {
   const log = accessLog(deps.logger);
   if (log) app.use(log);
   app.use(httpMetrics);
+  // Query values are checked like bodies: NUL, lone surrogates and deep nesting are a 400 at the edge.
+  app.use((req, _res, next) => {
+    try {
+      assertSafeInput(req.query);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
 
   // The API first, videos first: create and retrieve are what clients hammer, so they meet the
   // fewest layers (each router level and middleware showed in the profile under load).

@@ -11,3 +11,4 @@ export * from './key-settings';
 export * from './webhook-signature';
 export * from './signed-links';
 export * from './list-request';
+export * from './input-guard';

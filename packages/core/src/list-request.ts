@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TaskStatus } from './task-state';
+import { isIssuedId } from './input-guard';
 
 const limitRule = 'must be an integer between 1 and 100';
 
@@ -25,7 +26,7 @@ export const listVideosQuerySchema = z
       .meta({ description: 'Page size, 1..100 (default 20)' }),
     after: z
       .string({ error: 'must be a video id' })
-      .min(1, 'must be a video id')
+      .refine((v) => isIssuedId('vid', v), 'must be a video id')
       .optional()
       .meta({ description: 'Cursor: the last id of the previous page' }),
     order: z.enum(['asc', 'desc'], { error: 'must be one of asc, desc' }).optional().meta({ description: 'By creation time; default desc' }),

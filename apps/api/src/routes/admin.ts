@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { ApiError, parseKeySettings } from '@reelay/core';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { ApiError, isIssuedId, parseKeySettings } from '@reelay/core';
 import { createApiKey, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, usageByDay } from '@reelay/db';
 import { invalidateApiKeyCache } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
+import { jsonBody } from '../middleware/body';
 import { parseUsageRange, usageBody } from './usage';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -31,7 +32,9 @@ export function adminRouter(deps: ApiDeps): Router {
   // API processes that cache keys drop their cache on this signal, so the change applies on the next request.
   const keysChanged = () => invalidateApiKeyCache(deps.redis, deps.config.REELAY_QUEUE_PREFIX).catch(() => undefined);
   router.use(requireAdminToken(deps));
-  router.use(express.json({ limit: '64kb', strict: false, type: () => true }));
+  router.use(jsonBody('64kb'));
+  // A key id of the wrong form names no key: 404 before any query.
+  router.param('id', (_req, _res, next, id: string) => next(isIssuedId('key', id) ? undefined : new ApiError(404, 'not_found', 'No API key found with that id')));
 
   router.post('/keys', async (req, res) => {
     const settings = parseKeySettings(req.body, { requireName: true, knownModels: knownModels() });
@@ -74,7 +77,9 @@ export function adminRouter(deps: ApiDeps): Router {
 
   router.get('/usage', async (req, res) => {
     const range = parseUsageRange(req.query);
-    const apiKeyId = typeof req.query.api_key_id === 'string' ? req.query.api_key_id : undefined;
+    const raw = req.query.api_key_id;
+    if (raw !== undefined && !isIssuedId('key', raw)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: api_key_id must be an API key id (key_…)', 'api_key_id');
+    const apiKeyId = raw;
     const rows = await usageByDay(deps.db, { ...range, apiKeyId, byKey: true });
     res.json(usageBody(range, rows, apiKeyId ? { api_key_id: apiKeyId } : {}));
   });

@@ -1,5 +1,5 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { ApiError } from '@reelay/core';
+import { ApiError, isIssuedId, textProblem } from '@reelay/core';
 import { enqueueTask } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
@@ -47,6 +47,7 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
       for (const { key, provider } of candidates) {
         const event = await provider.identifyWebhook!({ headers: req.headers, body });
         if (!event) continue;
+        if (textProblem(event.upstreamId)) throw new ApiError(404, 'not_found', `No task is waiting on that ${providerName} task`);
         const task = await deps.db.task.findFirst({ where: { providerTarget: key, upstreamId: event.upstreamId }, select: { id: true, status: true } });
         if (!task) throw new ApiError(404, 'not_found', `No task is waiting on ${providerName} task ${event.upstreamId}`);
         if (event.terminal && task.status === 'processing') await wake(task.id);
@@ -62,6 +63,7 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   router.post('/:provider/:taskId', raw, async (req: Request, res: Response, next: NextFunction) => {
     try {
       const { provider: providerName, taskId } = req.params as { provider: string; taskId: string };
+      if (!isIssuedId('vid', taskId)) throw new ApiError(404, 'not_found', `No ${providerName} task found with that id`);
       const task = await deps.db.task.findUnique({
         where: { id: taskId },
         select: { id: true, status: true, provider: true, providerTarget: true, upstreamId: true },

@@ -8,10 +8,12 @@ const MAX_DAYS = 366;
 
 function parseDay(param: string, raw: unknown): Date | undefined {
   if (raw === undefined) return undefined;
-  if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(`${raw}T00:00:00Z`))) {
-    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} must be a date written YYYY-MM-DD`, param);
+  const day = typeof raw === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(`${raw}T00:00:00Z`) : null;
+  // The round trip refuses days that do not exist (2026-02-31); the years keep Postgres in range.
+  if (!day || Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== raw || day.getUTCFullYear() < 1970 || day.getUTCFullYear() > 9998) {
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} must be a date written YYYY-MM-DD, from 1970 to 9998`, param);
   }
-  return new Date(`${raw}T00:00:00Z`);
+  return day;
 }
 
 /** from..to (UTC days, both included; default the last 30 days), checked and named in 400s. */

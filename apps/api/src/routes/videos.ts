@@ -1,6 +1,6 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import rangeParser from 'range-parser';
-import { ApiError, invalidParameter, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
+import { ApiError, invalidParameter, isIssuedId, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
 import { findTaskForOwner, findVideoForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
@@ -17,6 +17,9 @@ type Variant = (typeof VARIANTS)[number];
 export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Router {
   const router = Router();
   const { config } = deps;
+  // A video id of the wrong form names no video: 404 before any query, so it can never reach (and
+  // fail) a statement shared with other requests.
+  router.param('id', (_req, _res, next, id: string) => next(isIssuedId('vid', id) ? undefined : notFound()));
   router.get('/:id/content', signedContent(deps));
   router.use(authenticate);
   const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
