@@ -1,9 +1,13 @@
+import busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import multer from 'multer';
-import { ApiError } from '@reelay/core';
+import qs from 'qs';
+import { ApiError, assertSafeInput, invalidParameter, MAX_INPUT_DEPTH } from '@reelay/core';
 import { duplicateTopLevelKey } from './json-keys';
 
 const FILE_FIELDS = new Set(['input_reference', 'image']);
+/** Bracket notation is rebuilt to this depth (`metadata[a][b]`); larger array indexes become object keys. */
+const FORM_DEPTH = 4;
+const FORM_ARRAY_LIMIT = 100;
 export interface ParsedCreateBody {
   body: unknown;
   upload: { buffer: Buffer; field: string } | null;
@@ -19,6 +23,39 @@ declare global {
   }
 }
 
+/**
+ * JSON bodies are UTF-8 (RFC 8259 §8.1). Any other declared charset is a 415 before the body is
+ * read, so no scan ever sees bytes in an encoding it does not expect.
+ */
+function assertUtf8(req: Request): void {
+  const match = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.header('content-type') ?? '');
+  const charset = match?.[1]?.toLowerCase();
+  if (charset && charset !== 'utf-8' && charset !== 'utf8') {
+    throw new ApiError(415, 'unsupported_media_type', `Unsupported charset "${charset}": send JSON as UTF-8`);
+  }
+}
+
+/** express.json for the small JSON bodies of other routes, with the same charset and input checks. */
+export function jsonBody(limit: string | number) {
+  const json = express.json({ limit, strict: false, type: () => true });
+  return (req: Request, res: Response, next: NextFunction): void => {
+    try {
+      assertUtf8(req);
+    } catch (err) {
+      return next(err);
+    }
+    json(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      try {
+        assertSafeInput(req.body);
+        next();
+      } catch (e) {
+        next(e);
+      }
+    });
+  };
+}
+
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
 export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
   const json = express.json({
@@ -29,11 +66,6 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
       (req as Request).rawJson = buf;
     },
   });
-  const form = multer({
-    storage: multer.memoryStorage(),
-    limits: { fileSize: limits.maxImageBytes, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101 },
-    streamHandler: capBodyBytes(limits.maxBodyBytes),
-  } as multer.Options).any();
 
   return (req: Request, res: Response, next: NextFunction): void => {
     const type = (req.header('content-type') ?? '').toLowerCase();
@@ -42,44 +74,35 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
       return next(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`));
     }
     if (type.startsWith('application/json') || (type === '' && length === 0)) {
+      try {
+        assertUtf8(req);
+      } catch (err) {
+        return next(err);
+      }
       json(req, res, (err?: unknown) => {
         if (err) return next(err);
-        // An empty body is an empty object; a JSON null is a body of the wrong kind.
-        const body: unknown = req.body === undefined ? {} : req.body;
-        const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
-        req.rawJson = undefined;
-        if (repeated !== null) {
-          return next(new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated));
-        }
-        req.createBody = { body, upload: null };
-        next();
-      });
-      return;
-    }
-    if (type.startsWith('multipart/form-data')) {
-      form(req, res, (err?: unknown) => {
-        if (err) return next(err);
         try {
-          const files = (req.files as Express.Multer.File[] | undefined) ?? [];
-          const file = files[0];
-          if (file && !FILE_FIELDS.has(file.fieldname)) {
-            throw new ApiError(400, 'invalid_parameter', `Unexpected file field: ${file.fieldname} (send the image as input_reference)`, file.fieldname);
-          }
-          // multer already rebuilds bracket notation (`metadata[style]`, `input_reference[image_url]`)
-          // into nested objects, as the openai SDK sends them; a repeated plain field becomes an array.
-          const body = { ...((req.body ?? {}) as Record<string, unknown>) };
-          // No top-level field is a list, so an array here is a field sent twice.
-          const repeated = Object.keys(body).find((k) => Array.isArray(body[k]));
-          if (repeated) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${repeated} is sent more than once`, repeated);
-          if (file && body[file.fieldname] !== undefined) {
-            throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${file.fieldname} is sent more than once`, file.fieldname);
-          }
-          req.createBody = { body, upload: file ? { buffer: file.buffer, field: file.fieldname } : null };
+          // An empty body is an empty object; a JSON null is a body of the wrong kind.
+          const body: unknown = req.body === undefined ? {} : req.body;
+          const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
+          req.rawJson = undefined;
+          if (repeated !== null) throw invalidParameter(repeated, 'is sent more than once');
+          assertSafeInput(body);
+          req.createBody = { body, upload: null };
           next();
         } catch (e) {
           next(e);
         }
       });
+      return;
+    }
+    if (type.startsWith('multipart/form-data')) {
+      readMultipart(req, limits)
+        .then((parsed) => {
+          req.createBody = parsed;
+          next();
+        })
+        .catch(next);
       return;
     }
     next(new ApiError(415, 'unsupported_media_type', `Unsupported Content-Type "${type || '(none)'}": send application/json or multipart/form-data`));
@@ -88,21 +111,120 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const multipartError = (message: string, param: string | null = null): ApiError =>
+  new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${message}`, param);
+
+/** The top-level field a bracketed form name belongs to: `metadata[style]` → `metadata`. */
+const topField = (name: string): string => name.split('[', 1)[0]!;
+
 /**
- * Feeds the request to busboy, counting bytes: a chunked body (no content-length to check up
- * front) that passes the cap is stopped with the same 413 as body-parser's.
+ * Reads a multipart body with busboy (counts of parts, fields and bytes capped), then rebuilds the
+ * bracket notation the openai SDK sends (`metadata[style]`, `input_reference[image_url]`, `key[]`)
+ * with qs, whose depth and array-index limits keep a tiny body from making a huge or deep object.
  */
-function capBodyBytes(maxBytes: number) {
-  return (req: NodeJS.ReadableStream, busboy: NodeJS.WritableStream): void => {
+function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageBytes: number }): Promise<ParsedCreateBody> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({
+        headers: req.headers,
+        defParamCharset: 'utf8',
+        // busboy reports `limit` on reaching fileSize, so one byte more lets a file of exactly the cap through.
+        limits: { fileSize: limits.maxImageBytes + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
+      });
+    } catch (err) {
+      return reject(multipartError((err as Error).message));
+    }
+    const fields = new Map<string, string | string[]>();
+    let upload: ParsedCreateBody['upload'] = null;
+    let failed = false;
     let seen = 0;
-    const count = (chunk: Buffer): void => {
-      seen += chunk.length;
-      if (seen <= maxBytes) return;
-      req.off('data', count);
-      req.unpipe(busboy);
-      busboy.emit('error', Object.assign(new Error('request entity too large'), { type: 'entity.too.large' }));
+    let pendingFile: Promise<void> | null = null;
+
+    const fail = (err: ApiError): void => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(bb);
+      req.resume(); // drain the rest so the client reads the answer
+      reject(err);
     };
-    req.on('data', count);
-    req.pipe(busboy);
-  };
+
+    bb.on('field', (name, value, info) => {
+      if (failed) return;
+      if (!name) return fail(multipartError('a part has no field name'));
+      if (info.nameTruncated) return fail(multipartError(`a field name is longer than 200 characters`, topField(name)));
+      if (info.valueTruncated) return fail(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`, topField(name)));
+      const earlier = fields.get(name);
+      if (earlier === undefined) fields.set(name, name.endsWith('[]') ? [value] : value);
+      else if (Array.isArray(earlier)) earlier.push(value);
+      else fail(invalidParameter(topField(name), 'is sent more than once'));
+    });
+    bb.on('file', (name, stream) => {
+      if (failed || !name) {
+        stream.resume();
+        if (!name) fail(multipartError('a part has no field name'));
+        return;
+      }
+      if (!FILE_FIELDS.has(name)) {
+        stream.resume();
+        return fail(invalidParameter(topField(name), 'is not a file field (send the image as input_reference)'));
+      }
+      const chunks: Buffer[] = [];
+      pendingFile = new Promise<void>((done) => {
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${limits.maxImageBytes} bytes`, name)));
+        stream.on('end', () => {
+          upload = { buffer: Buffer.concat(chunks), field: name };
+          done();
+        });
+      });
+    });
+    bb.on('filesLimit', () => fail(invalidParameter('input_reference', 'must be a single file; send one image')));
+    bb.on('fieldsLimit', () => fail(multipartError('more than 100 fields')));
+    bb.on('partsLimit', () => fail(multipartError('more than 101 parts')));
+    bb.on('error', (err: Error) => fail(multipartError(err.message)));
+    bb.on('close', () => {
+      if (failed) return;
+      void Promise.resolve(pendingFile).then(() => {
+        if (failed) return;
+        try {
+          resolve({ body: buildForm(fields, upload), upload });
+        } catch (err) {
+          fail(err instanceof ApiError ? err : multipartError((err as Error).message));
+        }
+      });
+    });
+    // A chunked body (no content-length to check up front) that passes the cap is stopped with a 413.
+    req.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limits.maxBodyBytes) fail(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`));
+    });
+    req.on('aborted', () => fail(multipartError('the body was not received in full')));
+    req.pipe(bb);
+  });
+}
+
+function buildForm(fields: Map<string, string | string[]>, upload: ParsedCreateBody['upload']): Record<string, unknown> {
+  for (const name of fields.keys()) {
+    if (upload && topField(name) === upload.field) throw invalidParameter(upload.field, 'is sent more than once');
+  }
+  let body: Record<string, unknown>;
+  try {
+    body = qs.parse(Object.fromEntries(fields) as Record<string, string>, {
+      depth: FORM_DEPTH,
+      strictDepth: true,
+      arrayLimit: FORM_ARRAY_LIMIT,
+      allowPrototypes: false,
+      allowDots: false,
+    }) as Record<string, unknown>;
+  } catch {
+    const deep = [...fields.keys()].find((n) => (n.match(/\[/g)?.length ?? 0) > FORM_DEPTH) ?? [...fields.keys()][0]!;
+    throw invalidParameter(topField(deep), `nests deeper than ${FORM_DEPTH} levels`);
+  }
+  // qs silently drops prototype keys; a body that had one is refused rather than quietly changed.
+  for (const name of fields.keys()) {
+    if (/(^|\[)(__proto__|constructor|prototype)(\]|$)/.test(name)) throw invalidParameter(topField(name), `has a key that is not accepted (${name})`);
+  }
+  assertSafeInput(body, MAX_INPUT_DEPTH);
+  return body;
 }
