@@ -54,21 +54,3 @@ export const invalidParameter = (param: string, rule: string): ApiError =>
   new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
 
 export const notFound = (what = 'video'): ApiError => new ApiError(404, 'not_found', `No ${what} found with that id`);
-
-/**
- * Codes a failed task carries in `error.code` (GET /v1/videos/{id}). Upstream failures are
- * mapped onto these; the provider's own message goes in `error.message`.
- */
-export const TASK_ERROR_CODES = [
-  /** The upstream refused or failed the task (auth, unknown model, its own failure, gave up retrying). */
-  'upstream_error',
-  /** The upstream rejected the request as invalid (its 400/422): resubmitting the same input fails again. */
-  'invalid_request',
-  /** The upstream's moderation refused the prompt or image. */
-  'content_policy_violation',
-  /** The task did not finish within its model's deadline; the upstream task was cancelled. */
-  'timeout',
-  /** Cancelled by its owner. */
-  'cancelled',
-] as const;
-export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];

@@ -1,3 +1,5 @@
+import type { TaskErrorCode } from '@reelay/core';
+
 /**
  * What an adapter throws when an upstream call goes wrong. The worker pipeline decides from the
  * class alone: fail the task, try the next target, or call again later.
@@ -6,7 +8,7 @@
 /** Why a permanent failure happened; `auth` still lets routing try another target. */
 export type PermanentReason = 'invalid_request' | 'content_policy' | 'auth' | 'other';
 
-const codeFor: Record<PermanentReason, string> = {
+const codeFor: Record<PermanentReason, TaskErrorCode> = {
   invalid_request: 'invalid_request',
   content_policy: 'content_policy_violation',
   auth: 'upstream_error',
@@ -16,12 +18,12 @@ const codeFor: Record<PermanentReason, string> = {
 /** The upstream refused for good (bad request, content policy, auth): retrying the same call fails again. */
 export class PermanentProviderError extends Error {
   /** The task error code the failure maps to (packages/core TASK_ERROR_CODES). */
-  readonly code: string;
+  readonly code: TaskErrorCode;
   constructor(
     readonly reason: PermanentReason,
     message: string,
     readonly status?: number,
-    code?: string,
+    code?: TaskErrorCode,
   ) {
     super(message);
     this.code = code ?? codeFor[reason];

@@ -1,4 +1,5 @@
 import type { Config } from '@reelay/config';
+import type { TaskErrorCode } from '@reelay/core';
 import type { Readable } from 'node:stream';
 
 /**
@@ -45,7 +46,7 @@ export type PollResult =
       /** What the upstream charged for the task, in USD, when it says. */
       costUsd?: number;
     }
-  | { state: 'failed'; code: string; message: string };
+  | { state: 'failed'; code: TaskErrorCode; message: string };
 
 export interface Provider {
   readonly name: string;

@@ -1,3 +1,4 @@
+import { phaseOf } from '@reelay/core';
 import { findTaskById } from '@reelay/db';
 import type { WorkerContext } from '../context';
 import { done, type StepOutcome } from './outcome';
@@ -5,14 +6,15 @@ import { pollTask } from './poll';
 import { submitTask } from './submit';
 import { queueTaskEvents } from './task-ended';
 
-/** One step of a task's life, chosen from its stored state (Postgres is the source of truth). */
+/** One step of a task's life, chosen from its stored phase (Postgres is the source of truth). */
 export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
   const task = await findTaskById(ctx.db, taskId);
   if (!task) return done;
-  switch (task.status) {
-    case 'pending':
-      // Not yet admitted: it waits without a job; the admission step queues it when its turn comes.
-      if (!task.admittedAt) return done;
+  switch (phaseOf(task)) {
+    case 'waiting':
+      // It waits without a job; the admission step queues it when its turn comes.
+      return done;
+    case 'admitted':
       return submitTask(ctx, task);
     case 'processing':
       return pollTask(ctx, task);

@@ -1,4 +1,4 @@
-import { targetKey } from '@reelay/core';
+import { targetKey, type TaskErrorCode } from '@reelay/core';
 import { recordPoll, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, type PollResult, type Provider } from '@reelay/providers';
 import { gateOf, type WorkerContext } from '../context';
@@ -89,7 +89,7 @@ async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedP
   return outcome;
 }
 
-async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: string, message: string): Promise<void> {
+async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: TaskErrorCode, message: string): Promise<void> {
   await failTask(ctx, task.id, code, message);
   await provider.release?.(task.upstreamId!).catch(() => undefined);
   await gateOf(ctx).releaseSlot(key, task.id);
