@@ -90,3 +90,4 @@ export class LocalStorage {
     return join(...parts);
   }
 }
+export * from './layout';

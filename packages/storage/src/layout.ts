@@ -1,0 +1,21 @@
+/**
+ * Where a task's objects live in storage: everything of a task sits under two prefixes, its
+ * outputs and its inputs, so removing a task's files is two removes whatever it produced.
+ */
+export type OutputVariantName = 'video' | 'thumbnail' | 'spritesheet';
+
+export const taskKeys = {
+  outputs: (taskId: string): string => `videos/${taskId}`,
+  inputs: (taskId: string): string => `inputs/${taskId}`,
+  /** Fixed per (task, index, variant), so a retried finalize overwrites. */
+  output: (taskId: string, index: number, variant: OutputVariantName): string =>
+    `videos/${taskId}/${index}/${variant === 'video' ? 'video.mp4' : `${variant}.jpg`}`,
+  /** The input image, by its type's extension (png, jpeg, webp). */
+  inputImage: (taskId: string, ext: string): string => `inputs/${taskId}/image.${ext}`,
+};
+
+/** Removes every stored object of a task (outputs and inputs); a no-op for what is already gone. */
+export async function removeTaskFiles(storage: { remove(prefix: string): Promise<void> }, taskId: string): Promise<void> {
+  await storage.remove(taskKeys.outputs(taskId));
+  await storage.remove(taskKeys.inputs(taskId));
+}
