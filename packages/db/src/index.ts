@@ -6,3 +6,5 @@ export { Prisma } from './generated/prisma/client';
 export * from './billing';
 export * from './usage';
 export * from './settings';
+export * from './webhooks';
+export * from './health';

@@ -104,3 +104,7 @@ export async function ensureBootstrapKey(db: Db, secret: string): Promise<ApiKey
     create: { id: newId('key'), name: 'bootstrap', keyHash, keyPrefix: secret.slice(0, 8) },
   });
 }
+
+export function findApiKeyById(db: Db, id: string): Promise<ApiKey | null> {
+  return db.apiKey.findUnique({ where: { id } });
+}

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { ApiError, isIssuedId, parseKeySettings } from '@reelay/core';
-import { createApiKey, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, usageByDay } from '@reelay/db';
+import { createApiKey, findApiKeyById, listApiKeys, presentApiKey, revokeApiKey, updateApiKey, usageByDay } from '@reelay/db';
 import { invalidateApiKeyCache } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 import { jsonBody } from '../middleware/body';
@@ -53,7 +53,7 @@ export function adminRouter(deps: ApiDeps): Router {
   });
 
   router.get('/keys/:id', async (req, res) => {
-    const key = await deps.db.apiKey.findUnique({ where: { id: String(req.params.id) } });
+    const key = await findApiKeyById(deps.db, String(req.params.id));
     if (!key) throw new ApiError(404, 'not_found', 'No API key found with that id');
     res.json(presentApiKey(key));
   });

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { checkReadiness, queueDepth, queueOldestWaitingAge, registry } from '@reelay/observability';
 import { readQueueStats, withTimeout } from '@reelay/queue';
+import { pingDatabase } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
 /** /healthz (the process answers), /readyz (Postgres and Redis answer), /metrics (Prometheus). */
@@ -13,7 +14,7 @@ export function opsRouter(deps: ApiDeps): Router {
   });
 
   router.get('/readyz', async (_req, res) => {
-    const report = await checkReadiness({ postgres: () => deps.db.$queryRaw`SELECT 1`, redis: () => deps.redis.ping() }, timeoutMs);
+    const report = await checkReadiness({ postgres: () => pingDatabase(deps.db), redis: () => deps.redis.ping() }, timeoutMs);
     res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ok' : 'unavailable', checks: report.checks });
   });
 

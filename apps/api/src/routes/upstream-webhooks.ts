@@ -1,5 +1,6 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { ApiError, isIssuedId, textProblem } from '@reelay/core';
+import { findTaskById, findTaskByUpstreamId } from '@reelay/db';
 import { enqueueTask } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
@@ -48,7 +49,7 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
         const event = await provider.identifyWebhook!({ headers: req.headers, body });
         if (!event) continue;
         if (textProblem(event.upstreamId)) throw new ApiError(404, 'not_found', `No task is waiting on that ${providerName} task`);
-        const task = await deps.db.task.findFirst({ where: { providerTarget: key, upstreamId: event.upstreamId }, select: { id: true, status: true } });
+        const task = await findTaskByUpstreamId(deps.db, key, event.upstreamId);
         if (!task) throw new ApiError(404, 'not_found', `No task is waiting on ${providerName} task ${event.upstreamId}`);
         if (event.terminal && task.status === 'processing') await wake(task.id);
         res.json({ received: true });
@@ -64,10 +65,7 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
     try {
       const { provider: providerName, taskId } = req.params as { provider: string; taskId: string };
       if (!isIssuedId('vid', taskId)) throw new ApiError(404, 'not_found', `No ${providerName} task found with that id`);
-      const task = await deps.db.task.findUnique({
-        where: { id: taskId },
-        select: { id: true, status: true, provider: true, providerTarget: true, upstreamId: true },
-      });
+      const task = await findTaskById(deps.db, taskId);
       if (!task || task.provider !== providerName) throw new ApiError(404, 'not_found', `No ${providerName} task found with id ${taskId}`);
 
       let provider;

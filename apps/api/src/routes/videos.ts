@@ -1,7 +1,7 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import rangeParser from 'range-parser';
 import { ApiError, invalidParameter, isIssuedId, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
-import { findTaskForOwner, findVideoForOwner, listTasks } from '@reelay/db';
+import { findListCursor, findTaskForOwner, findTaskOutput, findUndeletedTask, findVideoForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
@@ -57,7 +57,7 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
     let after = null;
     if (query.after !== undefined) {
       // A deleted cursor still marks a place in the list, so paging survives a delete.
-      after = await deps.db.task.findFirst({ where: { id: query.after, apiKeyId: req.apiKey.id }, select: { id: true, createdAt: true } });
+      after = await findListCursor(deps.db, req.apiKey.id, query.after);
       if (!after) throw invalidParameter('after', 'must be the id of one of your videos');
     }
     const { tasks, hasMore } = await listTasks(deps.db, {
@@ -126,7 +126,7 @@ function signedContent(deps: ApiDeps) {
     if (Number(expires) * 1000 <= Date.now()) {
       throw new ApiError(410, 'video_expired', `Video ${videoId} expired at ${new Date(Number(expires) * 1000).toISOString()}; its content has been deleted`);
     }
-    const task = await deps.db.task.findFirst({ where: { id: videoId, deletedAt: null } });
+    const task = await findUndeletedTask(deps.db, videoId);
     if (!task) throw notFound();
     await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
   };
@@ -161,7 +161,7 @@ export async function sendContent(
   if (expiresAt.getTime() <= Date.now()) {
     throw new ApiError(410, 'video_expired', `Video ${taskId} expired at ${expiresAt.toISOString()}; its content has been deleted`);
   }
-  const output = await deps.db.taskOutput.findUnique({ where: { taskId_index_variant: { taskId, index, variant } } });
+  const output = await findTaskOutput(deps.db, taskId, index, variant);
   const size = output ? await deps.storage.size(output.storageKey) : null;
   if (!output || size === null) throw new ApiError(410, 'video_expired', `Content of video ${taskId} is no longer stored`);
 

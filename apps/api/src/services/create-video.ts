@@ -1,11 +1,37 @@
-import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
-import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type VideoRow } from '@reelay/db';
+import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
+import { createTask, discardUnstartedTask, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
+import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
 import type { ApiDeps } from '../deps';
 import { announceCreatedTask } from './admission';
 import { fetchImageUrl } from './fetch-image';
 import type { IdempotencyClaim } from './idempotency';
+
+/** Seconds a client is told to wait when its key's queue is full. */
+const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
+
+/** The HTTP answer to a create the database refused. */
+function refusalError(refused: CreateRefusal): ApiError {
+  switch (refused.reason) {
+    case 'inactive_key':
+      return new ApiError(401, 'invalid_api_key', 'Invalid API key');
+    case 'queue_full':
+      return new ApiError(
+        429,
+        'concurrency_limit_exceeded',
+        `This API key already has ${refused.queued} queued tasks, its limit (max queued ${refused.maxQueued}); retry when some have started`,
+        null,
+        { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_SECONDS) },
+      );
+    case 'over_budget':
+      return new ApiError(
+        429,
+        'insufficient_quota',
+        `This request is estimated at ${refused.reservedMicros} micro-units but the API key has ${refused.leftMicros} of its budget left`,
+      );
+  }
+}
 
 /** A key limited to some models gets a 400 on `model` for any other. */
 function assertModelAllowed(key: ApiKey, model: string): void {
@@ -32,7 +58,7 @@ export async function createVideo(
   if (input.image) {
     const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url);
     const ext = image.mime.split('/')[1]!;
-    imageRef = `inputs/${id}/image.${ext}`;
+    imageRef = taskKeys.inputImage(id, ext);
     if (!sniffImage(image.data)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image must be a PNG, JPEG or WebP image', 'image');
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
@@ -68,7 +94,7 @@ export async function createVideo(
 
 /**
  * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
- * limit checked; see createTaskWithReservation), then tells the admission step. If the create is refused or
+ * limit checked; see createTask in packages/db), then tells the admission step. If the create is refused or
  * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
 export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<VideoRow> {
@@ -79,16 +105,15 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     const model = deps.catalog.get(data.model);
     const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
     const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
-    task = await createTaskWithReservation(deps.db, {
-      ...(data as Prisma.TaskUncheckedCreateInput),
-      updatedAt: data.createdAt,
-      queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
-      requestId,
-      priceMicrosPerSecond,
-      reservedMicros,
-    });
+    const outcome = await createTask(
+      deps.db,
+      { ...data, updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, requestId, priceMicrosPerSecond, reservedMicros },
+      newId('led'),
+    );
+    if (outcome.refused) throw refusalError(outcome.refused);
+    task = outcome.task;
   } catch (err) {
-    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
     throw err;
   }
   try {
@@ -96,7 +121,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
-    if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
+    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
     throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });

@@ -1,5 +1,6 @@
-import { ApiError, notFound } from '@reelay/core';
-import { failLiveTask, findTaskForOwner, markTaskDeleted, type ApiKey } from '@reelay/db';
+import { ApiError, isLive, notFound } from '@reelay/core';
+import { deleteTaskOutputs, failLiveTask, findTaskForOwner, markTaskDeleted, type ApiKey } from '@reelay/db';
+import { removeTaskFiles } from '@reelay/storage';
 import { enqueueCancel } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
@@ -13,8 +14,7 @@ import type { ApiDeps } from '../deps';
 export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promise<void> {
   const task = await findTaskForOwner(deps.db, id, key.id);
   if (!task) throw notFound();
-  const live = task.status === 'pending' || task.status === 'processing';
-  if (live) {
+  if (isLive(task.status)) {
     try {
       await enqueueCancel(deps.cancelsQueue, { taskId: task.id });
     } catch {
@@ -23,7 +23,6 @@ export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promi
     await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled: the video was deleted');
   }
   if (!(await markTaskDeleted(deps.db, task.id))) throw notFound();
-  await deps.storage.remove(`videos/${task.id}`);
-  await deps.storage.remove(`inputs/${task.id}`);
-  await deps.db.taskOutput.deleteMany({ where: { taskId: task.id } });
+  await removeTaskFiles(deps.storage, task.id);
+  await deleteTaskOutputs(deps.db, task.id);
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { ApiError } from '@reelay/core';
-import { Prisma, type Task } from '@reelay/db';
+import { findTaskByIdempotencyKey, isIdempotencyKeyRace, type Task } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import type { ParsedCreateBody } from '../middleware/body';
 
@@ -39,7 +39,7 @@ export function idempotencyClaim(req: Request, parsed: ParsedCreateBody): Idempo
 
 /** The task an earlier request with this key created, or null; a different body is a 409. */
 export async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim: IdempotencyClaim): Promise<Task | null> {
-  const task = await deps.db.task.findUnique({ where: { apiKeyId_idempotencyKey: { apiKeyId, idempotencyKey: claim.key } } });
+  const task = await findTaskByIdempotencyKey(deps.db, apiKeyId, claim.key);
   if (task && task.requestHash !== claim.requestHash) {
     throw new ApiError(
       409,
@@ -52,8 +52,4 @@ export async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim:
 }
 
 /** True for the unique-index violation a concurrent duplicate hits on (api_key_id, idempotency_key). */
-export function isIdempotencyRace(err: unknown): boolean {
-  if (err instanceof Prisma.PrismaClientKnownRequestError) return err.code === 'P2002';
-  const pg = err as { code?: string; constraint?: string };
-  return pg.code === '23505' && pg.constraint === 'tasks_api_key_id_idempotency_key_key';
-}
+export const isIdempotencyRace = isIdempotencyKeyRace;

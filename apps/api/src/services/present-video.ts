@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { readFile } from 'node:fs/promises';
 import { signedContentUrl, toVideoObject, type ContentVariant, type StatusDialect, type VideoResult } from '@reelay/core';
-import type { ApiKey, VideoRow } from '@reelay/db';
+import { videoOutputsOf, type ApiKey, type VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
 export function dialectFor(deps: ApiDeps, key: ApiKey): StatusDialect {
@@ -51,11 +51,7 @@ export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: 
   const baseUrl = publicBaseUrl(deps, req);
   if (task.responseFormat !== 'b64_json' || !resultAvailable(task)) return presentVideo(deps, req.apiKey, task, { baseUrl });
 
-  const outputs = await deps.db.taskOutput.findMany({
-    where: { taskId: task.id, variant: 'video' },
-    orderBy: { index: 'asc' },
-    select: { index: true, bytes: true, storageKey: true },
-  });
+  const outputs = await videoOutputsOf(deps.db, task.id);
   const encoded = outputs.reduce((sum, o) => sum + base64Length(Number(o.bytes)), 0);
   const cap = deps.config.REELAY_MAX_B64_BYTES;
   const fallback = (message: string, code = 'payload_too_large'): VideoResult => ({

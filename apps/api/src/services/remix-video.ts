@@ -1,5 +1,6 @@
 import { ApiError, checkPrompt, newVideoId, notFound } from '@reelay/core';
 import { findTaskForOwner, type ApiKey, type VideoRow } from '@reelay/db';
+import { taskKeys } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
 import { insertAndEnqueueTask } from './create-video';
 
@@ -23,7 +24,7 @@ export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, p
   const id = newVideoId();
   let imageRef: string | null = null;
   if (source.imageRef) {
-    imageRef = source.imageRef.replace(`inputs/${source.id}/`, `inputs/${id}/`);
+    imageRef = taskKeys.inputImage(id, source.imageRef.split('.').pop()!);
     await deps.storage.put(imageRef, deps.storage.read(source.imageRef));
   }
   const now = new Date();

@@ -1,3 +1,6 @@
+import { isLive } from '@reelay/core';
+import { deleteTaskOutputs, findTaskById } from '@reelay/db';
+import { removeTaskFiles } from '@reelay/storage';
 import { gateOf, type WorkerContext } from '../context';
 import { taskTargetKey } from './poll';
 
@@ -9,10 +12,10 @@ export class TaskStillLiveError extends Error {}
  * case a step wrote some after the API removed them.
  */
 export async function cancelUpstream(ctx: WorkerContext, taskId: string): Promise<void> {
-  const task = await ctx.db.task.findUnique({ where: { id: taskId } });
+  const task = await findTaskById(ctx.db, taskId);
   if (!task) return;
   // The API queues this job just before it records the cancel; retry until it has.
-  if (task.status === 'pending' || task.status === 'processing') throw new TaskStillLiveError(`task ${taskId} is still ${task.status}`);
+  if (isLive(task.status)) throw new TaskStillLiveError(`task ${taskId} is still ${task.status}`);
   if (task.upstreamId) {
     // The target that accepted the task, with the key it was accepted under.
     const key = taskTargetKey(task);
@@ -24,8 +27,7 @@ export async function cancelUpstream(ctx: WorkerContext, taskId: string): Promis
     await gateOf(ctx).releaseSlot(key, task.id);
   }
   if (task.deletedAt) {
-    await ctx.storage.remove(`videos/${task.id}`);
-    await ctx.storage.remove(`inputs/${task.id}`);
-    await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
+    await removeTaskFiles(ctx.storage, task.id);
+    await deleteTaskOutputs(ctx.db, task.id);
   }
 }

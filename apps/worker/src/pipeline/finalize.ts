@@ -1,4 +1,5 @@
-import { recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
+import { deleteTaskOutputs, recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
+import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,10 +8,6 @@ import type { WorkerContext } from '../context';
 import { onTaskEnded } from './task-ended';
 
 const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
-
-/** Storage key of one output; fixed per (task, index, variant) so a retried finalize overwrites. */
-export const outputKey = (taskId: string, index: number, variant: 'video' | 'thumbnail' | 'spritesheet'): string =>
-  `videos/${taskId}/${index}/${variant === 'video' ? 'video.mp4' : `${variant}.jpg`}`;
 
 /** What the upstream reported about the finished task, recorded with the completion. */
 export interface UpstreamUsage {
@@ -29,7 +26,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   const scratch = await mkdtemp(join(tmpdir(), 'reelay-finalize-'));
   try {
     for (const out of outputs) {
-      const videoKey = outputKey(task.id, out.index, 'video');
+      const videoKey = taskKeys.output(task.id, out.index, 'video');
       const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
       record(out.index, 'video', video, 'video/mp4');
       const local = ctx.storage.pathOf(videoKey);
@@ -48,7 +45,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
           // The upstream's own image when it serves one; ours from the video when it does not.
           const image = await provider
             .fetchOutput(upstreamRef)
-            .then((stream) => ctx.storage.put(outputKey(task.id, out.index, variant), stream))
+            .then((stream) => ctx.storage.put(taskKeys.output(task.id, out.index, variant), stream))
             .catch(() => null);
           if (image) {
             record(out.index, variant, image, 'image/jpeg');
@@ -59,7 +56,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
         const span = await frameSpan();
         if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, span);
         else await makeSpritesheet(ctx.media, local, file, span);
-        record(out.index, variant, await ctx.storage.putFile(outputKey(task.id, out.index, variant), file), 'image/jpeg');
+        record(out.index, variant, await ctx.storage.putFile(taskKeys.output(task.id, out.index, variant), file), 'image/jpeg');
       }
     }
   } finally {
@@ -79,8 +76,8 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   if (completed) await onTaskEnded(ctx, task.id);
   else {
     // Cancelled or deleted meanwhile: its files must not outlive it.
-    await ctx.storage.remove(`videos/${task.id}`);
-    await ctx.db.taskOutput.deleteMany({ where: { taskId: task.id } });
+    await removeTaskFiles(ctx.storage, task.id);
+    await deleteTaskOutputs(ctx.db, task.id);
   }
   if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { transitionTask, type Task } from '@reelay/db';
+import { chooseTarget, recordSubmitRound, transitionTask, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitRequest } from '@reelay/providers';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
@@ -49,7 +49,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       continue;
     }
     if (task.providerTarget !== key) {
-      await ctx.db.task.updateMany({ where: { id: task.id, status: 'pending' }, data: { providerTarget: key, provider: provider.name } });
+      await chooseTarget(ctx.db, task.id, key, provider.name);
     }
     let upstreamId: string;
     try {
@@ -79,7 +79,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     return done;
   }
   const rounds = task.submitAttempts + 1;
-  await ctx.db.task.update({ where: { id: task.id }, data: { submitAttempts: rounds } });
+  await recordSubmitRound(ctx.db, task.id, rounds);
   if (rounds >= ctx.config.PROVIDER_SUBMIT_ROUNDS) {
     await failTask(ctx, task.id, 'upstream_error', `No upstream accepted the task after ${rounds} rounds: ${lastError ?? 'no target available'}`);
     return done;

@@ -1,4 +1,5 @@
-import { newId, signWebhook, webhookEventBody } from '@reelay/core';
+import { signWebhook, webhookEventBody } from '@reelay/core';
+import { findWebhookDestination, recordWebhookAttempt } from '@reelay/db';
 import { allowListMatcher, parseAllowList, safeFetch, UnsafeUrlError } from '@reelay/net';
 import { webhookDeliveries, webhookDeliveryDuration } from '@reelay/observability';
 import type { WebhookJob } from '@reelay/queue';
@@ -18,20 +19,15 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
  * changed URL applies to the next attempt and no secret sits in Redis.
  */
 export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attempt: number): Promise<DeliveryResult> {
-  const task = await ctx.db.task.findUnique({
-    where: { id: job.taskId },
-    select: { callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true, webhookSecret: true } } },
-  });
-  if (!task || task.deletedAt) return { kind: 'skip', reason: 'task was deleted' };
-  const url = job.target === 'key' ? task.apiKey.webhookUrl : task.callbackUrl;
+  const task = await findWebhookDestination(ctx.db, job.taskId);
+  if (!task || task.deleted) return { kind: 'skip', reason: 'task was deleted' };
+  const url = job.target === 'key' ? task.keyWebhookUrl : task.callbackUrl;
   if (!url) return { kind: 'skip', reason: `no ${job.target === 'key' ? 'webhook_url on the key' : 'callback_url on the task'}` };
 
   const record = (status: 'delivered' | 'failed', latencyMs: number, responseCode: number | null, error: string | null) =>
-    ctx.db.webhookDelivery.create({
-      data: { id: newId('whd'), eventId: job.eventId, eventType: job.type, taskId: job.taskId, target: job.target, url, attempt, status, responseCode, latencyMs, error },
-    });
+    recordWebhookAttempt(ctx.db, { eventId: job.eventId, eventType: job.type, taskId: job.taskId, target: job.target, url, attempt, status, responseCode, latencyMs, error });
 
-  const secret = task.apiKey.webhookSecret ?? ctx.config.REELAY_WEBHOOK_SECRET;
+  const secret = task.keyWebhookSecret ?? ctx.config.REELAY_WEBHOOK_SECRET;
   if (!secret) {
     await record('failed', 0, null, 'no signing secret: the key has no webhook_secret and REELAY_WEBHOOK_SECRET is unset');
     webhookDeliveries.inc({ target: job.target, outcome: 'gave_up' });

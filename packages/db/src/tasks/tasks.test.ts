@@ -1,7 +1,7 @@
-import { createApiKey } from './keys';
-import { createDb, type Db } from './client';
-import { findTaskById, findTaskForOwner, findVideoForOwner, insertTask, insertTaskBatched, recordPoll, VIDEO_COLUMNS, type NewTask } from './hot-path';
-import type { Task } from './generated/prisma/client';
+import { createApiKey, revokeApiKey } from '../keys';
+import { createDb, type Db } from '../client';
+import { createTask, findTaskById, findTaskForOwner, findVideoForOwner, insertTask, isIdempotencyKeyRace, recordPoll, VIDEO_COLUMNS, type NewReservedTask } from '.';
+import type { Task } from '../generated/prisma/client';
 
 const videoOf = (task: Task) => Object.fromEntries(VIDEO_COLUMNS.map((c) => [c, task[c]]));
 
@@ -103,50 +103,73 @@ test('concurrent reads and poll records, batched into one statement each, reach 
   );
 });
 
-describe('insertTaskBatched: the creates of one turn, one statement per key', () => {
-  const newTask = (apiKeyId: string, i: number, extra: Partial<NewTask> = {}): NewTask => ({
+describe('createTask: the creates of one turn, one statement per key, one budget rule', () => {
+  const newTask = (apiKeyId: string, i: number, extra: Partial<NewReservedTask> = {}): NewReservedTask => ({
     id: `vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`, apiKeyId, model: 'sora-1.0', provider: 'preview',
-    durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i), reservedMicros: 1000n, billingStatus: 'reserved',
+    durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i), reservedMicros: 1000n, priceMicrosPerSecond: 250n,
     createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000), ...extra,
   });
   const ledgerOf = (apiKeyId: string) => db.ledgerEntry.findMany({ where: { apiKeyId }, orderBy: { taskId: 'asc' } });
+  const create = (d: NewReservedTask) => createTask(db, d, `led_${d.id}`);
 
   test('every create of an unlimited key is stored once, as Prisma reads it, with its reservation', async () => {
     const { key } = await createApiKey(db, { name: 'batch-unlimited' });
     const data = Array.from({ length: 12 }, (_, i) => newTask(key.id, i, i % 3 === 0 ? { metadata: { i } } : {}));
-    const made = await Promise.all(data.map((d, i) => insertTaskBatched(db, d, `led_batch_${d.id}_${i}`)));
-    for (const [i, task] of made.entries()) {
-      expect(task).toEqual(videoOf(await db.task.findUniqueOrThrow({ where: { id: data[i]!.id } })));
+    const made = await Promise.all(data.map(create));
+    for (const [i, outcome] of made.entries()) {
+      expect(outcome.task).toEqual(videoOf(await db.task.findUniqueOrThrow({ where: { id: data[i]!.id } })));
     }
-    expect(made.map((t) => t!.seed)).toEqual(data.map((d) => d.seed));
+    expect(made.map((o) => o.task!.seed)).toEqual(data.map((d) => d.seed));
     const ledger = await ledgerOf(key.id);
     expect(ledger.map((e) => [e.taskId, e.kind, e.amountMicros])).toEqual([...data].sort((a, b) => (a.id < b.id ? -1 : 1)).map((d) => [d.id, 'reserve', 1000n]));
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(12_000n);
   });
 
-  test('a budget takes creates in arrival order while they fit; the rest, and queue-limited keys, are left to the caller', async () => {
+  test('a budget takes creates in arrival order while they fit, and refuses the rest saying what is left', async () => {
     const { key } = await createApiKey(db, { name: 'batch-budget', budget_micros: 3500 });
     const data = Array.from({ length: 5 }, (_, i) => newTask(key.id, i));
-    const made = await Promise.all(data.map((d) => insertTaskBatched(db, d, `led_${d.id}`)));
-    expect(made.map((t) => t?.id ?? null)).toEqual([data[0]!.id, data[1]!.id, data[2]!.id, null, null]);
+    const made = await Promise.all(data.map(create));
+    expect(made.map((o) => o.task?.id ?? o.refused)).toEqual([
+      data[0]!.id, data[1]!.id, data[2]!.id,
+      { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n }, { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n },
+    ]);
     expect(await db.task.count({ where: { apiKeyId: key.id } })).toBe(3);
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(3000n);
     expect(await ledgerOf(key.id)).toHaveLength(3);
-
-    const limited = await createApiKey(db, { name: 'batch-queue-limit', max_queued: 10 });
-    expect(await insertTaskBatched(db, newTask(limited.key.id, 0), 'led_limited')).toBeNull();
-    expect(await db.task.count({ where: { apiKeyId: limited.key.id } })).toBe(0);
+    // A smaller create that fits is taken, even behind a refused one in the same turn.
+    const [big, small] = await Promise.all([create(newTask(key.id, 5)), create(newTask(key.id, 6, { reservedMicros: 400n }))]);
+    expect([big.refused?.reason, small.task?.apiKeyId]).toEqual(['over_budget', key.id]);
   });
 
-  test('a statement that fails (a duplicate Idempotency-Key) keeps nothing, and keys batch apart', async () => {
+  test('a queue-limited key counts its queue under the lock: the limit holds under concurrency', async () => {
+    const limited = await createApiKey(db, { name: 'batch-queue-limit', max_queued: 3, budget_micros: 10_000 });
+    const made = await Promise.all(Array.from({ length: 6 }, (_, i) => create(newTask(limited.key.id, i))));
+    expect(made.filter((o) => o.task).length).toBe(3);
+    expect(made.filter((o) => o.refused).map((o) => o.refused)).toEqual(Array(3).fill({ reason: 'queue_full', queued: 3, maxQueued: 3 }));
+    expect(await db.task.count({ where: { apiKeyId: limited.key.id } })).toBe(3);
+    expect((await db.apiKey.findUniqueOrThrow({ where: { id: limited.key.id } })).committedMicros).toBe(3000n);
+  });
+
+  test('a revoked key creates nothing', async () => {
+    const { key } = await createApiKey(db, { name: 'batch-revoked' });
+    await revokeApiKey(db, key.id);
+    expect((await create(newTask(key.id, 0))).refused).toEqual({ reason: 'inactive_key' });
+    expect(await db.task.count({ where: { apiKeyId: key.id } })).toBe(0);
+  });
+
+  test('a duplicate Idempotency-Key fails only its own create; keys batch apart', async () => {
     const a = await createApiKey(db, { name: 'batch-dup' });
     const b = await createApiKey(db, { name: 'batch-other' });
     const dup = (i: number) => newTask(a.key.id, i, { idempotencyKey: 'same', requestHash: 'h' });
-    const made = await Promise.all([dup(1), dup(2), newTask(b.key.id, 3)].map((d) => insertTaskBatched(db, d, `led_${d.id}`)));
-    expect(made.map((t) => t === null)).toEqual([true, true, false]);
-    expect(await db.task.count({ where: { apiKeyId: a.key.id } })).toBe(0);
-    expect((await db.apiKey.findUniqueOrThrow({ where: { id: a.key.id } })).committedMicros).toBe(0n);
-    expect(await ledgerOf(a.key.id)).toHaveLength(0);
-    expect(made[2]!.apiKeyId).toBe(b.key.id);
+    const made = await Promise.allSettled([dup(1), dup(2), newTask(a.key.id, 3), newTask(b.key.id, 4)].map(create));
+    expect(made.map((m) => m.status)).toEqual(expect.arrayContaining(['fulfilled', 'rejected']));
+    const rejected = made.filter((m) => m.status === 'rejected');
+    expect(rejected).toHaveLength(1);
+    expect(isIdempotencyKeyRace((rejected[0] as PromiseRejectedResult).reason)).toBe(true);
+    expect(made[2]).toMatchObject({ status: 'fulfilled' });
+    expect(await db.task.count({ where: { apiKeyId: a.key.id } })).toBe(2);
+    expect((await db.apiKey.findUniqueOrThrow({ where: { id: a.key.id } })).committedMicros).toBe(2000n);
+    expect(await ledgerOf(a.key.id)).toHaveLength(2);
+    expect((made[3] as PromiseFulfilledResult<{ task: { apiKeyId: string } }>).value.task.apiKeyId).toBe(b.key.id);
   });
 });

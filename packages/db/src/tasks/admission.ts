@@ -1,0 +1,112 @@
+import type { Db } from '../client';
+import { Prisma } from '../generated/prisma/client';
+import { holdsSlotSql, waitingSql } from './phase-sql';
+
+const HOLDS_SLOT = Prisma.raw(holdsSlotSql());
+const HOLDS_SLOT_T = Prisma.raw(holdsSlotSql('t.'));
+const WAITING = Prisma.raw(waitingSql());
+const WAITING_T = Prisma.raw(waitingSql('t.'));
+
+/** One admitter at a time across every worker process (pg advisory lock number). */
+const ADMISSION_LOCK = 72707370;
+/** Waiting for another process's admission run to finish is normal: be patient. */
+const ADMISSION_TX_OPTIONS = { maxWait: 15_000, timeout: 60_000 } as const;
+/** Tasks one run admits at most (one statement, one addBulk). */
+export const ADMISSION_MAX_PER_RUN = 1000;
+
+export interface AdmittedTask {
+  id: string;
+  api_key_id: string;
+  request_id: string | null;
+}
+
+/**
+ * Gives waiting tasks their slots, fairly. A task stays `pending` (costing no worker capacity)
+ * until admitted; a task holds a slot from admission until it ends, counted straight from task
+ * state, so a crashed worker cannot leak one: its task is still live and is resumed by another.
+ *
+ * Keys take turns: in each round every key with work waiting gets one task, the key that has
+ * waited longest since its last admission (api_keys.last_admitted_at) first; a key stops at its
+ * max_concurrent and a provider at its REELAY_PROVIDER_CONCURRENCY limit. So a key with thousands
+ * queued gets one slot per round, like any other key with work waiting. The rounds are computed
+ * in one statement (a task's round is its place in its key's queue), so a run admitting hundreds
+ * of tasks costs a handful of round trips. All state is in Postgres; jobs are only queued after
+ * the commit, and the reconciler re-queues admitted tasks whose job went missing. Only tasks created
+ * under this worker's queue prefix are admitted (they are served from its queue) and provider
+ * slots are counted per prefix; a key's limit counts all its live tasks.
+ */
+export async function admitWaitingTasks(
+  db: Db,
+  opts: { queuePrefix: string; providerLimits: Record<string, number>; maxPerRun?: number },
+): Promise<{ admitted: AdmittedTask[]; backlog: boolean }> {
+  const { providerLimits, queuePrefix: lane } = opts;
+  const maxPerRun = opts.maxPerRun ?? ADMISSION_MAX_PER_RUN;
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})::text`;
+    // Free slots per limited provider; a provider missing from the list has no limit.
+    const limited = Object.keys(providerLimits);
+    const free = new Map(limited.map((p) => [p, providerLimits[p]!]));
+    if (limited.length > 0) {
+      const rows = await tx.$queryRaw<{ provider: string; live: number }[]>`
+        SELECT provider, count(*)::int AS live FROM tasks
+        WHERE ${HOLDS_SLOT} AND queue_prefix = ${lane}
+        GROUP BY provider`;
+      for (const r of rows) if (free.has(r.provider)) free.set(r.provider, Math.max(0, free.get(r.provider)! - r.live));
+    }
+    // Tasks of a provider with no slot left are skipped before each key's LIMIT, so they do not use up
+    // the key's room in this run while its tasks for other providers wait.
+    const full = limited.filter((p) => free.get(p) === 0);
+    const admitted = await tx.$queryRaw<(AdmittedTask & { round: number; key_order: number })[]>`
+      WITH waiting_keys AS (
+        SELECT k.id, row_number() OVER (ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id)::int AS key_order,
+          CASE WHEN k.max_concurrent IS NULL THEN ${maxPerRun}::int ELSE GREATEST(0, k.max_concurrent - (
+            SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id AND ${HOLDS_SLOT_T})::int) END AS room
+        FROM api_keys k
+        WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND ${WAITING_T} AND t.queue_prefix = ${lane})
+      ),
+      candidates AS (
+        SELECT c.id, c.provider, w.key_order,
+          row_number() OVER (PARTITION BY w.id ORDER BY c.created_at, c.id)::int AS round
+        FROM waiting_keys w
+        CROSS JOIN LATERAL (
+          SELECT t.id, t.provider, t.created_at FROM tasks t
+          WHERE t.api_key_id = w.id AND ${WAITING_T} AND t.queue_prefix = ${lane}
+            AND t.provider <> ALL(${full}::text[])
+          ORDER BY t.created_at, t.id
+          LIMIT LEAST(w.room, ${maxPerRun}::int)
+        ) c
+      ),
+      ranked AS (
+        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.round, c.key_order)::int AS provider_rank
+        FROM candidates c
+      ),
+      chosen AS (
+        SELECT r.id, r.round, r.key_order FROM ranked r
+        LEFT JOIN unnest(${[...free.keys()]}::text[], ${[...free.values()]}::int[]) AS f(provider, free) ON f.provider = r.provider
+        WHERE f.free IS NULL OR r.provider_rank <= f.free
+        ORDER BY r.round, r.key_order
+        LIMIT ${maxPerRun}::int
+      )
+      UPDATE tasks t SET admitted_at = now(), updated_at = now()
+      FROM chosen
+      WHERE t.id = chosen.id AND ${WAITING_T}
+      RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order`;
+    const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
+      WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
+    if (admitted.length === 0) return { admitted: [], backlog };
+    admitted.sort((a, b) => a.round - b.round || a.key_order - b.key_order);
+    // Keys are stamped last, in the order of their last turn (so the next run starts with whoever
+    // waited longest): holding no key row while task rows are being locked avoids a deadlock with a
+    // task closing its money (task row, then key row).
+    const lastTurn = new Map<string, number>();
+    admitted.forEach((a, i) => lastTurn.set(a.api_key_id, i));
+    const keys = [...lastTurn.keys()].sort((a, b) => lastTurn.get(a)! - lastTurn.get(b)!);
+    // The column keeps milliseconds, so turns are a millisecond apart, after every earlier stamp.
+    await tx.$executeRaw`WITH base AS (
+        SELECT GREATEST(statement_timestamp(), (SELECT max(last_admitted_at) FROM api_keys)) AS t
+      )
+      UPDATE api_keys k SET last_admitted_at = base.t + v.turn * interval '1 millisecond'
+      FROM base, unnest(${keys}::text[]) WITH ORDINALITY AS v(id, turn) WHERE k.id = v.id`;
+    return { admitted: admitted.map(({ id, api_key_id, request_id }) => ({ id, api_key_id, request_id })), backlog };
+  }, ADMISSION_TX_OPTIONS);
+}

@@ -1,0 +1,118 @@
+import type { TaskStatus } from '@reelay/core';
+import { poolOf, type Db } from '../client';
+import type { Task } from '../generated/prisma/client';
+import { fromRow, perTurnLoader, statement } from '../pg';
+import { videoColumnList, type VideoRow } from './columns';
+
+/**
+ * Task reads. The ones on hot paths (the API's retrieve, the worker's read before each step) are
+ * batched per event-loop turn and read through the pg pool; the rest use Prisma.
+ */
+const FIND_BY_IDS = statement('SELECT * FROM tasks WHERE id = ANY($1::text[])');
+const FIND_VIDEOS_BY_IDS = statement(`SELECT ${videoColumnList('')} FROM tasks WHERE id = ANY($1::text[])`);
+
+const taskLoader = perTurnLoader<string, Task | null>((db) => async (ids) => {
+  const res = await poolOf(db).query({ ...FIND_BY_IDS, values: [[...new Set(ids)]] });
+  const byId = new Map(res.rows.map((r) => [r.id as string, r]));
+  return ids.map((id) => (byId.has(id) ? fromRow<Task>(byId.get(id)!) : null));
+});
+const videoLoader = perTurnLoader<string, VideoRow | null>((db) => async (ids) => {
+  const res = await poolOf(db).query({ ...FIND_VIDEOS_BY_IDS, values: [[...new Set(ids)]] });
+  const byId = new Map(res.rows.map((r) => [r.id as string, r as VideoRow]));
+  return ids.map((id) => byId.get(id) ?? null);
+});
+
+/** Reads a task by id whatever its owner or state (the worker's read before each step). */
+export function findTaskById(db: Db, id: string): Promise<Task | null> {
+  return taskLoader(db).load(id);
+}
+
+/** Reads a task as its owner sees it: another key's or a deleted task does not exist. */
+export async function findTaskForOwner(db: Db, id: string, apiKeyId: string): Promise<Task | null> {
+  const task = await taskLoader(db).load(id);
+  return task && task.apiKeyId === apiKeyId && task.deletedAt === null ? task : null;
+}
+
+/** findTaskForOwner for showing the video: the same batched, owner-filtered read of VIDEO_COLUMNS only. */
+export async function findVideoForOwner(db: Db, id: string, apiKeyId: string): Promise<VideoRow | null> {
+  const video = await videoLoader(db).load(id);
+  return video && video.apiKeyId === apiKeyId && video.deletedAt === null ? video : null;
+}
+
+/** A task that is not deleted, whoever owns it (a signed content link carries its own authorisation). */
+export async function findUndeletedTask(db: Db, id: string): Promise<Task | null> {
+  const task = await taskLoader(db).load(id);
+  return task && task.deletedAt === null ? task : null;
+}
+
+/** The task a key created with this Idempotency-Key, deleted or not. */
+export function findTaskByIdempotencyKey(db: Db, apiKeyId: string, idempotencyKey: string): Promise<Task | null> {
+  return db.task.findUnique({ where: { apiKeyId_idempotencyKey: { apiKeyId, idempotencyKey } } });
+}
+
+/** The task an upstream knows by `upstreamId` on the target `targetKey` (upstream webhooks name only their own id). */
+export function findTaskByUpstreamId(db: Db, targetKey: string, upstreamId: string): Promise<{ id: string; status: TaskStatus } | null> {
+  return db.task.findFirst({ where: { providerTarget: targetKey, upstreamId }, select: { id: true, status: true } });
+}
+
+/** What announcing a task's end needs: its outcome, and where its webhooks go. */
+export interface TaskEnd {
+  model: string;
+  provider: string;
+  status: TaskStatus;
+  errorCode: string | null;
+  callbackUrl: string | null;
+  deletedAt: Date | null;
+  webhookUrl: string | null;
+}
+const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url
+  FROM tasks t JOIN api_keys k ON k.id = t.api_key_id WHERE t.id = $1`);
+
+export async function findTaskEnd(db: Db, id: string): Promise<TaskEnd | null> {
+  const res = await poolOf(db).query({ ...TASK_END, values: [id] });
+  return res.rows[0] ? fromRow<TaskEnd>(res.rows[0]) : null;
+}
+
+export interface ListTasksQuery {
+  apiKeyId: string;
+  limit: number;
+  order: 'asc' | 'desc';
+  /** Id of the last task of the previous page. */
+  after?: { id: string; createdAt: Date } | null;
+  status?: TaskStatus;
+  user?: string;
+  model?: string;
+}
+
+/** Where a list page starts: a task of the key (a deleted one still marks its place, so paging survives a delete). */
+export function findListCursor(db: Db, apiKeyId: string, id: string): Promise<{ id: string; createdAt: Date } | null> {
+  return db.task.findFirst({ where: { id, apiKeyId }, select: { id: true, createdAt: true } });
+}
+
+/**
+ * One page of a key's own, non-deleted tasks, keyset-paginated on (created_at, id) so it walks
+ * the (api_key_id, created_at desc, id desc) index; fetches one extra row to tell has_more.
+ */
+export async function listTasks(db: Db, q: ListTasksQuery): Promise<{ tasks: Task[]; hasMore: boolean }> {
+  const beyond = q.order === 'desc' ? 'lt' : 'gt';
+  const upTo = q.order === 'desc' ? 'lte' : 'gte';
+  const rows = await db.task.findMany({
+    where: {
+      apiKeyId: q.apiKeyId,
+      deletedAt: null,
+      ...(q.status ? { status: q.status } : {}),
+      ...(q.user !== undefined ? { user: q.user } : {}),
+      ...(q.model !== undefined ? { model: q.model } : {}),
+      // created_at <= cursor is the index range to seek to; the OR only breaks ties on id.
+      ...(q.after
+        ? {
+            createdAt: { [upTo]: q.after.createdAt },
+            OR: [{ createdAt: { [beyond]: q.after.createdAt } }, { id: { [beyond]: q.after.id } }],
+          }
+        : {}),
+    },
+    orderBy: [{ createdAt: q.order }, { id: q.order }],
+    take: q.limit + 1,
+  });
+  return { tasks: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+}

@@ -1,0 +1,37 @@
+import { newId } from '@reelay/core';
+import type { Db } from './client';
+
+/** Where a task's webhooks go, read at each attempt (a rotated secret or a changed URL applies to the next one). */
+export interface WebhookDestination {
+  callbackUrl: string | null;
+  deleted: boolean;
+  keyWebhookUrl: string | null;
+  keyWebhookSecret: string | null;
+}
+
+export async function findWebhookDestination(db: Db, taskId: string): Promise<WebhookDestination | null> {
+  const task = await db.task.findUnique({
+    where: { id: taskId },
+    select: { callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true, webhookSecret: true } } },
+  });
+  if (!task) return null;
+  return { callbackUrl: task.callbackUrl, deleted: task.deletedAt !== null, keyWebhookUrl: task.apiKey.webhookUrl, keyWebhookSecret: task.apiKey.webhookSecret };
+}
+
+export interface WebhookAttempt {
+  eventId: string;
+  eventType: string;
+  taskId: string;
+  target: string;
+  url: string;
+  attempt: number;
+  status: 'delivered' | 'failed';
+  responseCode: number | null;
+  latencyMs: number;
+  error: string | null;
+}
+
+/** Every delivery attempt is recorded, whatever its outcome. */
+export async function recordWebhookAttempt(db: Db, attempt: WebhookAttempt): Promise<void> {
+  await db.webhookDelivery.create({ data: { id: newId('whd'), ...attempt } });
+}
