@@ -15,6 +15,7 @@ import { createTaskProcessor } from './processors/task-processor';
 import { Admitter } from './admission';
 import { createWebhookProcessor } from './processors/webhook-processor';
 import { reconcileTasks } from './reconcile';
+import { sweepLeftovers } from './maintenance/sweep-leftovers';
 import { TargetRouter } from './upstream/routing';
 import { TargetGate } from './upstream/target-gate';
 
@@ -109,6 +110,16 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   });
   maintenanceWorker.on('error', (err) => logger.error({ err }, 'maintenance worker error'));
 
+  // Leftovers live on this machine's disk, so each process sweeps its own (a timer, not a shared
+  // scheduler), once at start too: a restart after a kill is when there is most to reclaim.
+  const sweep = () =>
+    void sweepLeftovers(ctx, config.WORKER_LEFTOVER_MAX_AGE_MS)
+      .then((n) => (n.tempFiles > 0 || n.providerState > 0) && logger.info(n, 'swept leftovers of stopped workers'))
+      .catch((err: Error) => logger.error({ err }, 'leftover sweep failed'));
+  const sweepTimer = config.WORKER_LEFTOVER_SWEEP_INTERVAL_MS > 0 ? setInterval(sweep, config.WORKER_LEFTOVER_SWEEP_INTERVAL_MS) : undefined;
+  sweepTimer?.unref();
+  if (sweepTimer) sweep();
+
   let reconciling = false;
   const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
   // 0 switches the reconciler off (a worker sharing its database with other deployments).
@@ -144,6 +155,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
       clearInterval(timer);
+      clearInterval(sweepTimer);
       await admitter.close();
       await Promise.all([worker.close(), cancelWorker.close(), maintenanceWorker.close(), webhookWorker.close()]);
       await Promise.all([queue.close(), webhooksQueue.close(), maintenance.close()]);

@@ -71,6 +71,9 @@ export const envSchema = z.object({
   REELAY_AUTH_CACHE_MS: ms(10_000),
   WORKER_EXPIRY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   WORKER_EXPIRY_SWEEP_BATCH: z.coerce.number().int().positive().default(500),
+  // Leftovers of killed workers (temp files, render folders) are local to a machine: every worker sweeps its own.
+  WORKER_LEFTOVER_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(600_000),
+  WORKER_LEFTOVER_MAX_AGE_MS: z.coerce.number().int().min(1000).default(3_600_000),
   // Operations: admin dashboard, client webhooks, metrics, shutdown.
   REELAY_DASHBOARD_WRITE: bool.default(false),
   REELAY_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -57,6 +57,12 @@ export interface Provider {
   /** Frees whatever the provider keeps for a task once its outputs are stored. */
   release?(upstreamId: string): Promise<void>;
   /**
+   * Upstream ids the provider keeps local state for (files, folders) untouched for `olderThanMs`:
+   * the leftovers sweep releases those whose task is no longer live (a worker killed between a
+   * task's end and its release).
+   */
+  heldUpstreamIds?(olderThanMs: number): Promise<string[]>;
+  /**
    * Checks an upstream callback about the task whose upstream id is `upstreamId`. Returns null
    * when the signature does not verify (forged, replayed, signed with another key) or the
    * delivery is about another upstream task.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -17,9 +17,13 @@ export class ObjectTooLargeError extends Error {
   }
 }
 
+/** Folder under the root for writes in progress and scratch space; a sweep reclaims what killed processes leave. */
+const TEMP_DIR = '.tmp';
+
 /**
- * Result storage on local disk. Writes go to a temporary file and are renamed into place, so a
- * reader never sees half an object and a crashed write leaves nothing under the real key.
+ * Result storage on local disk. Writes go to a temporary file in `.tmp/` and are renamed into
+ * place, so a reader never sees half an object, a crashed write leaves nothing under the real key,
+ * and what a killed process left behind sits in one folder for sweepTemp to reclaim.
  */
 export class LocalStorage {
   readonly root: string;
@@ -44,7 +48,8 @@ export class LocalStorage {
     // that from being an unhandled 'error' event; pipeline still rejects with it.
     source.on('error', () => undefined);
     await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await mkdir(join(this.root, TEMP_DIR), { recursive: true });
+    const tmp = join(this.root, TEMP_DIR, `${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.tmp`);
     const hash = createHash('sha256');
     let bytes = 0;
     const meter = new Transform({
@@ -84,6 +89,27 @@ export class LocalStorage {
   /** Removes a key or a whole folder of keys. */
   async remove(prefix: string): Promise<void> {
     await rm(this.pathOf(prefix), { recursive: true, force: true });
+  }
+
+  /** A fresh scratch folder (same filesystem as the store); the caller removes it when done. */
+  async scratchDir(label: string): Promise<string> {
+    await mkdir(join(this.root, TEMP_DIR), { recursive: true });
+    return mkdtemp(join(this.root, TEMP_DIR, `${label}-`));
+  }
+
+  /** Removes temp files and scratch folders older than `maxAgeMs` (left by killed processes); returns how many. */
+  async sweepTemp(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const dir = join(this.root, TEMP_DIR);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => null);
+      if (!info || now - info.mtimeMs < maxAgeMs) continue;
+      await rm(path, { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 
   join(...parts: string[]): string {

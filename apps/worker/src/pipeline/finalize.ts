@@ -1,8 +1,7 @@
 import { deleteTaskOutputs, recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
 import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerContext } from '../context';
 import { onTaskEnded } from './task-ended';
@@ -23,7 +22,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   const stored: OutputRecord[] = [];
   const record = (index: number, variant: OutputRecord['variant'], o: { key: string; bytes: number; checksum: string }, contentType: string) =>
     stored.push({ index, variant, storageKey: o.key, bytes: o.bytes, contentType, checksum: o.checksum });
-  const scratch = await mkdtemp(join(tmpdir(), 'reelay-finalize-'));
+  const scratch = await ctx.storage.scratchDir('finalize');
   try {
     for (const out of outputs) {
       const videoKey = taskKeys.output(task.id, out.index, 'video');

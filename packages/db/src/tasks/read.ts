@@ -1,4 +1,4 @@
-import type { TaskStatus } from '@reelay/core';
+import { LIVE_STATUSES, type TaskStatus } from '@reelay/core';
 import { poolOf, type Db } from '../client';
 import type { Task } from '../generated/prisma/client';
 import { fromRow, perTurnLoader, statement } from '../pg';
@@ -53,6 +53,20 @@ export function findTaskByIdempotencyKey(db: Db, apiKeyId: string, idempotencyKe
 /** The task an upstream knows by `upstreamId` on the target `targetKey` (upstream webhooks name only their own id). */
 export function findTaskByUpstreamId(db: Db, targetKey: string, upstreamId: string): Promise<{ id: string; status: TaskStatus } | null> {
   return db.task.findFirst({ where: { providerTarget: targetKey, upstreamId }, select: { id: true, status: true } });
+}
+
+/**
+ * Of these upstream ids, those some live task holds (their upstream state must be kept). Any
+ * target's task counts: one provider instance may serve several targets, and a shared id only
+ * keeps more.
+ */
+export async function findLiveUpstreamIds(db: Db, upstreamIds: string[]): Promise<Set<string>> {
+  if (upstreamIds.length === 0) return new Set();
+  const rows = await db.task.findMany({
+    where: { upstreamId: { in: upstreamIds }, status: { in: [...LIVE_STATUSES] } },
+    select: { upstreamId: true },
+  });
+  return new Set(rows.map((r) => r.upstreamId!));
 }
 
 /** What announcing a task's end needs: its outcome, and where its webhooks go. */

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitRequest } from '../provider';
@@ -125,6 +125,15 @@ export class PreviewProvider implements Provider {
 
   async release(upstreamId: string): Promise<void> {
     rmSync(this.dir(upstreamId), { recursive: true, force: true });
+  }
+
+  async heldUpstreamIds(olderThanMs: number): Promise<string[]> {
+    const now = Date.now();
+    return readdirSync(this.opts.workDir).filter((id) => {
+      if (!/^preview_[A-Za-z0-9_]+$/.test(id)) return false;
+      const info = statSync(join(this.opts.workDir, id), { throwIfNoEntry: false });
+      return info !== undefined && now - info.mtimeMs >= olderThanMs;
+    });
   }
 
   private start(dir: string, upstreamId: string, spec: RenderSpec): void {
