@@ -148,6 +148,20 @@ export const DEFAULT_CATALOG: CatalogFile = {
   ],
 };
 
+/**
+ * Which adapter serves a model, as clients may see it: adapter names and upstream model names
+ * only, never a credential, a credential's variable name or an upstream address.
+ */
+export function modelUpstream(model: Pick<ModelSpec, 'targets'>): {
+  adapter: string;
+  targets: { adapter: string; model: string | null; priority: number }[];
+} {
+  const targets = model.targets
+    .map((t, i) => ({ adapter: t.provider, model: t.upstreamModel ?? null, priority: t.priority ?? i }))
+    .sort((a, b) => a.priority - b.priority);
+  return { adapter: targets[0]!.adapter, targets };
+}
+
 export class ModelCatalog {
   private readonly byId: Map<string, ModelSpec>;
 
