@@ -51,7 +51,19 @@ function components(): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
   for (const [id, schema] of Object.entries({ ...output, ...pick(input, requestIds) })) {
     const { $schema: _s, $id: _i, ...rest } = schema as JsonSchema;
-    out[id] = rest;
+    out[id] = withoutSafeIntegerBounds(rest) as JsonSchema;
+  }
+  return out;
+}
+
+/** zod bounds every integer by ±(2^53 - 1); that says nothing to a reader and made Swagger UI's samples show it. */
+function withoutSafeIntegerBounds(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withoutSafeIntegerBounds);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if ((k === 'minimum' || k === 'maximum') && Math.abs(v as number) === Number.MAX_SAFE_INTEGER) continue;
+    out[k] = withoutSafeIntegerBounds(v);
   }
   return out;
 }
@@ -74,7 +86,7 @@ function multipartCreate(json: JsonSchema): JsonSchema {
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Invalid request; the message names the field and the rule',
-  401: 'Missing or unknown key (invalid_api_key), or a forged upstream signature (invalid_signature)',
+  401: 'Missing or unknown key (invalid_api_key)',
   403: 'A signed link whose signature or parameters were altered (invalid_signature)',
   404: 'No such object for this key',
   409: 'Not completed yet (video_not_ready), or an Idempotency-Key reused with another body (idempotency_conflict)',
@@ -86,8 +98,10 @@ const ERROR_TEXT: Record<number, string> = {
   503: 'A dependency is unavailable; nothing was changed',
 };
 
-const errors = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_TEXT[s]!, content: { 'application/json': { schema: ref('Error') } } }]));
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [String(s), errorResponse(ERROR_TEXT[s]!)]));
+/** An upstream delivery's refusals: its signature, not an API key, is what a 401 is about. */
+const webhookErrors = () => ({ ...errors(404, 413, 503), '401': errorResponse('The signature does not verify (invalid_signature)') });
 
 const json = (id: string, description: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
 
@@ -423,7 +437,7 @@ function publicPaths() {
             },
           },
         }),
-        responses: { '200': json('WebhookReceived', 'Verified; the task waiting on it is woken'), ...errors(401, 404, 413, 503) },
+        responses: { '200': json('WebhookReceived', 'Verified; the task waiting on it is woken'), ...webhookErrors() },
       },
     },
     '/v1/upstream-webhooks/{provider}/{video_id}': {
@@ -450,7 +464,7 @@ function publicPaths() {
             },
           },
         }),
-        responses: { '200': json('WebhookReceived', 'Verified; the task is woken'), ...errors(401, 404, 413, 503) },
+        responses: { '200': json('WebhookReceived', 'Verified; the task is woken'), ...webhookErrors() },
       },
     },
     '/openapi.json': {
