@@ -82,7 +82,7 @@ async function send(
     if (value === undefined) throw new Error(`${req.label}: no value for path parameter ${name}`);
     return encodeURIComponent(String(value));
   });
-  const query = new URLSearchParams(req.params.filter((p) => p.in === 'query').map((p) => [p.name, String(p.value)]));
+  const query = new URLSearchParams(req.params.filter((p) => p.in === 'query').map((p): [string, string] => [p.name, String(p.value)]));
   const headers: Record<string, string> = Object.fromEntries(req.params.filter((p) => p.in === 'header').map((p) => [p.name, String(p.value)]));
   const scheme = Object.keys((req.op.security ?? doc.security)[0] ?? {})[0];
   if (scheme === 'bearerAuth') headers.authorization = `Bearer ${stack.key}`;
