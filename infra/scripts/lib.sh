@@ -30,6 +30,13 @@ ensure_python_requests() {
   apt_install python3-requests || { log "python3-requests is missing: run 'apt-get install -y python3-requests' (the Python example test is skipped until then)"; return 1; }
 }
 
+# The /docs browser test drives Debian's chromium (playwright-core brings no browser of its own).
+ensure_chromium() {
+  [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ] && return 0
+  [ -x /usr/bin/chromium ] && return 0
+  apt_install chromium || { log "chromium is missing: run 'apt-get install -y chromium' (the /docs browser test is skipped until then)"; return 1; }
+}
+
 redis_up() { node -e '
   const s = require("net").connect(Number(process.argv[2]), process.argv[1]);
   s.setTimeout(1000); s.on("connect", () => s.write("PING\r\n"));

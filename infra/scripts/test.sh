@@ -10,6 +10,7 @@ export TURBO_TELEMETRY_DISABLED=1
 ensure_pnpm
 ensure_ffmpeg
 ensure_python_requests || true
+ensure_chromium || true
 ensure_redis
 ensure_postgres
 ensure_deps

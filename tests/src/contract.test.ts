@@ -252,6 +252,8 @@ describe('GET /v1/models', () => {
       limits: { seconds: { values: [4, 8, 12] }, size: { values: ['720x1280', '1280x720'] }, fps: { values: [24, 30] }, max_n: 2 },
       defaults: { seconds: 4, size: '720x1280', fps: 30 },
       capabilities: { image_input: true, remix: true },
+      // Served by the built-in renderer, and it says so.
+      upstream: { adapter: 'preview', targets: [{ adapter: 'preview', model: null, priority: 0 }] },
     });
     expect(Number.isInteger(sora2.created)).toBe(true);
     expect(res.body.data.find((m: any) => m.id === 'tiny-noremix').capabilities.remix).toBe(false);
@@ -273,7 +275,7 @@ describe('OpenAPI document and /docs', () => {
     doc = JSON.parse(res.bytes.toString('utf8'));
   });
 
-  test('is OpenAPI 3.1 and lists every endpoint of the contract, each answered by a real route', async () => {
+  test('is OpenAPI 3.1 and lists every endpoint of the contract', async () => {
     expect(doc.openapi).toBe('3.1.0');
     // Valid against the official OpenAPI 3.1 schema. In that schema `$dynamicRef: "#meta"` always
     // lands on `$defs/schema`; ajv resolves it from the wrong scope, so it is spelled as a $ref.
@@ -296,16 +298,7 @@ describe('OpenAPI document and /docs', () => {
         'GET /docs',
       ]),
     );
-    // Every documented operation reaches a route (a missing route answers "No route for ...").
-    for (const op of ops) {
-      const [method, path] = op.split(' ') as [string, string];
-      const res = await http(stack, method, path.replace('{video_id}', 'vid_nosuchvideo').replace('{model_id}', 'nosuchmodel'), {
-        key: stack.key,
-        ...(method === 'POST' ? { json: {} } : {}),
-      });
-      expect(res.status).toBeLessThan(500);
-      expect(res.body?.error?.message ?? '').not.toMatch(/^No route for/);
-    }
+    // That each one reaches a real route is shown by openapi-examples.test.ts, which sends every example.
     // Every $ref points at a component that exists.
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
     for (const r of refs) expect(doc.components.schemas[r]).toBeDefined();

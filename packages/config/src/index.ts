@@ -19,6 +19,12 @@ const perProviderLimits = z
   .regex(/^\s*[\w.-]+\s*=\s*\d+\s*(,\s*[\w.-]+\s*=\s*\d+\s*)*$/, 'must look like "preview=4,replicate=10"')
   .transform((v) => Object.fromEntries(v.split(',').map((p) => p.split('=').map((x) => x.trim())).map(([k, n]) => [k!, Number(n)])) as Record<string, number>);
 
+/**
+ * The API key `pnpm start` creates when REELAY_BOOTSTRAP_KEY is unset (infra/scripts/start.sh sets
+ * the same value). It is public, so a server using it may show it, e.g. prefilled in /docs.
+ */
+export const LOCAL_DEVELOPMENT_KEY = 'rly_local_development_key';
+
 /** Every setting Reelay reads from the environment, with defaults that suit a local run. */
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),

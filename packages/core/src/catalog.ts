@@ -84,15 +84,12 @@ export type CatalogFile = z.infer<typeof catalogFileSchema>;
 
 const preview = [{ provider: 'preview' }];
 
-/** Standard resolution tiers: up to 640x640, 1280x720, 1920x1080, then anything larger. */
-const tiers = (sd: number, hd: number, fhd: number, uhd = fhd) => [
-  { maxPixels: 640 * 640, microsPerSecond: sd },
-  { maxPixels: 1280 * 720, microsPerSecond: hd },
-  { maxPixels: 1920 * 1080, microsPerSecond: fhd },
-  { microsPerSecond: uhd },
-];
 const anySize = { width: { min: 64, max: 3840 }, height: { min: 64, max: 3840 } };
 
+/**
+ * Every built-in model is served by the preview renderer, so none carries a price: a preview clip
+ * costs nothing unless a catalog file prices it on purpose (`pricing`, per model).
+ */
 export const DEFAULT_CATALOG: CatalogFile = {
   defaultModel: 'sora-1.0',
   models: [
@@ -106,7 +103,6 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 4,
       acceptsImage: true,
       supportsRemix: true,
-      pricing: tiers(20_000, 50_000, 100_000, 300_000),
       defaults: { duration: 5, width: 1280, height: 720, fps: 30 },
       deadlineSeconds: 3600,
     },
@@ -120,7 +116,6 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 4,
       acceptsImage: true,
       supportsRemix: true,
-      pricing: tiers(10_000, 25_000, 50_000),
       defaults: { duration: 5, width: 1280, height: 720, fps: 24 },
       deadlineSeconds: 3600,
     },
@@ -134,7 +129,6 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 2,
       acceptsImage: true,
       supportsRemix: true,
-      pricing: [{ microsPerSecond: 100_000 }],
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
       deadlineSeconds: 3600,
     },
@@ -148,12 +142,25 @@ export const DEFAULT_CATALOG: CatalogFile = {
       maxN: 2,
       acceptsImage: true,
       supportsRemix: true,
-      pricing: [{ maxPixels: 1280 * 720, microsPerSecond: 300_000 }, { microsPerSecond: 500_000 }],
       defaults: { duration: 4, width: 720, height: 1280, fps: 30 },
       deadlineSeconds: 3600,
     },
   ],
 };
+
+/**
+ * Which adapter serves a model, as clients may see it: adapter names and upstream model names
+ * only, never a credential, a credential's variable name or an upstream address.
+ */
+export function modelUpstream(model: Pick<ModelSpec, 'targets'>): {
+  adapter: string;
+  targets: { adapter: string; model: string | null; priority: number }[];
+} {
+  const targets = model.targets
+    .map((t, i) => ({ adapter: t.provider, model: t.upstreamModel ?? null, priority: t.priority ?? i }))
+    .sort((a, b) => a.priority - b.priority);
+  return { adapter: targets[0]!.adapter, targets };
+}
 
 export class ModelCatalog {
   private readonly byId: Map<string, ModelSpec>;

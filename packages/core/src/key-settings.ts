@@ -25,7 +25,8 @@ export const keySettingsSchema = z
     webhook_secret: z.string().min(16).max(256).nullable(),
   })
   .strict()
-  .partial();
+  .partial()
+  .meta({ id: 'KeySettings' });
 
 export type KeySettings = z.infer<typeof keySettingsSchema>;
 

@@ -1,4 +1,4 @@
-import type { ModelSpec } from '@reelay/core';
+import { modelUpstream, type ModelSpec } from '@reelay/core';
 
 /** A catalog model in OpenAI's model-object shape, plus its limits, defaults and capabilities. */
 export function toModelObject(model: ModelSpec, created: number): Record<string, unknown> {
@@ -20,5 +20,7 @@ export function toModelObject(model: ModelSpec, created: number): Record<string,
       fps: model.defaults.fps,
     },
     capabilities: { image_input: model.acceptsImage, remix: model.supportsRemix },
+    // Says plainly when the built-in preview renderer (not a real model) serves the model.
+    upstream: modelUpstream(model),
   };
 }
