@@ -197,7 +197,7 @@ export class ModelCatalog {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (err) {
-      throw new Error(`model catalog ${path}: ${(err as Error).message}`);
+      throw new Error(`model catalog ${path}: ${(err as Error).message}`, { cause: err });
     }
     const parsed = catalogFileSchema.safeParse(raw);
     if (!parsed.success) {

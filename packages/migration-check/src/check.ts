@@ -14,13 +14,13 @@ import { clientConfig } from './connection';
  * - drift: `migrate diff` from the migrations folder to schema.prisma is empty, i.e. the
  *   hand-written SQL and the schema describe the same database.
  */
-export const PACKAGE_DIR = resolve(__dirname, '..');
+const PACKAGE_DIR = resolve(__dirname, '..');
 export const SCHEMA_PATH = resolve(__dirname, '../../../prisma/schema.prisma');
 const PRISMA_CONFIG = join(PACKAGE_DIR, 'prisma.config.ts');
 const PRISMA_MAJOR = '6.';
 const CLI_TIMEOUT_MS = 120_000;
 
-export interface CliRun {
+interface CliRun {
   command: string;
   code: number | null;
   output: string;
@@ -34,7 +34,7 @@ export interface CheckResult {
   runs: CliRun[];
 }
 
-export type Applier = (databaseUrl: string, migrationsDir: string) => Promise<unknown>;
+type Applier = (databaseUrl: string, migrationsDir: string) => Promise<unknown>;
 
 function prismaCli(): string {
   const pkg = JSON.parse(readFileSync(require.resolve('prisma/package.json', { paths: [PACKAGE_DIR] }), 'utf8')) as { version: string };
@@ -97,13 +97,13 @@ function quoted(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-export async function recreateDatabase(databaseUrl: string): Promise<void> {
+async function recreateDatabase(databaseUrl: string): Promise<void> {
   const name = quoted(clientConfig(databaseUrl).database!);
   await onAdminDatabase(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await onAdminDatabase(databaseUrl, `CREATE DATABASE ${name}`);
 }
 
-export async function dropDatabase(databaseUrl: string): Promise<void> {
+async function dropDatabase(databaseUrl: string): Promise<void> {
   await onAdminDatabase(databaseUrl, `DROP DATABASE IF EXISTS ${quoted(clientConfig(databaseUrl).database!)} WITH (FORCE)`);
 }
 

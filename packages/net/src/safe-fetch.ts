@@ -42,7 +42,7 @@ const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
  * to exactly what was checked: a second DNS query (which a rebinding server could answer differently)
  * never happens. Literal-IP hosts skip lookup altogether and connect to the literal that was vetted.
  */
-export function pinnedLookup(vetted: readonly ResolvedAddress[]): LookupFunction {
+function pinnedLookup(vetted: readonly ResolvedAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
     const usable = options.family ? vetted.filter((a) => a.family === options.family) : vetted;
     process.nextTick(() => {

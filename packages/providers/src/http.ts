@@ -65,7 +65,7 @@ export async function readJson<T>(
   } catch (err) {
     throw new TransientProviderError('timeout', `reading the upstream answer failed: ${(err as Error).message}`);
   }
-  let body: unknown = null;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : null;
   } catch {

@@ -12,7 +12,7 @@ interface HttpishError {
 }
 
 /** Turns body-parser, multer and unknown errors into the one API error shape. */
-export function toApiError(err: unknown, maxBodyBytes: number, maxImageBytes?: number): ApiError {
+function toApiError(err: unknown, maxBodyBytes: number, maxImageBytes?: number): ApiError {
   if (err instanceof ApiError) return err;
   const e = (err ?? {}) as HttpishError;
   if (e.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'Request body is not valid JSON');

@@ -13,7 +13,7 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
  * Bearer REELAY_ADMIN_TOKEN, compared in constant time (both sides hashed to equal length first).
  * Without a configured token the admin API does not exist: 404, as for any unknown route.
  */
-export function requireAdminToken(deps: ApiDeps) {
+function requireAdminToken(deps: ApiDeps) {
   const expected = deps.config.REELAY_ADMIN_TOKEN ? digest(deps.config.REELAY_ADMIN_TOKEN) : null;
   return (req: Request, _res: Response, next: NextFunction): void => {
     if (!expected) return next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.originalUrl.split('?')[0]}`));

@@ -145,7 +145,7 @@ function parseVariantAndIndex(req: Request, n: number): { variant: Variant; inde
 }
 
 /** Streams one stored output with ETag and byte-range support, so a <video> element can seek. */
-export async function sendContent(
+async function sendContent(
   deps: ApiDeps,
   req: Request,
   res: Response,

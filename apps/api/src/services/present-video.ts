@@ -4,7 +4,7 @@ import { signedContentUrl, toVideoObject, type ContentVariant, type StatusDialec
 import { videoOutputsOf, type ApiKey, type VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 
-export function dialectFor(deps: ApiDeps, key: ApiKey): StatusDialect {
+function dialectFor(deps: ApiDeps, key: ApiKey): StatusDialect {
   return (key.statusDialect as StatusDialect | null) ?? deps.config.REELAY_STATUS_DIALECT;
 }
 
@@ -17,7 +17,7 @@ const resultAvailable = (task: VideoRow): boolean =>
   task.status === 'completed' && task.filesDeletedAt === null && task.expiresAt.getTime() > Date.now();
 
 /** A link to one output that works without the bearer header until the task's expires_at. */
-export function contentLink(deps: ApiDeps, baseUrl: string, task: VideoRow, variant: ContentVariant = 'video', index = 0): string {
+function contentLink(deps: ApiDeps, baseUrl: string, task: VideoRow, variant: ContentVariant = 'video', index = 0): string {
   return signedContentUrl(baseUrl, deps.signingSecret, {
     videoId: task.id,
     variant,

@@ -14,7 +14,7 @@ import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } fro
 import type { ServerResponse } from 'node:http';
 import { EmulatorServer, sendJson, type LoggedRequest } from '../emulator-kit';
 
-export type FalStatus = 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED';
+type FalStatus = 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED';
 
 export interface EmulatedFalRequest {
   id: string;

@@ -18,7 +18,7 @@ import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { EmulatorServer, sendJson, type LoggedRequest } from '../emulator-kit';
 
-export type ReplicateStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+type ReplicateStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 
 export interface EmulatedPrediction {
   id: string;
