@@ -15,7 +15,7 @@ const MAX_BATCH = 500;
  * A batch statement that fails is tried again key by key, so one request's bad value fails only
  * that request, never the neighbours that happened to share its event-loop turn.
  */
-export function isolating<K, V>(batch: (keys: readonly K[]) => Promise<V[]>): (keys: readonly K[]) => Promise<(V | Error)[]> {
+function isolating<K, V>(batch: (keys: readonly K[]) => Promise<V[]>): (keys: readonly K[]) => Promise<(V | Error)[]> {
   return async (keys) => {
     try {
       return await batch(keys);

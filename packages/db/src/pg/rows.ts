@@ -14,7 +14,7 @@ const INT8 = 20;
  * row has a dozen of them and Date's string parser was most of a row's parse time. Anything else
  * (infinity, years before 1000 or after 9999) goes the slow way.
  */
-export function parseTimestamp(s: string): Date {
+function parseTimestamp(s: string): Date {
   if (s.length >= 19 && s.length <= 26 && s.charCodeAt(4) === 45 && s.charCodeAt(10) === 32 && s.charCodeAt(0) !== 48) {
     const ms = s.length > 20 ? Number(s.slice(20, 23).padEnd(3, '0')) : 0;
     return new Date(Date.UTC(+s.slice(0, 4), +s.slice(5, 7) - 1, +s.slice(8, 10), +s.slice(11, 13), +s.slice(14, 16), +s.slice(17, 19), ms));
@@ -32,7 +32,7 @@ export const typeParsers = {
 };
 
 const camelNames = new Map<string, string>();
-export const camel = (s: string): string => {
+const camel = (s: string): string => {
   let c = camelNames.get(s);
   if (c === undefined) camelNames.set(s, (c = s.replace(/_([a-z])/g, (_m, ch: string) => ch.toUpperCase())));
   return c;
@@ -74,7 +74,7 @@ export function toRecord(data: object): Record<string, unknown> {
 
 /** A prepared-statement name per query text, so Postgres parses and plans each shape once per connection. */
 const statementNames = new Map<string, string>();
-export function statementName(text: string): string {
+function statementName(text: string): string {
   let name = statementNames.get(text);
   if (name === undefined) statementNames.set(text, (name = `reelay_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`));
   return name;
