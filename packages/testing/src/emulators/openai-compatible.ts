@@ -4,29 +4,30 @@
  * download: GET /v1/videos/{id}/content?variant=video|thumbnail|spritesheet; delete: DELETE
  * /v1/videos/{id}; errors as {"error": {"message", "type", "param", "code"}}; 429 with Retry-After).
  * A real HTTP server on loopback. Each test steers it: task duration, failures, content policy,
- * 429 bursts, 5xx bursts, hanging requests; every request is logged (never the key itself).
+ * 429 bursts, 5xx bursts, hanging requests; every request can be read back as a call (never
+ * with the key itself).
  * `Idempotency-Key` is honoured: a create repeated with the same key returns the same task.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import { Emulator, sendBytes, sendJson, type LoggedRequest } from './kit';
 
 export type EmulatorRoute = 'create' | 'retrieve' | 'content' | 'delete';
 
-export interface EmulatorRequest {
+/** One request as the Videos API saw it. */
+export interface VideosCall {
   at: number;
   method: string;
+  /** Path and query string. */
   path: string;
   route: EmulatorRoute | 'other';
   status: number;
   idempotencyKey: string | null;
-  /** Whether a valid bearer key came with it (the key itself is never logged). */
+  /** Whether a valid bearer key came with it (the key itself is never shown). */
   authorized: boolean;
   contentType: string | null;
   /** Create only: the parsed fields (multipart file parts appear as `<file N bytes>`). */
   fields?: Record<string, string>;
-  /** Create only: the upstream task the request was answered with, if any. */
-  taskId?: string;
 }
 
 export interface EmulatorBehaviour {
@@ -42,17 +43,6 @@ export interface EmulatorBehaviour {
   seedDialect: boolean;
   /** Report `eta_seconds` on running tasks (a gateway extension; OpenAI does not). */
   reportEta: boolean;
-  /** Keep every request in `log` (a bench turns this off and reads `counts`). */
-  keepLog: boolean;
-}
-
-interface Injection {
-  on: EmulatorRoute | 'any';
-  remaining: number;
-  answer: 'status' | 'hang';
-  status?: number;
-  retryAfterSeconds?: number;
-  message?: string;
 }
 
 interface EmulatedTask {
@@ -73,175 +63,157 @@ const defaults: EmulatorBehaviour = {
   contentPolicyOnCreate: false,
   seedDialect: false,
   reportEta: false,
-  keepLog: true,
 };
+
+const VIDEOS_PATH = /^\/v1\/videos(?:\/([^/]+))?(\/content)?$/;
+
+function routeOf(req: { method: string; path: string }): EmulatorRoute | 'other' {
+  const m = VIDEOS_PATH.exec(req.path);
+  if (!m) return 'other';
+  if (req.method === 'POST' && !m[1]) return 'create';
+  if (req.method === 'GET' && m[1] && m[2]) return 'content';
+  if (req.method === 'GET' && m[1]) return 'retrieve';
+  if (req.method === 'DELETE' && m[1] && !m[2]) return 'delete';
+  return 'other';
+}
+
+const errorType = (status: number): string => (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
+
+function sendError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  sendJson(res, status, { error: { message, type: errorType(status), param: null, code } }, headers);
+}
 
 /** Bytes served as each variant's content: fixed per task id so downloads can be compared. */
 export const emulatedContent = (taskId: string, variant: string): Buffer =>
   Buffer.from(`emulated ${variant} of ${taskId}\n`.repeat(variant === 'video' ? 64 : 4));
 
-export class OpenAIVideosEmulator {
-  readonly log: EmulatorRequest[] = [];
-  readonly counts = { requests: 0, creates: 0, retrieves: 0, accepted: 0 };
+export class OpenAIVideosEmulator extends Emulator {
   behaviour: EmulatorBehaviour;
+  readonly apiKey: string | null;
   private readonly tasks = new Map<string, EmulatedTask>();
   private readonly byIdempotencyKey = new Map<string, string>();
-  private injections: Injection[] = [];
-  private readonly hanging = new Set<ServerResponse>();
+  private tally = { creates: 0, retrieves: 0, accepted: 0 };
 
-  private constructor(
-    private readonly server: Server,
-    readonly url: string,
-    readonly apiKey: string | null,
-    behaviour: Partial<EmulatorBehaviour>,
-  ) {
-    this.behaviour = { ...defaults, ...behaviour };
+  /** `keepLog: false` keeps only `counts` (a bench with 10,000 tasks). */
+  constructor(opts: { apiKey?: string | null; behaviour?: Partial<EmulatorBehaviour>; keepLog?: boolean } = {}) {
+    super({ keepLog: opts.keepLog });
+    this.apiKey = opts.apiKey ?? null;
+    this.behaviour = { ...defaults, ...opts.behaviour };
   }
 
-  static async start(opts: { apiKey?: string | null; port?: number; behaviour?: Partial<EmulatorBehaviour> } = {}): Promise<OpenAIVideosEmulator> {
-    let self: OpenAIVideosEmulator | undefined;
-    const server = createServer((req, res) => void self!.handle(req, res));
-    server.keepAliveTimeout = 30_000;
-    await new Promise<void>((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
-    self = new OpenAIVideosEmulator(server, `http://127.0.0.1:${port}`, opts.apiKey ?? null, opts.behaviour ?? {});
-    return self;
+  /** Requests received, creates and retrieves answered, upstream tasks made. */
+  get counts(): { requests: number; creates: number; retrieves: number; accepted: number } {
+    return { requests: this.server.received, ...this.tally };
+  }
+
+  /** Upstream tasks created (a create repeated with the same Idempotency-Key counts once). */
+  get acceptedTasks(): number {
+    return this.tally.accepted;
   }
 
   /** The next `count` requests to `on` answer `status` (e.g. a burst of 500s). */
   failNext(count: number, status = 500, on: EmulatorRoute | 'any' = 'any', message?: string): this {
-    this.injections.push({ on, remaining: count, answer: 'status', status, message });
+    const code = status >= 500 ? 'server_error' : 'invalid_request';
+    const text = message ?? `The server had an error while processing your request (${status})`;
+    this.server.interrupt({ match: this.on(on), times: count, status, body: { error: { message: text, type: errorType(status), param: null, code } } });
     return this;
   }
 
   /** The next `count` requests to `on` answer 429 with `Retry-After: <seconds>`. */
   rateLimitNext(count: number, retryAfterSeconds: number, on: EmulatorRoute | 'any' = 'any'): this {
-    this.injections.push({ on, remaining: count, answer: 'status', status: 429, retryAfterSeconds });
+    const body = { error: { message: 'Rate limit reached for requests', type: errorType(429), param: null, code: 'rate_limit_exceeded' } };
+    this.server.interrupt({ match: this.on(on), times: count, status: 429, headers: { 'retry-after': String(retryAfterSeconds) }, body });
     return this;
   }
 
   /** The next `count` requests to `on` are read and never answered (until close). */
   hangNext(count: number, on: EmulatorRoute | 'any' = 'any'): this {
-    this.injections.push({ on, remaining: count, answer: 'hang' });
+    this.server.interrupt({ match: this.on(on), times: count, hang: true });
     return this;
   }
 
   /** Drops failures, 429s and hangs still waiting to be served. */
   clearInjections(): this {
-    this.injections = [];
+    this.server.clearInterruptions();
     return this;
   }
 
-  /** Upstream tasks created (a create repeated with the same Idempotency-Key counts once). */
-  get acceptedTasks(): number {
-    return this.counts.accepted;
+  /** Forgets the requests seen and the tasks accepted so far (between tests sharing one emulator). */
+  clearLog(): this {
+    this.server.log.length = 0;
+    this.tally.accepted = 0;
+    return this;
   }
 
-  requests(route?: EmulatorRoute): EmulatorRequest[] {
-    return route ? this.log.filter((r) => r.route === route) : [...this.log];
+  /** The requests seen, as calls of the Videos API; only those to `route` when given. */
+  calls(route?: EmulatorRoute): VideosCall[] {
+    const all = this.server.log.map((r) => this.callOf(r));
+    return route ? all.filter((c) => c.route === route) : all;
   }
 
-  async close(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
-    this.hanging.clear();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  private on(route: EmulatorRoute | 'any'): ((req: LoggedRequest) => boolean) | undefined {
+    return route === 'any' ? undefined : (req) => routeOf(req) === route;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.url);
-    const entry: EmulatorRequest = {
-      at: Date.now(),
-      method: req.method ?? 'GET',
-      path: url.pathname + url.search,
-      route: 'other',
-      status: 0,
-      idempotencyKey: (req.headers['idempotency-key'] as string | undefined) ?? null,
-      authorized: this.apiKey === null || req.headers.authorization === `Bearer ${this.apiKey}`,
-      contentType: req.headers['content-type'] ?? null,
+  private authorized(req: LoggedRequest): boolean {
+    return this.apiKey === null || req.headers.authorization === `Bearer ${this.apiKey}`;
+  }
+
+  private callOf(r: LoggedRequest): VideosCall {
+    const route = routeOf(r);
+    const contentType = (r.headers['content-type'] as string | undefined) ?? null;
+    const search = r.query.toString();
+    return {
+      at: r.at,
+      method: r.method,
+      path: search ? `${r.path}?${search}` : r.path,
+      route,
+      status: r.status,
+      idempotencyKey: (r.headers['idempotency-key'] as string | undefined) ?? null,
+      authorized: this.authorized(r),
+      contentType,
+      ...(route === 'create' ? { fields: parseFields(contentType ?? '', r.body) ?? undefined } : {}),
     };
-    this.counts.requests++;
-    if (this.behaviour.keepLog) this.log.push(entry);
-    const body = await readBody(req);
-    const m = /^\/v1\/videos(?:\/([^/]+))?(\/content)?$/.exec(url.pathname);
-    if (m && req.method === 'POST' && !m[1]) entry.route = 'create';
-    else if (m && req.method === 'GET' && m[1] && m[2]) entry.route = 'content';
-    else if (m && req.method === 'GET' && m[1]) entry.route = 'retrieve';
-    else if (m && req.method === 'DELETE' && m[1] && !m[2]) entry.route = 'delete';
+  }
 
-    const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
-      entry.status = status;
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(payload));
-    };
-    const fail = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
-      send(status, { error: { message, type: status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code } }, headers);
-
-    const injected = this.takeInjection(entry.route);
-    if (injected?.answer === 'hang') {
-      this.hanging.add(res);
-      res.on('close', () => this.hanging.delete(res));
-      return;
-    }
-    if (injected) {
-      const status = injected.status!;
-      if (status === 429) {
-        return fail(429, 'rate_limit_exceeded', 'Rate limit reached for requests', { 'retry-after': String(injected.retryAfterSeconds ?? 1) });
-      }
-      return fail(status, status >= 500 ? 'server_error' : 'invalid_request', injected.message ?? `The server had an error while processing your request (${status})`);
-    }
-    if (!entry.authorized) return fail(401, 'invalid_api_key', 'Incorrect API key provided.');
-
-    switch (entry.route) {
+  protected handle(req: LoggedRequest, res: ServerResponse): void {
+    if (!this.authorized(req)) return sendError(res, 401, 'invalid_api_key', 'Incorrect API key provided.');
+    const m = VIDEOS_PATH.exec(req.path);
+    const id = m?.[1] ? decodeURIComponent(m[1]) : '';
+    switch (routeOf(req)) {
       case 'create':
-        return this.create(entry, req, body, send, fail);
+        return this.create(req, res);
       case 'retrieve': {
-        this.counts.retrieves++;
-        const task = this.tasks.get(decodeURIComponent(m![1]!));
-        return task ? send(200, this.present(task)) : fail(404, 'not_found', 'Video not found');
+        this.tally.retrieves++;
+        const task = this.tasks.get(id);
+        return task ? sendJson(res, 200, this.present(task)) : sendError(res, 404, 'not_found', 'Video not found');
       }
       case 'content': {
-        const task = this.tasks.get(decodeURIComponent(m![1]!));
-        if (!task) return fail(404, 'not_found', 'Video not found');
-        if (this.stateOf(task).status !== 'completed') return fail(409, 'video_not_ready', 'Video is not ready');
-        const variant = url.searchParams.get('variant') ?? 'video';
-        const bytes = emulatedContent(task.id, variant);
-        entry.status = 200;
-        res.writeHead(200, { 'content-type': variant === 'video' ? 'video/mp4' : 'image/jpeg', 'content-length': String(bytes.length) });
-        res.end(bytes);
-        return;
+        const task = this.tasks.get(id);
+        if (!task) return sendError(res, 404, 'not_found', 'Video not found');
+        if (this.stateOf(task).status !== 'completed') return sendError(res, 409, 'video_not_ready', 'Video is not ready');
+        const variant = req.query.get('variant') ?? 'video';
+        return sendBytes(res, emulatedContent(task.id, variant), variant === 'video' ? 'video/mp4' : 'image/jpeg');
       }
       case 'delete': {
-        const id = decodeURIComponent(m![1]!);
-        if (!this.tasks.delete(id)) return fail(404, 'not_found', 'Video not found');
-        return send(200, { id, object: 'video.deleted', deleted: true });
+        if (!this.tasks.delete(id)) return sendError(res, 404, 'not_found', 'Video not found');
+        return sendJson(res, 200, { id, object: 'video.deleted', deleted: true });
       }
       default:
-        return fail(404, 'not_found', `No route ${req.method} ${url.pathname}`);
+        return sendError(res, 404, 'not_found', `No route ${req.method} ${req.path}`);
     }
   }
 
-  private create(
-    entry: EmulatorRequest,
-    req: IncomingMessage,
-    body: Buffer,
-    send: (status: number, payload: unknown) => void,
-    fail: (status: number, code: string, message: string) => void,
-  ): void {
-    this.counts.creates++;
-    const fields = parseFields(req.headers['content-type'] ?? '', body);
-    if (!fields) return fail(400, 'invalid_json', 'We could not parse the JSON body of your request.');
-    if (this.behaviour.keepLog) entry.fields = fields;
-    if (entry.idempotencyKey && this.byIdempotencyKey.has(entry.idempotencyKey)) {
-      const existing = this.tasks.get(this.byIdempotencyKey.get(entry.idempotencyKey)!);
-      if (existing) {
-        entry.taskId = existing.id;
-        return send(200, this.present(existing));
-      }
-    }
-    if (!fields.prompt) return fail(400, 'invalid_value', "Missing required parameter: 'prompt'.");
+  private create(req: LoggedRequest, res: ServerResponse): void {
+    this.tally.creates++;
+    const fields = parseFields(String(req.headers['content-type'] ?? ''), req.body);
+    if (!fields) return sendError(res, 400, 'invalid_json', 'We could not parse the JSON body of your request.');
+    const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
+    const existing = idempotencyKey ? this.tasks.get(this.byIdempotencyKey.get(idempotencyKey) ?? '') : undefined;
+    if (existing) return sendJson(res, 200, this.present(existing));
+    if (!fields.prompt) return sendError(res, 400, 'invalid_value', "Missing required parameter: 'prompt'.");
     if (this.behaviour.contentPolicyOnCreate) {
-      return fail(400, 'moderation_blocked', 'Your request was blocked by our moderation system.');
+      return sendError(res, 400, 'moderation_blocked', 'Your request was blocked by our moderation system.');
     }
     const b = this.behaviour;
     const runMs = Array.isArray(b.taskMs) ? b.taskMs[0] + Math.random() * (b.taskMs[1] - b.taskMs[0]) : b.taskMs;
@@ -256,10 +228,9 @@ export class OpenAIVideosEmulator {
       failure: b.taskFailure,
     };
     this.tasks.set(task.id, task);
-    this.counts.accepted++;
-    if (entry.idempotencyKey) this.byIdempotencyKey.set(entry.idempotencyKey, task.id);
-    entry.taskId = task.id;
-    send(200, this.present(task));
+    this.tally.accepted++;
+    if (idempotencyKey) this.byIdempotencyKey.set(idempotencyKey, task.id);
+    sendJson(res, 200, this.present(task));
   }
 
   private stateOf(task: EmulatedTask): { status: 'queued' | 'in_progress' | 'completed' | 'failed'; progress: number; etaMs: number } {
@@ -288,23 +259,6 @@ export class OpenAIVideosEmulator {
       ...(this.behaviour.reportEta && s.status !== 'completed' && s.status !== 'failed' ? { eta_seconds: Math.ceil(s.etaMs / 1000) } : {}),
     };
   }
-
-  private takeInjection(route: EmulatorRequest['route']): Injection | undefined {
-    const inj = this.injections.find((i) => i.remaining > 0 && (i.on === 'any' || i.on === route));
-    if (!inj) return undefined;
-    inj.remaining--;
-    this.injections = this.injections.filter((i) => i.remaining > 0);
-    return inj;
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** JSON or multipart/form-data fields as strings; file parts become `<file N bytes>`. */
