@@ -8,17 +8,16 @@
  * Uses DATABASE_URL / REDIS_URL like the server (migrating the database if needed), a bench-only
  * API key and queue prefix, and removes every row, job and file it created at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { parseConfig } from '@reelay/config';
 import { createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import { hashApiKey } from '@reelay/core';
 import { QUEUE_NAMES } from '@reelay/queue';
+import { freePort, spawnApi, spawnTs, until } from '@reelay/testing';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,35 +29,11 @@ const SECONDS = arg('seconds', 5);
 // but the API is still waiting on its round trips (Redis, Postgres) part of the time, so req/s there
 // measures latency. A batch backend keeps many more creates in flight than that.
 const CONNECTIONS = arg('connections', 100);
-const ROOT = resolve(__dirname, '../..');
 const BODY = JSON.stringify({
   model: 'sora-1.0',
   prompt: 'A cute orange cat napping in the sunlight with wind gently blowing its fur',
   duration: 10, width: 1920, height: 1080, fps: 30, n: 1,
 });
-
-function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) done({ child, url: m[1]! });
-    });
-    child.on('exit', (code) => fail(new Error(`${script} exited ${code}: ${out}`)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => done(port));
-    });
-    probe.on('error', fail);
-  });
-}
 
 interface Sample { rps: number; p99: number; errors: number; cpuUsPerRequest: number }
 
@@ -94,19 +69,15 @@ async function main(): Promise<void> {
   const port = await freePort();
   const api = {
     url: `http://127.0.0.1:${port}`,
-    // BENCH_API_NODE_FLAGS profiles the API, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--heap-prof --heap-prof-dir=/tmp/prof".
-    child: spawn(process.execPath, [...(process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'apps/api/src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    }),
+    child: spawnApi(
+      { PORT: String(port), HOST: '127.0.0.1', REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_BOOTSTRAP_KEY: key, LOG_LEVEL: 'warn' },
+      // BENCH_API_NODE_FLAGS profiles the API, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--heap-prof --heap-prof-dir=/tmp/prof".
+      { nodeFlags: process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean), inheritOutput: true },
+    ).child,
   };
-  for (let i = 0; ; i++) {
-    if (await fetch(`${api.url}/healthz`).then((r) => r.ok, () => false)) break;
-    if (i > 300) throw new Error('the API did not come up within 30 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const bare = await startChild('bench/create/bare-server.ts', {});
+  await until('the API to come up', () => fetch(`${api.url}/healthz`).then((r) => r.ok, () => false), 30_000);
+  const bareServer = spawnTs('bench/create/bare-server.ts');
+  const bare = { child: bareServer.child, url: (await bareServer.waitFor(/listening on (http:\/\/\S+)/))[1]! };
   const db = createDb(config.DATABASE_URL, 2);
   const results = { api: { create: [] as Sample[], retrieve: [] as Sample[] }, bare: { create: [] as Sample[], retrieve: [] as Sample[] } };
   try {

@@ -10,16 +10,15 @@
  *
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench pnpm exec tsx bench/inflight/run.ts
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { ROOT, spawnTs, type Spawned } from '@reelay/testing';
 import { newVideoId } from '../../packages/core/src';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '../../packages/db/src';
 import { admissionChannel, createRedis, createTasksQueue } from '../../packages/queue/src';
 
-const ROOT = resolve(__dirname, '../..');
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const PER_SECOND = 1000;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench';
@@ -31,28 +30,16 @@ const WORKER_NODE_FLAGS = (process.env.BENCH_WORKER_NODE_FLAGS ?? '--max-old-spa
 const pct = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function startEmulator(): Promise<{ child: ChildProcess; url: string; counts: () => Promise<unknown> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/inflight/emulator-server.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  let countsLine: (v: unknown) => void = () => undefined;
-  const url = await new Promise<string>((res) =>
-    lines.on('line', (l) => {
-      if (l.startsWith('URL ')) res(l.slice(4));
-      if (l.startsWith('COUNTS ')) countsLine(JSON.parse(l.slice(7)));
-    }),
-  );
+async function startEmulator(): Promise<{ process: Spawned; url: string; counts: () => Promise<unknown> }> {
+  const emulator = spawnTs('bench/inflight/emulator-server.ts', { env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY } });
+  const url = (await emulator.waitFor(/^URL (\S+)$/m))[1]!;
   return {
-    child,
+    process: emulator,
     url,
-    counts: () =>
-      new Promise((res) => {
-        countsLine = res;
-        child.kill('SIGTERM');
-      }),
+    counts: async () => {
+      emulator.child.kill('SIGTERM');
+      return JSON.parse((await emulator.waitFor(/^COUNTS (.+)$/m))[1]!);
+    },
   };
 }
 
@@ -178,7 +165,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(report, null, 2));
   } finally {
     worker.kill();
-    emulator.child.kill();
+    emulator.process.child.kill();
     await db.taskOutput.deleteMany({ where: { task: { apiKeyId: key.id } } });
     await db.task.deleteMany({ where: { apiKeyId: key.id } });
     await db.apiKey.delete({ where: { id: key.id } });

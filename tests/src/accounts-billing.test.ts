@@ -1,21 +1,17 @@
-import type { ChildProcess } from 'node:child_process';
 import { costForSeconds, estimateCostMicros } from '@reelay/core';
 import { closeBilling, transitionTask } from '@reelay/db';
 import { createProviders } from '@reelay/providers';
-import { http, startStack, type Stack } from './harness';
-import { ADMIN_TOKEN, adminKey, exited, spawnWorker, tinyCatalogFile, until } from './accounts-helpers';
+import { ADMIN_TOKEN, adminKey, http, spawnWorker, tinyCatalogFile, until, type Spawned } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 let stack: Stack;
-let workers: ChildProcess[] = [];
+let workers: Spawned[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ REELAY_ADMIN_TOKEN: ADMIN_TOKEN, REELAY_MODELS_FILE: tinyCatalogFile() }, { worker: false });
 });
 afterAll(async () => {
-  for (const w of workers) {
-    w.kill('SIGKILL');
-    await exited(w);
-  }
+  for (const w of workers) await w.stop('SIGKILL');
   await stack.close();
 });
 
@@ -57,8 +53,7 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
         if (await transitionTask(stack.db, pick.id, pick.status, 'failed', { errorCode: 'cancelled', errorMessage: 'Cancelled by the client', completedAt: new Date() })) cancels++;
       } else if (roll < 0.16 && kills < 4) {
         const victim = workers.shift()!;
-        victim.kill('SIGKILL');
-        await exited(victim);
+        await victim.stop('SIGKILL');
         workers.push(spawnWorker(stack));
         kills++;
       }

@@ -1,20 +1,16 @@
-import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { http, startStack, waitForVideo, type Stack } from './harness';
-import { ADMIN_TOKEN, adminKey, exited, spawnWorker, TINY, tinyCatalogFile, until } from './accounts-helpers';
+import { join } from 'node:path';
+import { ADMIN_TOKEN, adminKey, http, previewRenderDir, spawnWorker, TINY, tinyCatalogFile, until, waitForVideo, type Spawned } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 let stack: Stack;
-const children: ChildProcess[] = [];
+const children: Spawned[] = [];
 
 beforeAll(async () => {
   stack = await startStack({ REELAY_ADMIN_TOKEN: ADMIN_TOKEN, REELAY_MODELS_FILE: tinyCatalogFile(), WORKER_ADMISSION_INTERVAL_MS: '500' });
 });
 afterAll(async () => {
-  for (const c of children) {
-    c.kill('SIGKILL');
-    await exited(c);
-  }
+  for (const c of children) await c.stop('SIGKILL');
   await stack.close();
 });
 
@@ -56,10 +52,7 @@ test('a key limited to 2 concurrent tasks never has more than 2 processing, acro
 }, 300_000);
 
 test('kill -9 of a worker mid-task does not leak the slot: the key (limit 1) still runs its next task', async () => {
-  for (const c of children.splice(0)) {
-    c.kill('SIGKILL');
-    await exited(c);
-  }
+  for (const c of children.splice(0)) await c.stop('SIGKILL');
   await stack.worker!.close(); // only killable worker processes from here on
   stack.worker = null;
   const key = await adminKey(stack, { max_concurrent: 1 });
@@ -68,15 +61,14 @@ test('kill -9 of a worker mid-task does not leak the slot: the key (limit 1) sti
   expect([first.status, second.status]).toEqual([200, 200]);
   const worker = spawnWorker(stack);
   children.push(worker);
-  const renderDir = join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${first.body.id.replace(/[^A-Za-z0-9_]/g, '')}`);
+  const renderDir = previewRenderDir(stack, first.body.id);
   await until('the first render to be under way', async () => {
     const r = await http(stack, 'GET', `/v1/videos/${first.body.id}`, { key: key.secret });
     return r.body.status === 'processing' && existsSync(join(renderDir, 'pid'));
   });
   // The second task is held back by the limit while the first holds the slot.
   expect((await stack.db.task.findUniqueOrThrow({ where: { id: second.body.id } })).admittedAt).toBeNull();
-  worker.kill('SIGKILL');
-  await exited(worker);
+  await worker.stop('SIGKILL');
   children.push(spawnWorker(stack));
   const a = await waitForVideo(stack, key.secret, first.body.id, 180_000);
   const b = await waitForVideo(stack, key.secret, second.body.id, 180_000);

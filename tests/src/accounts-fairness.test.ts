@@ -1,6 +1,6 @@
 import { transitionTask } from '@reelay/db';
-import { http, startStack, type Stack } from './harness';
-import { ADMIN_TOKEN, adminKey, TINY, tinyCatalogFile, until } from './accounts-helpers';
+import { ADMIN_TOKEN, adminKey, http, TINY, tinyCatalogFile, until } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 const PROVIDER_SLOTS = 4;
 let stack: Stack;

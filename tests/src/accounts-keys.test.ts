@@ -1,21 +1,18 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { startApi, type ApiRuntime } from '@reelay/api';
 import { hashApiKey } from '@reelay/core';
-import { http, startStack, type Stack } from './harness';
-import { ADMIN_TOKEN, adminKey, exited, ROOT, TINY, tinyCatalogFile } from './accounts-helpers';
+import { ADMIN_TOKEN, adminKey, http, ROOT, spawnApi, TINY, tinyCatalogFile, type Spawned } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 let stack: Stack;
-let secondApi: ChildProcess | null = null;
+let secondApi: Spawned | null = null;
 
 beforeAll(async () => {
   // No worker: tasks stay queued, which is what the queue and budget limits are about.
   stack = await startStack({ REELAY_ADMIN_TOKEN: ADMIN_TOKEN, REELAY_MODELS_FILE: tinyCatalogFile() }, { worker: false });
 });
 afterAll(async () => {
-  if (secondApi) {
-    secondApi.kill('SIGKILL');
-    await exited(secondApi);
-  }
+  await secondApi?.stop('SIGKILL');
   await stack.close();
 });
 
@@ -178,21 +175,10 @@ test('a key never sees another key’s tasks or usage', async () => {
 
 test('the request rate limit is one limit shared by two API processes', async () => {
   const c = stack.config;
-  secondApi = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, DATABASE_URL: c.DATABASE_URL, REDIS_URL: c.REDIS_URL, REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX, PORT: '0', REELAY_MODELS_FILE: c.REELAY_MODELS_FILE! },
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    secondApi!.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      // The API logs JSON lines; the one saying it listens carries its URL.
-      const m = /"url":"(http:[^"]+)"[^\n]*"msg":"api listening"|"msg":"api listening"[^\n]*"url":"(http:[^"]+)"/.exec(out);
-      if (m) resolve((m[1] ?? m[2])!);
-    });
-    secondApi!.once('exit', () => reject(new Error(`second API exited: ${out}`)));
-  });
+  secondApi = spawnApi({ DATABASE_URL: c.DATABASE_URL, REDIS_URL: c.REDIS_URL, REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX, PORT: '0', REELAY_MODELS_FILE: c.REELAY_MODELS_FILE! });
+  // The API logs JSON lines; the one saying it listens carries its URL.
+  const m = await secondApi.waitFor(/"url":"(http:[^"]+)"[^\n]*"msg":"api listening"|"msg":"api listening"[^\n]*"url":"(http:[^"]+)"/);
+  const url = (m[1] ?? m[2])!;
   const key = await adminKey(stack, { rate_limit_per_minute: 10 });
   const apis = [stack, { url }];
   const seen: [number, string | null][] = [];

@@ -1,6 +1,7 @@
 import { createApiKey } from '@reelay/db';
 import { admitPendingTasks, type WorkerContext } from '@reelay/worker';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // No worker: each test runs admission by hand and reads what one run admitted, in order.
 let stack: Stack;

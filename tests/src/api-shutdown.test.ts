@@ -1,27 +1,11 @@
-import { until } from './harness';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, createServer } from 'node:net';
-import { resolve } from 'node:path';
+import { connect } from 'node:net';
 import { createApiKey, createDb } from '@reelay/db';
+import { freePort, spawnApi, until } from '@reelay/testing';
 
 /**
  * SIGTERM to an API process with a request in flight: it stops accepting new connections, lets
  * the request finish (the client is still sending its body when the signal arrives), then exits 0.
  */
-const ROOT = resolve(__dirname, '../..');
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-
 // While the API starts or stops, requests fail outright: count that as "not yet".
 const untilOk = (what: string, fn: () => Promise<boolean>) => until(what, () => fn().catch(() => false), 30_000);
 
@@ -29,15 +13,7 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
   const port = await freePort();
   const db = createDb(process.env.DATABASE_URL!, 2);
   const { secret } = await createApiKey(db, { name: 'shutdown-test' });
-  const api: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'apps/api/src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), REELAY_QUEUE_PREFIX: `test-shutdown-${process.pid}`, SHUTDOWN_GRACE_MS: '10000', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let logs = '';
-  api.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  api.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-  const exit = new Promise<number | null>((r) => api.once('exit', (code) => r(code)));
+  const api = spawnApi({ PORT: String(port), REELAY_QUEUE_PREFIX: `test-shutdown-${process.pid}`, SHUTDOWN_GRACE_MS: '10000', LOG_LEVEL: 'info' });
   try {
     await untilOk('the API to answer', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
 
@@ -53,7 +29,7 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
     );
     await new Promise((r) => setTimeout(r, 300));
 
-    api.kill('SIGTERM');
+    api.child.kill('SIGTERM');
     await untilOk('the listener to close', async () => {
       try {
         await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -62,7 +38,7 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
         return true; // connection refused: no longer accepting
       }
     });
-    expect(api.exitCode).toBeNull(); // still finishing the request in flight
+    expect(api.child.exitCode).toBeNull(); // still finishing the request in flight
 
     const sentAt = Date.now();
     socket.write(body.slice(10));
@@ -72,14 +48,14 @@ test('SIGTERM: in-flight request completes, new connections are refused, the pro
     expect(response).toMatch(/\r\nConnection: close\r\n/i); // the client is told not to reuse it
     const created = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { id: string; status: string };
     expect(created.status).toBe('pending');
-    expect(await exit).toBe(0);
+    expect((await api.exited()).code).toBe(0);
     process.stdout.write(`in-flight request answered and connection closed ${closedMs} ms after the body was sent; exited ${Date.now() - sentAt} ms after\n`);
-    expect(logs).toMatch(/"msg":"stopped"/);
+    expect(api.output()).toMatch(/"msg":"stopped"/);
     expect(await db.task.findUnique({ where: { id: created.id } })).not.toBeNull();
     // No worker serves this queue: remove the task so no other test's reconciler adopts it.
     await db.task.delete({ where: { id: created.id } });
   } finally {
-    if (api.exitCode === null) api.kill('SIGKILL');
+    if (api.child.exitCode === null) await api.stop('SIGKILL');
     await db.$disconnect();
   }
 });

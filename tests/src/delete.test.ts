@@ -6,11 +6,8 @@ import { QUEUE_NAMES, type WebhookJob } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import { admitPendingTasks, advanceTask, finalizeTask, type WorkerContext } from '@reelay/worker';
-import { http, startStack, waitForVideo, type Stack, until } from './harness';
-
-
-const renderDirOf = (stack: Stack, id: string) =>
-  join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${id.replace(/[^A-Za-z0-9_]/g, '')}`);
+import { createVideo, http, previewRenderDir, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /** Live (not zombie) processes whose working directory is `dir`, by pid → command name. */
 function processesIn(dir: string): Map<number, string> {
@@ -46,13 +43,8 @@ describe('DELETE /v1/videos/{id} with a worker running', () => {
   });
 
   test('deleting a running preview render kills its ffmpeg, leaves no files, and the video is gone', async () => {
-    const created = await http(stack, 'POST', '/v1/videos', {
-      key: stack.key,
-      json: { prompt: 'delete me while rendering', duration: 60, width: 1280, height: 720, fps: 30 },
-    });
-    expect(created.status).toBe(200);
-    const id = created.body.id as string;
-    const renderDir = renderDirOf(stack, id);
+    const { id } = await createVideo(stack, stack.key, { prompt: 'delete me while rendering', duration: 60, width: 1280, height: 720, fps: 30 });
+    const renderDir = previewRenderDir(stack, id);
     const ffmpegPids = await until('ffmpeg to be rendering', async () => {
       const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
       if (r.body.status !== 'processing' || r.body.progress <= 0) return false;
@@ -86,8 +78,7 @@ describe('DELETE /v1/videos/{id} with a worker running', () => {
   });
 
   test('deleting a completed video removes its files; another key cannot delete it', async () => {
-    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'done', duration: 1, width: 64, height: 64, fps: 24 } });
-    const id = created.body.id as string;
+    const { id } = await createVideo(stack, stack.key, { prompt: 'done', duration: 1, width: 64, height: 64, fps: 24 });
     await waitForVideo(stack, stack.key, id);
     const dir = join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id);
     expect(existsSync(dir)).toBe(true);
@@ -128,8 +119,7 @@ describe('a finalize racing with a delete', () => {
   });
 
   test('storing outputs after the delete leaves no files and no output rows', async () => {
-    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'race', duration: 1, width: 64, height: 64, fps: 24 } });
-    const id = created.body.id as string;
+    const { id } = await createVideo(stack, stack.key, { prompt: 'race', duration: 1, width: 64, height: 64, fps: 24 });
     expect((await admitPendingTasks(ctx)).map((a) => a.id)).toEqual([id]); // its turn comes (no limits here)
     await advanceTask(ctx, id); // submit: pending -> processing
     const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
@@ -162,8 +152,7 @@ describe('DELETE when the queue is unreachable', () => {
   });
 
   test('a live task is left exactly as it was, with a 503', async () => {
-    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'keep me', duration: 1, width: 64, height: 64, fps: 24 } });
-    const id = created.body.id as string;
+    const { id } = await createVideo(stack, stack.key, { prompt: 'keep me', duration: 1, width: 64, height: 64, fps: 24 });
     stack.api.deps.redis.disconnect(); // the API's own connection: its queue calls now fail fast
     const del = await http(stack, 'DELETE', `/v1/videos/${id}`, { key: stack.key });
     expect(del.status).toBe(503);

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LOCAL_DEVELOPMENT_KEY } from '@reelay/config';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * /docs in a real browser: Debian's chromium driven by playwright-core (no browser download).

@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isMp4, probe } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
-import { isMp4, probe } from './media';
 
 /**
  * The seed spec's cURL, Python (requests) and JavaScript (fetch) examples, unchanged but for the URL

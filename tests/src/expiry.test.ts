@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { http, startStack, waitForVideo, type Stack } from './harness';
 import { startWorker } from '@reelay/worker';
 import { Queue } from 'bullmq';
-import { isMp4, solidPng } from './media';
+import { http, isMp4, solidPng, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // A short TTL and a fast sweep; the render of a tiny clip finishes well inside the TTL.
 const TTL_SECONDS = 20;
@@ -36,13 +36,15 @@ test('after expires_at the sweep deletes the files, content is 410 video_expired
   expect(existsSync(`${storage}/inputs/${id}`)).toBe(true);
 
   // Wait for the sweep to stamp the task.
-  const deadline = Date.now() + (TTL_SECONDS + 60) * 1000;
-  let task = await stack.db.task.findUniqueOrThrow({ where: { id } });
-  while (!task.filesDeletedAt) {
-    if (Date.now() > deadline) throw new Error('expired task was never swept');
-    await new Promise((r) => setTimeout(r, 250));
-    task = await stack.db.task.findUniqueOrThrow({ where: { id } });
-  }
+  const task = await until(
+    'the sweep to stamp the expired task',
+    async () => {
+      const t = await stack.db.task.findUniqueOrThrow({ where: { id } });
+      return t.filesDeletedAt ? { ...t, filesDeletedAt: t.filesDeletedAt } : null;
+    },
+    (TTL_SECONDS + 60) * 1000,
+    250,
+  );
   expect(task.filesDeletedAt.getTime()).toBeGreaterThanOrEqual(task.expiresAt.getTime());
   expect(existsSync(`${storage}/videos/${id}`)).toBe(false);
   expect(existsSync(`${storage}/inputs/${id}`)).toBe(false);

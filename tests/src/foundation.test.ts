@@ -1,6 +1,6 @@
 import { hashApiKey } from '@reelay/core';
-import { http, startStack, waitForVideo, type Stack } from './harness';
-import { isJpeg, isMp4, probe } from './media';
+import { http, isJpeg, isMp4, probe, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // The seed spec's cURL example body, unchanged.
 const SEED_BODY = {

@@ -6,7 +6,6 @@ import { parseConfig, type Config } from '@reelay/config';
 import { createApiKey, createDb, type Db } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
-import { Writable } from 'node:stream';
 
 export interface Stack {
   config: Config;
@@ -23,6 +22,10 @@ export interface Stack {
 /**
  * A real Reelay on real Redis and Postgres: its own queue prefix and storage folder, so test
  * files run side by side without seeing each other's jobs.
+ *
+ * It lives with the end-to-end suites rather than in @reelay/testing because it starts the API
+ * and the worker in-process: the kit sits below every package whose tests use it (the provider
+ * adapters' included), and depending on the apps would make that a package cycle.
  */
 export async function startStack(env: Record<string, string> = {}, opts: { worker?: boolean; logger?: Logger } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-test-'));
@@ -60,62 +63,4 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-export async function http(
-  stack: { url: string },
-  method: string,
-  path: string,
-  opts: { key?: string | null; json?: unknown; body?: string | Buffer | FormData; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: any; bytes: Buffer }> {
-  const headers: Record<string, string> = { ...opts.headers };
-  if (opts.key) headers.authorization = `Bearer ${opts.key}`;
-  let body = opts.body;
-  if (opts.json !== undefined) {
-    headers['content-type'] ??= 'application/json';
-    body = JSON.stringify(opts.json);
-  }
-  const res = await fetch(stack.url + path, { method, headers, body });
-  const bytes = Buffer.from(await res.arrayBuffer());
-  let parsed: unknown = null;
-  if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(bytes.toString('utf8'));
-  return { status: res.status, headers: res.headers, body: parsed, bytes };
-}
-
-/** Polls GET /v1/videos/{id} until it ends; returns every progress value seen and the final object. */
-export async function waitForVideo(stack: { url: string }, key: string, id: string, timeoutMs = 90_000) {
-  const seen: number[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await http(stack, 'GET', `/v1/videos/${id}`, { key });
-    if (res.status !== 200) throw new Error(`GET /v1/videos/${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    seen.push(res.body.progress);
-    if (['completed', 'failed'].includes(res.body.status)) return { video: res.body, progress: seen };
-    if (Date.now() > deadline) throw new Error(`video ${id} still ${res.body.status} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
-/** A logger whose JSON lines are kept in memory, to assert on what the stack logs. */
-export function capturingLogger(level = 'debug'): { logger: Logger; lines: string[]; text(): string } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const logger = createLogger({ name: 'reelay-test', level, destination });
-  return { logger, lines, text: () => lines.join('\n') };
-}
-
-/** Polls `fn` until it returns something truthy; fails naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

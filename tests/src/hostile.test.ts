@@ -1,7 +1,8 @@
 import { request as httpRequest } from 'node:http';
 import { findVideoForOwner } from '@reelay/db';
 import { hashApiKey } from '@reelay/core';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // Single hostile requests must be answered (4xx, in the error shape) without stalling the process
 // or failing anybody else's request.

@@ -1,5 +1,5 @@
-import { http, startStack, type Stack } from './harness';
-import { solidPng } from './media';
+import { http, solidPng } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // No worker: these tests are about what POST /v1/videos stores, not about rendering.
 let stack: Stack;

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { hashApiKey } from '@reelay/core';
 import { insertTask } from '@reelay/db';
-import { http, startStack, until, waitForVideo, type Stack } from './harness';
+import { http, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // What a worker killed at the wrong moment leaves on disk is reclaimed by the next worker's sweep,
 // and nothing a live task still needs is touched.

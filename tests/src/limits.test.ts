@@ -1,5 +1,6 @@
 import { hashApiKey } from '@reelay/core';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // Small caps so the limits are reached with small requests.
 const MAX_BODY = 20_000;

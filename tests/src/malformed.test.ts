@@ -1,5 +1,6 @@
 import { hashApiKey } from '@reelay/core';
-import { http, startStack, type Stack } from './harness';
+import { http } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // A battery of broken creates. Every one must be a 4xx in the API's error shape whose message
 // names the offending field (or the body as a whole), and must leave no task behind.

@@ -1,7 +1,6 @@
 import OpenAI, { AuthenticationError, BadRequestError, NotFoundError, toFile } from 'openai';
-import { writeTestCatalog } from './catalog';
+import { isJpeg, isMp4, probe, until, writeTestCatalog } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
-import { isJpeg, isMp4, probe } from './media';
 
 /**
  * The official `openai` npm SDK (7.57.0) pointed at a running Reelay: code written against
@@ -23,14 +22,16 @@ function client(stack: Stack, apiKey: string): OpenAI {
 /** Retrieves until the video ends, as a client's polling loop would; returns every status seen. */
 async function pollUntilDone(openai: OpenAI, id: string, timeoutMs = 120_000): Promise<{ video: OpenAI.Videos.Video; statuses: string[] }> {
   const statuses: string[] = [];
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const video = await openai.videos.retrieve(id);
-    statuses.push(video.status);
-    if (video.status === 'completed' || video.status === 'failed') return { video, statuses };
-    if (Date.now() > deadline) throw new Error(`video ${id} still ${video.status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const video = await until(
+    `video ${id} to end`,
+    async () => {
+      const v = await openai.videos.retrieve(id);
+      statuses.push(v.status);
+      return v.status === 'completed' || v.status === 'failed' ? v : null;
+    },
+    timeoutMs,
+  );
+  return { video, statuses };
 }
 
 async function download(openai: OpenAI, id: string, variant: 'video' | 'thumbnail' | 'spritesheet'): Promise<Buffer> {

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import { Webhook } from 'standardwebhooks';
 import { DEFAULT_CATALOG, isIssuedId } from '@reelay/core';
-import { OpenAIVideosEmulator, ReplicateEmulator } from '@reelay/providers';
-import { ADMIN_TOKEN } from './accounts-helpers';
-import { http, startStack, until, waitForVideo, type Stack } from './harness';
+import { ADMIN_TOKEN, http, OpenAIVideosEmulator, ReplicateEmulator, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Every example in the OpenAPI document is a request the API accepts: the document is read from
@@ -254,7 +253,8 @@ describe('upstream webhook examples, signed as the upstream signs them', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'reelay-openapi-examples-'));
     // Tasks that stay running upstream, so a delivery has a task waiting on it.
-    openai = await OpenAIVideosEmulator.start({ apiKey: OPENAI_KEY, behaviour: { taskMs: 600_000, queuedMs: 0 } });
+    openai = new OpenAIVideosEmulator({ apiKey: OPENAI_KEY, behaviour: { taskMs: 600_000, queuedMs: 0 } });
+    await openai.start();
     replicate = new ReplicateEmulator({ token: REPLICATE_TOKEN, video: Buffer.alloc(0), mode: 'manual' });
     await replicate.start();
     const small = DEFAULT_CATALOG.models.find((m) => m.id === 'sora-2')!;

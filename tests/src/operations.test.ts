@@ -1,7 +1,8 @@
 import { newWebhookSecret } from '@reelay/core';
 import { QUEUE_NAMES } from '@reelay/queue';
 import { createServer, type Server } from 'node:http';
-import { capturingLogger, http, startStack, waitForVideo, type Stack } from './harness';
+import { capturingLogger, http, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /** Dashboard auth, Prometheus metrics after a real run, and secrets kept out of the logs. */
 const ADMIN_TOKEN = 'admin-token-for-ops-tests-0123456789';
@@ -77,12 +78,7 @@ describe('health, metrics, logs', () => {
     expect(video.status).toBe('completed');
     // A rejected call that carries a secret-looking header, to prove rejected requests are redacted too.
     expect((await http(stack, 'GET', '/v1/videos', { headers: { authorization: `Bearer ${keySecret}x` } })).status).toBe(401);
-    await (async () => {
-      const deadline = Date.now() + 30_000;
-      while (Date.now() < deadline && !(await stack.db.webhookDelivery.count({ where: { taskId: videoId, status: 'delivered' } }))) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    await until('the completion webhook to be delivered', () => stack.db.webhookDelivery.count({ where: { taskId: videoId, status: 'delivered' } }), 30_000);
   });
 
   test('/healthz and /readyz answer 200 with Postgres and Redis up', async () => {

@@ -1,5 +1,6 @@
 import { QUEUE_NAMES } from '@reelay/queue';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Redis Cluster needs every key of a queue in one hash slot: a prefix wrapped in braces (a hash

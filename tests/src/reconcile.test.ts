@@ -1,6 +1,7 @@
 import { createRedis, createTasksQueue } from '@reelay/queue';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { http, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 let a: Stack;
 let b: Stack;

@@ -1,47 +1,24 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { http, startStack, type Stack, until } from './harness';
+import { freePort, http, spawnProcess, until, type Spawned } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Redis stopped and started under a running API. Uses a throwaway redis-server on its own
  * loopback port (never the shared one), without persistence.
  */
 let port: number;
-let redis: ChildProcess | null = null;
+let redis: Spawned | null = null;
 let stack: Stack;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
 async function startRedis(): Promise<void> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('Ready to accept connections')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-  });
+  const child = spawnProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
+  await child.waitFor(/Ready to accept connections/);
   redis = child;
 }
 
 async function stopRedis(): Promise<void> {
   const child = redis!;
   redis = null;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
+  await child.stop('SIGKILL');
 }
 
 

@@ -1,6 +1,6 @@
 import { signedContentUrl } from '@reelay/core';
-import { http, startStack, waitForVideo, type Stack } from './harness';
-import { isJpeg, isMp4, probe } from './media';
+import { http, isJpeg, isMp4, probe, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 // Tiny renders: the point is how results are handed out, not the pixels.
 const SMALL = { duration: 1, width: 128, height: 128, fps: 24 };

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { http, startStack, waitForVideo, type Stack } from './harness';
-import { averageColor, isMp4, solidPng } from './media';
+import { averageColor, http, isMp4, solidPng, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Image URLs are fetched through the SSRF guard. Two loopback servers: `trusted` is the one

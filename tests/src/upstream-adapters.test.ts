@@ -1,10 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ReplicateEmulator, VeoEmulator } from '@reelay/providers';
-import { http, startStack, waitForVideo, type Stack } from './harness';
-import { isJpeg, probe } from './media';
+import { createVideo, http, isJpeg, probe, ReplicateEmulator, testMp4, VeoEmulator, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * The fal/Replicate/Veo adapters behind the real API and worker, as a client sees them: a Veo
@@ -22,11 +20,7 @@ let stack: Stack;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-adapters-'));
-  const video = join(dir, 'veo.mp4');
-  execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
-    '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=128x72:rate=24', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', video,
-  ]);
-  mp4 = readFileSync(video);
+  mp4 = testMp4({ width: 128, height: 72, fps: 24 });
   veo = new VeoEmulator({ apiKey: GEMINI_KEY, video: mp4, pollsToFinish: 2 });
   replicate = new ReplicateEmulator({ token: REPLICATE_TOKEN, video: mp4, failMessage: 'Prediction failed: the seed must be below 2^31' });
   await veo.start();
@@ -60,9 +54,8 @@ afterAll(async () => {
 });
 
 async function create(json: Record<string, unknown>) {
-  const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json });
-  expect(res.status).toBe(200);
-  return waitForVideo(stack, stack.key, res.body.id as string, 90_000);
+  const { id } = await createVideo(stack, stack.key, json);
+  return waitForVideo(stack, stack.key, id, 90_000);
 }
 
 test('a Veo video is generated, downloaded with the key and served by Reelay', async () => {

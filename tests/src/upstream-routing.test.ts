@@ -1,10 +1,11 @@
 import { ModelCatalog, targetKey } from '@reelay/core';
-import { emulatedContent, OpenAIVideosEmulator, ProviderRegistry } from '@reelay/providers';
+import { ProviderRegistry } from '@reelay/providers';
 import { startWorker } from '@reelay/worker';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, startStack, waitForVideo, type Stack } from './harness';
+import { createVideo, emulatedContent, http, OpenAIVideosEmulator, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * The worker pipeline against two OpenAI-compatible upstreams (emulators on loopback), each with
@@ -33,8 +34,10 @@ const model = (id: string, targets: object[], deadlineSeconds = 600) => ({
 });
 
 beforeAll(async () => {
-  emuA = await OpenAIVideosEmulator.start({ apiKey: KEY_A, behaviour: { taskMs: 600, queuedMs: 100 } });
-  emuB = await OpenAIVideosEmulator.start({ apiKey: KEY_B, behaviour: { taskMs: 600, queuedMs: 100 } });
+  emuA = new OpenAIVideosEmulator({ apiKey: KEY_A, behaviour: { taskMs: 600, queuedMs: 100 } });
+  emuB = new OpenAIVideosEmulator({ apiKey: KEY_B, behaviour: { taskMs: 600, queuedMs: 100 } });
+  await emuA.start();
+  await emuB.start();
   const a = { provider: 'openai-compatible', baseUrl: emuA.url, credentials: 'UPSTREAM_KEY_A', upstreamModel: 'sora-2' };
   const b = { provider: 'openai-compatible', baseUrl: emuB.url, credentials: 'UPSTREAM_KEY_B', upstreamModel: 'sora-2' };
   dir = mkdtempSync(join(tmpdir(), 'reelay-routing-'));
@@ -67,28 +70,23 @@ afterAll(async () => {
 
 beforeEach(() => {
   for (const e of [emuA, emuB]) {
-    e.clearInjections();
-    e.log.length = 0;
-    e.counts.accepted = 0;
+    e.clearInjections().clearLog();
     e.behaviour = { ...e.behaviour, taskMs: 600, taskFailure: null, contentPolicyOnCreate: false };
   }
 });
 
-const create = async (modelId: string, prompt = 'a red kite over the sea') => {
-  const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: modelId, prompt, duration: 1, width: 128, height: 128, fps: 12 } });
-  expect(res.status).toBe(200);
-  return res.body.id as string;
-};
+const create = async (modelId: string, prompt = 'a red kite over the sea'): Promise<string> =>
+  (await createVideo(stack, stack.key, { model: modelId, prompt, duration: 1, width: 128, height: 128, fps: 12 })).id;
 
 test('a target answering 500 passes the task to the next one; exactly one upstream task exists', async () => {
   emuA.failNext(1000, 500, 'create');
   const id = await create('failover');
   const { video } = await waitForVideo(stack, stack.key, id);
   expect(video.status).toBe('completed');
-  expect(emuA.requests('create').length).toBeGreaterThanOrEqual(1);
-  expect(emuA.requests('create').every((r) => r.status === 500)).toBe(true);
+  expect(emuA.calls('create').length).toBeGreaterThanOrEqual(1);
+  expect(emuA.calls('create').every((r) => r.status === 500)).toBe(true);
   expect(emuA.acceptedTasks + emuB.acceptedTasks).toBe(1);
-  expect(emuB.requests('create')[0]!.idempotencyKey).toBe(id);
+  expect(emuB.calls('create')[0]!.idempotencyKey).toBe(id);
 
   const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
   expect(row.providerTarget).toBe(targetKey({ provider: 'openai-compatible', baseUrl: emuB.url, credentials: 'UPSTREAM_KEY_B' }));
@@ -96,8 +94,8 @@ test('a target answering 500 passes the task to the next one; exactly one upstre
   const content = await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key });
   expect(content.bytes.equals(emulatedContent(row.upstreamId!, 'video'))).toBe(true);
   // Every poll went to B with B's key, none to A.
-  expect(emuB.requests('retrieve').every((r) => r.authorized)).toBe(true);
-  expect(emuA.requests('retrieve')).toHaveLength(0);
+  expect(emuB.calls('retrieve').every((r) => r.authorized)).toBe(true);
+  expect(emuA.calls('retrieve')).toHaveLength(0);
 });
 
 test('a content-policy refusal fails the task at once with the provider message, without failover', async () => {
@@ -106,8 +104,8 @@ test('a content-policy refusal fails the task at once with the provider message,
   const { video } = await waitForVideo(stack, stack.key, id);
   expect(video.status).toBe('failed');
   expect(video.error).toEqual({ code: 'content_policy_violation', message: 'Your request was blocked by our moderation system.' });
-  expect(emuA.requests('create')).toHaveLength(1);
-  expect(emuB.requests('create')).toHaveLength(0);
+  expect(emuA.calls('create')).toHaveLength(1);
+  expect(emuB.calls('create')).toHaveLength(0);
 });
 
 test("a task the upstream fails ends failed with the upstream's message", async () => {
@@ -124,7 +122,7 @@ test('a 429 on poll is honoured: no request to that upstream before Retry-After 
   emuA.rateLimitNext(1, 2, 'retrieve');
   const { video } = await waitForVideo(stack, stack.key, id);
   expect(video.status).toBe('completed');
-  const log = emuA.requests();
+  const log = emuA.calls();
   const limited = log.findIndex((r) => r.status === 429);
   expect(limited).toBeGreaterThanOrEqual(0);
   const next = log[limited + 1]!;
@@ -137,7 +135,7 @@ test('5xx answers while polling are retried and the task still completes', async
   emuA.failNext(3, 502, 'retrieve');
   const { video } = await waitForVideo(stack, stack.key, id);
   expect(video.status).toBe('completed');
-  expect(emuA.requests('retrieve').filter((r) => r.status === 502)).toHaveLength(3);
+  expect(emuA.calls('retrieve').filter((r) => r.status === 502)).toHaveLength(3);
 });
 
 test("a task past its model's deadline fails with timeout and is cancelled upstream", async () => {
@@ -146,7 +144,7 @@ test("a task past its model's deadline fails with timeout and is cancelled upstr
   const { video } = await waitForVideo(stack, stack.key, id, 30_000);
   expect(video.status).toBe('failed');
   expect(video.error.code).toBe('timeout');
-  expect(emuA.requests('delete').map((r) => r.status)).toEqual([200]);
+  expect(emuA.calls('delete').map((r) => r.status)).toEqual([200]);
 });
 
 test('targets of equal priority share tasks round-robin', async () => {
@@ -160,13 +158,13 @@ test('targets of equal priority share tasks round-robin', async () => {
 test("a target's concurrency and request-rate limits hold: one task in flight, at most 2 requests a second", async () => {
   const ids = [await create('limited', 'one'), await create('limited', 'two')];
   for (const id of ids) expect((await waitForVideo(stack, stack.key, id)).video.status).toBe('completed');
-  const creates = emuB.requests('create').filter((r) => r.status === 200);
+  const creates = emuB.calls('create').filter((r) => r.status === 200);
   expect(creates).toHaveLength(2);
   const first = await stack.db.task.findUniqueOrThrow({ where: { id: creates[0]!.idempotencyKey! } });
   // The second task reached the upstream only after the first had ended and freed the slot.
   expect(creates[1]!.at).toBeGreaterThanOrEqual(first.completedAt!.getTime());
   // Fixed one-second windows: over any span, no more than 2 per started second (+1 window edge).
-  const log = emuB.requests().filter((r) => r.route === 'create' || r.route === 'retrieve');
+  const log = emuB.calls().filter((r) => r.route === 'create' || r.route === 'retrieve');
   const spanMs = log[log.length - 1]!.at - log[0]!.at;
   expect(log.length).toBeLessThanOrEqual(2 * (Math.ceil(spanMs / 1000) + 1));
 });
@@ -195,7 +193,7 @@ test('a worker that died after submitting but before recording the upstream id c
     } finally {
       await worker.close();
     }
-    expect(emuA.requests('create')).toHaveLength(2);
+    expect(emuA.calls('create')).toHaveLength(2);
     expect(emuA.acceptedTasks).toBe(1);
     expect((await quiet.db.task.findUniqueOrThrow({ where: { id } })).upstreamId).toBe(first.upstreamId);
   } finally {

@@ -1,12 +1,9 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FalEmulator, OpenAIVideosEmulator, ReplicateEmulator, emulatedContent } from '@reelay/providers';
 import { Webhook } from 'standardwebhooks';
-import { http, startStack, waitForVideo, type Stack, until } from './harness';
-import { isJpeg } from './media';
+import { emulatedContent, FalEmulator, freePort, http, isJpeg, OpenAIVideosEmulator, ReplicateEmulator, testMp4, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Upstream webhooks end to end: the worker registers Reelay's callback URL on submit, the
@@ -26,14 +23,6 @@ let fal: FalEmulator;
 let openai: OpenAIVideosEmulator;
 let stack: Stack;
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 
 const model = (id: string, target: Record<string, unknown>) => ({
   id,
@@ -47,17 +36,14 @@ const model = (id: string, target: Record<string, unknown>) => ({
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-upstream-hooks-'));
-  const video = join(dir, 'upstream.mp4');
-  execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
-    '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=128x128:rate=10', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-movflags', '+faststart', video,
-  ]);
-  mp4 = readFileSync(video);
+  mp4 = testMp4({ width: 128, height: 128, fps: 10 });
   replicate = new ReplicateEmulator({ token: REPLICATE_TOKEN, video: mp4, mode: 'manual' });
   fal = new FalEmulator({ key: FAL_KEY, video: mp4, mode: 'manual' });
   await replicate.start();
   await fal.start();
   // Done as soon as made: OpenAI only sends video.completed once the video is ready.
-  openai = await OpenAIVideosEmulator.start({ apiKey: OPENAI_KEY, behaviour: { taskMs: 0, queuedMs: 0 } });
+  openai = new OpenAIVideosEmulator({ apiKey: OPENAI_KEY, behaviour: { taskMs: 0, queuedMs: 0 } });
+  await openai.start();
 
   const catalog = join(dir, 'models.json');
   writeFileSync(
@@ -186,7 +172,7 @@ test('fal: the fal_webhook callback, signed with Ed25519, finishes the task afte
 
 test('OpenAI-style: a project webhook (one URL, signed video.completed event) wakes the task waiting on that video', async () => {
   const { id, upstreamId } = await submitted('openai-video');
-  const retrieves = () => openai.requests('retrieve').filter((r) => r.path.endsWith(`/${upstreamId}`)).length;
+  const retrieves = () => openai.calls('retrieve').filter((r) => r.path.endsWith(`/${upstreamId}`)).length;
   const event = (videoId: string) =>
     JSON.stringify({ id: `evt_${videoId}`, object: 'event', type: 'video.completed', created_at: Math.floor(Date.now() / 1000), data: { id: videoId } });
   const sign = (body: string, secret = OPENAI_WEBHOOK_SECRET) => {

@@ -4,7 +4,8 @@ import { newWebhookSecret } from '@reelay/core';
 import { registry } from '@reelay/observability';
 import { failTask } from '@reelay/worker/src/pipeline/fail-task';
 import { queueTaskEvents } from '@reelay/worker/src/pipeline/task-ended';
-import { http, startStack, type Stack, until } from './harness';
+import { http, until } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * Client webhooks end to end: a real loopback receiver verifies each delivery with the openai

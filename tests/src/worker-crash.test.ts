@@ -1,36 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { http, startStack, waitForVideo, type Stack, until } from './harness';
-import { probe } from './media';
+import { createVideo, http, previewRenderDir, probe, spawnWorker, until, waitForVideo, type Spawned } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
-const ROOT = resolve(__dirname, '../..');
 let stack: Stack;
 
-/** A real worker process (not in-process), so it can be killed with SIGKILL. */
-function spawnWorker(): ChildProcess {
-  const c = stack.config;
-  const env = {
-    ...process.env,
-    DATABASE_URL: c.DATABASE_URL,
-    REDIS_URL: c.REDIS_URL,
-    REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX,
-    REELAY_STORAGE_DIR: c.REELAY_STORAGE_DIR,
-    POLL_MIN_MS: '200',
-    POLL_MAX_MS: '500',
-    WORKER_LOCK_MS: '3000',
-    WORKER_STALLED_INTERVAL_MS: '1000',
-    // Takeover here is BullMQ's stalled-job check. Its reconciler stays off: with a 3 s lock its
-    // quiet window is 6 s, and it would adopt other test files' tasks from the shared database
-    // (a long finalize looks quiet) and fail them, since their renders live in other folders.
-    WORKER_RECONCILE_INTERVAL_MS: '3600000',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], { cwd: ROOT, env, stdio: 'ignore' });
-  return child;
-}
-
-
-const killed = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
+/**
+ * A worker process (not in-process), so it can be killed with SIGKILL. Takeover here is BullMQ's
+ * stalled-job check. Its reconciler stays off: with a 3 s lock its quiet window is 6 s, and it
+ * would adopt other test files' tasks from the shared database (a long finalize looks quiet) and
+ * fail them, since their renders live in other folders.
+ */
+const killableWorker = () => spawnWorker(stack, { WORKER_RECONCILE_INTERVAL_MS: '3600000' });
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
@@ -39,15 +20,10 @@ afterAll(async () => {
   await stack.close();
 });
 
-async function renderingTask(): Promise<{ id: string; worker: ChildProcess; renderDir: string }> {
-  const created = await http(stack, 'POST', '/v1/videos', {
-    key: stack.key,
-    json: { prompt: 'crash test', duration: 8, width: 1280, height: 720, fps: 30 },
-  });
-  expect(created.status).toBe(200);
-  const id = created.body.id as string;
-  const worker = spawnWorker();
-  const renderDir = join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${id.replace(/[^A-Za-z0-9_]/g, '')}`);
+async function renderingTask(): Promise<{ id: string; worker: Spawned; renderDir: string }> {
+  const { id } = await createVideo(stack, stack.key, { prompt: 'crash test', duration: 8, width: 1280, height: 720, fps: 30 });
+  const worker = killableWorker();
+  const renderDir = previewRenderDir(stack, id);
   // Wait until the render is really under way (progress reported from ffmpeg).
   await until('the render to start', async () => {
     const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
@@ -67,26 +43,23 @@ async function expectExactlyOneOutputSet(id: string): Promise<void> {
 
 test('kill -9 of the worker mid-render: a new worker completes the task with exactly one output', async () => {
   const { id, worker } = await renderingTask();
-  worker.kill('SIGKILL');
-  await killed(worker);
-  const replacement = spawnWorker();
+  await worker.stop('SIGKILL');
+  const replacement = killableWorker();
   try {
     const { video } = await waitForVideo(stack, stack.key, id, 90_000);
     expect(video.status).toBe('completed');
     await expectExactlyOneOutputSet(id);
   } finally {
-    replacement.kill('SIGKILL');
-    await killed(replacement);
+    await replacement.stop('SIGKILL');
   }
 });
 
 test('kill -9 of the worker and of its render: the render is restarted and the task completes', async () => {
   const { id, worker, renderDir } = await renderingTask();
-  worker.kill('SIGKILL');
-  await killed(worker);
+  await worker.stop('SIGKILL');
   const renderPid = Number(readFileSync(join(renderDir, 'pid'), 'utf8'));
   process.kill(-renderPid, 'SIGKILL'); // as if the machine had restarted under it
-  const replacement = spawnWorker();
+  const replacement = killableWorker();
   try {
     const { video } = await waitForVideo(stack, stack.key, id, 90_000);
     expect(video.status).toBe('completed');
@@ -94,7 +67,6 @@ test('kill -9 of the worker and of its render: the render is restarted and the t
     const task = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(task.upstreamId).toBe(`preview_${id}`);
   } finally {
-    replacement.kill('SIGKILL');
-    await killed(replacement);
+    await replacement.stop('SIGKILL');
   }
 });

@@ -1,53 +1,23 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
-import { http, startStack, waitForVideo, type Stack, until } from './harness';
+import { createVideo, http, spawnWorker, until, waitForVideo } from '@reelay/testing';
+import { startStack, type Stack } from './harness';
 
 /**
  * SIGTERM to a worker process holding a task mid-render: it stops taking jobs, finishes what it
  * holds, closes its connections in order and exits 0 within its grace period; the next worker
  * completes the task, with exactly one set of outputs.
  */
-const ROOT = resolve(__dirname, '../..');
 const GRACE_MS = 10_000;
 let stack: Stack;
 
-/** A worker process; its ops listener takes any free port, read back from its "worker started" line. */
-function spawnWorker(): { child: ChildProcess; output: () => string; opsUrl: Promise<string> } {
-  const c = stack.config;
-  const env = {
-    ...process.env,
-    DATABASE_URL: c.DATABASE_URL,
-    REDIS_URL: c.REDIS_URL,
-    REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX,
-    REELAY_STORAGE_DIR: c.REELAY_STORAGE_DIR,
-    POLL_MIN_MS: '200',
-    POLL_MAX_MS: '500',
+/** A worker process with its logs kept; its ops listener takes any free port, read back from its "worker started" line. */
+const worker = () =>
+  spawnWorker(stack, {
     WORKER_LOCK_MS: '5000',
-    WORKER_STALLED_INTERVAL_MS: '1000',
-    WORKER_METRICS_PORT: '0',
     // Every test stack shares one database; this worker must not adopt other stacks' quiet tasks.
     WORKER_RECONCILE_INTERVAL_MS: '0',
     SHUTDOWN_GRACE_MS: String(GRACE_MS),
     LOG_LEVEL: 'info',
-  };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/worker/src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let announce: (url: string) => void;
-  const opsUrl = new Promise<string>((r) => (announce = r));
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const started = /"ops":"(http:\/\/[^"]+)"[^\n]*"msg":"worker started"/.exec(out);
-    if (started) announce(started[1]!);
   });
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out, opsUrl };
-}
-
-const exited = (c: ChildProcess) =>
-  new Promise<{ code: number | null; signal: string | null }>((r) =>
-    c.exitCode !== null || c.signalCode !== null ? r({ code: c.exitCode, signal: c.signalCode }) : c.once('exit', (code, signal) => r({ code, signal })),
-  );
-
 
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
@@ -57,16 +27,11 @@ afterAll(async () => {
 });
 
 test('SIGTERM mid-task: the worker exits 0 within its grace period, the next worker completes the task, no job is lost', async () => {
-  const created = await http(stack, 'POST', '/v1/videos', {
-    key: stack.key,
-    // Long enough that the render is still running when the worker is told to stop (an 8 s clip
-    // rendered in 2 s on a quiet machine, before any poll saw it under way).
-    json: { prompt: 'graceful shutdown', duration: 30, width: 640, height: 360, fps: 30 },
-  });
-  expect(created.status).toBe(200);
-  const id = created.body.id as string;
+  // Long enough that the render is still running when the worker is told to stop (an 8 s clip
+  // rendered in 2 s on a quiet machine, before any poll saw it under way).
+  const { id } = await createVideo(stack, stack.key, { prompt: 'graceful shutdown', duration: 30, width: 640, height: 360, fps: 30 });
 
-  const first = spawnWorker();
+  const first = worker();
   await until('the render to be under way', async () => {
     const r = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
     if (first.child.exitCode !== null) throw new Error(`worker exited early: ${first.output()}`);
@@ -76,14 +41,13 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
     throw new Error(`${err.message}\nworker output:\n${first.output()}`);
   });
   // The worker process serves its own metrics and probes.
-  const opsUrl = await first.opsUrl;
+  const opsUrl = (await first.waitFor(/"ops":"(http:\/\/[^"]+)"[^\n]*"msg":"worker started"/))[1]!;
   const metrics = await (await fetch(`${opsUrl}/metrics`)).text();
   expect(metrics).toMatch(/^reelay_upstream_request_duration_seconds_count\{provider="preview",operation="submit",outcome="ok"\} [1-9]\d*$/m);
   expect((await fetch(`${opsUrl}/readyz`)).status).toBe(200);
 
   const stoppedAt = Date.now();
-  first.child.kill('SIGTERM');
-  const result = await exited(first.child);
+  const result = await first.stop('SIGTERM');
   const tookMs = Date.now() - stoppedAt;
   process.stdout.write(`worker exited ${JSON.stringify(result)} ${tookMs} ms after SIGTERM (grace ${GRACE_MS} ms)\n`);
   expect(result).toEqual({ code: 0, signal: null });
@@ -98,14 +62,13 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
   const mid = await stack.db.task.findUniqueOrThrow({ where: { id } });
   expect(mid.status).toBe('processing');
 
-  const next = spawnWorker();
+  const next = worker();
   try {
     const { video } = await waitForVideo(stack, stack.key, id, 120_000);
     expect(video.status).toBe('completed');
     const outputs = await stack.db.taskOutput.findMany({ where: { taskId: id } });
     expect(outputs.map((o) => `${o.index}:${o.variant}`).sort()).toEqual(['0:spritesheet', '0:thumbnail', '0:video']);
   } finally {
-    next.child.kill('SIGTERM');
-    expect(await exited(next.child)).toEqual({ code: 0, signal: null });
+    expect(await next.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   }
 });

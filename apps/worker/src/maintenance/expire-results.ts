@@ -11,7 +11,7 @@ import type { WorkerContext } from '../context';
 export async function expireResults(ctx: WorkerContext, batch: number, now = new Date()): Promise<number> {
   let swept = 0;
   for (;;) {
-    const due = await findExpiredResults(ctx.db, now, batch);
+    const due = await findExpiredResults(ctx.db, ctx.config.REELAY_QUEUE_PREFIX, now, batch);
     for (const id of due) {
       await removeTaskFiles(ctx.storage, id);
       await markResultsExpired(ctx.db, id);

@@ -60,10 +60,13 @@ export async function recordSubmitRound(db: Db, id: string, rounds: number): Pro
   await db.task.update({ where: { id }, data: { submitAttempts: rounds } });
 }
 
-/** Ended tasks whose results are past expires_at and not swept yet, in expires_at order (tasks_expires_at_idx). */
-export async function findExpiredResults(db: Db, now: Date, limit: number): Promise<string[]> {
+/**
+ * Ended tasks of one deployment (queue prefix: its storage holds their files) whose results are
+ * past expires_at and not swept yet, in expires_at order (tasks_expires_at_idx).
+ */
+export async function findExpiredResults(db: Db, queuePrefix: string, now: Date, limit: number): Promise<string[]> {
   const rows = await db.task.findMany({
-    where: { expiresAt: { lte: now }, filesDeletedAt: null, status: { in: ['completed', 'failed'] } },
+    where: { expiresAt: { lte: now }, filesDeletedAt: null, status: { in: ['completed', 'failed'] }, queuePrefix },
     select: { id: true },
     orderBy: { expiresAt: 'asc' },
     take: limit,

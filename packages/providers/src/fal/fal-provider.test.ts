@@ -1,8 +1,7 @@
-import { bytesOf, rejection } from '../emulator-kit';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { bytesOf, FalEmulator, rejection } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
-import { FalEmulator } from './fal-emulator';
 import { FalProvider } from './fal-provider';
 
 const KEY = 'fal_key_id:fal_key_secret';

@@ -1,11 +1,10 @@
-import { bytesOf, rejection } from '../emulator-kit';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bytesOf, rejection, VeoEmulator } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
-import { VeoEmulator } from './veo-emulator';
 import { VeoProvider } from './veo-provider';
 
 const KEY = 'AIzaTestKey0123456789';

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { solidPng, until } from '@reelay/testing';
 import type { PollResult, SubmitRequest } from '../provider';
 import { PreviewProvider } from './preview-provider';
 
@@ -32,13 +33,17 @@ const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
 async function render(p: PreviewProvider, req: SubmitRequest): Promise<{ result: PollResult; progress: number[] }> {
   const { upstreamId } = await p.submit(req);
   const progress: number[] = [];
-  for (let i = 0; i < 600; i++) {
-    const r = await p.poll(upstreamId);
-    if (r.state === 'succeeded' || r.state === 'failed') return { result: r, progress };
-    if (r.state === 'running' && r.progress !== undefined) progress.push(r.progress);
-    await new Promise((res) => setTimeout(res, 50));
-  }
-  throw new Error('render did not finish');
+  const result = await until(
+    `render ${upstreamId} to end`,
+    async () => {
+      const r = await p.poll(upstreamId);
+      if (r.state === 'running' && r.progress !== undefined) progress.push(r.progress);
+      return r.state === 'succeeded' || r.state === 'failed' ? r : null;
+    },
+    30_000,
+    50,
+  );
+  return { result, progress };
 }
 
 function videoBytes(result: PollResult, index = 0): Buffer {
@@ -114,7 +119,7 @@ test('a submit retried after a crash finds the same render instead of starting a
 test('prompt text is drawn literally: drawtext never evaluates %{…} in it', async () => {
   // Over an image the background does not depend on the prompt, so equal frames mean equal text.
   const image = join(dir, 'in.png');
-  execFileSync(ffmpegPath, ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=navy:s=160x96', '-frames:v', '1', image]);
+  writeFileSync(image, solidPng('navy', 160, 96));
   const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
   const withImage = (prompt: string) => request({ prompt, imagePath: image, imageMime: 'image/png', durationSeconds: 0.5 });
   // Evaluated, "%{e:1+1}" would render exactly as the text "2.000000".

@@ -1,11 +1,10 @@
-import { bytesOf, rejection } from '../emulator-kit';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bytesOf, rejection, ReplicateEmulator } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
-import { ReplicateEmulator } from './replicate-emulator';
 import { ReplicateProvider } from './replicate-provider';
 
 const TOKEN = 'r8_test_token_0123456789';

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { EmulatorServer, sendJson, type LoggedRequest } from '../emulator-kit';
+import { Emulator, EmulatorServer, sendBytes, sendJson, type LoggedRequest } from './kit';
 
 export interface EmulatedOperation {
   name: string;
@@ -42,35 +42,26 @@ export interface VeoEmulatorOptions {
 const googleError = (res: ServerResponse, code: number, status: string, message: string, details: unknown[] = [], headers: Record<string, string> = {}): void =>
   sendJson(res, code, { error: { code, message, status, ...(details.length ? { details } : {}) } }, headers);
 
-export class VeoEmulator {
-  readonly server: EmulatorServer;
+export class VeoEmulator extends Emulator {
   /** The storage host download links redirect to (another origin). */
   readonly storage: EmulatorServer;
   readonly operations = new Map<string, EmulatedOperation>();
   mode: 'auto' | 'manual';
 
   constructor(private readonly opts: VeoEmulatorOptions) {
+    super();
     this.mode = opts.mode ?? 'auto';
-    this.server = new EmulatorServer((req, res) => this.handle(req, res));
     this.storage = new EmulatorServer((req, res) => this.serveBlob(req, res));
   }
 
-  get url(): string {
-    return this.server.url;
-  }
-
-  async start(): Promise<string> {
+  override async start(port = 0): Promise<string> {
     await this.storage.start();
-    return this.server.start();
+    return super.start(port);
   }
 
-  async close(): Promise<void> {
-    await this.server.close();
+  override async close(): Promise<void> {
+    await super.close();
     await this.storage.close();
-  }
-
-  requests(method: string, path: RegExp): LoggedRequest[] {
-    return this.server.requests(method, path);
   }
 
   finish(name: string): void {
@@ -107,11 +98,10 @@ export class VeoEmulator {
 
   private serveBlob(req: LoggedRequest, res: ServerResponse): void {
     if (!/^\/blob\/[0-9a-f]+$/.test(req.path)) return sendJson(res, 404, {});
-    res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': this.opts.video.length });
-    res.end(this.opts.video);
+    sendBytes(res, this.opts.video, 'video/mp4');
   }
 
-  private handle(req: LoggedRequest, res: ServerResponse): void {
+  protected handle(req: LoggedRequest, res: ServerResponse): void {
     const key = req.headers['x-goog-api-key'];
     if (!key) return googleError(res, 403, 'PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
     if (key !== this.opts.apiKey) {

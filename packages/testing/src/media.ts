@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
+/** Test images and videos made with ffmpeg, and what ffprobe/ffmpeg see in the videos Reelay serves. */
+const ffmpeg = (): string => process.env.FFMPEG_PATH ?? 'ffmpeg';
 
 /** ffprobe of bytes in memory: what a user would see with `ffprobe file.mp4`. */
 export function probe(bytes: Buffer): { width: number; height: number; fps: number; duration: number; frames: number; codec: string } {
@@ -25,11 +28,26 @@ export function probe(bytes: Buffer): { width: number; height: number; fps: numb
 export const isJpeg = (b: Buffer): boolean => b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
 export const isMp4 = (b: Buffer): boolean => b.length > 12 && b.toString('latin1', 4, 8) === 'ftyp';
 
-/** A small solid-colour PNG, made by ffmpeg (e.g. color "red" or "0x00ff00"). */
-export function solidPng(color: string, size = 64): Buffer {
-  return execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
-    '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}x${size}`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2', 'pipe:1',
+/** A small solid-colour PNG (e.g. color "red" or "0x00ff00"). */
+export function solidPng(color: string, width = 64, height = width): Buffer {
+  return execFileSync(ffmpeg(), [
+    '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${width}x${height}`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2', 'pipe:1',
   ]);
+}
+
+/** A real H.264 MP4 of ffmpeg's test pattern, as an upstream would serve it. */
+export function testMp4(opts: { width: number; height: number; fps: number; seconds?: number }): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'reelay-testsrc-'));
+  try {
+    const file = join(dir, 'testsrc.mp4');
+    execFileSync(ffmpeg(), [
+      '-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=${opts.width}x${opts.height}:rate=${opts.fps}`, '-t', String(opts.seconds ?? 1),
+      '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-movflags', '+faststart', file,
+    ]);
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The average RGB of the frame at `atSeconds`, as ffmpeg sees it (scaled down to one pixel). */
@@ -38,7 +56,7 @@ export function averageColor(video: Buffer, atSeconds: number): [number, number,
   try {
     const file = join(dir, 'v.mp4');
     writeFileSync(file, video);
-    const rgb = execFileSync(process.env.FFMPEG_PATH ?? 'ffmpeg', [
+    const rgb = execFileSync(ffmpeg(), [
       '-v', 'error', '-ss', String(atSeconds), '-i', file, '-frames:v', '1', '-vf', 'scale=1:1:flags=area', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
     ]);
     return [rgb[0]!, rgb[1]!, rgb[2]!];

@@ -12,7 +12,7 @@
  */
 import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import { EmulatorServer, sendJson, type LoggedRequest } from '../emulator-kit';
+import { Emulator, sendBytes, sendJson, type LoggedRequest } from './kit';
 
 type FalStatus = 'IN_QUEUE' | 'IN_PROGRESS' | 'COMPLETED';
 
@@ -41,39 +41,21 @@ export interface FalEmulatorOptions {
   userId?: string;
 }
 
-export class FalEmulator {
-  readonly server: EmulatorServer;
+export class FalEmulator extends Emulator {
   readonly requestsById = new Map<string, EmulatedFalRequest>();
-  readonly deliveries: Array<{ url: string; status: number; body: string }> = [];
   readonly userId: string;
   private readonly keys: { publicKey: KeyObject; privateKey: KeyObject };
   mode: 'auto' | 'manual';
 
   constructor(private readonly opts: FalEmulatorOptions) {
+    super();
     this.mode = opts.mode ?? 'auto';
     this.userId = opts.userId ?? 'user_emulated';
     this.keys = generateKeyPairSync('ed25519');
-    this.server = new EmulatorServer((req, res) => this.handle(req, res));
-  }
-
-  get url(): string {
-    return this.server.url;
   }
 
   get jwksUrl(): string {
     return `${this.url}/.well-known/jwks.json`;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  requests(method: string, path: RegExp): LoggedRequest[] {
-    return this.server.requests(method, path);
   }
 
   /** The JWKS fal publishes: OKP / Ed25519 keys with the raw public key in `x` (base64url). */
@@ -94,12 +76,6 @@ export class FalEmulator {
       'x-fal-webhook-timestamp': timestamp,
       'x-fal-webhook-signature': signature,
     };
-  }
-
-  async deliver(url: string, body: string, headers: Record<string, string>): Promise<number> {
-    const res = await fetch(url, { method: 'POST', headers, body });
-    this.deliveries.push({ url, status: res.status, body: await res.text() });
-    return res.status;
   }
 
   private resultBody(r: EmulatedFalRequest): Record<string, unknown> {
@@ -134,16 +110,14 @@ export class FalEmulator {
     return { message, level: 'INFO', source: 'user', timestamp: new Date().toISOString() };
   }
 
-  private async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
+  protected async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.path === '/.well-known/jwks.json') return sendJson(res, 200, this.jwks());
     const file = /^\/files\/([^/]+)\/(output\.mp4|thumbnail\.jpg)$/.exec(req.path);
     if (file && req.method === 'GET') {
       const r = this.requestsById.get(file[1]!);
       const bytes = file[2] === 'output.mp4' ? this.opts.video : this.opts.thumbnail;
       if (!r || r.status !== 'COMPLETED' || r.failure || !bytes) return sendJson(res, 404, { detail: 'File not found' });
-      res.writeHead(200, { 'content-type': file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg', 'content-length': bytes.length });
-      res.end(bytes);
-      return;
+      return sendBytes(res, bytes, file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg');
     }
     if (req.headers.authorization !== `Key ${this.opts.key}`) return sendJson(res, 401, { detail: 'Invalid authentication credentials' });
 

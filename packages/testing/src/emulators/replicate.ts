@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
-import { EmulatorServer, sendJson, type LoggedRequest } from '../emulator-kit';
+import { Emulator, sendBytes, sendJson, type LoggedRequest } from './kit';
 
 type ReplicateStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 
@@ -52,35 +52,16 @@ export interface ReplicateEmulatorOptions {
   failMessage?: string;
 }
 
-export class ReplicateEmulator {
-  readonly server: EmulatorServer;
+export class ReplicateEmulator extends Emulator {
   readonly predictions = new Map<string, EmulatedPrediction>();
   /** Uploaded files by id: their raw multipart bodies. */
   readonly files = new Map<string, Buffer>();
   readonly webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
-  /** Every webhook delivery attempted, with Reelay's answer. */
-  readonly deliveries: Array<{ url: string; status: number; body: string }> = [];
   mode: 'auto' | 'manual';
 
   constructor(private readonly opts: ReplicateEmulatorOptions) {
+    super();
     this.mode = opts.mode ?? 'auto';
-    this.server = new EmulatorServer((req, res) => this.handle(req, res));
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  start(): Promise<string> {
-    return this.server.start();
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
-  }
-
-  requests(method: string, path: RegExp): LoggedRequest[] {
-    return this.server.requests(method, path);
   }
 
   private view(p: EmulatedPrediction): Record<string, unknown> {
@@ -136,12 +117,6 @@ export class ReplicateEmulator {
     return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': signature };
   }
 
-  async deliver(url: string, body: string, headers: Record<string, string>): Promise<number> {
-    const res = await fetch(url, { method: 'POST', headers, body });
-    this.deliveries.push({ url, status: res.status, body: await res.text() });
-    return res.status;
-  }
-
   private async sendWebhook(p: EmulatedPrediction, event: string): Promise<void> {
     if (!p.webhook || !p.webhookEvents.includes(event)) return;
     const body = JSON.stringify(this.view(p));
@@ -152,15 +127,13 @@ export class ReplicateEmulator {
     sendJson(res, status, { title, detail, status });
   }
 
-  private async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
+  protected async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
     const file = /^\/files\/([^/]+)\/(output\.mp4|poster\.jpg)$/.exec(req.path);
     if (file && req.method === 'GET') {
       const p = this.predictions.get(file[1]!);
       const bytes = file[2] === 'output.mp4' ? this.opts.video : this.opts.thumbnail;
       if (!p || p.expired || p.status !== 'succeeded' || !bytes) return this.problem(res, 404, 'Not found', 'The file was not found');
-      res.writeHead(200, { 'content-type': file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg', 'content-length': bytes.length });
-      res.end(bytes);
-      return;
+      return sendBytes(res, bytes, file[2] === 'output.mp4' ? 'video/mp4' : 'image/jpeg');
     }
     if (req.headers.authorization !== `Bearer ${this.opts.token}`) {
       return this.problem(res, 401, 'Unauthenticated', 'You did not pass a valid authentication token');

@@ -45,3 +45,41 @@ export function writeTestCatalog(): string {
   writeFileSync(path, JSON.stringify(file));
   return path;
 }
+
+/**
+ * A catalog with one cheap, fast model (`tiny`, priced) and an unpriced `other`, so tests can
+ * run many tasks on a busy machine.
+ */
+export function tinyCatalogFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'reelay-catalog-')), 'models.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      defaultModel: 'tiny',
+      models: [
+        {
+          id: 'tiny',
+          targets: preview,
+          duration: { min: 0.1, max: 10 },
+          size: { width: { min: 64, max: 1280 }, height: { min: 64, max: 1280 } },
+          fps: { min: 1, max: 30 },
+          maxN: 2,
+          pricing: [{ maxPixels: 128 * 128, microsPerSecond: 1_000 }, { microsPerSecond: 7_000 }],
+          defaults: { duration: 1, width: 128, height: 128, fps: 10 },
+        },
+        {
+          id: 'other',
+          targets: preview,
+          duration: { min: 0.1, max: 10 },
+          size: { width: { min: 64, max: 1280 }, height: { min: 64, max: 1280 } },
+          fps: { min: 1, max: 30 },
+          defaults: { duration: 1, width: 128, height: 128, fps: 10 },
+        },
+      ],
+    }),
+  );
+  return file;
+}
+
+/** A create body for `tiny` of tinyCatalogFile(). */
+export const TINY = { prompt: 'tiny', duration: 1, width: 128, height: 128, fps: 10 };

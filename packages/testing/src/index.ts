@@ -1,0 +1,16 @@
+/**
+ * The private test kit: provider emulators on one kit, and the helpers every suite uses to run
+ * Reelay's processes and talk to them. Only tests and benches import it.
+ */
+export { Emulator, EmulatorServer, sendBytes, sendJson, type Handler, type Interruption, type LoggedRequest, type ServerOptions } from './emulators/kit';
+export { OpenAIVideosEmulator, emulatedContent, type EmulatorBehaviour, type EmulatorRoute, type VideosCall } from './emulators/openai-compatible';
+export { FalEmulator, type EmulatedFalRequest, type FalEmulatorOptions } from './emulators/fal';
+export { ReplicateEmulator, type EmulatedPrediction, type ReplicateEmulatorOptions } from './emulators/replicate';
+export { VeoEmulator, type EmulatedOperation, type VeoEmulatorOptions } from './emulators/gemini-veo';
+export { until, rejection } from './until';
+export { bytesOf } from './streams';
+export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
+export { capturingLogger } from './logging';
+export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spawnWorker, type Exit, type Spawned } from './processes';
+export { averageColor, isJpeg, isMp4, probe, solidPng, testMp4 } from './media';
+export { TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
