@@ -26,7 +26,7 @@ export default defineConfig(
   },
   {
     // Tests and benchmarks read untyped JSON answers.
-    files: ['tests/**', 'bench/**', '**/*.test.ts'],
+    files: ['tests/**', 'bench/**', 'packages/testing/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
