@@ -6,3 +6,4 @@ export { Prisma } from './generated/prisma/client';
 export * from './billing';
 export * from './usage';
 export * from './settings';
+export * from './tasks/reconcile';
