@@ -20,7 +20,7 @@ export interface ReconcileResult {
  * A job that exists is never touched, so a task held by a worker is not run twice.
  */
 export async function reconcileTasks(
-  ctx: WorkerContext,
+  ctx: Pick<WorkerContext, 'db' | 'config'>,
   queue: Queue<TaskJob>,
   opts: { quietMs: number; batch?: number; afterBatch?: () => Promise<void> },
 ): Promise<ReconcileResult> {
