@@ -1,16 +1,13 @@
 import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
-import { createDb, hasLiveTasksWithJobs } from '@reelay/db';
+import { createDb } from '@reelay/db';
 import { createLogger, pollLag, type Logger } from '@reelay/observability';
 import { instrumentProvider, PROVIDER_FACTORIES, ProviderRegistry, type ProviderFactory } from '@reelay/providers';
 import {
   createQueue,
   createRedis,
-  DataLossWatch,
-  isRecovering,
   QUEUES,
-  RECOVERING_REASON,
   registerWorker,
   upsertSchedulers,
   type PayloadOf,
@@ -26,7 +23,7 @@ import { createCancelProcessor } from './processors/cancel-processor';
 import { createMaintenanceProcessor } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
 import { createWebhookProcessor } from './processors/webhook-processor';
-import { reconcileTasks } from './reconcile';
+import { startRecovery } from './recovery';
 import { TargetRouter } from './upstream/routing';
 import { TargetGate } from './upstream/target-gate';
 
@@ -106,25 +103,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   ctx.wakeAdmission = () => admitter.slotFreed();
   await admitter.start();
 
-  // Redis holds only work to do; after it lost its data, every live task gets its job back.
-  const recovery = new DataLossWatch({
-    redis: connection,
-    prefix,
-    logger,
-    async recover(renew) {
-      await restoreSchedulers();
-      const result = await reconcileTasks(ctx, queues.tasks, { quietMs: 0, afterBatch: renew });
-      logger.info(result, 'queued live tasks again after Redis data loss');
-    },
-  });
-  // A pass over every live task at start too, so a deployment whose workers restart more often than
-  // the sweep runs still reconciles (a lost data set is handled by the watch instead).
-  const startPass = (await recovery.start())
-    ? reconcileTasks(ctx, queues.tasks, { quietMs: 0 }).then(
-        (r) => r.requeued > 0 && logger.info(r, 'reconciled tasks without a job at start'),
-        (err: Error) => logger.error({ err }, 'reconcile at start failed'),
-      )
-    : Promise.resolve();
+  // Redis holds only work to do: whenever it lost some, every live task gets its job back.
+  const recovery = await startRecovery(ctx, { redis: connection, tasksQueue: queues.tasks, restoreSchedulers });
 
   let ops: { server: Server; url: string } | null = null;
   if (opts.opsServer !== false) {
@@ -134,10 +114,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         port: config.WORKER_METRICS_PORT,
         readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
         readiness: { postgres: () => ctx.db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
-        recovery: async () => {
-          if (recovery.lostSince) return { reason: RECOVERING_REASON, since: recovery.lostSince.toISOString() };
-          return (await isRecovering(connection, prefix, () => hasLiveTasksWithJobs(ctx.db, prefix))) ? { reason: RECOVERING_REASON } : null;
-        },
+        recovery: () => recovery.status(),
       });
     } catch (err) {
       // A taken port must not stop the work itself (two workers on one host); probes will show it.
@@ -151,10 +128,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     // Order: stop taking jobs and let held ones finish (a task step is short: a submit or one
     // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
-      await recovery.close();
-      await admitter.close();
+      await Promise.all([recovery.close(), admitter.close()]);
       await Promise.all(workers.map((w) => w.close()));
-      await startPass;
       await Promise.all(Object.values(queues).map((q) => q.close()));
       connection.disconnect();
       upstreamRedis.disconnect();
