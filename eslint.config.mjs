@@ -38,7 +38,5 @@ export default defineConfig(
     files: ['apps/**'],
     plugins: { reelay },
     rules: { 'reelay/no-db-in-apps': 'error' },
-    // Still querying directly, until the queue catalog lands (reconciler and readiness).
-    ignores: ['apps/worker/src/reconcile.ts', 'apps/worker/src/runtime.ts'],
   },
 );

@@ -67,9 +67,10 @@ test('the sweep is one job scheduler on the maintenance queue, however many work
   const extraWorker = await startWorker(stack.config);
   const q = new Queue('maintenance', { connection: { host: '127.0.0.1', port: 6379 }, prefix: stack.config.REELAY_QUEUE_PREFIX });
   try {
+    // One of each catalog scheduler on the queue (the reconcile sweep is the other), not one per worker.
     const schedulers = await q.getJobSchedulers();
-    expect(schedulers.map((s) => s.key)).toEqual(['expire-results']);
-    expect(Number(schedulers[0]!.every)).toBe(500);
+    expect(schedulers.map((s) => s.key).sort()).toEqual(['expire-results', 'reconcile-tasks']);
+    expect(Number(schedulers.find((s) => s.key === 'expire-results')!.every)).toBe(500);
   } finally {
     await q.close();
     await extraWorker.close();

@@ -22,12 +22,12 @@ test('after Redis loses a task\'s job, only the deployment that owns the task qu
   expect(created.status).toBe(200);
   const id = created.body.id as string;
 
-  // Lose the job, as when Redis is wiped, and make the task look long quiet.
+  // An admitted task (it should have a job) loses it, as when Redis is wiped, and looks long quiet.
   const redis = createRedis(a.config.REDIS_URL, 'worker');
   const queue = createTasksQueue(redis, a.config.REELAY_QUEUE_PREFIX);
   await queue.obliterate({ force: true });
   expect(await queue.getJob(id)).toBeUndefined();
-  await a.db.task.update({ where: { id }, data: { updatedAt: new Date(Date.now() - 10 * 60_000) } });
+  await a.db.task.update({ where: { id }, data: { admittedAt: new Date(Date.now() - 10 * 60_000), updatedAt: new Date(Date.now() - 10 * 60_000) } });
 
   // B's reconciler runs every second; give it several rounds. It must not adopt A's task.
   await new Promise((r) => setTimeout(r, 4000));
@@ -35,7 +35,9 @@ test('after Redis loses a task\'s job, only the deployment that owns the task qu
   expect(untouched.status).toBe('pending');
   expect(untouched.upstreamId).toBeNull();
 
-  // A's own worker finds the jobless task and carries it to completion.
+  expect(await queue.getJob(id)).toBeUndefined();
+
+  // A's own worker finds the jobless task (its pass at start) and carries it to completion.
   aWorker = await startWorker(a.config);
   const { video } = await waitForVideo(a, a.key, id, 90_000);
   expect(video.status).toBe('completed');

@@ -4,9 +4,8 @@ import { ModelCatalog } from '@reelay/core';
 import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
 import { ProviderRegistry } from '@reelay/providers';
 import { createLogger, type Logger } from '@reelay/observability';
-import { createCancelsQueue, createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES } from '@reelay/queue';
+import { createQueue, createRedis, QUEUES, type QueueSpec } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
-import { Queue } from 'bullmq';
 import { createApp } from './app';
 import type { ApiDeps } from './deps';
 import { ApiKeyCache } from './services/api-key-cache';
@@ -19,15 +18,15 @@ export interface ApiRuntime {
 }
 
 export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
+  const log = logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL });
   const redis = createRedis(config.REDIS_URL, 'api');
   const prefix = config.REELAY_QUEUE_PREFIX;
-  const tasksQueue = createTasksQueue(redis, prefix);
-  const cancelsQueue = createCancelsQueue(redis, prefix);
-  const webhooksQueue = createWebhooksQueue(redis, prefix, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
-  // Every queue in QUEUE_NAMES, so one added there shows up on the dashboard and in metrics.
-  const otherQueues = Object.values(QUEUE_NAMES)
-    .filter((name) => name !== QUEUE_NAMES.tasks && name !== QUEUE_NAMES.webhooks && name !== QUEUE_NAMES.cancels)
-    .map((name) => new Queue(name, { connection: redis, prefix }).on('error', () => undefined));
+  const tasksQueue = createQueue(QUEUES.tasks, redis, prefix, config, log);
+  const cancelsQueue = createQueue(QUEUES.cancels, redis, prefix, config, log);
+  // Every queue of the catalog, so one added there shows up on the dashboard and in metrics.
+  const otherQueues = Object.values(QUEUES)
+    .filter((spec) => spec.name !== QUEUES.tasks.name && spec.name !== QUEUES.cancels.name)
+    .map((spec) => createQueue(spec as QueueSpec<unknown>, redis, prefix, config, log));
   const db = createDb(config.DATABASE_URL);
   const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
   let providers: ProviderRegistry | undefined;
@@ -39,8 +38,8 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
     cancelsQueue,
     storage: new LocalStorage(config.REELAY_STORAGE_DIR),
     catalog,
-    logger: logger ?? createLogger({ name: 'reelay-api', level: config.LOG_LEVEL }),
-    queues: [tasksQueue, cancelsQueue, webhooksQueue, ...otherQueues],
+    logger: log,
+    queues: [tasksQueue, cancelsQueue, ...otherQueues],
     apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
     signingSecret: config.REELAY_SIGNING_SECRET ?? '',
     providers: () => (providers ??= new ProviderRegistry(config, catalog)),

@@ -1,37 +1,46 @@
-import { enqueueTask, type TaskJob } from '@reelay/queue';
+import { findLiveTasksWithJobs, touchLiveTasks } from '@reelay/db';
+import { ensureTaskJobs, type TaskJob } from '@reelay/queue';
 import type { Queue } from 'bullmq';
 import type { WorkerContext } from './context';
 
-/**
- * Finds live tasks that have no job in Redis (Redis wiped, a job failed by the stall limit) and
- * queues them again. Tasks that are being polled touch updated_at on every poll, so only quiet
- * ones are checked.
- */
-export async function reconcileTasks(ctx: WorkerContext, queue: Queue<TaskJob>, quietMs: number, batch = 500): Promise<number> {
-  const quietSince = new Date(Date.now() - quietMs);
-  const tasks = await ctx.db.task.findMany({
-    // Pending tasks not yet admitted have no job on purpose: admission queues them.
-    where: {
-      status: { in: ['pending', 'processing'] },
-      OR: [{ status: 'processing' }, { admittedAt: { not: null } }],
-      queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
-      updatedAt: { lt: quietSince },
-    },
-    select: { id: true, requestId: true },
-    orderBy: { updatedAt: 'asc' },
-    take: batch,
-  });
-  let requeued = 0;
-  for (const { id, requestId } of tasks) {
-    const job = await queue.getJob(id);
-    const state = job ? await job.getState() : 'missing';
-    if (state === 'failed' || state === 'completed') await job!.remove();
-    if (state === 'missing' || state === 'unknown' || state === 'failed' || state === 'completed') {
-      await enqueueTask(queue, { taskId: id, requestId: requestId ?? undefined });
-      requeued++;
-    }
-    // Touch it so the next sweep does not look at it again right away.
-    await ctx.db.task.updateMany({ where: { id, status: { in: ['pending', 'processing'] } }, data: { updatedAt: new Date() } });
-  }
-  return requeued;
+/** Tasks per batch: one SELECT, one burst of job-state reads, one addBulk, one UPDATE. */
+const BATCH = 1000;
+
+export interface ReconcileResult {
+  checked: number;
+  requeued: number;
 }
+
+/**
+ * Gives every live task of this deployment (REELAY_QUEUE_PREFIX) that should have a job one
+ * again: after Redis lost its data, a job failed by the stall limit, an enqueue lost after
+ * admission committed. Works in batches, in id order; tasks updated within `quietMs` are skipped
+ * (a task being polled writes its row on every poll: it has a job). `quietMs: 0` checks them all,
+ * as after a loss and at start. Checked tasks are touched, so the next sweep skips them.
+ * A job that exists is never touched, so a task held by a worker is not run twice.
+ */
+export async function reconcileTasks(
+  ctx: Pick<WorkerContext, 'db' | 'config'>,
+  queue: Queue<TaskJob>,
+  opts: { quietMs: number; batch?: number; afterBatch?: () => Promise<void> },
+): Promise<ReconcileResult> {
+  const batch = opts.batch ?? BATCH;
+  const quietSince = new Date(Date.now() - opts.quietMs);
+  const result: ReconcileResult = { checked: 0, requeued: 0 };
+  let afterId: string | undefined;
+  for (;;) {
+    const tasks = await findLiveTasksWithJobs(ctx.db, { queuePrefix: ctx.config.REELAY_QUEUE_PREFIX, quietSince, limit: batch, afterId });
+    if (tasks.length === 0) break;
+    const queued = await ensureTaskJobs(queue, tasks.map((t) => ({ taskId: t.id, requestId: t.requestId ?? undefined })));
+    await touchLiveTasks(ctx.db, tasks.map((t) => t.id));
+    result.checked += tasks.length;
+    result.requeued += queued.length;
+    await opts.afterBatch?.();
+    if (tasks.length < batch) break;
+    afterId = tasks[tasks.length - 1]!.id;
+  }
+  return result;
+}
+
+/** How long a task must have been quiet before the periodic sweep checks it. */
+export const sweepQuietMs = (config: WorkerContext['config']): number => Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);

@@ -1,21 +1,30 @@
 import type { Server } from 'node:http';
 import type { Config } from '@reelay/config';
 import { ModelCatalog } from '@reelay/core';
-import { createDb } from '@reelay/db';
+import { createDb, pingDatabase } from '@reelay/db';
 import { createLogger, pollLag, type Logger } from '@reelay/observability';
 import { instrumentProvider, PROVIDER_FACTORIES, ProviderRegistry, type ProviderFactory } from '@reelay/providers';
-import { createRedis, createTasksQueue, createWebhooksQueue, QUEUE_NAMES, type CancelJob, type TaskJob, type WebhookJob } from '@reelay/queue';
+import {
+  createQueue,
+  createRedis,
+  QUEUES,
+  registerWorker,
+  upsertSchedulers,
+  type PayloadOf,
+  type QueueKey,
+  type QueueSpec,
+} from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
-import { Queue, Worker } from 'bullmq';
+import type { Processor, Queue } from 'bullmq';
+import { Admitter } from './admission';
 import type { WorkerContext, WorkerMetrics } from './context';
 import { startOpsServer } from './ops-server';
 import { createCancelProcessor } from './processors/cancel-processor';
-import { createMaintenanceProcessor, EXPIRE_RESULTS_SCHEDULER } from './processors/maintenance-processor';
+import { createMaintenanceProcessor } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
-import { Admitter } from './admission';
 import { createWebhookProcessor } from './processors/webhook-processor';
-import { reconcileTasks } from './reconcile';
 import { sweepLeftovers } from './maintenance/sweep-leftovers';
+import { startRecovery } from './recovery';
 import { TargetRouter } from './upstream/routing';
 import { TargetGate } from './upstream/target-gate';
 
@@ -34,19 +43,29 @@ export interface WorkerOptions {
   metrics?: WorkerMetrics;
 }
 
+const QUEUE_KEYS = Object.keys(QUEUES) as QueueKey[];
+
 /** Every adapter wrapped so its upstream calls are timed and counted (reelay_upstream_*). */
 const INSTRUMENTED_FACTORIES: Record<string, ProviderFactory> = Object.fromEntries(
   Object.entries(PROVIDER_FACTORIES).map(([name, factory]) => [name, ((init) => instrumentProvider(factory(init))) as ProviderFactory]),
 );
 
-/** Starts the task, cancel and webhook workers, the periodic reconciler and the ops listener. */
+/**
+ * Starts a worker for every queue in the catalog, its schedulers, admission, the watch for Redis
+ * data loss, and the ops listener.
+ */
 export async function startWorker(config: Config, opts: WorkerOptions = {}): Promise<WorkerRuntime> {
   const logger = opts.logger ?? createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
+  const prefix = config.REELAY_QUEUE_PREFIX;
   const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
   const upstreamRedis = createRedis(config.REDIS_URL, 'worker');
   const connection = createRedis(config.REDIS_URL, 'worker');
-  const queue = createTasksQueue(connection, config.REELAY_QUEUE_PREFIX);
-  const webhooksQueue = createWebhooksQueue(connection, config.REELAY_QUEUE_PREFIX, config.WEBHOOK_MAX_ATTEMPTS, config.WEBHOOK_BACKOFF_MS);
+  const queues = {
+    tasks: createQueue(QUEUES.tasks, connection, prefix, config, logger),
+    cancels: createQueue(QUEUES.cancels, connection, prefix, config, logger),
+    webhooks: createQueue(QUEUES.webhooks, connection, prefix, config, logger),
+    maintenance: createQueue(QUEUES.maintenance, connection, prefix, config, logger),
+  } satisfies Record<QueueKey, Queue>;
   const extra = opts.metrics;
   const ctx: WorkerContext = {
     config,
@@ -55,8 +74,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     providers: new ProviderRegistry(config, catalog, INSTRUMENTED_FACTORIES),
     catalog,
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },
-    router: new TargetRouter(upstreamRedis, config.REELAY_QUEUE_PREFIX),
-    gate: new TargetGate(upstreamRedis, config.REELAY_QUEUE_PREFIX),
+    router: new TargetRouter(upstreamRedis, prefix),
+    gate: new TargetGate(upstreamRedis, prefix),
     metrics: {
       pollLag(lagMs) {
         pollLag.observe(Math.max(0, lagMs) / 1000);
@@ -64,51 +83,29 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
       },
     },
     logger,
-    webhooksQueue,
+    webhooksQueue: queues.webhooks,
   };
-  const worker = new Worker<TaskJob>(QUEUE_NAMES.tasks, createTaskProcessor(ctx), {
-    connection,
-    prefix: config.REELAY_QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration: config.WORKER_LOCK_MS,
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    maxStalledCount: 5,
-  });
-  worker.on('error', (err) => logger.error({ err }, 'task worker error'));
-  // A separate queue and worker with its own concurrency: a slow or dead receiver holds at most
-  // WEBHOOK_CONCURRENCY webhook slots for WEBHOOK_TIMEOUT_MS each, and never a task slot.
-  const webhookWorker = new Worker<WebhookJob>(QUEUE_NAMES.webhooks, createWebhookProcessor(ctx), {
-    connection,
-    prefix: config.REELAY_QUEUE_PREFIX,
-    concurrency: config.WEBHOOK_CONCURRENCY,
-    lockDuration: Math.max(config.WORKER_LOCK_MS, config.WEBHOOK_TIMEOUT_MS * 2),
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-  });
-  webhookWorker.on('error', (err) => logger.error({ err }, 'webhook worker error'));
-  const cancelWorker = new Worker<CancelJob>(QUEUE_NAMES.cancels, createCancelProcessor(ctx), {
-    connection,
-    prefix: config.REELAY_QUEUE_PREFIX,
-    concurrency: 10,
-  });
-  cancelWorker.on('error', (err) => logger.error({ err }, 'cancel worker error'));
-  const admitter = new Admitter(ctx, queue, createRedis(config.REDIS_URL, 'worker'));
+
+  const processors: { [K in QueueKey]: Processor<PayloadOf<K>> } = {
+    tasks: createTaskProcessor(ctx),
+    cancels: createCancelProcessor(ctx),
+    webhooks: createWebhookProcessor(ctx),
+    maintenance: createMaintenanceProcessor(ctx, queues.tasks),
+  };
+  const workers = QUEUE_KEYS.map((key) =>
+    registerWorker(QUEUES[key] as QueueSpec<unknown>, processors[key] as Processor<unknown>, { connection, prefix, config, logger }),
+  );
+  const restoreSchedulers = async () => {
+    for (const key of QUEUE_KEYS) await upsertSchedulers(queues[key] as Queue, QUEUES[key] as QueueSpec<unknown>, config);
+  };
+  await restoreSchedulers();
+
+  const admitter = new Admitter(ctx, queues.tasks, createRedis(config.REDIS_URL, 'worker'));
   ctx.wakeAdmission = () => admitter.slotFreed();
   await admitter.start();
 
-  // A job scheduler, not a timer: however many workers run, one sweep per interval runs in total.
-  const maintenance = new Queue(QUEUE_NAMES.maintenance, {
-    connection,
-    prefix: config.REELAY_QUEUE_PREFIX,
-    defaultJobOptions: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
-  });
-  maintenance.on('error', () => undefined);
-  await maintenance.upsertJobScheduler(EXPIRE_RESULTS_SCHEDULER, { every: config.WORKER_EXPIRY_SWEEP_INTERVAL_MS }, { name: EXPIRE_RESULTS_SCHEDULER });
-  const maintenanceWorker = new Worker(QUEUE_NAMES.maintenance, createMaintenanceProcessor(ctx), {
-    connection,
-    prefix: config.REELAY_QUEUE_PREFIX,
-    concurrency: 1,
-  });
-  maintenanceWorker.on('error', (err) => logger.error({ err }, 'maintenance worker error'));
+  // Redis holds only work to do: whenever it lost some, every live task gets its job back.
+  const recovery = await startRecovery(ctx, { redis: connection, tasksQueue: queues.tasks, restoreSchedulers });
 
   // Leftovers live on this machine's disk, so each process sweeps its own (a timer, not a shared
   // scheduler), once at start too: a restart after a kill is when there is most to reclaim.
@@ -120,19 +117,6 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   sweepTimer?.unref();
   if (sweepTimer) sweep();
 
-  let reconciling = false;
-  const quietMs = Math.max(config.POLL_MAX_MS * 4, config.WORKER_LOCK_MS * 2);
-  // 0 switches the reconciler off (a worker sharing its database with other deployments).
-  const timer = setInterval(() => {
-    if (reconciling || config.WORKER_RECONCILE_INTERVAL_MS === 0) return;
-    reconciling = true;
-    reconcileTasks(ctx, queue, quietMs)
-      .then((n) => n > 0 && logger.info({ requeued: n }, 'reconciled tasks without a job'))
-      .catch((err: Error) => logger.error({ err }, 'reconcile failed'))
-      .finally(() => (reconciling = false));
-  }, config.WORKER_RECONCILE_INTERVAL_MS || 60_000);
-  timer.unref();
-
   let ops: { server: Server; url: string } | null = null;
   if (opts.opsServer !== false) {
     try {
@@ -140,7 +124,8 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
         host: config.WORKER_METRICS_HOST,
         port: config.WORKER_METRICS_PORT,
         readinessTimeoutMs: config.READINESS_TIMEOUT_MS,
-        readiness: { postgres: () => ctx.db.$queryRaw`SELECT 1`, redis: () => connection.ping() },
+        readiness: { postgres: () => pingDatabase(ctx.db), redis: () => connection.ping() },
+        recovery: () => recovery.status(),
       });
     } catch (err) {
       // A taken port must not stop the work itself (two workers on one host); probes will show it.
@@ -154,11 +139,10 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     // Order: stop taking jobs and let held ones finish (a task step is short: a submit or one
     // poll; waiting is a delayed job), then queues, then Redis, then Postgres, then the listener.
     async close() {
-      clearInterval(timer);
       clearInterval(sweepTimer);
-      await admitter.close();
-      await Promise.all([worker.close(), cancelWorker.close(), maintenanceWorker.close(), webhookWorker.close()]);
-      await Promise.all([queue.close(), webhooksQueue.close(), maintenance.close()]);
+      await Promise.all([recovery.close(), admitter.close()]);
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       connection.disconnect();
       upstreamRedis.disconnect();
       await ctx.db.$disconnect();

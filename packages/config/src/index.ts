@@ -56,8 +56,9 @@ export const envSchema = z.object({
   WORKER_RENDER_SLOTS: z.coerce.number().int().positive().default(2),
   /** Postgres connections per worker process; polls of many tasks run side by side. */
   WORKER_DB_POOL_SIZE: z.coerce.number().int().positive().default(20),
-  WORKER_LOCK_MS: ms(30_000),
-  WORKER_STALLED_INTERVAL_MS: ms(30_000),
+  /** A dead worker's job is taken back within WORKER_LOCK_MS + WORKER_STALLED_INTERVAL_MS (docs/reliability.md, Recovery). */
+  WORKER_LOCK_MS: z.coerce.number().int().min(1_000).default(10_000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(3_000),
   WORKER_RECONCILE_INTERVAL_MS: ms(60_000),
   POLL_MIN_MS: ms(1_000),
   POLL_MAX_MS: ms(20_000),

@@ -8,3 +8,4 @@ export * from './usage';
 export * from './settings';
 export * from './webhooks';
 export * from './health';
+export * from './tasks/reconcile';

@@ -50,6 +50,20 @@ export const queueOldestWaitingAge = new Gauge({
   registers: [registry],
 });
 
+export const queueEvents = new Counter({
+  name: 'reelay_queue_events_total',
+  help: 'Queue and worker events that mean trouble: error, failed (a job attempt threw), stalled (a dead worker\'s job taken back), lock_renewal_failed',
+  labelNames: ['queue', 'event'] as const,
+  registers: [registry],
+});
+
+export const queueRecoveryDuration = new Histogram({
+  name: 'reelay_queue_recovery_duration_seconds',
+  help: 'From noticing that Redis lost its data until every live task had a job again',
+  buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [registry],
+});
+
 export const upstreamDuration = new Histogram({
   name: 'reelay_upstream_request_duration_seconds',
   help: 'Latency of calls to upstream providers',

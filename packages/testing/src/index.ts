@@ -14,3 +14,4 @@ export { capturingLogger } from './logging';
 export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spawnWorker, type Exit, type Spawned } from './processes';
 export { averageColor, isJpeg, isMp4, probe, solidPng, testMp4 } from './media';
 export { TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
+export { OwnRedis } from './own-redis';

@@ -1,10 +1,13 @@
 import { Router } from 'express';
 import { checkReadiness, queueDepth, queueOldestWaitingAge, registry } from '@reelay/observability';
-import { readQueueStats, withTimeout } from '@reelay/queue';
-import { pingDatabase } from '@reelay/db';
+import { hasLiveTasksWithJobs, pingDatabase } from '@reelay/db';
+import { isRecovering, readQueueStats, RECOVERING_REASON, withTimeout } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
-/** /healthz (the process answers), /readyz (Postgres and Redis answer), /metrics (Prometheus). */
+/**
+ * /healthz (the process answers), /readyz (Postgres and Redis answer, and no live task is waiting
+ * for its job after Redis lost its data: 503 `recovering` meanwhile), /metrics (Prometheus).
+ */
 export function opsRouter(deps: ApiDeps): Router {
   const router = Router();
   const timeoutMs = deps.config.READINESS_TIMEOUT_MS;
@@ -15,7 +18,15 @@ export function opsRouter(deps: ApiDeps): Router {
 
   router.get('/readyz', async (_req, res) => {
     const report = await checkReadiness({ postgres: () => pingDatabase(deps.db), redis: () => deps.redis.ping() }, timeoutMs);
-    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ok' : 'unavailable', checks: report.checks });
+    if (!report.ready) return void res.status(503).json({ status: 'unavailable', checks: report.checks });
+    const prefix = deps.config.REELAY_QUEUE_PREFIX;
+    try {
+      const recovering = await withTimeout(isRecovering(deps.redis, prefix, () => hasLiveTasksWithJobs(deps.db, prefix)), timeoutMs, 'recovery check');
+      if (recovering) return void res.status(503).json({ status: 'recovering', checks: report.checks, recovery: { reason: RECOVERING_REASON } });
+    } catch (err) {
+      return void res.status(503).json({ status: 'unavailable', checks: { ...report.checks, recovery: (err as Error).message } });
+    }
+    res.json({ status: 'ok', checks: report.checks });
   });
 
   router.get('/metrics', async (_req, res) => {

@@ -16,14 +16,14 @@ export function createTaskProcessor(base: WorkerContext) {
       outcome = await advanceTask(ctx, taskId);
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
-      ctx.logger.warn({ err, attempt: job.attemptsMade + 1, attempts }, 'task step failed');
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
+        ctx.logger.warn({ err, attempts }, 'task step failed on its last attempt');
         await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
         ctx.wakeAdmission?.();
         return;
       }
-      throw err;
+      throw err; // registerWorker logs and counts the failed attempt; BullMQ retries it
     }
     if (outcome.kind === 'done') ctx.wakeAdmission?.();
     if (outcome.kind === 'wait') {

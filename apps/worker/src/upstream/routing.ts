@@ -1,4 +1,5 @@
 import type { ModelSpec, ModelTarget } from '@reelay/core';
+import { upstreamKey } from '@reelay/queue';
 import type { Redis } from 'ioredis';
 
 /**
@@ -27,7 +28,7 @@ export class TargetRouter {
         ordered.push(group[0]!);
         continue;
       }
-      const turn = await this.redis.incr(`${this.prefix}:upstream:rr:${model.id}:${p}`);
+      const turn = await this.redis.incr(upstreamKey(this.prefix, 'rr', `${model.id}:${p}`));
       const start = turn % group.length;
       ordered.push(...group.slice(start), ...group.slice(0, start));
     }

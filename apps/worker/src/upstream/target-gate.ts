@@ -1,4 +1,5 @@
 import type { ModelTarget } from '@reelay/core';
+import { upstreamKey } from '@reelay/queue';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -61,8 +62,8 @@ export class TargetGate implements UpstreamGate {
     private readonly prefix: string,
   ) {}
 
-  private key(kind: string, targetKey: string): string {
-    return `${this.prefix}:upstream:${kind}:${targetKey}`;
+  private key(kind: 'inflight' | 'cooldown' | 'rate', targetKey: string): string {
+    return upstreamKey(this.prefix, kind, targetKey);
   }
 
   /** May this process call the target now? Checks the 429 cooldown and the request rate. */

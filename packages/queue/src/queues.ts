@@ -1,0 +1,70 @@
+import type { Logger } from '@reelay/observability';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  cancelJobSchema,
+  QUEUES,
+  taskJobSchema,
+  webhookJobSchema,
+  type CancelJob,
+  type QueueConfig,
+  type QueueJobOptions,
+  type QueueSpec,
+  type TaskJob,
+  type WebhookJob,
+} from './catalog';
+import { errorListener } from './events';
+
+/** A producer for a catalog queue: its default job options and an error listener that logs. */
+export function createQueue<T>(spec: QueueSpec<T>, connection: Redis, prefix: string, config: QueueConfig, logger?: Logger): Queue<T> {
+  return openQueue<T>(spec.name, spec.jobOptions(config), connection, prefix, logger);
+}
+
+function openQueue<T>(name: string, defaultJobOptions: QueueJobOptions, connection: Redis, prefix: string, logger?: Logger): Queue<T> {
+  const queue = new Queue<T>(name, { connection, prefix, defaultJobOptions });
+  queue.on('error', errorListener(name, 'queue', logger));
+  return queue;
+}
+
+/** The task and cancel queues' options read no setting, so these need no config. */
+export const createTasksQueue = (connection: Redis, prefix: string, logger?: Logger): Queue<TaskJob> =>
+  openQueue(QUEUES.tasks.name, QUEUES.tasks.jobOptions(), connection, prefix, logger);
+
+export const createCancelsQueue = (connection: Redis, prefix: string, logger?: Logger): Queue<CancelJob> =>
+  openQueue(QUEUES.cancels.name, QUEUES.cancels.jobOptions(), connection, prefix, logger);
+
+export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<void> {
+  await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
+}
+
+/** Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a time). */
+export async function enqueueTasks(queue: Queue<TaskJob>, jobs: TaskJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await queue.addBulk(jobs.map((job) => ({ name: 'task', data: taskJobSchema.parse(job), opts: { jobId: job.taskId } })));
+}
+
+/**
+ * Makes sure each task has a job: reads every job's state in one burst of commands (ioredis
+ * sends them back to back on one connection), drops jobs left finished (a job failed by the stall
+ * limit, or one completed while its task still lives) and queues the missing ones in one addBulk.
+ * A job that exists — waiting, delayed or held by a worker — is left alone. Returns the ids queued.
+ */
+export async function ensureTaskJobs(queue: Queue<TaskJob>, jobs: TaskJob[]): Promise<string[]> {
+  const states = await Promise.all(jobs.map((j) => queue.getJobState(j.taskId)));
+  const finished = jobs.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
+  await Promise.all(finished.map((j) => queue.remove(j.taskId)));
+  const missing = jobs.filter((_, i) => states[i] === 'completed' || states[i] === 'failed' || states[i] === 'unknown');
+  await enqueueTasks(queue, missing);
+  return missing.map((j) => j.taskId);
+}
+
+export const webhookJobId = (job: Pick<WebhookJob, 'eventId' | 'target'>): string => `${job.eventId}-${job.target}`;
+
+export async function enqueueWebhook(queue: Queue<WebhookJob>, job: WebhookJob): Promise<void> {
+  await queue.add(job.type, webhookJobSchema.parse(job), { jobId: webhookJobId(job) });
+}
+
+/** One cancel job per task: deleting twice queues it once. */
+export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
+  await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
+}
