@@ -55,7 +55,7 @@ export function logFormat(setting: LogFormat | undefined, stdout: { isTTY?: bool
 }
 
 /**
- * One logger per process, JSON lines or (format `pretty`) one readable line per entry; both are
+ * One logger per process: JSON lines, or (format `pretty`) one readable line per entry; both are
  * redacted the same way. Tests pass their own destination to capture the output.
  */
 export function createLogger(opts: { level: string; name: string; format?: LogFormat; destination?: DestinationStream }): Logger {
@@ -68,8 +68,18 @@ export function createLogger(opts: { level: string; name: string; format?: LogFo
   };
   const format = opts.destination ? (opts.format ?? 'json') : logFormat(opts.format);
   if (format === 'pretty') {
-    // Formatted in this process (no worker thread); colours follow the terminal (or FORCE_COLOR).
-    return pino(options, pretty({ destination: opts.destination ?? 1, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }));
+    // For a person at a terminal: one line per entry, local time, without what a person does not
+    // read there (process fields, request and response headers). Formatted in this process (no
+    // worker thread); colours follow the terminal, or FORCE_COLOR.
+    return pino(
+      options,
+      pretty({
+        destination: opts.destination ?? 1,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,service,req.headers,res.headers',
+        singleLine: true,
+      }),
+    );
   }
   return pino(options, opts.destination ?? pino.destination({ sync: false }));
 }
