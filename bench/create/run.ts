@@ -3,7 +3,7 @@
  * answering the same routes, on the same machine, in one run: same body, same connections,
  * alternating rounds. Usage (from the repo root):
  *
- *   pnpm bench:create [-- --rounds 5 --seconds 5 --connections 100]
+ *   npm run bench:create [-- --rounds 5 --seconds 5 --connections 100]
  *
  * Uses DATABASE_URL / REDIS_URL like the server (migrating the database if needed), a bench-only
  * API key and queue prefix, and removes every row, job and file it created at the end.

@@ -8,7 +8,7 @@
  * channel, as POST /v1/videos does, rather than created over HTTP: the subject is the worker
  * (admission, submit, polling), and 10,000 HTTP creates would measure the API instead.
  *
- *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench pnpm exec tsx bench/inflight/run.ts
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench npx tsx bench/inflight/run.ts
  */
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -12,10 +12,17 @@ apt_install() {
   as_root apt-get update -qq >/dev/null && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# pnpm: the one on PATH, else pnpm 12.21.0 installed by npm into .tools/pnpm (no root and no
+# global install needed, so a machine with only Node.js and npm is enough) and put on PATH.
 ensure_pnpm() {
   command -v pnpm >/dev/null && return 0
-  log "pnpm not found; installing pnpm 12.21.0 with npm"
-  npm install -g pnpm@12.21.0 >/dev/null 2>&1 || { log "could not install pnpm: run 'npm install -g pnpm@12.21.0'"; return 1; }
+  local dir="$PWD/.tools/pnpm"
+  if [ ! -x "$dir/node_modules/.bin/pnpm" ]; then
+    log "pnpm not found; installing pnpm 12.21.0 into .tools/pnpm with npm"
+    npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error pnpm@12.21.0 >/dev/null ||
+      { log "could not install pnpm: run 'npm install -g pnpm@12.21.0'"; return 1; }
+  fi
+  export PATH="$dir/node_modules/.bin:$PATH"
 }
 
 ensure_ffmpeg() {

@@ -21,5 +21,8 @@ log "API key for local use: $REELAY_BOOTSTRAP_KEY"
 log "API on http://127.0.0.1:$PORT"
 log "Queue dashboard: http://127.0.0.1:$PORT/admin/queues (any user, password $REELAY_ADMIN_TOKEN)"
 log "Worker metrics: http://127.0.0.1:${WORKER_METRICS_PORT:-9464}/metrics"
+# The API and worker write to concurrently's pipes, never a terminal: decide here whether a person
+# reads the logs (readable lines) or a program does (JSON). LOG_FORMAT=json|pretty overrides.
+if [ -t 1 ]; then export LOG_FORMAT="${LOG_FORMAT:-pretty}"; fi
 exec pnpm exec concurrently --kill-others --names api,worker --prefix-colors blue,green \
   "tsx apps/api/src/main.ts" "node --max-old-space-size=192 --import tsx apps/worker/src/main.ts"

@@ -18,7 +18,7 @@ afterAll(async () => {
 
 // The CLI belongs to the same deployment (queue prefix), so its revocations reach this stack's key caches.
 const cliEnv = () => ({ ...process.env, DATABASE_URL: stack.config.DATABASE_URL, REELAY_QUEUE_PREFIX: stack.config.REELAY_QUEUE_PREFIX, REELAY_MODELS_FILE: stack.config.REELAY_MODELS_FILE! });
-/** Runs `pnpm reelay …` (the CLI's entry point) without blocking this process's event loop. */
+/** Runs `npm run reelay -- …` (the CLI's entry point) without blocking this process's event loop. */
 // A shared test database keeps every run's keys, so `keys list` grows with every run; never cut it short.
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -4,7 +4,7 @@ import { startApi } from './runtime';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ name: 'reelay-api', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'reelay-api', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const api = await startApi(config, { logger });
   logger.info({ url: api.url }, 'api listening');
   stopOnSignals({

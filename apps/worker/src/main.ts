@@ -4,7 +4,7 @@ import { startWorker } from './runtime';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'reelay-worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const runtime = await startWorker(config, { logger });
   logger.info({ prefix: config.REELAY_QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, ops: runtime.opsUrl }, 'worker started');
   stopOnSignals({

@@ -69,6 +69,8 @@ export const envSchema = z.object({
   /** Consecutive failed polls (5xx, network, timeout) before the task fails with upstream_error. */
   PROVIDER_POLL_ERROR_LIMIT: z.coerce.number().int().positive().default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` or `pretty`; unset: pretty when stdout is a terminal, JSON otherwise. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   REELAY_TRUST_PROXY: bool.default(false),
   // Internal image hosts an operator trusts: comma-separated IP[:port] / [IPv6]:port entries.
   REELAY_FETCH_ALLOW_HOSTS: z

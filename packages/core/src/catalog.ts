@@ -1,14 +1,21 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
 
 /**
  * The model catalog: each public model name, its limits and defaults, and the ordered upstream
  * targets it routes to. The default catalog serves every model with the built-in preview renderer;
- * REELAY_MODELS_FILE (JSON, same shape) replaces it.
+ * REELAY_MODELS_FILE (same shape) replaces it. The file is JSON that may carry comments and
+ * trailing commas (JSONC), so a catalog can explain itself. Every object is strict: a misspelt
+ * field is an error rather than a setting silently ignored.
  */
-const range = z.object({ min: z.number(), max: z.number() });
+const range = z.strictObject({ min: z.number(), max: z.number() }).refine((r) => r.min <= r.max, 'min must not exceed max');
+const rangeOrValues = (values: z.ZodNumber) =>
+  z.union([range, z.strictObject({ values: z.array(values).min(1) })], {
+    error: 'must be {"min": N, "max": N} or {"values": [N, ...]}',
+  });
 
-export const targetSchema = z.object({
+export const targetSchema = z.strictObject({
   /** Adapter name, a key of the provider factory map (preview, openai-compatible, …). */
   provider: z.string().min(1),
   upstreamModel: z.string().min(1).optional(),
@@ -32,17 +39,17 @@ export const targetSchema = z.object({
   options: z.record(z.string(), z.unknown()).optional(),
 });
 
-export const modelSpecSchema = z.object({
+export const modelSpecSchema = z.strictObject({
   id: z.string().min(1),
   description: z.string().default(''),
   targets: z.array(targetSchema).min(1),
-  duration: z.union([range, z.object({ values: z.array(z.number().positive()).min(1) })]),
+  duration: rangeOrValues(z.number().positive()),
   /** Either a list of "WxH" sizes or ranges for width and height (even numbers only). */
-  size: z.union([
-    z.object({ values: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }),
-    z.object({ width: range, height: range }),
-  ]),
-  fps: z.union([range, z.object({ values: z.array(z.number().int().positive()).min(1) })]),
+  size: z.union(
+    [z.strictObject({ values: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }), z.strictObject({ width: range, height: range })],
+    { error: 'must be {"values": ["WxH", ...]} or {"width": {"min": N, "max": N}, "height": {"min": N, "max": N}}' },
+  ),
+  fps: rangeOrValues(z.number().int().positive()),
   maxN: z.number().int().positive().default(1),
   acceptsImage: z.boolean().default(true),
   supportsRemix: z.boolean().default(true),
@@ -52,10 +59,10 @@ export const modelSpecSchema = z.object({
    * omit maxPixels to cover everything larger. Absent: the model is free.
    */
   pricing: z
-    .array(z.object({ maxPixels: z.number().int().positive().optional(), microsPerSecond: z.number().int().nonnegative() }))
+    .array(z.strictObject({ maxPixels: z.number().int().positive().optional(), microsPerSecond: z.number().int().nonnegative() }))
     .min(1)
     .optional(),
-  defaults: z.object({
+  defaults: z.strictObject({
     duration: z.number().positive(),
     width: z.number().int().positive(),
     height: z.number().int().positive(),
@@ -76,7 +83,7 @@ export type ModelTarget = z.infer<typeof targetSchema>;
 export const targetKey = (t: Pick<ModelTarget, 'provider' | 'baseUrl' | 'credentials'>): string =>
   [t.provider, t.baseUrl ?? '', t.credentials ?? ''].join('|');
 
-export const catalogFileSchema = z.object({
+export const catalogFileSchema = z.strictObject({
   defaultModel: z.string().min(1),
   models: z.array(modelSpecSchema).min(1),
 });
@@ -156,9 +163,8 @@ export function modelUpstream(model: Pick<ModelSpec, 'targets'>): {
   adapter: string;
   targets: { adapter: string; model: string | null; priority: number }[];
 } {
-  const targets = model.targets
-    .map((t, i) => ({ adapter: t.provider, model: t.upstreamModel ?? null, priority: t.priority ?? i }))
-    .sort((a, b) => a.priority - b.priority);
+  // The order a task tries them (targetGroups), so what clients see is what routing does.
+  const targets = targetGroups(model).flatMap((g) => g.targets.map((t) => ({ adapter: t.provider, model: t.upstreamModel ?? null, priority: g.priority })));
   return { adapter: targets[0]!.adapter, targets };
 }
 
@@ -191,21 +197,86 @@ export class ModelCatalog {
     return out;
   }
 
+  /** The built-in catalog, or the file at `path`; a bad file throws naming it and every problem. */
   static load(path?: string): ModelCatalog {
     if (!path) return new ModelCatalog(DEFAULT_CATALOG);
-    let raw: unknown;
+    let text: string;
     try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
+      text = readFileSync(path, 'utf8');
     } catch (err) {
       throw new Error(`model catalog ${path}: ${(err as Error).message}`, { cause: err });
     }
-    const parsed = catalogFileSchema.safeParse(raw);
-    if (!parsed.success) {
-      const i = parsed.error.issues[0]!;
-      throw new Error(`model catalog ${path}: ${i.path.join('.')}: ${i.message}`);
-    }
-    return new ModelCatalog(parsed.data);
+    const parsed = parseCatalog(text);
+    if (!parsed.ok) throw new Error(`model catalog ${path}: ${parsed.problems.map(formatProblem).join('; ')}`);
+    return parsed.catalog;
   }
+}
+
+/** One thing wrong with a catalog: where (a field path such as `models[0].targets[1].provider`) and what. */
+export interface CatalogProblem {
+  path: string;
+  message: string;
+}
+
+export const formatProblem = (p: CatalogProblem): string => `${p.path}: ${p.message}`;
+
+/** `["models", 0, "targets"]` → `models[0].targets`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
+}
+
+/** 1-based line and column of a character offset, for syntax errors. */
+function lineAndColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset).split('\n');
+  return `line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+}
+
+/**
+ * Parses catalog text: syntax (JSON with comments and trailing commas), then the schema, then
+ * the rules across fields (unique model ids, defaultModel among them). Returns every problem
+ * found rather than the first, each named by its field path.
+ */
+export function parseCatalog(text: string): { ok: true; catalog: ModelCatalog } | { ok: false; problems: CatalogProblem[] } {
+  const syntax: ParseError[] = [];
+  const raw: unknown = parseJsonc(text, syntax, { allowTrailingComma: true, disallowComments: false });
+  if (syntax.length) {
+    // The first one only: those after it usually follow from it.
+    const e = syntax[0]!;
+    return { ok: false, problems: [{ path: lineAndColumn(text, e.offset), message: `syntax error: ${printParseErrorCode(e.error)}` }] };
+  }
+  const result = catalogFileSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.flatMap((issue): CatalogProblem[] =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((k) => ({ path: fieldPath([...issue.path, k]), message: 'unknown field' }))
+        : [{ path: fieldPath(issue.path), message: issue.message }],
+    );
+    return { ok: false, problems };
+  }
+  const file = result.data;
+  const problems: CatalogProblem[] = [];
+  const seen = new Set<string>();
+  file.models.forEach((m, i) => {
+    if (seen.has(m.id)) problems.push({ path: fieldPath(['models', i, 'id']), message: `duplicate model id "${m.id}"` });
+    seen.add(m.id);
+  });
+  if (!seen.has(file.defaultModel)) {
+    problems.push({ path: 'defaultModel', message: `"${file.defaultModel}" is not one of the catalog's models (${[...seen].join(', ')})` });
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, catalog: new ModelCatalog(file) };
+}
+
+/**
+ * A model's targets in the order a task tries them: groups by `priority` (default: position in
+ * the list), lowest first. Targets of one group share load round-robin; later groups are failover.
+ */
+export function targetGroups(model: Pick<ModelSpec, 'targets'>): { priority: number; targets: ModelTarget[] }[] {
+  const groups = new Map<number, ModelTarget[]>();
+  model.targets.forEach((t, i) => {
+    const p = t.priority ?? i;
+    groups.set(p, [...(groups.get(p) ?? []), t]);
+  });
+  return [...groups.keys()].sort((a, b) => a - b).map((priority) => ({ priority, targets: groups.get(priority)! }));
 }
 
 /** Human-readable statement of a limit, used in 400 messages and /v1/models. */

@@ -1,7 +1,7 @@
 import { loadConfig } from '@reelay/config';
 import { checkMigrations, scratchDatabaseUrl } from './check';
 
-/** `pnpm db:check`: exits non-zero, printing what is wrong, when the migrations and schema disagree. */
+/** `npm run db:check`: exits non-zero, printing what is wrong, when the migrations and schema disagree. */
 async function main(): Promise<void> {
   const scratch = scratchDatabaseUrl(loadConfig().DATABASE_URL, 'migration_check');
   const result = await checkMigrations(scratch);

@@ -1,4 +1,4 @@
-export { createLogger, REDACT_PATHS, serializeRequest, serializeResponse, type Logger } from './logger';
+export { createLogger, logFormat, REDACT_PATHS, serializeRequest, serializeResponse, type Logger, type LogFormat } from './logger';
 export * from './metrics';
 export { checkReadiness, type ReadinessReport } from './readiness';
 export { stopOnSignals, type ShutdownOptions } from './shutdown';

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
-import { createLogger } from './logger';
+import { createLogger, logFormat, type LogFormat } from './logger';
 
-function capture() {
+function capture(format?: LogFormat) {
   let text = '';
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -9,7 +9,7 @@ function capture() {
       done();
     },
   });
-  return { logger: createLogger({ name: 'test', level: 'info', destination }), text: () => text };
+  return { logger: createLogger({ name: 'test', level: 'info', format, destination }), text: () => text };
 }
 
 test('credentials are redacted wherever the usual field names put them', () => {
@@ -22,4 +22,27 @@ test('credentials are redacted wherever the usual field names put them', () => {
   expect(out.split('\n').filter(Boolean)).toHaveLength(4);
   expect(out).not.toMatch(/SECRET\d/);
   expect(out).toContain('[redacted]');
+});
+
+test('pretty logs: one readable line per entry, without headers, redacted the same way', async () => {
+  const { logger, text } = capture('pretty');
+  logger.info({ taskId: 'vid_1', req: { method: 'GET', url: '/v1/videos', headers: { authorization: 'Bearer rly_SECRET1', accept: '*/*' } } }, 'request completed');
+  logger.warn({ token: 'SECRET2' }, 'upstream slow');
+  await new Promise((r) => setImmediate(r));
+  const lines = text().split('\n').filter(Boolean);
+  expect(lines).toHaveLength(2);
+  expect(lines[0]).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO \(test\): request completed \{"taskId":"vid_1","req":\{"method":"GET","url":"\/v1\/videos"\}\}$/);
+  expect(lines[1]).toMatch(/WARN \(test\): upstream slow \{"token":"\[redacted\]"\}$/);
+  expect(text()).not.toMatch(/SECRET|accept/);
+});
+
+test('JSON unless a terminal reads the output; LOG_FORMAT decides when set', () => {
+  expect(logFormat(undefined, { isTTY: true })).toBe('pretty');
+  expect(logFormat(undefined, { isTTY: false })).toBe('json');
+  expect(logFormat(undefined, {})).toBe('json');
+  expect(logFormat('json', { isTTY: true })).toBe('json');
+  expect(logFormat('pretty', {})).toBe('pretty');
+  const { logger, text } = capture();
+  logger.info('plain');
+  expect(JSON.parse(text())).toMatchObject({ level: 30, msg: 'plain', service: 'test' });
 });

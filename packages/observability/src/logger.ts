@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -43,16 +44,42 @@ export const REDACT_PATHS = [
   '*.apiToken',
 ];
 
-/** One JSON logger per process; tests pass their own destination to capture the output. */
-export function createLogger(opts: { level: string; name: string; destination?: DestinationStream }): Logger {
-  return pino(
-    {
-      name: opts.name,
-      level: opts.level,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      base: { service: opts.name },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    opts.destination ?? pino.destination({ sync: false }),
-  );
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * LOG_FORMAT when set; otherwise pretty for a person at a terminal and JSON for everything else
+ * (files, pipes, log collectors).
+ */
+export function logFormat(setting: LogFormat | undefined, stdout: { isTTY?: boolean } = process.stdout): LogFormat {
+  return setting ?? (stdout.isTTY ? 'pretty' : 'json');
+}
+
+/**
+ * One logger per process: JSON lines, or (format `pretty`) one readable line per entry; both are
+ * redacted the same way. Tests pass their own destination to capture the output.
+ */
+export function createLogger(opts: { level: string; name: string; format?: LogFormat; destination?: DestinationStream }): Logger {
+  const options = {
+    name: opts.name,
+    level: opts.level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: opts.name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  const format = opts.destination ? (opts.format ?? 'json') : logFormat(opts.format);
+  if (format === 'pretty') {
+    // For a person at a terminal: one line per entry, local time, without what a person does not
+    // read there (process fields, request and response headers). Formatted in this process (no
+    // worker thread); colours follow the terminal, or FORCE_COLOR.
+    return pino(
+      options,
+      pretty({
+        destination: opts.destination ?? 1,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,service,req.headers,res.headers',
+        singleLine: true,
+      }),
+    );
+  }
+  return pino(options, opts.destination ?? pino.destination({ sync: false }));
 }

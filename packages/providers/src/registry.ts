@@ -1,11 +1,11 @@
 import { credentialFrom, type Config } from '@reelay/config';
 import { ModelCatalog, targetKey, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
-import { FalProvider } from './fal/fal-provider';
-import { VeoProvider } from './gemini-veo/veo-provider';
-import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
+import { DEFAULT_FAL_BASE_URL, FalProvider } from './fal/fal-provider';
+import { DEFAULT_VEO_BASE_URL, VeoProvider } from './gemini-veo/veo-provider';
+import { DEFAULT_OPENAI_BASE_URL, OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
 import { PreviewProvider } from './preview/preview-provider';
-import { ReplicateProvider } from './replicate/replicate-provider';
+import { DEFAULT_REPLICATE_BASE_URL, ReplicateProvider } from './replicate/replicate-provider';
 import type { Provider, ProviderFactory } from './provider';
 
 /**
@@ -24,6 +24,24 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
   replicate: (init) => ReplicateProvider.fromInit(init),
   'gemini-veo': (init) => VeoProvider.fromInit(init),
 };
+
+/** The upstream each adapter calls when a target sets no `baseUrl`. */
+export const DEFAULT_BASE_URLS: Record<string, string> = {
+  'openai-compatible': DEFAULT_OPENAI_BASE_URL,
+  fal: DEFAULT_FAL_BASE_URL,
+  replicate: DEFAULT_REPLICATE_BASE_URL,
+  'gemini-veo': DEFAULT_VEO_BASE_URL,
+};
+
+/** Adapters whose targets must name the upstream model (an example of one each), checked by `reelay catalog check`. */
+export const NEEDS_UPSTREAM_MODEL: Record<string, string> = {
+  fal: '"fal-ai/veo3"',
+  replicate: '"owner/name" or "owner/name:<version>"',
+  'gemini-veo': '"veo-3.1-generate-preview"',
+};
+
+/** Target `options` that name an environment variable (holding a secret, never the secret itself). */
+export const ENV_VARIABLE_OPTIONS = ['webhookSecretEnv'];
 
 /** The provider instances of one process: one per distinct catalog target, addressed by target key. */
 export class ProviderRegistry {

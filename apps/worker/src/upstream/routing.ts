@@ -1,4 +1,4 @@
-import type { ModelSpec, ModelTarget } from '@reelay/core';
+import { targetGroups, type ModelSpec, type ModelTarget } from '@reelay/core';
 import { upstreamKey } from '@reelay/queue';
 import type { Redis } from 'ioredis';
 
@@ -16,19 +16,13 @@ export class TargetRouter {
   ) {}
 
   async order(model: ModelSpec): Promise<ModelTarget[]> {
-    const groups = new Map<number, ModelTarget[]>();
-    model.targets.forEach((t, i) => {
-      const p = t.priority ?? i;
-      groups.set(p, [...(groups.get(p) ?? []), t]);
-    });
     const ordered: ModelTarget[] = [];
-    for (const p of [...groups.keys()].sort((a, b) => a - b)) {
-      const group = groups.get(p)!;
+    for (const { priority, targets: group } of targetGroups(model)) {
       if (group.length === 1) {
         ordered.push(group[0]!);
         continue;
       }
-      const turn = await this.redis.incr(upstreamKey(this.prefix, 'rr', `${model.id}:${p}`));
+      const turn = await this.redis.incr(upstreamKey(this.prefix, 'rr', `${model.id}:${priority}`));
       const start = turn % group.length;
       ordered.push(...group.slice(start), ...group.slice(0, start));
     }
@@ -39,6 +33,6 @@ export class TargetRouter {
 /** Plain catalog order by priority, no load sharing: for a context without Redis. */
 export const CatalogOrder = {
   async order(model: ModelSpec): Promise<ModelTarget[]> {
-    return model.targets.map((t, i) => ({ t, p: t.priority ?? i })).sort((a, b) => a.p - b.p).map((x) => x.t);
+    return targetGroups(model).flatMap((g) => g.targets);
   },
 };

@@ -27,6 +27,8 @@ import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } 
  * fal's `fal_webhook` URL carries the task id, so a late delivery for such an orphan reaches the
  * webhook route, which ignores it because it names another upstream id.
  */
+export const DEFAULT_FAL_BASE_URL = 'https://queue.fal.run';
+
 export interface FalOptions {
   apiKey: string;
   baseUrl?: string;
@@ -75,7 +77,7 @@ export class FalProvider implements Provider {
 
   constructor(private readonly opts: FalOptions) {
     this.name = opts.name ?? 'fal';
-    this.base = (opts.baseUrl ?? 'https://queue.fal.run').replace(/\/+$/, '');
+    this.base = (opts.baseUrl ?? DEFAULT_FAL_BASE_URL).replace(/\/+$/, '');
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 

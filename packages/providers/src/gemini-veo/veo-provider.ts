@@ -18,6 +18,8 @@ import { readInputImage } from '../request-mapping';
  * operation name is stored right after this call returns; a crash in between leaves an operation
  * that finishes unobserved (billed). Its video is kept by Google for two days only.
  */
+export const DEFAULT_VEO_BASE_URL = 'https://generativelanguage.googleapis.com';
+
 export interface VeoOptions {
   apiKey: string;
   baseUrl?: string;
@@ -117,7 +119,7 @@ export class VeoProvider implements Provider {
 
   constructor(private readonly opts: VeoOptions) {
     this.name = opts.name ?? 'gemini-veo';
-    this.base = (opts.baseUrl ?? 'https://generativelanguage.googleapis.com').replace(/\/+$/, '');
+    this.base = (opts.baseUrl ?? DEFAULT_VEO_BASE_URL).replace(/\/+$/, '');
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
   }
 

@@ -30,6 +30,8 @@ import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } 
  * prediction carries the task id in its webhook URL so an operator can find orphans in the
  * Replicate dashboard.
  */
+export const DEFAULT_REPLICATE_BASE_URL = 'https://api.replicate.com';
+
 export interface ReplicateOptions {
   apiToken: string;
   baseUrl?: string;
@@ -76,7 +78,7 @@ export class ReplicateProvider implements Provider {
 
   constructor(private readonly opts: ReplicateOptions) {
     this.name = opts.name ?? 'replicate';
-    this.base = (opts.baseUrl ?? 'https://api.replicate.com').replace(/\/+$/, '');
+    this.base = (opts.baseUrl ?? DEFAULT_REPLICATE_BASE_URL).replace(/\/+$/, '');
     this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.secret = opts.webhookSecret;
   }
