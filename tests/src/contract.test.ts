@@ -275,7 +275,7 @@ describe('OpenAPI document and /docs', () => {
     doc = JSON.parse(res.bytes.toString('utf8'));
   });
 
-  test('is OpenAPI 3.1 and lists every endpoint of the contract', async () => {
+  test('is valid OpenAPI 3.1 whose references all resolve', async () => {
     expect(doc.openapi).toBe('3.1.0');
     // Valid against the official OpenAPI 3.1 schema. In that schema `$dynamicRef: "#meta"` always
     // lands on `$defs/schema`; ajv resolves it from the wrong scope, so it is spelled as a $ref.
@@ -283,22 +283,7 @@ describe('OpenAPI document and /docs', () => {
     const validDocument = new Ajv2020({ strict: false, validateFormats: false }).compile(oas31);
     expect({ valid: validDocument(doc), errors: validDocument.errors ?? null }).toEqual({ valid: true, errors: null });
 
-    const ops = Object.entries(doc.paths).flatMap(([path, item]: [string, any]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(ops).toEqual(
-      expect.arrayContaining([
-        'POST /v1/videos',
-        'GET /v1/videos',
-        'GET /v1/videos/{video_id}',
-        'DELETE /v1/videos/{video_id}',
-        'GET /v1/videos/{video_id}/content',
-        'POST /v1/videos/{video_id}/remix',
-        'GET /v1/models',
-        'GET /v1/models/{model_id}',
-        'GET /openapi.json',
-        'GET /docs',
-      ]),
-    );
-    // That each one reaches a real route is shown by openapi-examples.test.ts, which sends every example.
+    // The list of operations, and that each reaches a real route, is openapi-examples.test.ts's.
     // Every $ref points at a component that exists.
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
     for (const r of refs) expect(doc.components.schemas[r]).toBeDefined();

@@ -35,25 +35,34 @@ function assertUtf8(req: Request): void {
   }
 }
 
+/**
+ * Runs an express.json parser after the charset check, then `then` with the parsed body; any
+ * error, from either, goes to `next`.
+ */
+function readJson(parser: ReturnType<typeof express.json>, req: Request, res: Response, next: NextFunction, then: (body: unknown) => void): void {
+  try {
+    assertUtf8(req);
+  } catch (err) {
+    return next(err);
+  }
+  parser(req, res, (err?: unknown) => {
+    if (err) return next(err);
+    try {
+      then(req.body);
+    } catch (e) {
+      next(e);
+    }
+  });
+}
+
 /** express.json for the small JSON bodies of other routes, with the same charset and input checks. */
 export function jsonBody(limit: string | number) {
   const json = express.json({ limit, strict: false, type: () => true });
-  return (req: Request, res: Response, next: NextFunction): void => {
-    try {
-      assertUtf8(req);
-    } catch (err) {
-      return next(err);
-    }
-    json(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      try {
-        assertSafeInput(req.body);
-        next();
-      } catch (e) {
-        next(e);
-      }
+  return (req: Request, res: Response, next: NextFunction): void =>
+    readJson(json, req, res, next, (body) => {
+      assertSafeInput(body);
+      next();
     });
-  };
 }
 
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
@@ -74,25 +83,15 @@ export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: 
       return next(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`));
     }
     if (type.startsWith('application/json') || (type === '' && length === 0)) {
-      try {
-        assertUtf8(req);
-      } catch (err) {
-        return next(err);
-      }
-      json(req, res, (err?: unknown) => {
-        if (err) return next(err);
-        try {
-          // An empty body is an empty object; a JSON null is a body of the wrong kind.
-          const body: unknown = req.body === undefined ? {} : req.body;
-          const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
-          req.rawJson = undefined;
-          if (repeated !== null) throw invalidParameter(repeated, 'is sent more than once');
-          assertSafeInput(body);
-          req.createBody = { body, upload: null };
-          next();
-        } catch (e) {
-          next(e);
-        }
+      readJson(json, req, res, next, (parsed) => {
+        // An empty body is an empty object; a JSON null is a body of the wrong kind.
+        const body: unknown = parsed === undefined ? {} : parsed;
+        const repeated = isPlainObject(body) && req.rawJson ? duplicateTopLevelKey(req.rawJson.toString('utf8')) : null;
+        req.rawJson = undefined;
+        if (repeated !== null) throw invalidParameter(repeated, 'is sent more than once');
+        assertSafeInput(body);
+        req.createBody = { body, upload: null };
+        next();
       });
       return;
     }
