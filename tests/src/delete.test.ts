@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ModelCatalog } from '@reelay/core';
 import { createProviders, type PollOutput } from '@reelay/providers';
@@ -139,6 +140,32 @@ describe('a finalize racing with a delete', () => {
     expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(0);
     const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ status: 'failed', errorCode: 'cancelled' });
+  });
+
+  test('a second run of the same finalize (a job queued again) keeps the completed task\'s outputs', async () => {
+    const { id } = await createVideo(stack, stack.key, { prompt: 'twice', duration: 1, width: 64, height: 64, fps: 24 });
+    expect((await admitPendingTasks(ctx)).map((a) => a.id)).toEqual([id]);
+    await advanceTask(ctx, id);
+    const processing = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    const provider = ctx.providers.get('preview')!;
+    const outputs = await until('the render to finish', async () => {
+      const r = await provider.poll(processing.upstreamId!);
+      return r.state === 'succeeded' ? (r.outputs as PollOutput[]) : false;
+    });
+    // Both runs start from the same processing row, as two workers holding the same job would; the
+    // first releases the render, so the second reads copies of its files.
+    const copies = mkdtempSync(join(tmpdir(), 'finalize-twice-'));
+    const again = outputs.map((o, i) => {
+      if (o.video.kind !== 'file') throw new Error('preview outputs are files');
+      const path = join(copies, `${i}.mp4`);
+      copyFileSync(o.video.path, path);
+      return { ...o, video: { kind: 'file' as const, path } };
+    });
+    await finalizeTask(ctx, processing, provider, outputs);
+    await finalizeTask(ctx, processing, provider, again);
+    expect((await stack.db.task.findUniqueOrThrow({ where: { id } })).status).toBe('completed');
+    expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(3);
+    expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).status).toBe(200);
   });
 });
 

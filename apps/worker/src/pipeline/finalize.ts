@@ -1,4 +1,4 @@
-import { deleteTaskOutputs, recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
+import { deleteTaskOutputs, findTaskById, recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
 import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
 import { rm } from 'node:fs/promises';
@@ -74,9 +74,14 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   );
   if (completed) await onTaskEnded(ctx, task.id);
   else {
-    // Cancelled or deleted meanwhile: its files must not outlive it.
-    await removeTaskFiles(ctx.storage, task.id);
-    await deleteTaskOutputs(ctx.db, task.id);
+    // Lost the transition. Another run of this same finalize (a job queued again after Redis lost
+    // its data, or taken over from a stalled worker) may have completed it with these very files:
+    // only a task that was cancelled or deleted meanwhile must not keep them.
+    const now = await findTaskById(ctx.db, task.id);
+    if (!now || now.status !== 'completed' || now.deletedAt) {
+      await removeTaskFiles(ctx.storage, task.id);
+      await deleteTaskOutputs(ctx.db, task.id);
+    }
   }
   if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);
 }
