@@ -86,3 +86,43 @@ export async function readStream(res: UpstreamResponse, what: string): Promise<R
     retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
   }) as ProviderCallError;
 }
+
+/** What reads an upstream's error body into a message (and says whether it is a policy refusal). */
+export type ErrorReader = (body: unknown, status: number) => { message: string; contentPolicy?: boolean };
+
+/**
+ * One upstream JSON API: its root, the headers every call carries (auth, version pins) and its
+ * error format, so an adapter's calls are one line each.
+ */
+export class JsonApi {
+  constructor(
+    readonly base: string,
+    private readonly headers: () => Record<string, string>,
+    private readonly timeoutMs: number,
+    private readonly readError: ErrorReader,
+  ) {}
+
+  /** Sends a call and returns the raw answer, for adapters that read some statuses themselves. */
+  send(method: UpstreamRequest['method'], path: string, json?: unknown): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.headers(), accept: 'application/json' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
+    return upstreamRequest({ method, url, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
+  }
+
+  /** Sends a call and reads its JSON answer; a non-2xx answer becomes the mapped provider error. */
+  async call<T>(method: UpstreamRequest['method'], path: string, json?: unknown): Promise<T> {
+    return readJson<T>(await this.send(method, path, json), this.readError);
+  }
+
+  /** Reads an answer already received the way call() would. */
+  read<T>(res: UpstreamResponse): Promise<T> {
+    return readJson<T>(res, this.readError);
+  }
+}
+
+/** One header of a request as a single string ('' when absent). */
+export function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string {
+  const v = headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+}

@@ -181,3 +181,34 @@ export abstract class Emulator {
     return res.status;
   }
 }
+
+/**
+ * Result files an emulator serves at `/files/<name>` (upstreams hand out links like these, which
+ * expire): add one, expire it (then 404, or 403 like a lapsed pre-signed URL), serve requests.
+ */
+export class ServedFiles {
+  private readonly files = new Map<string, { bytes: Buffer; type: string; expired: boolean }>();
+
+  constructor(private readonly expiredStatus = 404) {}
+
+  /** Adds a file and returns its path on the emulator. */
+  add(name: string, bytes: Buffer, type = 'video/mp4'): string {
+    if (!this.files.has(name)) this.files.set(name, { bytes, type, expired: false });
+    return `/files/${name}`;
+  }
+
+  expire(name: string): void {
+    const f = this.files.get(name);
+    if (f) f.expired = true;
+  }
+
+  /** Answers GET /files/<name>; false when the request is not for a file. */
+  serve(req: LoggedRequest, res: ServerResponse): boolean {
+    const m = /^\/files\/([^/]+)$/.exec(req.path);
+    if (!m || req.method !== 'GET') return false;
+    const f = this.files.get(m[1]!);
+    if (!f || f.expired) sendJson(res, this.expiredStatus, { error: 'file not found or link expired' });
+    else sendBytes(res, f.bytes, f.type);
+    return true;
+  }
+}
