@@ -8,6 +8,7 @@ export { FalEmulator, type EmulatedFalRequest, type FalEmulatorOptions } from '.
 export { ReplicateEmulator, type EmulatedPrediction, type ReplicateEmulatorOptions } from './emulators/replicate';
 export { VeoEmulator, type EmulatedOperation, type VeoEmulatorOptions } from './emulators/gemini-veo';
 export { RunwayEmulator, type EmulatedRunwayTask, type RunwayEmulatorOptions } from './emulators/runway';
+export { LumaEmulator, type EmulatedGeneration, type LumaEmulatorOptions } from './emulators/luma';
 export { until, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
