@@ -9,6 +9,7 @@ export { ReplicateEmulator, type EmulatedPrediction, type ReplicateEmulatorOptio
 export { VeoEmulator, type EmulatedOperation, type VeoEmulatorOptions } from './emulators/gemini-veo';
 export { RunwayEmulator, type EmulatedRunwayTask, type RunwayEmulatorOptions } from './emulators/runway';
 export { LumaEmulator, type EmulatedGeneration, type LumaEmulatorOptions } from './emulators/luma';
+export { SeedanceEmulator, type EmulatedArkTask, type SeedanceEmulatorOptions } from './emulators/seedance';
 export { until, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
