@@ -10,6 +10,7 @@ export { VeoEmulator, type EmulatedOperation, type VeoEmulatorOptions } from './
 export { RunwayEmulator, type EmulatedRunwayTask, type RunwayEmulatorOptions } from './emulators/runway';
 export { LumaEmulator, type EmulatedGeneration, type LumaEmulatorOptions } from './emulators/luma';
 export { SeedanceEmulator, type EmulatedArkTask, type SeedanceEmulatorOptions } from './emulators/seedance';
+export { KlingEmulator, type EmulatedKlingTask, type KlingEmulatorOptions } from './emulators/kling';
 export { until, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
