@@ -11,6 +11,7 @@ export { RunwayEmulator, type EmulatedRunwayTask, type RunwayEmulatorOptions } f
 export { LumaEmulator, type EmulatedGeneration, type LumaEmulatorOptions } from './emulators/luma';
 export { SeedanceEmulator, type EmulatedArkTask, type SeedanceEmulatorOptions } from './emulators/seedance';
 export { KlingEmulator, type EmulatedKlingTask, type KlingEmulatorOptions } from './emulators/kling';
+export { MiniMaxEmulator, type EmulatedMiniMaxTask, type MiniMaxEmulatorOptions } from './emulators/minimax';
 export { until, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
