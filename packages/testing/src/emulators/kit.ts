@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * The shared part of the upstream emulators: a real HTTP server on 127.0.0.1 that records every
@@ -61,6 +61,7 @@ export class EmulatorServer {
   private server: Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly keepLog: boolean;
+  private upgradeHandler: ((req: IncomingMessage, socket: Socket, head: Buffer) => void) | undefined;
 
   constructor(
     private readonly handler: Handler,
@@ -71,6 +72,7 @@ export class EmulatorServer {
 
   async start(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.dispatch(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => (this.upgradeHandler ? this.upgradeHandler(req, socket, head) : socket.destroy()));
     // Clients keep connections open between polls; close them only when the emulator closes.
     server.keepAliveTimeout = 30_000;
     this.server = server;
@@ -85,6 +87,11 @@ export class EmulatorServer {
     if (!server) return;
     server.closeAllConnections(); // hung requests included
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Takes HTTP upgrade requests (an emulated websocket endpoint); without one they are refused. */
+  onUpgrade(handler: (req: IncomingMessage, socket: Socket, head: Buffer) => void): void {
+    this.upgradeHandler = handler;
   }
 
   /** Answers the next matching request(s) with this instead of the emulated behaviour. */
