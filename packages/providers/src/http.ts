@@ -54,23 +54,27 @@ function toTransient(err: unknown, req: UpstreamRequest): TransientProviderError
   return new TransientProviderError('network', `${what} failed: ${e.code ?? e.message}`);
 }
 
-/** Reads a JSON answer; a non-2xx answer becomes the mapped provider error with `messageOf(body)`. */
-export async function readJson<T>(
-  res: UpstreamResponse,
-  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean },
-): Promise<T> {
+/** An answer's body: parsed JSON, the text when it is not JSON, null when empty. */
+export async function readBody(res: UpstreamResponse): Promise<unknown> {
   let text: string;
   try {
     text = await res.body.text();
   } catch (err) {
     throw new TransientProviderError('timeout', `reading the upstream answer failed: ${(err as Error).message}`);
   }
-  let body: unknown;
   try {
-    body = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    body = text;
+    return text;
   }
+}
+
+/** Reads a JSON answer; a non-2xx answer becomes the mapped provider error with `messageOf(body)`. */
+export async function readJson<T>(
+  res: UpstreamResponse,
+  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean },
+): Promise<T> {
+  const body = await readBody(res);
   if (res.status >= 200 && res.status < 300) return body as T;
   const { message, contentPolicy } = messageOf(body, res.status);
   const retryAfter = res.headers['retry-after'];

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { requireApiKey, stringOption, unsignedWakeUp, type HttpAdapterOptions } from '../adapter-kit';
 import { downloadOutput } from '../download';
 import { parseRetryAfter, PermanentProviderError, RateLimitedError, TransientProviderError, type ProviderCallError } from '../errors';
-import { headerOf, JsonApi, type UpstreamResponse } from '../http';
+import { headerOf, JsonApi, readBody, type UpstreamResponse } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { aspectRatioOf, readInputImage } from '../request-mapping';
 
@@ -103,17 +103,9 @@ export class KlingProvider implements Provider {
 
   /** The `data` of a Kling answer, or the error its code says. */
   private async data<T>(res: UpstreamResponse): Promise<T> {
-    const text = await res.body.text().catch((err: Error) => {
-      throw new TransientProviderError('timeout', `kling: reading the answer failed: ${err.message}`);
-    });
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: keep the text for the message
-    }
+    const body = await readBody(res);
     const code = (body as { code?: unknown } | null)?.code;
-    if (res.status >= 200 && res.status < 300 && (code === 0 || code === undefined)) return (body as { data: T }).data;
+    if (res.status >= 200 && res.status < 300 && (code === 0 || code === undefined)) return (body as { data?: T } | null)?.data as T;
     throw klingError(res.status, typeof body === 'string' ? { message: body.slice(0, 300) } : body, headerOf(res.headers, 'retry-after') || undefined);
   }
 

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { requireApiKey, unsignedWakeUp, type HttpAdapterOptions } from '../adapter-kit';
 import { downloadOutput } from '../download';
 import { parseRetryAfter, PermanentProviderError, RateLimitedError, TransientProviderError, type ProviderCallError } from '../errors';
-import { headerOf, JsonApi } from '../http';
+import { headerOf, JsonApi, readBody } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { dataUri, readInputImage } from '../request-mapping';
 
@@ -64,18 +64,11 @@ export class MiniMaxProvider implements Provider {
    */
   private async call<T extends { base_resp?: BaseResp }>(method: 'GET' | 'POST', path: string, json?: unknown, keep?: (body: T) => boolean): Promise<T> {
     const res = await this.api.send(method, path, json);
-    const text = await res.body.text().catch((err: Error) => {
-      throw new TransientProviderError('timeout', `minimax: reading the answer failed: ${err.message}`);
-    });
-    let body: T | null = null;
-    try {
-      body = text ? (JSON.parse(text) as T) : null;
-    } catch {
-      // not JSON (a proxy's error page): reported by status below
-    }
+    const raw = await readBody(res);
+    const body = raw && typeof raw === 'object' ? (raw as T) : null; // not JSON (a proxy's error page): reported by status below
     const base = body?.base_resp ?? {};
     if (res.status >= 200 && res.status < 300 && body && ((base.status_code ?? 0) === 0 || keep?.(body))) return body;
-    throw minimaxError(body ? base : { status_msg: text.slice(0, 300) }, res.status, headerOf(res.headers, 'retry-after') || undefined);
+    throw minimaxError(body ? base : { status_msg: typeof raw === 'string' ? raw.slice(0, 300) : '' }, res.status, headerOf(res.headers, 'retry-after') || undefined);
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {

@@ -114,7 +114,7 @@ export class MiniMaxEmulator extends Emulator {
       const challenge = randomUUID();
       const status = await this.deliver(b.callback_url, JSON.stringify({ challenge }), { 'content-type': 'application/json' }).catch(() => 0);
       const answer = this.deliveries.at(-1)?.body ?? '';
-      let echoed = false;
+      let echoed: boolean;
       try {
         echoed = status === 200 && (JSON.parse(answer) as { challenge?: unknown }).challenge === challenge;
       } catch {
