@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
  */
 export type Workflow = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: unknown }>;
 
-export const PLACEHOLDERS = ['prompt', 'negative_prompt', 'seed', 'width', 'height', 'frames', 'fps', 'duration', 'image'] as const;
-export type Placeholder = (typeof PLACEHOLDERS)[number];
+const PLACEHOLDERS = ['prompt', 'negative_prompt', 'seed', 'width', 'height', 'frames', 'fps', 'duration', 'image'] as const;
+type Placeholder = (typeof PLACEHOLDERS)[number];
 export type TemplateValues = Record<Placeholder, string | number>;
 
 const PATTERN = /\{\{\s*([a-z_]+)\s*\}\}/g;

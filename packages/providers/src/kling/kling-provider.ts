@@ -56,7 +56,7 @@ export function klingToken(accessKey: string, secretKey: string, nowSeconds = Ma
  * platform policy / content security, 1302 rate limit, 1303 concurrency or resource limit,
  * 1304 IP allow-list, 5000-5002 server errors.
  */
-export function klingError(status: number, body: unknown, retryAfter?: string): ProviderCallError {
+function klingError(status: number, body: unknown, retryAfter?: string): ProviderCallError {
   const b = (body && typeof body === 'object' ? body : {}) as { code?: unknown; message?: unknown };
   const code = typeof b.code === 'number' ? b.code : undefined;
   const message = `kling: ${typeof b.message === 'string' ? b.message : `HTTP ${status}`}${code !== undefined ? ` (${code})` : ''}`;

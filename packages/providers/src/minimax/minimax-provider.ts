@@ -31,7 +31,7 @@ interface BaseResp {
  * balance, 1026 / 1027 sensitive input / output, 2013 invalid parameters; 1000, 1001 and 1013
  * are MiniMax-side errors worth retrying.
  */
-export function minimaxError(base: BaseResp, httpStatus: number, retryAfter?: string): ProviderCallError {
+function minimaxError(base: BaseResp, httpStatus: number, retryAfter?: string): ProviderCallError {
   const code = base.status_code;
   const message = `minimax: ${base.status_msg || `HTTP ${httpStatus}`}${code !== undefined ? ` (${code})` : ''}`;
   if (code === 1002 || code === 1039 || httpStatus === 429) return new RateLimitedError(message, parseRetryAfter(retryAfter));
