@@ -5,7 +5,7 @@
  * restarted fast and immediate. Prints what each fault cost and checks that nothing was lost,
  * duplicated, stuck or charged wrong, and that nothing is left on disk after the sweep.
  *
- *   npx tsx bench/chaos/run.ts [--tasks 500] [--keep]
+ *   npx tsx bench/chaos/run.ts [--tasks 500] [--create-seconds 45] [--keep]
  *
  * Exits non-zero on any lost, duplicated or stuck task, a broken ledger, leftovers, an outage
  * answer that is not a 503 with Retry-After, or a recovery over its target (Redis ≤ 10 s, a killed
@@ -13,7 +13,7 @@
  * redis-server and ffmpeg. Runs as root by running Postgres as the `postgres` user.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -80,10 +80,11 @@ async function startRedis(): Promise<void> {
 
 // ---------------------------------------------------------------- Reelay processes
 let env: Record<string, string> = {};
+let spawned = 0;
+/** Each process logs to its own file in the work dir (kept with --keep). */
 function spawnReelay(app: 'api' | 'worker', extra: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], { cwd: ROOT, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.on('data', () => undefined);
-  return child;
+  const log = openSync(join(work, `${app}-${++spawned}.log`), 'a');
+  return spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], { cwd: ROOT, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', log, log] });
 }
 const killed = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
 async function kill9(c: ChildProcess): Promise<void> {
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
     REELAY_QUEUE_PREFIX: PREFIX,
     REELAY_STORAGE_DIR: storage,
     TMPDIR: scratch,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     POLL_MIN_MS: '200',
     POLL_MAX_MS: '1000',
     WORKER_METRICS_PORT: '0',
@@ -258,11 +259,17 @@ async function main(): Promise<void> {
   }
   console.log(`chaos: ${TASKS} tasks, API ${apiUrl}, Postgres :${pgPort}, Redis :${redisPort}, work dir ${work}`);
 
-  // Careful clients, 20 at a time, while the faults happen.
+  // Careful clients, 20 at a time, paced so the creates span every fault (about 45 s).
   const started = now();
+  const spanMs = flag('create-seconds', 45) * 1000;
   let next = 0;
   const clients = Array.from({ length: 20 }, async () => {
-    while (next < TASKS) await createCarefully(next++);
+    while (next < TASKS) {
+      const i = next++;
+      const due = started + (i * spanMs) / TASKS;
+      if (due > now()) await sleep(due - now());
+      await createCarefully(i);
+    }
   });
   const prober = probeReads();
 

@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseCatalog } from '@reelay/core';
-import { PROVIDER_FACTORIES } from '@reelay/providers';
+import { ENV_VARIABLE_OPTIONS, PROVIDER_FACTORIES } from '@reelay/providers';
 import { apiKeyVersionKey, createRedis } from '@reelay/queue';
 
 /**
@@ -131,7 +131,7 @@ describe('catalog check', () => {
     const text = readFileSync(join(ROOT, path), 'utf8');
     const parsed = parseCatalog(text);
     if (!parsed.ok) throw new Error(`${file}: ${JSON.stringify(parsed.problems)}`);
-    const variables = [...new Set(parsed.catalog.list().flatMap((m) => m.targets.flatMap((t) => [t.credentials, t.options?.webhookSecretEnv as string | undefined])))].filter(
+    const variables = [...new Set(parsed.catalog.list().flatMap((m) => m.targets.flatMap((t) => [t.credentials, ...ENV_VARIABLE_OPTIONS.map((o) => t.options?.[o] as string | undefined)])))].filter(
       (v): v is string => !!v,
     );
 
@@ -149,7 +149,7 @@ describe('catalog check', () => {
     expect(withKeys.stdout).toContain(`${path}: valid`);
     for (const model of parsed.catalog.list()) {
       expect(withKeys.stdout).toMatch(new RegExp(`^${model.id}( \\(default model\\))?$`, 'm'));
-      for (const t of model.targets) expect(withKeys.stdout).toContain(`. ${t.provider}: ${t.provider === 'preview' ? 'built-in' : t.upstreamModel}`);
+      for (const t of model.targets) expect(withKeys.stdout).toContain(`. ${t.provider}: ${t.provider === 'preview' ? 'built-in' : (t.upstreamModel ?? '(no upstreamModel)')}`);
     }
     expect(withKeys.stdout).not.toContain('dummy-'); // names of variables, never their values
   });
@@ -174,7 +174,7 @@ describe('catalog check', () => {
     expect(misspelt.code).toBe(1);
     expect(misspelt.stderr).toContain('models[1].targets[1].upstreamModle: unknown field');
     expect(adapter.code).toBe(1);
-    expect(adapter.stderr).toContain('models[1].targets[0].provider: unknown adapter "gemini" (known: preview, openai-compatible, fal, replicate, gemini-veo)');
+    expect(adapter.stderr).toContain(`models[1].targets[0].provider: unknown adapter "gemini" (known: ${Object.keys(PROVIDER_FACTORIES).join(', ')})`);
     expect(badValue.code).toBe(1);
     expect(badValue.stderr).toMatch(/models\[0\]\.targets\[2\]: openai-compatible options: .*"openai"\|"seed"/);
   });

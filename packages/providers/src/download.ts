@@ -1,6 +1,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { request } from 'undici';
 import { parseRetryAfter, PermanentProviderError, RateLimitedError, TransientProviderError } from './errors';
+import type { OutputRef } from './provider';
 
 export interface DownloadOptions {
   headers?: Record<string, string>;
@@ -84,4 +85,20 @@ export function progressFromLogs(logs: string | undefined | null): number | unde
   if (!last) return undefined;
   const pct = Math.floor(Number(last[1]));
   return pct >= 0 && pct <= 100 ? Math.min(99, pct) : undefined;
+}
+
+export interface OutputDownloadOptions {
+  maxDownloadBytes?: number;
+  downloadTimeoutMs?: number;
+}
+
+/** fetchOutput for adapters whose outputs are URLs: streams it with the shared limits. */
+export function downloadOutput(provider: string, ref: OutputRef, opts: OutputDownloadOptions, credentialHeaders?: string[]): Promise<Readable> {
+  if (ref.kind !== 'url') throw new PermanentProviderError('other', `${provider}: outputs are URLs`);
+  return downloadStream(provider, ref.url, {
+    headers: ref.headers,
+    credentialHeaders,
+    maxBytes: opts.maxDownloadBytes ?? 4 * 1024 ** 3,
+    timeoutMs: opts.downloadTimeoutMs ?? 60_000,
+  });
 }

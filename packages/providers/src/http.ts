@@ -54,23 +54,27 @@ function toTransient(err: unknown, req: UpstreamRequest): TransientProviderError
   return new TransientProviderError('network', `${what} failed: ${e.code ?? e.message}`);
 }
 
-/** Reads a JSON answer; a non-2xx answer becomes the mapped provider error with `messageOf(body)`. */
-export async function readJson<T>(
-  res: UpstreamResponse,
-  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean },
-): Promise<T> {
+/** An answer's body: parsed JSON, the text when it is not JSON, null when empty. */
+export async function readBody(res: UpstreamResponse): Promise<unknown> {
   let text: string;
   try {
     text = await res.body.text();
   } catch (err) {
     throw new TransientProviderError('timeout', `reading the upstream answer failed: ${(err as Error).message}`);
   }
-  let body: unknown;
   try {
-    body = text ? JSON.parse(text) : null;
+    return text ? JSON.parse(text) : null;
   } catch {
-    body = text;
+    return text;
   }
+}
+
+/** Reads a JSON answer; a non-2xx answer becomes the mapped provider error with `messageOf(body)`. */
+export async function readJson<T>(
+  res: UpstreamResponse,
+  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean },
+): Promise<T> {
+  const body = await readBody(res);
   if (res.status >= 200 && res.status < 300) return body as T;
   const { message, contentPolicy } = messageOf(body, res.status);
   const retryAfter = res.headers['retry-after'];
@@ -85,4 +89,44 @@ export async function readStream(res: UpstreamResponse, what: string): Promise<R
   throw errorForStatus(res.status, `${what}: HTTP ${res.status} ${text.slice(0, 300)}`, {
     retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
   }) as ProviderCallError;
+}
+
+/** What reads an upstream's error body into a message (and says whether it is a policy refusal). */
+export type ErrorReader = (body: unknown, status: number) => { message: string; contentPolicy?: boolean };
+
+/**
+ * One upstream JSON API: its root, the headers every call carries (auth, version pins) and its
+ * error format, so an adapter's calls are one line each.
+ */
+export class JsonApi {
+  constructor(
+    readonly base: string,
+    private readonly headers: () => Record<string, string>,
+    private readonly timeoutMs: number,
+    private readonly readError: ErrorReader,
+  ) {}
+
+  /** Sends a call and returns the raw answer, for adapters that read some statuses themselves. */
+  send(method: UpstreamRequest['method'], path: string, json?: unknown): Promise<UpstreamResponse> {
+    const headers: Record<string, string> = { ...this.headers(), accept: 'application/json' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
+    return upstreamRequest({ method, url, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
+  }
+
+  /** Sends a call and reads its JSON answer; a non-2xx answer becomes the mapped provider error. */
+  async call<T>(method: UpstreamRequest['method'], path: string, json?: unknown): Promise<T> {
+    return readJson<T>(await this.send(method, path, json), this.readError);
+  }
+
+  /** Reads an answer already received the way call() would. */
+  read<T>(res: UpstreamResponse): Promise<T> {
+    return readJson<T>(res, this.readError);
+  }
+}
+
+/** One header of a request as a single string ('' when absent). */
+export function headerOf(headers: Record<string, string | string[] | undefined>, name: string): string {
+  const v = headers[name];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
 }

@@ -13,3 +13,9 @@ export { ReplicateProvider, type ReplicateOptions } from './replicate/replicate-
 export { downloadStream, progressFromLogs } from './download';
 export { VeoProvider, veoLimits, veoRequestBody, type VeoOptions } from './gemini-veo/veo-provider';
 export { upstreamWebhookUrl } from './webhook-url';
+export { RunwayProvider, RUNWAY_API_VERSION, type RunwayOptions } from './runway/runway-provider';
+export { LumaProvider } from './luma/luma-provider';
+export { MiniMaxProvider } from './minimax/minimax-provider';
+export { KlingProvider, klingToken, type KlingOptions } from './kling/kling-provider';
+export { SeedanceProvider } from './seedance/seedance-provider';
+export { ComfyUIProvider, type ComfyUIOptions } from './comfyui/comfyui-provider';

@@ -73,6 +73,12 @@ export interface Provider {
    * URL given per task: checks the signature and says which upstream task the delivery is about.
    */
   identifyWebhook?(req: UpstreamWebhookRequest): Promise<(UpstreamWebhookEvent & { upstreamId: string }) | null>;
+  /**
+   * For upstreams that check a callback URL before using it (MiniMax posts `{challenge}` and
+   * expects it echoed): the JSON to answer such a request with, or undefined when the delivery
+   * is not one. Asked before anything else, since the check can come before the submit answers.
+   */
+  webhookChallenge?(req: UpstreamWebhookRequest): unknown;
 }
 
 export interface UpstreamWebhookRequest {

@@ -1,11 +1,17 @@
 import { credentialFrom, type Config } from '@reelay/config';
 import { ModelCatalog, targetKey, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
+import { ComfyUIProvider } from './comfyui/comfyui-provider';
 import { DEFAULT_FAL_BASE_URL, FalProvider } from './fal/fal-provider';
 import { DEFAULT_VEO_BASE_URL, VeoProvider } from './gemini-veo/veo-provider';
+import { KlingProvider } from './kling/kling-provider';
+import { LumaProvider } from './luma/luma-provider';
+import { MiniMaxProvider } from './minimax/minimax-provider';
 import { DEFAULT_OPENAI_BASE_URL, OpenAICompatibleProvider } from './openai-compatible/openai-compatible-provider';
 import { PreviewProvider } from './preview/preview-provider';
 import { DEFAULT_REPLICATE_BASE_URL, ReplicateProvider } from './replicate/replicate-provider';
+import { RunwayProvider } from './runway/runway-provider';
+import { SeedanceProvider } from './seedance/seedance-provider';
 import type { Provider, ProviderFactory } from './provider';
 
 /**
@@ -23,6 +29,12 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
   fal: (init) => FalProvider.fromInit(init),
   replicate: (init) => ReplicateProvider.fromInit(init),
   'gemini-veo': (init) => VeoProvider.fromInit(init),
+  runway: (init) => RunwayProvider.fromInit(init),
+  luma: (init) => LumaProvider.fromInit(init),
+  minimax: (init) => MiniMaxProvider.fromInit(init),
+  kling: (init) => KlingProvider.fromInit(init),
+  seedance: (init) => SeedanceProvider.fromInit(init),
+  comfyui: (init) => ComfyUIProvider.fromInit(init),
 };
 
 /** The upstream each adapter calls when a target sets no `baseUrl`. */
@@ -41,7 +53,7 @@ export const NEEDS_UPSTREAM_MODEL: Record<string, string> = {
 };
 
 /** Target `options` that name an environment variable (holding a secret, never the secret itself). */
-export const ENV_VARIABLE_OPTIONS = ['webhookSecretEnv'];
+export const ENV_VARIABLE_OPTIONS = ['webhookSecretEnv', 'secretKeyEnv'];
 
 /** The provider instances of one process: one per distinct catalog target, addressed by target key. */
 export class ProviderRegistry {

@@ -5,14 +5,16 @@ import { enqueueTask } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
 /**
- * POST /v1/upstream-webhooks/:provider/:taskId — an upstream (Replicate, fal) saying a task
+ * POST /v1/upstream-webhooks/:provider/:taskId — an upstream (Replicate, fal, Luma, Kling, MiniMax, Seedance) saying a task
  * ended; POST /v1/upstream-webhooks/:provider — the same from an upstream that calls one fixed
  * URL per account (OpenAI's project webhooks), the delivery naming the upstream task.
  *
  * No API key: the provider's signature over the raw body is the authentication, and a delivery
  * must also name the upstream task this Reelay task is waiting on. A verified delivery only
  * wakes the task's delayed job so the worker polls now; the worker's poll (not the delivery's
- * body) decides the outcome, and polling stays the safety net when deliveries are lost.
+ * body) decides the outcome, and polling stays the safety net when deliveries are lost. Upstreams
+ * that do not sign their callbacks (Luma, Kling, MiniMax, Seedance) get the same treatment: a
+ * delivery naming the task's upstream id wakes it, and only the poll can end it.
  */
 export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -76,12 +78,18 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
         throw new ApiError(503, 'service_unavailable', 'Upstream webhooks are not available right now', null, { 'retry-after': '30' });
       }
       if (!provider?.verifyWebhook) throw new ApiError(404, 'not_found', `No ${providerName} task found with id ${taskId}`);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // A URL check (MiniMax's challenge) can arrive while the submit is still waiting for its answer.
+      const challengeReply = provider.webhookChallenge?.({ headers: req.headers, body });
+      if (challengeReply !== undefined) {
+        res.json(challengeReply);
+        return;
+      }
       if (!task.upstreamId) {
         // Delivered before the worker stored the upstream id: the provider retries, and polling covers it anyway.
         throw new ApiError(503, 'service_unavailable', 'The task is still being submitted; retry later', null, { 'retry-after': '5' });
       }
 
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       let event;
       try {
         event = await provider.verifyWebhook({ headers: req.headers, body }, task.upstreamId);

@@ -2,7 +2,7 @@ import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto
 import type { Readable } from 'node:stream';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
-import { readJson, upstreamRequest, type UpstreamResponse } from '../http';
+import { headerOf, readJson, upstreamRequest, type UpstreamResponse } from '../http';
 import type {
   OutputRef,
   PollOutput,
@@ -209,10 +209,7 @@ export class FalProvider implements Provider {
    * cached key verifies (fal rotating its key).
    */
   async verifyWebhook(req: UpstreamWebhookRequest, upstreamId: string): Promise<UpstreamWebhookEvent | null> {
-    const h = (n: string): string => {
-      const v = req.headers[n];
-      return (Array.isArray(v) ? v[0] : v) ?? '';
-    };
+    const h = (n: string): string => headerOf(req.headers, n);
     const requestId = h('x-fal-webhook-request-id');
     const userId = h('x-fal-webhook-user-id');
     const timestamp = h('x-fal-webhook-timestamp');

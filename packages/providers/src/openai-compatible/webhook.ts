@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+import { headerOf } from '../http';
 import type { UpstreamWebhookRequest } from '../provider';
 
 /**
@@ -8,10 +9,7 @@ import type { UpstreamWebhookRequest } from '../provider';
  * Returns the video id and whether the event ends it, or null when the signature does not verify.
  */
 export function verifyOpenAIWebhook(secret: string, req: UpstreamWebhookRequest): { upstreamId: string; terminal: boolean } | null {
-  const h = (n: string): string => {
-    const v = req.headers[n];
-    return (Array.isArray(v) ? v[0] : v) ?? '';
-  };
+  const h = (n: string): string => headerOf(req.headers, n);
   let event: { type?: unknown; data?: { id?: unknown } };
   try {
     event = new Webhook(secret).verify(req.body, {

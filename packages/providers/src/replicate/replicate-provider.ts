@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { FormData } from 'undici';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
-import { readJson, upstreamRequest } from '../http';
+import { headerOf, readJson, upstreamRequest } from '../http';
 import type {
   OutputRef,
   PollResult,
@@ -214,10 +214,7 @@ export class ReplicateProvider implements Provider {
 
   /** Standard Webhooks: HMAC-SHA256 of "id.timestamp.body" with the whsec_ key, timestamp within 5 minutes. */
   async verifyWebhook(req: UpstreamWebhookRequest, upstreamId: string): Promise<UpstreamWebhookEvent | null> {
-    const h = (n: string): string => {
-      const v = req.headers[n];
-      return (Array.isArray(v) ? v[0] : v) ?? '';
-    };
+    const h = (n: string): string => headerOf(req.headers, n);
     const secret = await this.signingSecret(); // a failure to fetch it is the caller's 503, not a forgery
     let payload: unknown;
     try {

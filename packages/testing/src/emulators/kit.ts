@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /**
  * The shared part of the upstream emulators: a real HTTP server on 127.0.0.1 that records every
@@ -61,6 +61,7 @@ export class EmulatorServer {
   private server: Server | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly keepLog: boolean;
+  private upgradeHandler: ((req: IncomingMessage, socket: Socket, head: Buffer) => void) | undefined;
 
   constructor(
     private readonly handler: Handler,
@@ -71,6 +72,7 @@ export class EmulatorServer {
 
   async start(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.dispatch(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => (this.upgradeHandler ? this.upgradeHandler(req, socket, head) : socket.destroy()));
     // Clients keep connections open between polls; close them only when the emulator closes.
     server.keepAliveTimeout = 30_000;
     this.server = server;
@@ -85,6 +87,11 @@ export class EmulatorServer {
     if (!server) return;
     server.closeAllConnections(); // hung requests included
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Takes HTTP upgrade requests (an emulated websocket endpoint); without one they are refused. */
+  onUpgrade(handler: (req: IncomingMessage, socket: Socket, head: Buffer) => void): void {
+    this.upgradeHandler = handler;
   }
 
   /** Answers the next matching request(s) with this instead of the emulated behaviour. */
@@ -179,5 +186,36 @@ export abstract class Emulator {
     const res = await fetch(url, { method: 'POST', headers, body });
     this.deliveries.push({ url, status: res.status, body: await res.text() });
     return res.status;
+  }
+}
+
+/**
+ * Result files an emulator serves at `/files/<name>` (upstreams hand out links like these, which
+ * expire): add one, expire it (then 404, or 403 like a lapsed pre-signed URL), serve requests.
+ */
+export class ServedFiles {
+  private readonly files = new Map<string, { bytes: Buffer; type: string; expired: boolean }>();
+
+  constructor(private readonly expiredStatus = 404) {}
+
+  /** Adds a file and returns its path on the emulator. */
+  add(name: string, bytes: Buffer, type = 'video/mp4'): string {
+    if (!this.files.has(name)) this.files.set(name, { bytes, type, expired: false });
+    return `/files/${name}`;
+  }
+
+  expire(name: string): void {
+    const f = this.files.get(name);
+    if (f) f.expired = true;
+  }
+
+  /** Answers GET /files/<name>; false when the request is not for a file. */
+  serve(req: LoggedRequest, res: ServerResponse): boolean {
+    const m = /^\/files\/([^/]+)$/.exec(req.path);
+    if (!m || req.method !== 'GET') return false;
+    const f = this.files.get(m[1]!);
+    if (!f || f.expired) sendJson(res, this.expiredStatus, { error: 'file not found or link expired' });
+    else sendBytes(res, f.bytes, f.type);
+    return true;
   }
 }
