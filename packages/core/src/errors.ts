@@ -2,6 +2,8 @@
 export type ErrorCode =
   | 'invalid_parameter'
   | 'invalid_json'
+  /** Not valid HTTP at all (a header with bytes a header cannot hold, oversized headers, broken chunking). */
+  | 'invalid_request'
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_api_key'
@@ -23,6 +25,11 @@ const typeFor: Record<number, string> = {
   401: 'authentication_error',
   403: 'permission_error',
   404: 'invalid_request_error',
+  405: 'invalid_request_error',
+  408: 'invalid_request_error',
+  416: 'invalid_request_error',
+  417: 'invalid_request_error',
+  431: 'invalid_request_error',
   409: 'invalid_request_error',
   410: 'invalid_request_error',
   413: 'invalid_request_error',
