@@ -32,7 +32,7 @@ export async function createTaskWithReservation(
   const row: NewTask = { ...(data as NewTask), billingStatus: 'reserved' };
   const batched = await insertTaskBatched(db, row, newId('led'));
   if (batched) return batched;
-  const fast = await insertTaskReserving(db, row, data.reservedMicros, newId('led'));
+  const fast = await retryOnDeadlock(() => insertTaskReserving(db, row, data.reservedMicros, newId('led')));
   if (fast.task) return fast.task;
   if (!fast.key || fast.key.status !== 'active') throw new ApiError(401, 'invalid_api_key', 'Invalid API key');
   if (fast.key.maxQueued === null) throw insufficientQuota(data.reservedMicros, fast.key.budgetMicros!, fast.key.committedMicros);
@@ -61,6 +61,21 @@ export async function createTaskWithReservation(
     await tx.apiKey.update({ where: { id: data.apiKeyId }, data: { committedMicros: { increment: reserve } } });
     return task;
   }, MONEY_TX_OPTIONS);
+}
+
+/**
+ * A create's statement is atomic, so one that Postgres chose as a deadlock's victim (40P01: it
+ * held its key's row lock while waiting on a task row that a worker transaction holding that row
+ * wants to follow with the key) left nothing behind and runs again.
+ */
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '40P01' || i >= attempts) throw err;
+    }
+  }
 }
 
 function insufficientQuota(reserve: bigint, budget: bigint, committed: bigint): ApiError {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { ApiError } from '@reelay/core';
-import { Prisma, type Task } from '@reelay/db';
+import { Prisma, type Task, type VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import type { ParsedCreateBody } from '../middleware/body';
 
@@ -37,7 +37,7 @@ export function idempotencyClaim(req: Request, parsed: ParsedCreateBody): Idempo
   return { key, requestHash: hash.digest('hex') };
 }
 
-/** The task an earlier request with this key created, or null; a different body is a 409. */
+/** The task an earlier request with this key created, or null; a different body, or a task since deleted, is a 409. */
 export async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim: IdempotencyClaim): Promise<Task | null> {
   const task = await deps.db.task.findUnique({ where: { apiKeyId_idempotencyKey: { apiKeyId, idempotencyKey: claim.key } } });
   if (task && task.requestHash !== claim.requestHash) {
@@ -48,12 +48,71 @@ export async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim:
       'Idempotency-Key',
     );
   }
+  // The key stays bound to the video it made: a deleted video does not come back, nor is it made again.
+  if (task?.deletedAt) {
+    throw new ApiError(
+      409,
+      'idempotency_conflict',
+      `Idempotency-Key was already used for video ${task.id}, which has since been deleted; use a new key to create it again`,
+      'Idempotency-Key',
+    );
+  }
   return task;
 }
 
-/** True for the unique-index violation a concurrent duplicate hits on (api_key_id, idempotency_key). */
+/**
+ * True when a create lost to a concurrent one with the same key: the unique index on
+ * (api_key_id, idempotency_key), or a deadlock, which only that index can cause here (the insert
+ * waits on the other row's transaction while this one holds its key's row lock).
+ */
 export function isIdempotencyRace(err: unknown): boolean {
-  if (err instanceof Prisma.PrismaClientKnownRequestError) return err.code === 'P2002';
+  if (err instanceof Prisma.PrismaClientKnownRequestError) return err.code === 'P2002' || err.code === 'P2034';
   const pg = err as { code?: string; constraint?: string };
-  return pg.code === '23505' && pg.constraint === 'tasks_api_key_id_idempotency_key_key';
+  return (pg.code === '23505' && pg.constraint === 'tasks_api_key_id_idempotency_key_key') || pg.code === '40P01';
+}
+
+/** Creates of this process in flight, per API key and Idempotency-Key. */
+const inFlight = new Map<string, Promise<unknown>>();
+const RACE_ATTEMPTS = 3;
+
+/**
+ * Runs a create under an Idempotency-Key, so that of concurrent requests with one key exactly one
+ * creates: requests of this process wait for the one in flight and then read its task (a replay
+ * for the same body, 409 for another); a request of another process that loses the race reads the
+ * winner's row the same way. `replayed` says whether the task came from an earlier request.
+ */
+export async function createOnce<T extends Task | VideoRow>(
+  deps: ApiDeps,
+  apiKeyId: string,
+  claim: IdempotencyClaim,
+  create: () => Promise<T>,
+): Promise<{ task: T | Task; replayed: boolean }> {
+  const slot = `${apiKeyId}\u0000${claim.key}`;
+  for (let attempt = 1; ; attempt++) {
+    const running = inFlight.get(slot);
+    if (running) {
+      await running.catch(() => undefined);
+      const earlier = await findIdempotentTask(deps, apiKeyId, claim);
+      if (earlier) return { task: earlier, replayed: true };
+      continue; // the one in flight failed: this request may create
+    }
+    const earlier = await findIdempotentTask(deps, apiKeyId, claim);
+    if (earlier) return { task: earlier, replayed: true };
+    const attemptCreate = create();
+    inFlight.set(slot, attemptCreate);
+    try {
+      return { task: await attemptCreate, replayed: false };
+    } catch (err) {
+      if (!isIdempotencyRace(err)) throw err;
+      const winner = await findIdempotentTask(deps, apiKeyId, claim);
+      if (winner) return { task: winner, replayed: true };
+      // The winner has not committed yet, or was itself rolled back: try again, a few times.
+      if (attempt >= RACE_ATTEMPTS) {
+        throw new ApiError(503, 'service_unavailable', 'A concurrent request with this Idempotency-Key is still being decided; retry', 'Idempotency-Key', { 'retry-after': '1' });
+      }
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+    } finally {
+      if (inFlight.get(slot) === attemptCreate) inFlight.delete(slot);
+    }
+  }
 }
