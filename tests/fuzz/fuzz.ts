@@ -52,7 +52,7 @@ export interface FuzzReport {
 const ORACLES: Oracle[] = ['5xx', 'hang', 'no-answer', 'bad-shape', 'param', 'cross-tenant', 'header', 'replayed-deleted', 'idempotency', 'orphan-row', 'stuck-task', 'failed-task', 'crash'];
 
 /** Fields whose 400 may name the other spelling of the same thing (a conflict names the spelling that lost). */
-const FIELD_GROUPS: Record<string, string[]> = {
+const FIELD_GROUPS = new Map<string, string[]>(Object.entries({
   width: ['width', 'height', 'size'],
   height: ['width', 'height', 'size'],
   size: ['width', 'height', 'size'],
@@ -60,7 +60,7 @@ const FIELD_GROUPS: Record<string, string[]> = {
   seconds: ['duration', 'seconds'],
   image: ['image', 'input_reference'],
   input_reference: ['image', 'input_reference'],
-};
+}));
 
 const TERMINAL = new Set(['completed', 'failed']);
 
@@ -83,6 +83,11 @@ async function startStackProcess(log: (s: string) => void): Promise<{ child: Chi
   };
   child.stderr!.on('data', keep);
   child.stdout!.on('data', keep);
+  // FUZZ_LOG_LEVEL=error (or lower) shows the stack's own log lines as they come.
+  if (process.env.FUZZ_LOG_LEVEL) {
+    child.stderr!.pipe(process.stderr);
+    child.stdout!.pipe(process.stderr);
+  }
   const info = await new Promise<StackInfo>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`fuzz stack did not start within 90 s: ${err}`)), 90_000);
@@ -155,7 +160,7 @@ function checkAnswer(built: Built, result: SendResult, known: { deleted: Set<str
     const top = param?.split(/[.[]/)[0];
     if (named && (param === null || !message.includes(param))) {
       found.push({ oracle: 'param', status, pattern: `message ${JSON.stringify(messagePattern(message))} but param is ${JSON.stringify(param)}` });
-    } else if (built.expect.field !== undefined && !(FIELD_GROUPS[built.expect.field] ?? [built.expect.field]).includes(top ?? '\u0000')) {
+    } else if (built.expect.field !== undefined && param !== built.expect.field && !(FIELD_GROUPS.get(built.expect.field) ?? [built.expect.field]).includes(top ?? '\u0000')) {
       found.push({ oracle: 'param', status, pattern: `400 after changing ${JSON.stringify(built.expect.field)} names param ${JSON.stringify(param)}: ${messagePattern(message)}` });
     }
   }

@@ -220,3 +220,21 @@ test("the queue dashboard's API answers errors in the error shape, without x-pow
   const page = await raw('GET', '/admin/queues', admin);
   expect(page.headers['x-powered-by']).toBeUndefined();
 });
+
+test.each([
+  ['nested 5000 deep', `${'['.repeat(5000)}${']'.repeat(5000)}`, 'metadata', /nests deeper/],
+  ['an object nested 20 deep', `${'{"a":'.repeat(20)}1${'}'.repeat(20)}`, 'metadata', /nests deeper/],
+  ['a NUL in a value', '{"style":"x\\u0000"}', 'metadata.style', /NUL/],
+  ['a prototype key', '{"__proto__":{"x":1}}', 'metadata.__proto__', /not an accepted key/],
+  ['longer than the metadata cap', JSON.stringify({ style: 's'.repeat(20_000) }), 'metadata', /at most 16384 bytes/],
+])('metadata sent as one JSON string %s is a 400 naming the field, in JSON and in multipart', async (_name, text, param, says) => {
+  const before = await taskCount();
+  const json = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { ...OK, metadata: text } });
+  const form = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['metadata', text]]));
+  for (const res of [json, form]) {
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param });
+    expect(res.body.error.message).toMatch(says);
+  }
+  expect(await taskCount()).toBe(before);
+});

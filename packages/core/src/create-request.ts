@@ -3,6 +3,7 @@ import { ApiError, invalidParameter } from './errors';
 import { describeRange, type ModelCatalog, type ModelSpec } from './catalog';
 import { randomSeed, SEED_MAX } from './ids';
 import { decodeImageString, sniffImage, type ImageBytes } from './image';
+import { findUnsafe, MAX_INPUT_DEPTH } from './input-guard';
 
 const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
@@ -41,10 +42,20 @@ const metadata = z
   .transform((v, ctx) => {
     let obj: unknown = v;
     if (typeof v === 'string') {
+      if (v.length > METADATA_MAX_JSON) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${METADATA_MAX_JSON} bytes of JSON` });
+        return z.NEVER;
+      }
       try {
         obj = JSON.parse(v);
       } catch {
         ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+        return z.NEVER;
+      }
+      // Text that arrived as one string is checked like a body: JSON.stringify below recurses.
+      const unsafe = findUnsafe(obj, MAX_INPUT_DEPTH - 1);
+      if (unsafe) {
+        ctx.addIssue({ code: 'custom', message: unsafe.rule, path: unsafe.tooDeep ? [] : unsafe.path });
         return z.NEVER;
       }
     }
