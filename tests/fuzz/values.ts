@@ -137,7 +137,7 @@ function crc32(buf: Buffer): number {
   return ~c >>> 0;
 }
 
-function pngChunk(type: string, data: Buffer): Buffer {
+export function pngChunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt32BE(data.length, 0);
   head.write(type, 4, 'latin1');
@@ -161,6 +161,16 @@ export function png(width: number, height: number, opts: { pixels?: Buffer; idat
     idat = deflateSync(opts.pixels ?? Buffer.concat(Array.from({ length: height }, () => row)));
   }
   return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+/** A real PNG of exactly `bytes` bytes: a 16×16 image with a tEXt comment of padding before IEND. */
+export function paddedPng(bytes: number): Buffer {
+  const base = png(16, 16);
+  const iend = base.subarray(base.length - 12);
+  const pad = bytes - base.length - 12;
+  if (pad < 8) throw new Error(`a valid PNG needs at least ${base.length + 20} bytes`);
+  const text = Buffer.concat([Buffer.from('Comment\0', 'latin1'), Buffer.alloc(pad - 8, 0x70)]);
+  return Buffer.concat([base.subarray(0, base.length - 12), pngChunk('tEXt', text), iend]);
 }
 
 export const IMAGES = {

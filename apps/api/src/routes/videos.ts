@@ -22,7 +22,7 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   router.param('id', (_req, _res, next, id: string) => next(isIssuedId('vid', id) ? undefined : notFound()));
   router.get('/:id/content', signedContent(deps));
   router.use(authenticate);
-  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
+  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES, maxImagePixels: config.REELAY_MAX_IMAGE_PIXELS };
 
   const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
 

@@ -1,4 +1,5 @@
-import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
+import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import { decodeImage } from '@reelay/providers';
 import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type VideoRow } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
@@ -12,6 +13,24 @@ function assertModelAllowed(key: ApiKey, model: string): void {
   if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
     throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
   }
+}
+
+/**
+ * The header of an input image was read at validation; here its data is decoded, before anything
+ * is stored: right magic bytes over broken data is a 400 on its field, not a task that fails
+ * later in a renderer or upstream. ffmpeg's own words go to the log only.
+ */
+async function assertImageDecodes(deps: ApiDeps, image: ImageBytes, param: string): Promise<void> {
+  const result = await decodeImage({ ffmpegPath: deps.config.FFMPEG_PATH, ffprobePath: deps.config.FFPROBE_PATH }, image.data, image.mime, deps.config.REELAY_IMAGE_CHECK_TIMEOUT_MS);
+  if (result.ok) return;
+  if (result.reason === 'unavailable') {
+    deps.logger.error({ detail: result.detail }, 'input image check: ffmpeg could not be run');
+    throw new ApiError(503, 'service_unavailable', 'Image inputs cannot be checked right now; try again later', null, { 'retry-after': '30' });
+  }
+  deps.logger.info({ param, mime: image.mime, reason: result.reason, detail: result.detail }, 'input image refused');
+  const kind = image.mime.split('/')[1]!.toUpperCase();
+  const why = result.reason === 'timeout' ? 'it could not be decoded in time' : 'its data is damaged or incomplete';
+  throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} is not a valid ${kind} image: ${why}`, param);
 }
 
 /**
@@ -30,10 +49,11 @@ export async function createVideo(
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
-    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url);
+    const { param } = input.image;
+    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url, param);
+    await assertImageDecodes(deps, image, param);
     const ext = image.mime.split('/')[1]!;
     imageRef = `inputs/${id}/image.${ext}`;
-    if (!sniffImage(image.data)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image must be a PNG, JPEG or WebP image', 'image');
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
   const now = new Date();
