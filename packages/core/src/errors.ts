@@ -79,3 +79,15 @@ export const TASK_ERROR_CODES = [
   'cancelled',
 ] as const;
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
+
+const TASK_MESSAGE_MAX = 300;
+
+/**
+ * A failed task's `error.message` as a client reads it: one line, no control characters, at most
+ * 300 characters. Raw upstream or renderer output never gets here (it is logged as detail), so
+ * this only keeps an odd upstream message from breaking a client's display or logs.
+ */
+export function cleanTaskMessage(message: string): string {
+  const line = message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > TASK_MESSAGE_MAX ? `${line.slice(0, TASK_MESSAGE_MAX - 1)}…` : line || 'The task failed';
+}

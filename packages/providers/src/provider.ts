@@ -45,7 +45,8 @@ export type PollResult =
       /** What the upstream charged for the task, in USD, when it says. */
       costUsd?: number;
     }
-  | { state: 'failed'; code: string; message: string };
+  /** `message` may reach the client (see errors.ts); `detail` is raw text for the logs. */
+  | { state: 'failed'; code: string; message: string; detail?: string };
 
 export interface Provider {
   readonly name: string;

@@ -19,7 +19,7 @@ export function createTaskProcessor(base: WorkerContext) {
       ctx.logger.warn({ err, attempt: job.attemptsMade + 1, attempts }, 'task step failed');
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
-        await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
+        await failTask(ctx, taskId, 'upstream_error', `The task could not be processed (gave up after ${attempts} attempts)`, (err as Error).message);
         ctx.wakeAdmission?.();
         return;
       }
