@@ -60,6 +60,13 @@ export class ApiError extends Error {
 export const invalidParameter = (param: string, rule: string): ApiError =>
   new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
 
+/** Seconds a client is told to wait when Postgres or Redis is unreachable. */
+export const OUTAGE_RETRY_AFTER_SECONDS = 5;
+
+/** 503 service_unavailable with Retry-After: a dependency is down; the client may retry as it is. */
+export const serviceUnavailable = (message: string, retryAfterSeconds = OUTAGE_RETRY_AFTER_SECONDS): ApiError =>
+  new ApiError(503, 'service_unavailable', message, null, { 'retry-after': String(retryAfterSeconds) });
+
 export const notFound = (what = 'video'): ApiError => new ApiError(404, 'not_found', `No ${what} found with that id`);
 
 /**

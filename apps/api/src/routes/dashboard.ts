@@ -2,26 +2,23 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Router, type Express, type NextFunction, type Request, type Response } from 'express';
-import { ApiError } from '@reelay/core';
+import { ApiError, serviceUnavailable } from '@reelay/core';
 import type { Logger } from '@reelay/observability';
 import type { ApiDeps } from '../deps';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
-/** Seconds a client is told to wait when the dashboard cannot reach Redis. */
-const REDIS_RETRY_AFTER_SECONDS = 5;
-
 /**
  * bull-board's error body (`{"error": {"key": "ERRORS.JOB_NOT_FOUND"}, ...}`, a translation key
  * for its own UI) as the API's one error shape: the key in words as the message, the status kept.
  */
-export function dashboardError(status: number, body: unknown): ApiError {
+export function dashboardError(status: number, body: unknown, redisDown = false): ApiError {
   const b = (body ?? {}) as { error?: { key?: unknown } | string; message?: unknown };
   const key = typeof b.error === 'object' && typeof b.error?.key === 'string' ? b.error.key : '';
   const words = key.replace(/^ERRORS\./, '').toLowerCase().replace(/_/g, ' ');
   const what = words ? `${words[0]!.toUpperCase()}${words.slice(1)}` : 'Request failed';
   if (status >= 500) {
-    if (/REDIS/.test(key)) return new ApiError(503, 'service_unavailable', `Queue dashboard: ${what}; try again`, null, { 'retry-after': String(REDIS_RETRY_AFTER_SECONDS) });
+    if (redisDown || /REDIS/.test(key)) return serviceUnavailable('Queue dashboard: Redis is unavailable; try again shortly');
     return new ApiError(500, 'internal_error', 'Internal error');
   }
   if (status === 404) return new ApiError(404, 'not_found', `Queue dashboard: ${what}`);
@@ -35,12 +32,12 @@ export function dashboardError(status: number, body: unknown): ApiError {
 
 /** Every answer of the board at 4xx/5xx leaves in the API's error shape; the board's own detail goes to the log. */
 const reshapeErrors =
-  (logger: Logger) =>
+  (logger: Logger, redis: ApiDeps['redis']) =>
   (req: Request, res: Response, next: NextFunction): void => {
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       if (res.statusCode < 400) return json(body);
-      const err = dashboardError(res.statusCode, body);
+      const err = dashboardError(res.statusCode, body, redis.status !== 'ready');
       if (err.status >= 500) logger.error({ body, reqId: req.id }, 'queue dashboard failed');
       res.status(err.status);
       for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
@@ -63,6 +60,6 @@ export function dashboardRouter(deps: ApiDeps): Router {
   const board = serverAdapter.getRouter() as Express;
   board.disable('x-powered-by');
   const router = Router();
-  router.use(reshapeErrors(deps.logger), board);
+  router.use(reshapeErrors(deps.logger, deps.redis), board);
   return router;
 }

@@ -1,4 +1,4 @@
-import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import { ApiError, estimateCostMicros, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
 import { decodeImage } from '@reelay/providers';
 import { createTaskWithReservation, discardUnstartedTask, type ApiKey, type NewTask, type Prisma, type VideoRow } from '@reelay/db';
 import { tasksCreated } from '@reelay/observability';
@@ -25,7 +25,7 @@ async function assertImageDecodes(deps: ApiDeps, image: ImageBytes, param: strin
   if (result.ok) return;
   if (result.reason === 'unavailable') {
     deps.logger.error({ detail: result.detail }, 'input image check: ffmpeg could not be run');
-    throw new ApiError(503, 'service_unavailable', 'Image inputs cannot be checked right now; try again later', null, { 'retry-after': '30' });
+    throw serviceUnavailable('Image inputs cannot be checked right now; try again later', 30);
   }
   deps.logger.info({ param, mime: image.mime, reason: result.reason, detail: result.detail }, 'input image refused');
   const kind = image.mime.split('/')[1]!.toUpperCase();
@@ -117,7 +117,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
     if (data.imageRef) await deps.storage.remove(`inputs/${id}`);
-    throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
+    throw serviceUnavailable('The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });
   return task;
