@@ -534,7 +534,8 @@ function createPlan(models: ModelInfo[]): fc.Arbitrary<Plan> {
           }
           encoded = encodeMultipart(parts, r.oddity);
           // Multipart carries text only: a changed value may now be valid text; only structural 400s are predictable.
-          if (r.oddity !== 'none') field = ODDITY_FIELD[r.oddity]?.(parts);
+          // An oddity on top of a changed field makes two problems: either may be the one reported.
+          if (r.oddity !== 'none') field = r.mutation.kind === 'none' ? ODDITY_FIELD[r.oddity]?.(parts) : undefined;
           else if (r.mutation.kind === 'set' || r.mutation.kind === 'prototype' || r.mutation.kind === 'duplicate') field = undefined;
           // Bracket and dot characters in a form name are notation, not part of the name.
           else if (r.mutation.kind === 'unknown' && !/^[A-Za-z0-9_ -]+$/.test(r.mutation.key)) field = undefined;

@@ -88,31 +88,34 @@ export async function createOnce<T extends Task | VideoRow>(
   create: () => Promise<T>,
 ): Promise<{ task: T | Task; replayed: boolean }> {
   const slot = `${apiKeyId}\u0000${claim.key}`;
-  for (let attempt = 1; ; attempt++) {
+  for (let races = 0; ; ) {
     const running = inFlight.get(slot);
     if (running) {
       await running.catch(() => undefined);
-      const earlier = await findIdempotentTask(deps, apiKeyId, claim);
-      if (earlier) return { task: earlier, replayed: true };
-      continue; // the one in flight failed: this request may create
+      continue; // then read what it made (or, if it failed, try ourselves)
     }
-    const earlier = await findIdempotentTask(deps, apiKeyId, claim);
-    if (earlier) return { task: earlier, replayed: true };
-    const attemptCreate = create();
-    inFlight.set(slot, attemptCreate);
+    // The slot is taken before the first await, so no other request of this process gets past here meanwhile.
+    const mine = lookupOrCreate(deps, apiKeyId, claim, create);
+    inFlight.set(slot, mine);
     try {
-      return { task: await attemptCreate, replayed: false };
+      return await mine;
     } catch (err) {
       if (!isIdempotencyRace(err)) throw err;
       const winner = await findIdempotentTask(deps, apiKeyId, claim);
       if (winner) return { task: winner, replayed: true };
       // The winner has not committed yet, or was itself rolled back: try again, a few times.
-      if (attempt >= RACE_ATTEMPTS) {
+      if (++races >= RACE_ATTEMPTS) {
         throw new ApiError(503, 'service_unavailable', 'A concurrent request with this Idempotency-Key is still being decided; retry', 'Idempotency-Key', { 'retry-after': '1' });
       }
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
     } finally {
-      if (inFlight.get(slot) === attemptCreate) inFlight.delete(slot);
+      if (inFlight.get(slot) === mine) inFlight.delete(slot);
     }
   }
+}
+
+async function lookupOrCreate<T extends Task | VideoRow>(deps: ApiDeps, apiKeyId: string, claim: IdempotencyClaim, create: () => Promise<T>): Promise<{ task: T | Task; replayed: boolean }> {
+  const earlier = await findIdempotentTask(deps, apiKeyId, claim);
+  if (earlier) return { task: earlier, replayed: true };
+  return { task: await create(), replayed: false };
 }
