@@ -238,3 +238,16 @@ test.each([
   }
   expect(await taskCount()).toBe(before);
 });
+
+test('a path segment that is not valid percent-encoding is a 400 that does not echo it', async () => {
+  const admin = { authorization: `Bearer ${stack.config.REELAY_ADMIN_TOKEN}` };
+  for (const [method, path, headers] of [
+    ['GET', '/v1/videos/%zz', {}],
+    ['PATCH', '/admin/v1/keys/%{e:while(1,1)}', admin],
+    ['POST', '/v1/upstream-webhooks/preview/%E0%A4%A', {}],
+  ] as [string, string, Record<string, string>][]) {
+    const res = await http(stack, method, path, { key: Object.keys(headers).length ? null : stack.key, headers, json: method === 'PATCH' ? { name: 'x' } : undefined });
+    expect([method, path, res.status]).toEqual([method, path, 400]);
+    expect(res.body.error).toEqual({ message: 'Malformed URL: a path segment is not valid percent-encoding', code: 'invalid_request', type: 'invalid_request_error', param: null });
+  }
+});

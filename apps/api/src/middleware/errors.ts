@@ -47,6 +47,10 @@ export function toApiError(err: unknown, maxBodyBytes: number, maxImageBytes?: n
   const outage = outageOf(err);
   if (outage) return outage;
   const e = (err ?? {}) as HttpishError;
+  // Express could not percent-decode a path segment (`%zz`, `%{…}`): the URL itself is malformed.
+  if (err instanceof URIError || (err instanceof Error && err.message.startsWith('Failed to decode param'))) {
+    return new ApiError(400, 'invalid_request', 'Malformed URL: a path segment is not valid percent-encoding');
+  }
   if (e.type === 'entity.parse.failed') return new ApiError(400, 'invalid_json', 'Request body is not valid JSON');
   if (e.type === 'entity.too.large' || e.code === 'LIMIT_FIELD_VALUE') {
     return new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${maxBodyBytes} bytes`);
