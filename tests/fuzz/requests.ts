@@ -552,6 +552,10 @@ function createPlan(models: ModelInfo[]): fc.Arbitrary<Plan> {
           headers.push(['Idempotency-Key', key]);
         }
         const creates = r.oddAuth ? undefined : r.auth === 'owner' ? 'owner' : r.auth === 'other' ? 'other' : undefined;
+        // A malformed Idempotency-Key (the documented rule: 1-255 visible ASCII characters) is a second problem.
+        if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) field = undefined;
+        // model: null means "the default model", whose limits other fields may then miss.
+        if (r.mutation.kind === 'set' && r.mutation.field === 'model' && r.mutation.value === null) field = undefined;
         return {
           req: { method: 'POST', path: '/v1/videos', headers, body: encoded.body },
           expect: { creates, field: r.auth === 'owner' && !r.oddAuth ? field : undefined, idempotencyKey: key, renderable: body.renderable },

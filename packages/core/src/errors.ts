@@ -71,7 +71,8 @@ export const notFound = (what = 'video'): ApiError => new ApiError(404, 'not_fou
 
 /**
  * Codes a failed task carries in `error.code` (GET /v1/videos/{id}). Upstream failures are
- * mapped onto these; the provider's own message goes in `error.message`.
+ * mapped onto these; `error.message` is the adapter's words or the upstream's structured error
+ * message (cleanTaskMessage), never a raw body or a renderer's stderr, which only the logs see.
  */
 export const TASK_ERROR_CODES = [
   /** The upstream refused or failed the task (auth, unknown model, its own failure, gave up retrying). */
