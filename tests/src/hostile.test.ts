@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { findVideoForOwner } from '@reelay/db';
 import { hashApiKey } from '@reelay/core';
+import { sendRaw } from '../fuzz/client';
 import { http } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -159,4 +160,95 @@ test("one tenant's hostile ids never fail another tenant's reads sent at the sam
   const mixed = await Promise.allSettled([findVideoForOwner(stack.db, id, keyId), findVideoForOwner(stack.db, 'vid_\u0000', keyId), findVideoForOwner(stack.db, id, keyId)]);
   expect(mixed.map((m) => m.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect((mixed[0] as PromiseFulfilledResult<{ id: string } | null>).value?.id).toBe(id);
+});
+
+test('a multipart body cut off inside a file part is a 400 and the process lives on', async () => {
+  const boundary = 'hostile-boundary';
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
+  const res = await rawPost('/v1/videos', { 'content-type': `multipart/form-data; boundary=${boundary}` }, Buffer.concat([Buffer.from(head), Buffer.from([0x89, 0x50, 0x4e, 0x47])]));
+  expect(res.status).toBe(400);
+  expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param: 'input_reference' });
+  expect(res.body.error.message).toMatch(/Unexpected end of form/);
+  await stillServing();
+});
+
+/** The answer to bytes sent exactly as given, on a connection of their own. */
+async function raw(method: string, path: string, headers: [string, string][], body: Buffer | null = null) {
+  const url = new URL(stack.url);
+  const r = await sendRaw(url.hostname, Number(url.port), { method, path, headers, body }, 5000);
+  if (r.kind !== 'response') throw new Error(`${method} ${path}: ${r.kind}`);
+  const isJson = /json/.test(r.res.headers['content-type'] ?? '');
+  return { status: r.res.status, headers: r.res.headers, body: isJson ? JSON.parse(r.res.body.toString('utf8')) : null };
+}
+
+test.each([
+  ['a header value with a control byte', 'GET', '/v1/models', [['X-Bad', 'a\u0001b']], 400],
+  ['a header name with spaces', 'GET', '/v1/models', [['X Bad', '1']], 400],
+  ['a request target with raw non-ASCII bytes', 'GET', '/v1/\u00ff', [], 400],
+  ['a chunked body with a bad chunk size', 'POST', '/v1/videos', [['Transfer-Encoding', 'chunked'], ['Content-Type', 'application/json'], ['Authorization', 'Bearer KEY']], 400],
+  ['both Content-Length and Transfer-Encoding', 'POST', '/v1/videos', [['Content-Length', '5'], ['Transfer-Encoding', 'chunked']], 400],
+  ['headers above 16 KB', 'GET', '/healthz', [['X-Big', 'b'.repeat(20_000)]], 431],
+  ['an Expect other than 100-continue', 'GET', '/v1/models', [['Expect', 'tea']], 417],
+  ['CONNECT', 'CONNECT', '127.0.0.1:80', [], 405],
+] as [string, string, string, [string, string][], number][])("%s: Node's own answer comes in the error shape", async (_name, method, path, headers, status) => {
+  const body = method === 'POST' ? Buffer.from('zz\r\n{}\r\n0\r\n\r\n') : null;
+  const res = await raw(method, path, headers.map(([n, v]) => [n, v.replace('KEY', stack.key)]), body);
+  expect(res.status).toBe(status);
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.headers['x-request-id']).toMatch(/^req_/);
+  expect(res.body).toEqual({ error: { message: expect.any(String), code: 'invalid_request', type: 'invalid_request_error', param: status === 417 ? 'Expect' : null } });
+  await stillServing();
+});
+
+test("the queue dashboard's API answers errors in the error shape, without x-powered-by", async () => {
+  const admin: [string, string][] = [['Authorization', `Bearer ${stack.config.REELAY_ADMIN_TOKEN}`]];
+  const queues = await raw('GET', '/admin/queues/api/queues', admin);
+  expect(queues.status).toBe(200);
+  expect(queues.headers['x-powered-by']).toBeUndefined();
+  const job = await raw('GET', '/admin/queues/api/queues/video-tasks/vid_nosuchjob', admin);
+  expect(job.status).toBe(404);
+  expect(job.headers['x-powered-by']).toBeUndefined();
+  expect(job.body).toEqual({ error: { message: 'Queue dashboard: Job not found', code: 'not_found', type: 'invalid_request_error', param: null } });
+  const queue = await raw('GET', '/admin/queues/api/queues/nope/metrics', admin);
+  expect(queue.body.error).toMatchObject({ code: 'not_found', message: 'Queue dashboard: Queue not found' });
+  // Read-only by default: a write is refused in the same shape.
+  const retry = await raw('PUT', '/admin/queues/api/queues/video-tasks/failed/retry', [...admin, ['Content-Type', 'application/json']], Buffer.from('{}'));
+  expect(retry.status).toBe(405);
+  expect(retry.body.error).toMatchObject({ code: 'unsupported_operation', message: 'Queue dashboard: Queue read only' });
+  const badJson = await raw('PUT', '/admin/queues/api/queues/pause', [...admin, ['Content-Type', 'application/json']], Buffer.from('{'));
+  expect(badJson.status).toBe(400);
+  expect(badJson.body.error).toMatchObject({ code: 'invalid_json' });
+  const page = await raw('GET', '/admin/queues', admin);
+  expect(page.headers['x-powered-by']).toBeUndefined();
+});
+
+test.each([
+  ['nested 5000 deep', `${'['.repeat(5000)}${']'.repeat(5000)}`, 'metadata', /nests deeper/],
+  ['an object nested 20 deep', `${'{"a":'.repeat(20)}1${'}'.repeat(20)}`, 'metadata', /nests deeper/],
+  ['a NUL in a value', '{"style":"x\\u0000"}', 'metadata.style', /NUL/],
+  ['a prototype key', '{"__proto__":{"x":1}}', 'metadata.__proto__', /not an accepted key/],
+  ['longer than the metadata cap', JSON.stringify({ style: 's'.repeat(20_000) }), 'metadata', /at most 16384 bytes/],
+])('metadata sent as one JSON string %s is a 400 naming the field, in JSON and in multipart', async (_name, text, param, says) => {
+  const before = await taskCount();
+  const json = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { ...OK, metadata: text } });
+  const form = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['metadata', text]]));
+  for (const res of [json, form]) {
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param });
+    expect(res.body.error.message).toMatch(says);
+  }
+  expect(await taskCount()).toBe(before);
+});
+
+test('a path segment that is not valid percent-encoding is a 400 that does not echo it', async () => {
+  const admin = { authorization: `Bearer ${stack.config.REELAY_ADMIN_TOKEN}` };
+  for (const [method, path, headers] of [
+    ['GET', '/v1/videos/%zz', {}],
+    ['PATCH', '/admin/v1/keys/%{e:while(1,1)}', admin],
+    ['POST', '/v1/upstream-webhooks/preview/%E0%A4%A', {}],
+  ] as [string, string, Record<string, string>][]) {
+    const res = await http(stack, method, path, { key: Object.keys(headers).length ? null : stack.key, headers, json: method === 'PATCH' ? { name: 'x' } : undefined });
+    expect([method, path, res.status]).toEqual([method, path, 400]);
+    expect(res.body.error).toEqual({ message: 'Malformed URL: a path segment is not valid percent-encoding', code: 'invalid_request', type: 'invalid_request_error', param: null });
+  }
 });

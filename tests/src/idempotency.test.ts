@@ -110,3 +110,16 @@ test('a malformed Idempotency-Key is a 400 naming the header', async () => {
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param: 'Idempotency-Key' });
 });
+
+
+test('a replay after the video was deleted is 409 idempotency_conflict, not the deleted video and not a new one', async () => {
+  const k = newKey();
+  const first = await create(stack.key, k);
+  expect((await http(stack, 'DELETE', `/v1/videos/${first.body.id}`, { key: stack.key })).status).toBe(200);
+  const replay = await create(stack.key, k);
+  expect(replay.status).toBe(409);
+  expect(replay.body.error).toMatchObject({ code: 'idempotency_conflict', param: 'Idempotency-Key' });
+  expect(replay.body.error.message).toContain(`video ${first.body.id}, which has since been deleted`);
+  expect(replay.headers.get('idempotent-replayed')).toBeNull();
+  expect(await rows(k)).toBe(1);
+});

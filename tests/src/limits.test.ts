@@ -1,4 +1,5 @@
 import { hashApiKey } from '@reelay/core';
+import { paddedPng } from '../fuzz/values';
 import { http } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -22,8 +23,8 @@ afterAll(async () => {
 
 const count = () => stack.db.task.count({ where: { apiKeyId: keyId } });
 const SMALL = { duration: 1, width: 64, height: 64, fps: 24 };
-// A PNG signature followed by padding: an "image" of any size we like.
-const png = (bytes: number) => Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(bytes - 8)]);
+// A real PNG padded with a comment chunk: an image of any size we like.
+const png = (bytes: number) => paddedPng(bytes);
 
 test('a body above REELAY_MAX_BODY_BYTES is 413 payload_too_large naming the limit', async () => {
   const before = await count();

@@ -1,3 +1,4 @@
+import { hashApiKey, newVideoId } from '@reelay/core';
 import { freePort, http, spawnProcess, until, type Spawned } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -54,7 +55,15 @@ test('/readyz: 200, then 503 naming Redis while it is stopped, then 200 once it 
   const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'no redis', duration: 1, width: 128, height: 128, fps: 24 } });
   expect(created.status).toBe(503);
   expect(created.body.error).toMatchObject({ code: 'service_unavailable', type: expect.any(String) });
+  expect(created.headers.get('retry-after')).toMatch(/^\d+$/);
   expect(await stack.db.task.count()).toBe(before);
+  // Deleting a live task needs its cancel queued: the same 503, with Retry-After. (A pending row
+  // made here, so that no render of it is running.)
+  const owner = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
+  const live = newVideoId();
+  await stack.db.task.create({ data: { id: live, apiKeyId: owner, model: 'sora-1.0', provider: 'preview', durationSeconds: 1, width: 64, height: 64, fps: 24, seed: 1n, expiresAt: new Date(Date.now() + 3600_000) } });
+  const deleted = await http(stack, 'DELETE', `/v1/videos/${live}`, { key: stack.key });
+  expect([deleted.status, deleted.body.error.code, deleted.headers.get('retry-after')]).toEqual([503, 'service_unavailable', expect.stringMatching(/^\d+$/)]);
   process.stdout.write(`create with Redis down answered ${created.status} in ${Date.now() - started} ms\n`);
   // Retrieval reads only Postgres and keeps working.
   expect((await http(stack, 'GET', '/v1/videos/vid_doesnotexist', { key: stack.key })).status).toBe(404);

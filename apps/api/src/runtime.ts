@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '@reelay/observability';
 import { createQueue, createRedis, QUEUES, type QueueSpec } from '@reelay/queue';
 import { LocalStorage } from '@reelay/storage';
 import { createApp } from './app';
+import { guardHttpServer } from './http-guard';
 import type { ApiDeps } from './deps';
 import { ApiKeyCache } from './services/api-key-cache';
 
@@ -59,6 +60,7 @@ export async function startApi(config: Config, opts: { logger?: Logger } = {}): 
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
     s.once('error', reject);
   });
+  guardHttpServer(server);
   // Responses still being produced when shutdown starts tell their client to close the
   // connection, and each connection is closed as soon as its response is done, so draining ends
   // when the last request does rather than when keep-alive timers run out.

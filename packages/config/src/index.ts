@@ -46,6 +46,10 @@ export const envSchema = z.object({
   REELAY_RESULT_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
   REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
   REELAY_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  /** Width × height an input image may have (its header is read before anything else). */
+  REELAY_MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
+  /** How long ffmpeg may take to decode an input image at create before it counts as undecodable. */
+  REELAY_IMAGE_CHECK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   REELAY_MAX_PROMPT_CHARS: z.coerce.number().int().positive().default(4000),
   /** Cap on an upstream provider's callback body (POST /v1/upstream-webhooks/…); larger ones get 413. */
   REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),

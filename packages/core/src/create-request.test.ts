@@ -27,7 +27,7 @@ test('multipart text values: decimal numbers, metadata as a JSON string, bracket
   const input = parse({ prompt: 'p', duration: '2.5', width: '640', height: '360', fps: '24', n: '2', seed: '0', metadata: '{"style":"noir"}' });
   expect(input).toMatchObject({ durationSeconds: 2.5, width: 640, height: 360, fps: 24, n: 2, seed: 0, metadata: { style: 'noir' } });
   const ref = parse({ prompt: 'p', input_reference: { image_url: 'https://example.com/a.png' } });
-  expect(ref.image).toEqual({ kind: 'url', url: 'https://example.com/a.png' });
+  expect(ref.image).toEqual({ kind: 'url', url: 'https://example.com/a.png', param: 'input_reference.image_url' });
 });
 
 test("keeps the seed's exact messages and names every field", () => {

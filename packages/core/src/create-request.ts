@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ApiError, invalidParameter } from './errors';
 import { describeRange, type ModelCatalog, type ModelSpec } from './catalog';
 import { randomSeed, SEED_MAX } from './ids';
-import { decodeImageString, sniffImage, type ImageBytes } from './image';
+import { checkImageBytes, decodeImageString, DEFAULT_MAX_IMAGE_PIXELS, type ImageBytes } from './image';
+import { findUnsafe, MAX_INPUT_DEPTH } from './input-guard';
 
 const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
@@ -41,10 +42,20 @@ const metadata = z
   .transform((v, ctx) => {
     let obj: unknown = v;
     if (typeof v === 'string') {
+      if (v.length > METADATA_MAX_JSON) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${METADATA_MAX_JSON} bytes of JSON` });
+        return z.NEVER;
+      }
       try {
         obj = JSON.parse(v);
       } catch {
         ctx.addIssue({ code: 'custom', message: 'must be a JSON object' });
+        return z.NEVER;
+      }
+      // Text that arrived as one string is checked like a body: JSON.stringify below recurses.
+      const unsafe = findUnsafe(obj, MAX_INPUT_DEPTH - 1);
+      if (unsafe) {
+        ctx.addIssue({ code: 'custom', message: unsafe.rule, path: unsafe.tooDeep ? [] : unsafe.path });
         return z.NEVER;
       }
     }
@@ -133,7 +144,8 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
   return parsed.data;
 }
 
-export type ImageInput = { kind: 'url'; url: string } | { kind: 'bytes'; image: ImageBytes };
+/** An image input and the field it came in (named by a 400 about it). */
+export type ImageInput = { kind: 'url'; url: string; param: string } | { kind: 'bytes'; image: ImageBytes; param: string };
 
 export interface CreateVideoInput {
   model: ModelSpec;
@@ -154,6 +166,8 @@ export interface CreateVideoInput {
 export interface CreateLimits {
   maxPromptChars: number;
   maxImageBytes: number;
+  /** Width × height of an input image (REELAY_MAX_IMAGE_PIXELS). */
+  maxImagePixels?: number;
 }
 
 function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
@@ -170,10 +184,10 @@ function parseImage(v: string, param: string, limits: CreateLimits): ImageInput 
     } catch {
       throw invalidParameter(param, 'must be a valid http(s) URL');
     }
-    return { kind: 'url', url: v };
+    return { kind: 'url', url: v, param };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw invalidParameter(param, 'URL must use http or https');
-  return { kind: 'bytes', image: decodeImageString(v, param, limits.maxImageBytes) };
+  return { kind: 'bytes', image: decodeImageString(v, param, limits.maxImageBytes, limits.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS), param };
 }
 
 const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== null;
@@ -218,9 +232,7 @@ export function parseCreateRequest(
   if (upload) {
     if (image) throw invalidParameter(upload.field, 'cannot be combined with another image input');
     if (upload.buffer.length > limits.maxImageBytes) throw invalidParameter(upload.field, `must be at most ${limits.maxImageBytes} bytes`);
-    const mime = sniffImage(upload.buffer);
-    if (!mime) throw invalidParameter(upload.field, 'must be a PNG, JPEG or WebP image');
-    image = { kind: 'bytes', image: { data: upload.buffer, mime } };
+    image = { kind: 'bytes', image: checkImageBytes(upload.buffer, upload.field, limits.maxImagePixels ?? DEFAULT_MAX_IMAGE_PIXELS), param: upload.field };
   }
   if (prompt === null && image === null) {
     throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: one of prompt, image or input_reference is required', 'prompt');

@@ -2,6 +2,8 @@
 export type ErrorCode =
   | 'invalid_parameter'
   | 'invalid_json'
+  /** Not valid HTTP at all (a header with bytes a header cannot hold, oversized headers, broken chunking). */
+  | 'invalid_request'
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'invalid_api_key'
@@ -23,6 +25,11 @@ const typeFor: Record<number, string> = {
   401: 'authentication_error',
   403: 'permission_error',
   404: 'invalid_request_error',
+  405: 'invalid_request_error',
+  408: 'invalid_request_error',
+  416: 'invalid_request_error',
+  417: 'invalid_request_error',
+  431: 'invalid_request_error',
   409: 'invalid_request_error',
   410: 'invalid_request_error',
   413: 'invalid_request_error',
@@ -53,4 +60,23 @@ export class ApiError extends Error {
 export const invalidParameter = (param: string, rule: string): ApiError =>
   new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
 
+/** Seconds a client is told to wait when Postgres or Redis is unreachable. */
+export const OUTAGE_RETRY_AFTER_SECONDS = 5;
+
+/** 503 service_unavailable with Retry-After: a dependency is down; the client may retry as it is. */
+export const serviceUnavailable = (message: string, retryAfterSeconds = OUTAGE_RETRY_AFTER_SECONDS): ApiError =>
+  new ApiError(503, 'service_unavailable', message, null, { 'retry-after': String(retryAfterSeconds) });
+
 export const notFound = (what = 'video'): ApiError => new ApiError(404, 'not_found', `No ${what} found with that id`);
+const TASK_MESSAGE_MAX = 300;
+
+/**
+ * A failed task's `error.message` as a client reads it: one line, no control characters, at most
+ * 300 characters. Raw upstream or renderer output never gets here (it is logged as detail), so
+ * this only keeps an odd upstream message from breaking a client's display or logs.
+ */
+export function cleanTaskMessage(message: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
+  const line = message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > TASK_MESSAGE_MAX ? `${line.slice(0, TASK_MESSAGE_MAX - 1)}…` : line || 'The task failed';
+}

@@ -16,31 +16,46 @@ export function textProblem(s: string): string | null {
   return null;
 }
 
+/** Why a value cannot be taken, and where: the path of the field within the value, and the rule. */
+export interface UnsafeInput {
+  path: string[];
+  rule: string;
+  /** Refused for its depth (then `path` is only the top-level field). */
+  tooDeep?: boolean;
+}
+
 /**
- * Walks a parsed request value (body or query) without recursion and returns the first reason to
- * refuse it, with the field's dotted path: too deep, a prototype key, or text that cannot be stored.
- * Checked at the edge, so no refused value reaches SQL, ffmpeg, logs or an upstream.
+ * Walks a parsed value without recursion and returns the first reason to refuse it: too deep, a
+ * prototype key, or text that cannot be stored. Depth is reported on the value's top-level field.
  */
-export function findUnsafeInput(value: unknown, maxDepth = MAX_INPUT_DEPTH): ApiError | null {
+export function findUnsafe(value: unknown, maxDepth = MAX_INPUT_DEPTH): UnsafeInput | null {
   const stack: { v: unknown; path: string[] }[] = [{ v: value, path: [] }];
   while (stack.length > 0) {
     const { v, path } = stack.pop()!;
-    const field = path.join('.') || 'body';
     if (typeof v === 'string') {
       const problem = textProblem(v);
-      if (problem) return invalidParameter(field, problem);
+      if (problem) return { path, rule: problem };
       continue;
     }
     if (typeof v !== 'object' || v === null || Buffer.isBuffer(v)) continue;
-    if (path.length >= maxDepth) return invalidParameter(path[0]!, `nests deeper than ${maxDepth} levels`);
+    if (path.length >= maxDepth) return { path: path.slice(0, 1), rule: `nests deeper than ${maxDepth} levels`, tooDeep: true };
     for (const key of Object.keys(v)) {
       const keyProblem = textProblem(key);
-      if (keyProblem) return invalidParameter(field, `has a key that ${keyProblem}`);
-      if (PROTOTYPE_KEYS.has(key)) return invalidParameter([...path, key].join('.'), 'is not an accepted key');
+      if (keyProblem) return { path, rule: `has a key that ${keyProblem}` };
+      if (PROTOTYPE_KEYS.has(key)) return { path: [...path, key], rule: 'is not an accepted key' };
       stack.push({ v: (v as Record<string, unknown>)[key], path: [...path, key] });
     }
   }
   return null;
+}
+
+/**
+ * findUnsafe for a request value (body or query), as the 400 naming the field by its dotted path.
+ * Checked at the edge, so no refused value reaches SQL, ffmpeg, logs or an upstream.
+ */
+export function findUnsafeInput(value: unknown, maxDepth = MAX_INPUT_DEPTH): ApiError | null {
+  const found = findUnsafe(value, maxDepth);
+  return found ? invalidParameter(found.path.join('.') || 'body', found.rule) : null;
 }
 
 /** Throws the 400 of findUnsafeInput, if any. */

@@ -17,7 +17,9 @@ export async function checkReadiness(checks: Record<string, () => Promise<unknow
         ]);
         return [name, 'ok'] as const;
       } catch (err) {
-        return [name, (err as Error).message || 'unavailable'] as const;
+        // A short word, not the driver's message: this answers without authentication, and the
+        // message names hosts and ports.
+        return [name, (err as Error).message === `no answer within ${timeoutMs} ms` ? 'timeout' : 'unavailable'] as const;
       } finally {
         clearTimeout(timer);
       }

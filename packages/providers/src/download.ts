@@ -1,6 +1,6 @@
 import { Transform, type Readable } from 'node:stream';
 import { request } from 'undici';
-import { parseRetryAfter, PermanentProviderError, RateLimitedError, TransientProviderError } from './errors';
+import { parseRetryAfter, PermanentProviderError, RateLimitedError, rawDetail, TransientProviderError } from './errors';
 import type { OutputRef } from './provider';
 
 export interface DownloadOptions {
@@ -50,13 +50,13 @@ export async function downloadStream(provider: string, url: string, opts: Downlo
       continue;
     }
     if (res.statusCode !== 200) {
-      const text = (await res.body.text().catch(() => '')).slice(0, 200);
-      const message = `${provider}: downloading the result answered HTTP ${res.statusCode}${text ? `: ${text}` : ''}`;
+      const detail = rawDetail(await res.body.text().catch(() => ''));
+      const message = `${provider}: downloading the result answered HTTP ${res.statusCode}`;
       const retryAfter = res.headers['retry-after'];
-      if (res.statusCode === 429) throw new RateLimitedError(message, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
+      if (res.statusCode === 429) throw new RateLimitedError(message, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter), detail);
       // Expired or removed result links (Replicate deletes outputs after an hour) do not come back.
-      if (res.statusCode >= 400 && res.statusCode < 500) throw new PermanentProviderError('other', message, res.statusCode);
-      throw new TransientProviderError('server', message, res.statusCode);
+      if (res.statusCode >= 400 && res.statusCode < 500) throw new PermanentProviderError('other', message, res.statusCode, undefined, detail);
+      throw new TransientProviderError('server', message, res.statusCode, detail);
     }
     const tooLarge = (): PermanentProviderError => new PermanentProviderError('other', `${provider}: result is larger than ${opts.maxBytes} bytes`);
     if (Number(res.headers['content-length']) > opts.maxBytes) {

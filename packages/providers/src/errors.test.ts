@@ -19,3 +19,17 @@ test('HTTP statuses map to what the worker must do', () => {
   expect(policy).toBeInstanceOf(PermanentProviderError);
   expect(policy).toMatchObject({ code: 'content_policy_violation', message: 'blocked' });
 });
+
+describe('raw upstream answers stay out of client-facing messages', () => {
+  const answer = (status: number, text: string) =>
+    ({ status, headers: {}, body: { text: async () => text } }) as unknown as import('./http').UpstreamResponse;
+  const html = '<html><body>nginx: upstream 10.0.3.7:8443 reset</body></html>';
+
+  test('a non-JSON error answer gives "HTTP <status>"; its text is only in detail', async () => {
+    const { readJson, readStream } = await import('./http');
+    const failure = await readJson(answer(400, html), (_b, status) => ({ message: `upstream: HTTP ${status}` })).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ message: 'upstream: HTTP 400', detail: html, code: 'invalid_request' });
+    const download = await readStream(answer(403, html), 'GET /out.mp4').catch((e: unknown) => e);
+    expect(download).toMatchObject({ message: 'GET /out.mp4: HTTP 403', detail: html });
+  });
+});

@@ -3,6 +3,10 @@ import type { TaskErrorCode } from '@reelay/core';
 /**
  * What an adapter throws when an upstream call goes wrong. The worker pipeline decides from the
  * class alone: fail the task, try the next target, or call again later.
+ *
+ * A PermanentProviderError's `message` may reach the client (a failed task's `error.message`): the
+ * adapter's own words or the upstream's structured error message, never a raw body. Raw text (an
+ * upstream's non-JSON answer, a renderer's stderr) goes in `detail`, which only the logs see.
  */
 
 /** Why a permanent failure happened; `auth` still lets routing try another target. */
@@ -24,6 +28,8 @@ export class PermanentProviderError extends Error {
     message: string,
     readonly status?: number,
     code?: TaskErrorCode,
+    /** Raw text behind the failure, for logs only. */
+    readonly detail?: string,
   ) {
     super(message);
     this.code = code ?? codeFor[reason];
@@ -35,6 +41,7 @@ export class RateLimitedError extends Error {
   constructor(
     message: string,
     readonly retryAfterMs: number | undefined,
+    readonly detail?: string,
   ) {
     super(message);
   }
@@ -46,12 +53,16 @@ export class TransientProviderError extends Error {
     readonly reason: 'server' | 'network' | 'timeout',
     message: string,
     readonly status?: number,
+    readonly detail?: string,
   ) {
     super(message);
   }
 }
 
 export type ProviderCallError = PermanentProviderError | RateLimitedError | TransientProviderError;
+
+/** The start of a raw upstream answer, kept for a log line. */
+export const rawDetail = (body: unknown): string | undefined => (typeof body === 'string' && body ? body.slice(0, 500) : undefined);
 
 /** Retry-After as seconds or an HTTP date, in milliseconds from now. */
 export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
@@ -69,11 +80,12 @@ export function parseRetryAfter(value: string | null | undefined, now = Date.now
 export function errorForStatus(
   status: number,
   message: string,
-  opts: { retryAfter?: string | null; contentPolicy?: boolean } = {},
+  opts: { retryAfter?: string | null; contentPolicy?: boolean; detail?: string } = {},
 ): ProviderCallError {
-  if (status === 429) return new RateLimitedError(message, parseRetryAfter(opts.retryAfter));
-  if (status >= 500 || status === 408) return new TransientProviderError('server', message, status);
-  if (opts.contentPolicy) return new PermanentProviderError('content_policy', message, status);
-  if (status === 401 || status === 403) return new PermanentProviderError('auth', message, status);
-  return new PermanentProviderError('invalid_request', message, status);
+  const { detail } = opts;
+  if (status === 429) return new RateLimitedError(message, parseRetryAfter(opts.retryAfter), detail);
+  if (status >= 500 || status === 408) return new TransientProviderError('server', message, status, detail);
+  if (opts.contentPolicy) return new PermanentProviderError('content_policy', message, status, undefined, detail);
+  if (status === 401 || status === 403) return new PermanentProviderError('auth', message, status, undefined, detail);
+  return new PermanentProviderError('invalid_request', message, status, undefined, detail);
 }

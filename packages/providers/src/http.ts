@@ -1,6 +1,6 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher, type FormData } from 'undici';
 import type { Readable } from 'node:stream';
-import { errorForStatus, TransientProviderError, type ProviderCallError } from './errors';
+import { errorForStatus, rawDetail, TransientProviderError, type ProviderCallError } from './errors';
 
 /** One keep-alive pool per process for upstream calls; many in-flight polls share sockets. */
 const sharedAgent = new Agent({ connections: 64, keepAliveTimeout: 10_000, pipelining: 1 });
@@ -72,13 +72,13 @@ export async function readBody(res: UpstreamResponse): Promise<unknown> {
 /** Reads a JSON answer; a non-2xx answer becomes the mapped provider error with `messageOf(body)`. */
 export async function readJson<T>(
   res: UpstreamResponse,
-  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean },
+  messageOf: (body: unknown, status: number) => { message: string; contentPolicy?: boolean; detail?: string },
 ): Promise<T> {
   const body = await readBody(res);
   if (res.status >= 200 && res.status < 300) return body as T;
-  const { message, contentPolicy } = messageOf(body, res.status);
+  const { message, contentPolicy, detail } = messageOf(body, res.status);
   const retryAfter = res.headers['retry-after'];
-  throw errorForStatus(res.status, message, { retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, contentPolicy });
+  throw errorForStatus(res.status, message, { retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, contentPolicy, detail: detail ?? rawDetail(body) });
 }
 
 /** A streamed download; a non-2xx answer is drained and mapped to a provider error. */
@@ -86,8 +86,9 @@ export async function readStream(res: UpstreamResponse, what: string): Promise<R
   if (res.status >= 200 && res.status < 300) return res.body;
   const text = await res.body.text().catch(() => '');
   const retryAfter = res.headers['retry-after'];
-  throw errorForStatus(res.status, `${what}: HTTP ${res.status} ${text.slice(0, 300)}`, {
+  throw errorForStatus(res.status, `${what}: HTTP ${res.status}`, {
     retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    detail: rawDetail(text),
   }) as ProviderCallError;
 }
 

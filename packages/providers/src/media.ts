@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -53,4 +53,38 @@ export async function makeSpritesheet(tools: MediaTools, video: string, out: str
     '-vf', `fps=1/${every.toFixed(4)},scale=160:-2,tile=5x5`,
     '-frames:v', '1', '-q:v', '4', '-f', 'image2', '-c:v', 'mjpeg', out,
   ]);
+}
+
+/** ffmpeg's demuxer for each accepted image type, so bytes are read as the type they claim. */
+const IMAGE_DEMUXER: Record<string, string> = { 'image/png': 'png_pipe', 'image/jpeg': 'jpeg_pipe', 'image/webp': 'webp_pipe' };
+
+export type ImageDecodeResult = { ok: true } | { ok: false; reason: 'undecodable' | 'timeout'; detail: string } | { ok: false; reason: 'unavailable'; detail: string };
+
+/**
+ * Decodes the first frame of image bytes with ffmpeg (stdin in, null muxer out, any decode error
+ * fatal with -xerror), without a shell. `detail` is ffmpeg's stderr, for logs only.
+ */
+export function decodeImage(tools: MediaTools, data: Buffer, mime: string, timeoutMs: number): Promise<ImageDecodeResult> {
+  return new Promise((resolve) => {
+    const demuxer = IMAGE_DEMUXER[mime];
+    if (!demuxer) return resolve({ ok: false, reason: 'undecodable', detail: `no decoder for ${mime}` });
+    const child = spawn(tools.ffmpegPath, ['-v', 'error', '-xerror', '-f', demuxer, '-i', 'pipe:0', '-frames:v', '1', '-f', 'null', '-'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+    });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => {
+      if (stderr.length < 4000) stderr += c.toString('utf8');
+    });
+    // ffmpeg may stop reading early (it knows the image is bad): that is its answer, not an error.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(data);
+    child.once('error', (err) => resolve({ ok: false, reason: 'unavailable', detail: err.message }));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve({ ok: true });
+      else if (signal) resolve({ ok: false, reason: 'timeout', detail: `killed after ${timeoutMs} ms` });
+      else resolve({ ok: false, reason: 'undecodable', detail: stderr.trim() || `exit ${code}` });
+    });
+  });
 }

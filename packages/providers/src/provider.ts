@@ -46,7 +46,8 @@ export type PollResult =
       /** What the upstream charged for the task, in USD, when it says. */
       costUsd?: number;
     }
-  | { state: 'failed'; code: TaskErrorCode; message: string };
+  /** `message` may reach the client (see errors.ts); `detail` is raw text for the logs. */
+  | { state: 'failed'; code: TaskErrorCode; message: string; detail?: string };
 
 export interface Provider {
   readonly name: string;

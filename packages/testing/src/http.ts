@@ -28,7 +28,7 @@ export async function http(
   const res = await fetch(target.url + path, { method, headers, body });
   const bytes = Buffer.from(await res.arrayBuffer());
   let parsed: unknown = null;
-  if ((res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(bytes.toString('utf8'));
+  if (bytes.length > 0 && (res.headers.get('content-type') ?? '').includes('json')) parsed = JSON.parse(bytes.toString('utf8'));
   return { status: res.status, headers: res.headers, body: parsed, bytes };
 }
 

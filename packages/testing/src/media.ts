@@ -50,6 +50,14 @@ export function testMp4(opts: { width: number; height: number; fps: number; seco
   }
 }
 
+/** A small solid-colour JPEG or WebP, made by ffmpeg. */
+export function solidImage(format: 'jpeg' | 'webp', color = 'red', size = 64): Buffer {
+  const codec = format === 'jpeg' ? ['-c:v', 'mjpeg', '-f', 'image2'] : ['-c:v', 'libwebp', '-f', 'webp'];
+  return execFileSync(ffmpeg(), [
+    '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}x${size}`, '-frames:v', '1', '-pix_fmt', format === 'jpeg' ? 'yuvj420p' : 'yuv420p', ...codec, 'pipe:1',
+  ]);
+}
+
 /** The average RGB of the frame at `atSeconds`, as ffmpeg sees it (scaled down to one pixel). */
 export function averageColor(video: Buffer, atSeconds: number): [number, number, number] {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-frame-'));

@@ -172,6 +172,11 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
       pendingFile = new Promise<void>((done) => {
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${limits.maxImageBytes} bytes`, name)));
+        // A body cut off inside the file errors the file's stream too: unhandled, that would end the process.
+        stream.on('error', (err: Error) => {
+          fail(multipartError(err.message, name));
+          done();
+        });
         stream.on('end', () => {
           upload = { buffer: Buffer.concat(chunks), field: name };
           done();

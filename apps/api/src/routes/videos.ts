@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
 import { deleteVideo } from '../services/delete-video';
-import { findIdempotentTask, idempotencyClaim, isIdempotencyRace } from '../services/idempotency';
+import { createOnce, idempotencyClaim } from '../services/idempotency';
 import { remixVideo } from '../services/remix-video';
 import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
 
@@ -22,7 +22,7 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   router.param('id', (_req, _res, next, id: string) => next(isIssuedId('vid', id) ? undefined : notFound()));
   router.get('/:id/content', signedContent(deps));
   router.use(authenticate);
-  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES };
+  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES, maxImagePixels: config.REELAY_MAX_IMAGE_PIXELS };
 
   const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
 
@@ -31,24 +31,9 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
     // Validate first: a rejected request never claims its Idempotency-Key.
     const input = parseCreateRequest(body, deps.catalog, limits, upload);
     const claim = idempotencyClaim(req, req.createBody!);
-    if (claim) {
-      const earlier = await findIdempotentTask(deps, req.apiKey.id, claim);
-      if (earlier) {
-        res.setHeader('idempotent-replayed', 'true');
-        res.status(200).json(await presentVideoWithResult(deps, req, earlier));
-        return;
-      }
-    }
-    let task;
-    try {
-      task = await createVideo(deps, req.apiKey, input, String(req.id), claim);
-    } catch (err) {
-      // A concurrent duplicate won the unique index: answer with its task.
-      const winner = claim && isIdempotencyRace(err) ? await findIdempotentTask(deps, req.apiKey.id, claim) : null;
-      if (!winner) throw err;
-      res.setHeader('idempotent-replayed', 'true');
-      task = winner;
-    }
+    const create = () => createVideo(deps, req.apiKey, input, String(req.id), claim);
+    const { task, replayed } = claim ? await createOnce(deps, req.apiKey.id, claim, create) : { task: await create(), replayed: false };
+    if (replayed) res.setHeader('idempotent-replayed', 'true');
     res.status(200).json(await presentVideoWithResult(deps, req, task));
   });
 

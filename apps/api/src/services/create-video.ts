@@ -1,4 +1,5 @@
-import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, sniffImage, type CreateVideoInput } from '@reelay/core';
+import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import { decodeImage } from '@reelay/providers';
 import { createTask, discardUnstartedTask, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
@@ -41,6 +42,24 @@ function assertModelAllowed(key: ApiKey, model: string): void {
 }
 
 /**
+ * The header of an input image was read at validation; here its data is decoded, before anything
+ * is stored: right magic bytes over broken data is a 400 on its field, not a task that fails
+ * later in a renderer or upstream. ffmpeg's own words go to the log only.
+ */
+async function assertImageDecodes(deps: ApiDeps, image: ImageBytes, param: string): Promise<void> {
+  const result = await decodeImage({ ffmpegPath: deps.config.FFMPEG_PATH, ffprobePath: deps.config.FFPROBE_PATH }, image.data, image.mime, deps.config.REELAY_IMAGE_CHECK_TIMEOUT_MS);
+  if (result.ok) return;
+  if (result.reason === 'unavailable') {
+    deps.logger.error({ detail: result.detail }, 'input image check: ffmpeg could not be run');
+    throw serviceUnavailable('Image inputs cannot be checked right now; try again later', 30);
+  }
+  deps.logger.info({ param, mime: image.mime, reason: result.reason, detail: result.detail }, 'input image refused');
+  const kind = image.mime.split('/')[1]!.toUpperCase();
+  const why = result.reason === 'timeout' ? 'it could not be decoded in time' : 'its data is damaged or incomplete';
+  throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} is not a valid ${kind} image: ${why}`, param);
+}
+
+/**
  * Validated request → stored input image → one task row with its cost reserved. The task waits in
  * `pending` until the worker's admission step gives it a slot and queues its job; the API only
  * announces it. A refused create (queue full, budget, Redis unreachable) leaves nothing behind.
@@ -56,10 +75,11 @@ export async function createVideo(
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
-    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url);
+    const { param } = input.image;
+    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url, param);
+    await assertImageDecodes(deps, image, param);
     const ext = image.mime.split('/')[1]!;
     imageRef = taskKeys.inputImage(id, ext);
-    if (!sniffImage(image.data)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image must be a PNG, JPEG or WebP image', 'image');
     await deps.storage.put(imageRef, Readable.from([image.data]));
   }
   const now = new Date();
@@ -122,7 +142,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
     if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
-    throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; nothing was created, try again');
+    throw serviceUnavailable('The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });
   return task;

@@ -1,4 +1,4 @@
-import { ApiError, isLive, notFound } from '@reelay/core';
+import { isLive, notFound, serviceUnavailable } from '@reelay/core';
 import { deleteTaskOutputs, failLiveTask, findTaskForOwner, markTaskDeleted, type ApiKey } from '@reelay/db';
 import { removeTaskFiles } from '@reelay/storage';
 import { enqueueCancel } from '@reelay/queue';
@@ -18,7 +18,7 @@ export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promi
     try {
       await enqueueCancel(deps.cancelsQueue, { taskId: task.id });
     } catch {
-      throw new ApiError(503, 'service_unavailable', 'The task queue is unavailable; the video was not deleted, try again');
+      throw serviceUnavailable('The task queue is unavailable; the video was not deleted, try again');
     }
     await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled: the video was deleted');
   }

@@ -1,4 +1,4 @@
-import { ApiError, sniffImage, type ImageBytes } from '@reelay/core';
+import { ApiError, checkImageBytes, type ImageBytes } from '@reelay/core';
 import { allowListMatcher, parseAllowList, safeFetch, UnsafeUrlError } from '@reelay/net';
 import type { ApiDeps } from '../deps';
 
@@ -14,19 +14,17 @@ function allowedInternalHosts(deps: ApiDeps): (ip: string, port: number) => bool
   return m;
 }
 
-/** Downloads an image URL through the SSRF guard; every failure is the client's 400. */
-export async function fetchImageUrl(deps: ApiDeps, url: string): Promise<ImageBytes> {
+/** Downloads an image URL through the SSRF guard; every failure is the client's 400 on `param`. */
+export async function fetchImageUrl(deps: ApiDeps, url: string, param = 'image'): Promise<ImageBytes> {
   let res;
   try {
     res = await safeFetch(url, { maxBytes: deps.config.REELAY_MAX_IMAGE_BYTES, timeoutMs: 10_000, allowExtra: allowedInternalHosts(deps) });
   } catch (err) {
-    if (err instanceof UnsafeUrlError) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: image ${err.message}`, 'image');
-    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image URL could not be fetched', 'image');
+    if (err instanceof UnsafeUrlError) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${err.message}`, param);
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} URL could not be fetched`, param);
   }
   if (res.status < 200 || res.status >= 300) {
-    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: image URL answered HTTP ${res.status}`, 'image');
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} URL answered HTTP ${res.status}`, param);
   }
-  const mime = sniffImage(res.body);
-  if (!mime) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: image URL did not return a PNG, JPEG or WebP image', 'image');
-  return { data: res.body, mime };
+  return checkImageBytes(res.body, param, deps.config.REELAY_MAX_IMAGE_PIXELS);
 }

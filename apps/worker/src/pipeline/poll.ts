@@ -41,7 +41,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
     result = await provider.poll(task.upstreamId);
   } catch (err) {
     if (err instanceof PermanentProviderError) {
-      await endFailed(ctx, task, provider, key, err.code, err.message);
+      await endFailed(ctx, task, provider, key, err.code, err.message, err.detail);
       return done;
     }
     if (err instanceof RateLimitedError) {
@@ -51,7 +51,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
     }
     const errors = task.pollErrors + 1;
     if (errors >= ctx.config.PROVIDER_POLL_ERROR_LIMIT) {
-      await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling after ${errors} failed polls: ${(err as Error).message}`);
+      await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling the upstream after ${errors} failed polls`, (err as Error).message);
       return done;
     }
     return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true);
@@ -72,7 +72,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       return schedule(ctx, task, delay, false, result.progress);
     }
     case 'failed':
-      await endFailed(ctx, task, provider, key, result.code, result.message);
+      await endFailed(ctx, task, provider, key, result.code, result.message, result.detail);
       return done;
     case 'succeeded':
       await finalizeTask(ctx, task, provider, result.outputs, { producedSeconds: result.producedSeconds, costUsd: result.costUsd });
@@ -89,8 +89,8 @@ async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedP
   return outcome;
 }
 
-async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: TaskErrorCode, message: string): Promise<void> {
-  await failTask(ctx, task.id, code, message);
+async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: TaskErrorCode, message: string, detail?: string): Promise<void> {
+  await failTask(ctx, task.id, code, message, detail);
   await provider.release?.(task.upstreamId!).catch(() => undefined);
   await gateOf(ctx).releaseSlot(key, task.id);
 }

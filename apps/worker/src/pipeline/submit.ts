@@ -58,7 +58,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     } catch (err) {
       await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
-        await failTask(ctx, task.id, err.code, err.message);
+        await failTask(ctx, task.id, err.code, err.message, err.detail);
         return done;
       }
       if (!(err instanceof PermanentProviderError)) onlyAuthFailures = false;
@@ -67,7 +67,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
         await gateOf(ctx).coolDown(key, ms);
         retryInMs = Math.min(retryInMs, ms);
       }
-      lastError = `${provider.name}: ${(err as Error).message}`;
+      lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
       continue;
     }
     return accepted(ctx, task, provider, key, target, upstreamId);
@@ -75,13 +75,13 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
 
   if (lastError === null && Number.isFinite(retryInMs)) return waitFor(retryInMs); // only limits said "later"
   if (lastError !== null && onlyAuthFailures) {
-    await failTask(ctx, task.id, 'upstream_error', lastError);
+    await failTask(ctx, task.id, 'upstream_error', 'Every upstream refused the credentials this Reelay uses for the model', lastError);
     return done;
   }
   const rounds = task.submitAttempts + 1;
   await recordSubmitRound(ctx.db, task.id, rounds);
   if (rounds >= ctx.config.PROVIDER_SUBMIT_ROUNDS) {
-    await failTask(ctx, task.id, 'upstream_error', `No upstream accepted the task after ${rounds} rounds: ${lastError ?? 'no target available'}`);
+    await failTask(ctx, task.id, 'upstream_error', `No upstream accepted the task after ${rounds} rounds`, lastError ?? 'no target available');
     return done;
   }
   const backoff = jitteredBackoff(rounds, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS);

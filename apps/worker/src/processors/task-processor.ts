@@ -18,8 +18,7 @@ export function createTaskProcessor(base: WorkerContext) {
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
-        ctx.logger.warn({ err, attempts }, 'task step failed on its last attempt');
-        await failTask(ctx, taskId, 'upstream_error', `Gave up after ${attempts} attempts: ${(err as Error).message}`);
+        await failTask(ctx, taskId, 'upstream_error', `The task could not be processed (gave up after ${attempts} attempts)`, (err as Error).message);
         ctx.wakeAdmission?.();
         return;
       }

@@ -20,10 +20,21 @@ function isolating<K, V>(batch: (keys: readonly K[]) => Promise<V[]>): (keys: re
     try {
       return await batch(keys);
     } catch (err) {
-      if (keys.length === 1) return [err instanceof Error ? err : new Error(String(err))];
-      return Promise.all(keys.map((k) => batch([k]).then((r) => r[0]!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+      if (keys.length === 1) return [asError(err)];
+      return Promise.all(keys.map((k) => batch([k]).then((r) => r[0]!, asError)));
     }
   };
+}
+
+/**
+ * The error as an Error of this realm (DataLoader tells failures from values by instanceof Error),
+ * with its code and other fields kept so callers can still tell what failed. An error made in
+ * another realm (a vm context, as under jest) would otherwise pass as a value.
+ */
+function asError(e: unknown): Error {
+  if (e instanceof Error) return e;
+  if (typeof e !== 'object' || e === null) return new Error(String(e));
+  return Object.assign(new Error(String((e as { message?: unknown }).message ?? e)), e);
 }
 
 /** One batching loader per Db, made on first use: `const load = perTurnLoader((db) => async (keys) => …)`. */

@@ -51,7 +51,8 @@ function detailOf(body: unknown, status: number): string {
       .map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body').join('.') : ''}: ${String(d.msg ?? '')}`)
       .join('; ');
   }
-  return typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+  // A non-JSON answer is raw text: the status is what the client sees, the text goes to the log.
+  return `HTTP ${status}`;
 }
 
 const readDetail = (body: unknown, status: number): { message: string; contentPolicy: boolean } => {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { downloadStream } from '../download';
-import { PermanentProviderError, RateLimitedError, errorForStatus, parseRetryAfter } from '../errors';
+import { PermanentProviderError, RateLimitedError, errorForStatus, parseRetryAfter, rawDetail } from '../errors';
 import { upstreamRequest, type UpstreamResponse } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest } from '../provider';
 import { readInputImage } from '../request-mapping';
@@ -147,15 +147,16 @@ export class VeoProvider implements Provider {
     }
     if (res.status >= 200 && res.status < 300) return body as T;
     const err = ((body as { error?: GoogleError } | null)?.error ?? {}) as GoogleError;
-    const message = `veo: ${err.message ?? (typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${res.status}`)}`;
+    const message = `veo: ${err.message ?? `HTTP ${res.status}`}`;
+    const detail = rawDetail(body);
     const header = res.headers['retry-after'];
     if (res.status === 429) {
       const delay = err.details?.find((d) => d.retryDelay)?.retryDelay;
       const fromDetails = delay && /^\d+(\.\d+)?s$/.test(delay) ? Math.round(parseFloat(delay) * 1000) : undefined;
-      throw new RateLimitedError(message, parseRetryAfter(Array.isArray(header) ? header[0] : header) ?? fromDetails);
+      throw new RateLimitedError(message, parseRetryAfter(Array.isArray(header) ? header[0] : header) ?? fromDetails, detail);
     }
-    if (err.details?.some((d) => d.reason === 'API_KEY_INVALID')) throw new PermanentProviderError('auth', message, res.status);
-    throw errorForStatus(res.status, message, { retryAfter: Array.isArray(header) ? header[0] : header });
+    if (err.details?.some((d) => d.reason === 'API_KEY_INVALID')) throw new PermanentProviderError('auth', message, res.status, undefined, detail);
+    throw errorForStatus(res.status, message, { retryAfter: Array.isArray(header) ? header[0] : header, detail });
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {

@@ -180,7 +180,7 @@ export class OpenAICompatibleProvider implements Provider {
 /** OpenAI's error shape `{"error": {"message", "code", "type", "param"}}` (Reelay uses the same). */
 function errorMessage(body: unknown, status: number): { message: string; contentPolicy: boolean } {
   const err = (body as { error?: { message?: unknown; code?: unknown } } | null)?.error;
-  const message = typeof err?.message === 'string' ? err.message : `HTTP ${status}${typeof body === 'string' && body ? `: ${body.slice(0, 200)}` : ''}`;
+  const message = typeof err?.message === 'string' ? err.message : `HTTP ${status}`;
   const code = typeof err?.code === 'string' ? err.code : '';
   return { message, contentPolicy: CONTENT_POLICY.test(code) };
 }

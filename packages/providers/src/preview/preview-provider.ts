@@ -81,8 +81,9 @@ export class PreviewProvider implements Provider {
           producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
         };
       }
-      const log = (readText(join(dir, 'render.log')) ?? '').trim().split('\n').slice(-3).join(' | ');
-      return { state: 'failed', code: 'upstream_error', message: `Preview render failed: ${log || `exit ${exit.trim()}`}` };
+      // ffmpeg's stderr is for the operator: the client is told that the render failed.
+      const log = (readText(join(dir, 'render.log')) ?? '').trim().split('\n').slice(-5).join('\n');
+      return { state: 'failed', code: 'upstream_error', message: `Preview render failed (ffmpeg exit ${exit.trim()})`, detail: log || undefined };
     }
 
     const pid = Number(readText(join(dir, 'pid')) ?? NaN);

@@ -58,7 +58,7 @@ const INLINE_IMAGE_MAX_BYTES = 1024 * 1024;
 /** Replicate errors are problem details: {title, detail, status}. */
 function readProblem(body: unknown, status: number): { message: string; contentPolicy: boolean } {
   const b = (body && typeof body === 'object' ? body : {}) as { detail?: unknown; title?: unknown };
-  const text = typeof b.detail === 'string' ? b.detail : typeof b.title === 'string' ? b.title : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
+  const text = typeof b.detail === 'string' ? b.detail : typeof b.title === 'string' ? b.title : `HTTP ${status}`;
   return { message: `replicate: ${text}`, contentPolicy: status < 500 && POLICY.test(text) };
 }
 
