@@ -246,7 +246,7 @@ async function main(): Promise<void> {
     POLL_MIN_MS: '200',
     POLL_MAX_MS: '1000',
     WORKER_METRICS_PORT: '0',
-    WORKER_LEFTOVER_MAX_AGE_MS: '5000',
+    WORKER_LEFTOVER_MAX_AGE_MS: '30000', // above a finalize's slowest step under load: a younger scratch folder may still be in use
     WORKER_LEFTOVER_SWEEP_INTERVAL_MS: '2000',
     PORT: String(apiPort),
   };
@@ -335,7 +335,7 @@ async function main(): Promise<void> {
   probing = false;
   await prober;
   // Let the leftover sweep run past its age window.
-  await sleep(8000);
+  await sleep(35_000);
 
   // ---------------------------------------------------------------- the books
   const tasks = await db.task.findMany({ select: { id: true, status: true, n: true, costMicros: true, errorCode: true, apiKeyId: true, idempotencyKey: true } });
