@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CATALOG } from '@reelay/core';
 import { checkCatalogFile } from './catalog-check';
+import { PROVIDER_FACTORIES } from './registry';
 
 const base = DEFAULT_CATALOG.models[0]!;
 const write = (file: unknown): string => {
@@ -45,7 +46,7 @@ test('unknown adapters, unset variables, adapter refusals and a missing upstream
         ...base,
         id: 'a',
         targets: [
-          { provider: 'runway' },
+          { provider: 'pika' },
           { provider: 'replicate', upstreamModel: 'owner/name', credentials: 'REPLICATE_API_TOKEN', options: { webhookSecretEnv: 'REPLICATE_WEBHOOK_SECRET' } },
           { provider: 'fal', upstreamModel: 'fal-ai/veo3' },
           { provider: 'gemini-veo', credentials: 'GEMINI_API_KEY' },
@@ -58,7 +59,7 @@ test('unknown adapters, unset variables, adapter refusals and a missing upstream
   expect(check.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
     'models[0].targets[1].credentials: environment variable REPLICATE_API_TOKEN is not set',
     'models[0].targets[1].options.webhookSecretEnv: environment variable REPLICATE_WEBHOOK_SECRET is not set',
-    'models[0].targets[0].provider: unknown adapter "runway" (known: preview, openai-compatible, fal, replicate, gemini-veo)',
+    `models[0].targets[0].provider: unknown adapter "pika" (known: ${Object.keys(PROVIDER_FACTORIES).join(', ')})`,
     'models[0].targets[2]: a fal target needs `credentials` (the variable holding the fal key)',
     'models[0].targets[3].upstreamModel: a gemini-veo target needs one, e.g. "veo-3.1-generate-preview"',
     expect.stringMatching(/^models\[0\]\.targets\[4\]: openai-compatible options: /),
