@@ -86,9 +86,12 @@ export class LocalStorage {
     return createReadStream(this.pathOf(key), range);
   }
 
-  /** Removes a key or a whole folder of keys. */
+  /**
+   * Removes a key or a whole folder of keys. A writer adding files to the folder meanwhile (a
+   * finalize that lost to a delete) makes rmdir fail with ENOTEMPTY; Node retries those.
+   */
   async remove(prefix: string): Promise<void> {
-    await rm(this.pathOf(prefix), { recursive: true, force: true });
+    await rm(this.pathOf(prefix), { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
   }
 
   /** A fresh scratch folder (same filesystem as the store); the caller removes it when done. */
