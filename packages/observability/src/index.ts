@@ -2,3 +2,4 @@ export { createLogger, logFormat, REDACT_PATHS, serializeRequest, serializeRespo
 export * from './metrics';
 export { checkReadiness, type ReadinessReport } from './readiness';
 export { stopOnSignals, type ShutdownOptions } from './shutdown';
+export { exitFatally, exitOnFatalErrors, flushLogsSync } from './fatal';

@@ -1,3 +1,4 @@
+import { flushLogsSync } from './fatal';
 import type { Logger } from './logger';
 
 export interface ShutdownOptions {
@@ -23,12 +24,12 @@ export function stopOnSignals(opts: ShutdownOptions): void {
     opts.close().then(
       () => {
         logger.info('stopped');
-        logger.flush();
+        flushLogsSync(logger);
         process.exit(0);
       },
       (err: Error) => {
         logger.error({ err }, 'shutdown failed');
-        logger.flush();
+        flushLogsSync(logger);
         process.exit(1);
       },
     );
