@@ -1,5 +1,5 @@
 import { loadConfig } from '@reelay/config';
-import { createLogger, exitFatally, exitOnFatalErrors, flushLogsSync, stopOnSignals, type Logger } from '@reelay/observability';
+import { createLogger, exitFatally, exitOnFatalErrors, stopOnSignals, type Logger } from '@reelay/observability';
 import { startApi } from './runtime';
 
 let logger: Logger | undefined;

@@ -35,6 +35,52 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
   }
 }
 
+/** Each migration folder of `dir` that has a migration.sql, with that file's SHA-256 checksum. */
+function migrationChecksums(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const file = join(dir, e.name, 'migration.sql');
+    if (e.isDirectory() && existsSync(file)) out.set(e.name, createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex'));
+  }
+  return out;
+}
+
+/**
+ * For test and scratch databases only: a database migrated by another tree (a migration `dir`
+ * lacks, or one whose file differs) no longer has this schema, so it is dropped and created empty.
+ * Returns whether it was.
+ */
+export async function rebuildIfMigratedElsewhere(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<boolean> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  let foreign = false;
+  try {
+    const table = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
+    if (table.rows[0]?.t) {
+      const rows = await client.query<{ migration_name: string; checksum: string }>(
+        'SELECT migration_name, checksum FROM "_prisma_migrations" WHERE rolled_back_at IS NULL',
+      );
+      const ours = migrationChecksums(dir);
+      foreign = rows.rows.some((r) => ours.get(r.migration_name) !== r.checksum);
+    }
+  } finally {
+    await client.end();
+  }
+  if (!foreign) return false;
+  const url = new URL(databaseUrl);
+  const quoted = `"${decodeURIComponent(url.pathname.slice(1)).replace(/"/g, '""')}"`;
+  url.pathname = '/postgres';
+  const admin = new Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${quoted}`);
+  } finally {
+    await admin.end();
+  }
+  return true;
+}
+
 export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   if (!existsSync(join(dir, 'migration_lock.toml'))) throw new Error(`${dir} has no migration_lock.toml`);
   const names = readdirSync(dir, { withFileTypes: true })
