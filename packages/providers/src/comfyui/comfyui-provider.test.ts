@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@reelay/config';
-import { bytesOf, ComfyUIEmulator, rejection, until } from '@reelay/testing';
+import { bytesOf, ComfyUIEmulator, rejection, submitRequest, until } from '@reelay/testing';
 import { PermanentProviderError, TransientProviderError } from '../errors';
 import type { ProviderInit, SubmitRequest } from '../provider';
 import { ComfyUIProvider, promptIdFor } from './comfyui-provider';
@@ -40,22 +40,7 @@ afterEach(async () => {
   await emu.close();
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_comfy',
-  idempotencyKey: 'vid_comfy',
-  upstreamModel: undefined,
-  prompt: 'a fox running through snow',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 2,
-  width: 848,
-  height: 480,
-  fps: 24,
-  seed: 123456,
-  n: 1,
-  metadata: { negative_prompt: 'blurry' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_comfy', prompt: 'a fox running through snow', durationSeconds: 2, width: 848, height: 480, seed: 123456, metadata: { negative_prompt: 'blurry' }, ...over });
 
 test('the template is filled with typed values, queued, run with websocket progress, and its video fetched from /view', async () => {
   const { upstreamId } = await provider.submit(request());

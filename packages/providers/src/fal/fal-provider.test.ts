@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { bytesOf, FalEmulator, rejection } from '@reelay/testing';
+import { bytesOf, FalEmulator, rejection, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { FalProvider } from './fal-provider';
@@ -16,22 +16,7 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_test',
-  idempotencyKey: 'vid_test',
-  upstreamModel: 'fal-ai/kling-video/v2.1/master/text-to-video',
-  prompt: 'A lighthouse at dusk',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1920,
-  height: 1080,
-  fps: 24,
-  seed: 7,
-  n: 1,
-  metadata: { negative_prompt: 'blur' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'fal-ai/kling-video/v2.1/master/text-to-video', width: 1920, height: 1080, metadata: { negative_prompt: 'blur' }, ...over });
 
 
 

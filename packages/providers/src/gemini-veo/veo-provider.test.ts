@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, rejection, VeoEmulator } from '@reelay/testing';
+import { bytesOf, rejection, submitRequest, VeoEmulator } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { VeoProvider } from './veo-provider';
@@ -19,22 +19,7 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_test',
-  idempotencyKey: 'vid_test',
-  upstreamModel: 'veo-3.1-generate-preview',
-  prompt: 'A lighthouse at dusk',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 8,
-  width: 1920,
-  height: 1080,
-  fps: 24,
-  seed: 99,
-  n: 1,
-  metadata: { negative_prompt: 'text overlays' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'veo-3.1-generate-preview', durationSeconds: 8, width: 1920, height: 1080, seed: 99, metadata: { negative_prompt: 'text overlays' }, ...over });
 
 
 

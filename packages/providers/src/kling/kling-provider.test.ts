@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, KlingEmulator, rejection, sendJson } from '@reelay/testing';
+import { bytesOf, EmulatorServer, KlingEmulator, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { KlingProvider } from './kling-provider';
@@ -20,30 +20,9 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_kling',
-  idempotencyKey: 'vid_kling',
-  upstreamModel: 'kling-v2-master',
-  prompt: 'A golden retriever in autumn leaves',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 3,
-  n: 1,
-  metadata: { negative_prompt: 'text, watermark' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_kling', upstreamModel: 'kling-v2-master', prompt: 'A golden retriever in autumn leaves', seed: 3, metadata: { negative_prompt: 'text, watermark' }, ...over });
 
-async function finished(id: string) {
-  for (let i = 0; i < 10; i++) {
-    const r = await provider.poll(id);
-    if (r.state === 'succeeded' || r.state === 'failed') return r;
-  }
-  throw new Error('never finished');
-}
+const finished = (id: string) => pollUntilEnded(provider, id);
 
 const claimsOf = (authorization: unknown): { header: Record<string, unknown>; claims: Record<string, number | string> } => {
   const [h, p] = String(authorization).replace(/^Bearer /, '').split('.');

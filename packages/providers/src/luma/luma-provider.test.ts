@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, LumaEmulator, rejection, sendJson } from '@reelay/testing';
+import { bytesOf, EmulatorServer, LumaEmulator, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { LumaProvider } from './luma-provider';
@@ -20,30 +20,9 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_luma',
-  idempotencyKey: 'vid_luma',
-  upstreamModel: 'ray-2',
-  prompt: 'A teddy bear playing guitar',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 1,
-  n: 1,
-  metadata: {},
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_luma', upstreamModel: 'ray-2', prompt: 'A teddy bear playing guitar', seed: 1, ...over });
 
-async function finished(id: string) {
-  for (let i = 0; i < 10; i++) {
-    const r = await provider.poll(id);
-    if (r.state === 'succeeded' || r.state === 'failed') return r;
-  }
-  throw new Error('never finished');
-}
+const finished = (id: string) => pollUntilEnded(provider, id);
 
 test('a generation is created with mapped fields, goes queued → dreaming → completed, and its video and poster download', async () => {
   const { upstreamId } = await provider.submit(request());

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, MiniMaxEmulator, rejection, sendJson } from '@reelay/testing';
+import { bytesOf, EmulatorServer, MiniMaxEmulator, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { MiniMaxProvider } from './minimax-provider';
@@ -19,30 +19,9 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_minimax',
-  idempotencyKey: 'vid_minimax',
-  upstreamModel: 'MiniMax-Hailuo-02',
-  prompt: 'A woman picks up a book',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 6,
-  width: 1366,
-  height: 768,
-  fps: 24,
-  seed: 5,
-  n: 1,
-  metadata: {},
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_minimax', upstreamModel: 'MiniMax-Hailuo-02', prompt: 'A woman picks up a book', durationSeconds: 6, width: 1366, height: 768, seed: 5, ...over });
 
-async function finished(id: string) {
-  for (let i = 0; i < 10; i++) {
-    const r = await provider.poll(id);
-    if (r.state === 'succeeded' || r.state === 'failed') return r;
-  }
-  throw new Error('never finished');
-}
+const finished = (id: string) => pollUntilEnded(provider, id);
 
 test('create → Preparing/Queueing (queued) → Processing → Success, then the file is retrieved and downloaded', async () => {
   const { upstreamId } = await provider.submit(request());

@@ -2,7 +2,7 @@ import { parseConfig } from '@reelay/config';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, emulatedContent, OpenAIVideosEmulator, until } from '@reelay/testing';
+import { bytesOf, emulatedContent, OpenAIVideosEmulator, submitRequest, until } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { PollResult, SubmitRequest } from '../provider';
 import { OpenAICompatibleProvider } from './openai-compatible-provider';
@@ -20,22 +20,7 @@ const providerFor = (opts: { timeoutMs?: number; dialect?: 'openai' | 'seed'; ap
     config: parseConfig({}),
   });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: `vid_test${Math.random().toString(36).slice(2)}`,
-  idempotencyKey: '',
-  upstreamModel: 'sora-2',
-  prompt: 'a lighthouse at dusk',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 4,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 7,
-  n: 1,
-  metadata: {},
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: `vid_test${Math.random().toString(36).slice(2)}`, idempotencyKey: '', upstreamModel: 'sora-2', prompt: 'a lighthouse at dusk', durationSeconds: 4, ...over });
 
 async function untilDone(p: OpenAICompatibleProvider, id: string): Promise<{ last: PollResult; seen: PollResult[] }> {
   const seen: PollResult[] = [];

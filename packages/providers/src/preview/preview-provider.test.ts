@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { solidPng, until } from '@reelay/testing';
+import { solidPng, submitRequest, until } from '@reelay/testing';
 import type { PollResult, SubmitRequest } from '../provider';
 import { PreviewProvider } from './preview-provider';
 
@@ -13,22 +13,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: `vid_${Math.random().toString(36).slice(2)}`,
-  idempotencyKey: 'k',
-  upstreamModel: undefined,
-  prompt: 'A lighthouse at dusk',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 1,
-  width: 160,
-  height: 96,
-  fps: 12,
-  seed: 42,
-  n: 1,
-  metadata: {},
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: `vid_${Math.random().toString(36).slice(2)}`, idempotencyKey: 'k', durationSeconds: 1, width: 160, height: 96, fps: 12, seed: 42, ...over });
 
 async function render(p: PreviewProvider, req: SubmitRequest): Promise<{ result: PollResult; progress: number[] }> {
   const { upstreamId } = await p.submit(req);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, rejection, ReplicateEmulator } from '@reelay/testing';
+import { bytesOf, rejection, ReplicateEmulator, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { ReplicateProvider } from './replicate-provider';
@@ -24,22 +24,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_test',
-  idempotencyKey: 'vid_test',
-  upstreamModel: 'acme/video-model',
-  prompt: 'A lighthouse at dusk',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 42,
-  n: 1,
-  metadata: { negative_prompt: 'blurry' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'acme/video-model', seed: 42, metadata: { negative_prompt: 'blurry' }, ...over });
 
 
 

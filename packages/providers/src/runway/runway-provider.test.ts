@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, rejection, RunwayEmulator } from '@reelay/testing';
+import { bytesOf, pollUntilEnded, rejection, RunwayEmulator, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { RunwayProvider } from './runway-provider';
@@ -24,30 +24,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_runway',
-  idempotencyKey: 'vid_runway',
-  upstreamModel: 'gen4.5',
-  prompt: 'A timelapse of clouds over a city',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 7,
-  n: 1,
-  metadata: { negative_prompt: 'blurry' },
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_runway', upstreamModel: 'gen4.5', prompt: 'A timelapse of clouds over a city', metadata: { negative_prompt: 'blurry' }, ...over });
 
-async function finished(p: RunwayProvider, id: string) {
-  for (let i = 0; i < 10; i++) {
-    const r = await p.poll(id);
-    if (r.state === 'succeeded' || r.state === 'failed') return r;
-  }
-  throw new Error('never finished');
-}
+const finished = (p: RunwayProvider, id: string) => pollUntilEnded(p, id);
 
 test('text to video: strict body with the version header, PENDING → RUNNING with progress → SUCCEEDED, output downloaded', async () => {
   const { upstreamId } = await provider.submit(request());

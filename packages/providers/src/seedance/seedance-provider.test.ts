@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, rejection, SeedanceEmulator, sendJson } from '@reelay/testing';
+import { bytesOf, EmulatorServer, pollUntilEnded, rejection, SeedanceEmulator, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { SeedanceProvider } from './seedance-provider';
@@ -19,30 +19,9 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => ({
-  taskId: 'vid_seedance',
-  idempotencyKey: 'vid_seedance',
-  upstreamModel: 'seedance-1-0-pro-250528',
-  prompt: 'Waves on a quiet beach',
-  imagePath: null,
-  imageMime: null,
-  durationSeconds: 5,
-  width: 1280,
-  height: 720,
-  fps: 24,
-  seed: 99,
-  n: 1,
-  metadata: {},
-  ...over,
-});
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_seedance', upstreamModel: 'seedance-1-0-pro-250528', prompt: 'Waves on a quiet beach', seed: 99, ...over });
 
-async function finished(id: string) {
-  for (let i = 0; i < 10; i++) {
-    const r = await provider.poll(id);
-    if (r.state === 'succeeded' || r.state === 'failed') return r;
-  }
-  throw new Error('never finished');
-}
+const finished = (id: string) => pollUntilEnded(provider, id);
 
 test('a task is created with content[] and mapped fields, runs, and its video downloads with the produced duration', async () => {
   const { upstreamId } = await provider.submit(request());
