@@ -14,6 +14,7 @@ import {
   type WebhookJob,
 } from './catalog';
 import { errorListener } from './events';
+import { wakeKey } from './keys';
 
 /** A producer for a catalog queue: its default job options and an error listener that logs. */
 export function createQueue<T>(spec: QueueSpec<T>, connection: Redis, prefix: string, config: QueueConfig, logger?: Logger): Queue<T> {
@@ -67,4 +68,24 @@ export async function enqueueWebhook(queue: Queue<WebhookJob>, job: WebhookJob):
 /** One cancel job per task: deleting twice queues it once. */
 export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
   await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
+}
+
+const WAKE_MARK_MS = 30_000;
+
+/**
+ * Runs a task's delayed job now (job id = task id) because its upstream moved on (a webhook, a
+ * render that ended, a render slot that freed), or queues one if Redis lost it. The mark written
+ * first covers a job held by a worker at this moment: that worker re-delays it, then finds the
+ * mark (takeWakeMark) and promotes it itself, so a wake is never lost between the two.
+ */
+export async function wakeTask(queue: Queue<TaskJob>, redis: Redis, taskId: string): Promise<void> {
+  await redis.set(wakeKey(queue.opts.prefix ?? 'bull', taskId), '1', 'PX', WAKE_MARK_MS);
+  const job = await queue.getJob(taskId);
+  if (!job) await enqueueTask(queue, { taskId });
+  else if (await job.isDelayed()) await job.promote().catch(() => undefined); // taken by another wake meanwhile
+}
+
+/** True once per wakeTask since the last call: the caller should run the task's job now. */
+export async function takeWakeMark(queue: Queue<TaskJob>, redis: Redis, taskId: string): Promise<boolean> {
+  return (await redis.del(wakeKey(queue.opts.prefix ?? 'bull', taskId))) === 1;
 }

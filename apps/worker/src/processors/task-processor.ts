@@ -1,11 +1,14 @@
-import { DelayedError, type Job } from 'bullmq';
-import { taskJobSchema, type TaskJob } from '@reelay/queue';
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import { takeWakeMark, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
 
-/** Thin: parse the job, run one pipeline step, re-delay the job when the step says "later". */
-export function createTaskProcessor(base: WorkerContext) {
+/**
+ * Thin: parse the job, run one pipeline step, re-delay the job when the step says "later" — and
+ * run it now instead when the task was woken while this step ran (see wakeTask).
+ */
+export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJob>, redis: Redis) {
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
     const data = taskJobSchema.parse(job.data);
     const { taskId, requestId } = data;
@@ -27,6 +30,7 @@ export function createTaskProcessor(base: WorkerContext) {
     if (outcome.kind === 'done') ctx.wakeAdmission?.();
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      if (await takeWakeMark(tasksQueue, redis, taskId)) await job.promote().catch(() => undefined);
       throw new DelayedError();
     }
   };
