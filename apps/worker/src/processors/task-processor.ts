@@ -5,8 +5,8 @@ import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
 
 /**
- * Thin: parse the job, run one pipeline step, re-delay the job when the step says "later" — and
- * run it now instead when the task was woken while this step ran (see wakeTask).
+ * Thin: parse the job, run one pipeline step, re-delay the job when the step says "later" — or
+ * run the next step at once when the task was woken while this one ran (see wakeTask).
  */
 export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJob>, redis: Redis) {
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
@@ -17,6 +17,8 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
     let outcome;
     try {
       outcome = await advanceTask(ctx, taskId);
+      // Woken while this step ran (its render ended, its webhook came): run the next step now.
+      while (outcome.kind === 'wait' && (await takeWakeMark(tasksQueue, redis, taskId))) outcome = await advanceTask(ctx, taskId);
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {
@@ -30,7 +32,6 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
     if (outcome.kind === 'done') ctx.wakeAdmission?.();
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-      if (await takeWakeMark(tasksQueue, redis, taskId)) await job.promote().catch(() => undefined);
       throw new DelayedError();
     }
   };
