@@ -36,6 +36,8 @@ export type OutputRef = { kind: 'url'; url: string; headers?: Record<string, str
 export interface PollOutput {
   index: number;
   video: OutputRef;
+  /** Exact length of this video, only from a provider that made the file itself (no probe needed). */
+  durationSeconds?: number;
   /** Upstream-made images; when absent Reelay renders them from the video with ffmpeg. */
   thumbnail?: OutputRef;
   spritesheet?: OutputRef;

@@ -42,6 +42,11 @@ export class PreviewProvider implements Provider {
   private readonly listeners: Array<(taskId: string) => void> = [];
   /** Renders this process knows are waiting for a slot, oldest first: upstream id → task id. */
   private readonly waiting = new Map<string, string>();
+  /**
+   * Renders this process started that have not exited: counted as running even before the
+   * child has exec'd the script (until then /proc shows node's command line, not the render's).
+   */
+  private readonly started = new Set<string>();
 
   constructor(private readonly opts: PreviewOptions) {
     this.font = opts.fontFile === undefined ? (existsSync(DEFAULT_FONT) ? DEFAULT_FONT : null) : opts.fontFile;
@@ -98,7 +103,11 @@ export class PreviewProvider implements Provider {
       if (exit.trim() === '0') {
         return {
           state: 'succeeded',
-          outputs: Array.from({ length: spec.n }, (_, index) => ({ index, video: { kind: 'file', path: join(dir, `out-${index}.mp4`) } })),
+          outputs: Array.from({ length: spec.n }, (_, index) => ({
+            index,
+            video: { kind: 'file', path: join(dir, `out-${index}.mp4`) },
+            durationSeconds: frameCount(spec) / spec.fps,
+          })),
           producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
         };
       }
@@ -176,8 +185,12 @@ export class PreviewProvider implements Provider {
     this.waiting.delete(upstreamId);
     const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
+    this.started.add(upstreamId);
     // The script writes `exit` before it ends: once it has ended, a poll sees the outcome.
-    child.on('exit', () => this.renderEnded(spec.taskId));
+    child.on('exit', () => {
+      this.started.delete(upstreamId);
+      this.renderEnded(spec.taskId);
+    });
     child.unref();
     writeFileSync(join(dir, 'pid'), String(child.pid));
   }
@@ -210,6 +223,10 @@ export class PreviewProvider implements Provider {
   private runningRenders(): number {
     let count = 0;
     for (const name of safeReaddir(this.opts.workDir)) {
+      if (this.started.has(name)) {
+        count++;
+        continue;
+      }
       const dir = join(this.opts.workDir, name);
       const pid = Number(readText(join(dir, 'pid')) ?? NaN);
       if (Number.isFinite(pid) && !existsSync(join(dir, 'exit')) && this.isRendering(pid, name)) count++;
