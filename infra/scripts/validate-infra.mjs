@@ -20,7 +20,9 @@ const fail = (msg) => {
 
 function modelFor(apiVersion, kind) {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
-  const groupModule = group === '' ? k8s.v1 ?? k8s : k8s[group.replace(/\./g, '_')] ?? k8s[group];
+  // kubernetes-models names a dotted group in camel case: networking.k8s.io → networkingK8sIo.
+  const camel = group.replace(/\.(\w)/g, (_, c) => c.toUpperCase());
+  const groupModule = group === '' ? k8s.v1 ?? k8s : k8s[camel] ?? k8s[group.replace(/\./g, '_')] ?? k8s[group];
   const ns = group === '' ? k8s.v1 : groupModule?.[version];
   return ns?.[kind];
 }

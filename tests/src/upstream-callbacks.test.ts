@@ -47,6 +47,7 @@ beforeAll(async () => {
     REELAY_MODELS_FILE: catalog,
     E2E_MINIMAX: 'mm-key',
     E2E_LUMA: 'luma-key',
+    POLL_FIRST_MS: String(POLL_DELAY_MS),
     POLL_MIN_MS: String(POLL_DELAY_MS),
     POLL_MAX_MS: String(POLL_DELAY_MS),
   });

@@ -15,6 +15,7 @@ const FAL_KEY = 'fal_e2e:key_0123456789';
 const OPENAI_KEY = 'sk-e2e-0123456789';
 const OPENAI_WEBHOOK_SECRET = `whsec_${Buffer.from('openai project webhook secret, e2e').toString('base64')}`;
 const POLL_DELAY_MS = 120_000;
+const OPENAI_QUEUED_MS = 300;
 
 let dir: string;
 let mp4: Buffer;
@@ -42,7 +43,9 @@ beforeAll(async () => {
   await replicate.start();
   await fal.start();
   // Done as soon as made: OpenAI only sends video.completed once the video is ready.
-  openai = new OpenAIVideosEmulator({ apiKey: OPENAI_KEY, behaviour: { taskMs: 0, queuedMs: 0 } });
+  // Queued when the create answers (a finished one would complete at submit, with no wait to
+  // wake), done a moment later.
+  openai = new OpenAIVideosEmulator({ apiKey: OPENAI_KEY, behaviour: { taskMs: 0, queuedMs: OPENAI_QUEUED_MS } });
   await openai.start();
 
   const catalog = join(dir, 'models.json');
@@ -69,6 +72,7 @@ beforeAll(async () => {
     E2E_FAL_KEY: FAL_KEY,
     E2E_OPENAI_KEY: OPENAI_KEY,
     E2E_OPENAI_WEBHOOK_SECRET: OPENAI_WEBHOOK_SECRET,
+    POLL_FIRST_MS: String(POLL_DELAY_MS),
     POLL_MIN_MS: String(POLL_DELAY_MS),
     POLL_MAX_MS: String(POLL_DELAY_MS),
     REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: String(64 * 1024),
@@ -197,6 +201,9 @@ test('OpenAI-style: a project webhook (one URL, signed video.completed event) wa
   await expectUntouched(id, retrieves);
 
   const body = event(upstreamId);
+  // The upstream video is done once its queued time has passed; its webhook comes then.
+  const created = openai.calls('create').at(-1)!.at;
+  await new Promise((r) => setTimeout(r, Math.max(0, created + OPENAI_QUEUED_MS + 50 - Date.now())));
   const delivered = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body, headers: sign(body) });
   expect(delivered.status).toBe(200);
   // Woken: the worker asks the upstream at once instead of two minutes from now, and finishes.

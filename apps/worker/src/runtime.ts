@@ -10,6 +10,7 @@ import {
   QUEUES,
   registerWorker,
   upsertSchedulers,
+  wakeTask,
   type PayloadOf,
   type QueueKey,
   type QueueSpec,
@@ -87,7 +88,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   };
 
   const processors: { [K in QueueKey]: Processor<PayloadOf<K>> } = {
-    tasks: createTaskProcessor(ctx),
+    tasks: createTaskProcessor(ctx, queues.tasks, upstreamRedis),
     cancels: createCancelProcessor(ctx),
     webhooks: createWebhookProcessor(ctx),
     maintenance: createMaintenanceProcessor(ctx, queues.tasks),
@@ -95,6 +96,12 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const workers = QUEUE_KEYS.map((key) =>
     registerWorker(QUEUES[key] as QueueSpec<unknown>, processors[key] as Processor<unknown>, { connection, prefix, config, logger }),
   );
+  // Providers that see a task move on by themselves (a local render exiting) wake it at once.
+  for (const provider of new Set(ctx.providers.keys().map((key) => ctx.providers.get(key)))) {
+    provider?.onTaskChange?.((taskId) => {
+      void wakeTask(queues.tasks, upstreamRedis, taskId).catch((err: Error) => logger.warn({ err, taskId }, 'could not wake a task; its scheduled poll will see it'));
+    });
+  }
   const restoreSchedulers = async () => {
     for (const key of QUEUE_KEYS) await upsertSchedulers(queues[key] as Queue, QUEUES[key] as QueueSpec<unknown>, config);
   };

@@ -64,6 +64,8 @@ export const envSchema = z.object({
   WORKER_LOCK_MS: z.coerce.number().int().min(1_000).default(10_000),
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(100).default(3_000),
   WORKER_RECONCILE_INTERVAL_MS: ms(60_000),
+  /** The first poll after an upstream accepted a task: early, so a fast model is not held back by the interval. */
+  POLL_FIRST_MS: ms(250),
   POLL_MIN_MS: ms(1_000),
   POLL_MAX_MS: ms(20_000),
   /** Per-request timeout for upstream provider HTTP calls (submit, poll, cancel; not downloads). */

@@ -6,6 +6,11 @@ import type { Readable } from 'node:stream';
  * The one interface every upstream implements. The worker calls submit once (the upstream id is
  * persisted right after), then poll until a terminal state, then fetchOutput for each output.
  */
+export interface SubmitAnswer {
+  upstreamId: string;
+  result?: PollResult;
+}
+
 export interface SubmitRequest {
   taskId: string;
   /** Stable per task: providers that accept an idempotency key get this one. */
@@ -31,13 +36,25 @@ export type OutputRef = { kind: 'url'; url: string; headers?: Record<string, str
 export interface PollOutput {
   index: number;
   video: OutputRef;
+  /** Exact length of this video, only from a provider that made the file itself (no probe needed). */
+  durationSeconds?: number;
   /** Upstream-made images; when absent Reelay renders them from the video with ffmpeg. */
   thumbnail?: OutputRef;
   spritesheet?: OutputRef;
 }
 
 export type PollResult =
-  | { state: 'queued' | 'running'; progress?: number; etaSeconds?: number; queuePosition?: number }
+  | {
+      state: 'queued' | 'running';
+      progress?: number;
+      etaSeconds?: number;
+      queuePosition?: number;
+      /**
+       * The provider's own advice for the next poll, in place of the growing interval: a local
+       * queue that wakes its tasks itself (onTaskChange) needs only a steady safety-net poll.
+       */
+      nextPollMs?: number;
+    }
   | {
       state: 'succeeded';
       outputs: PollOutput[];
@@ -51,10 +68,20 @@ export type PollResult =
 
 export interface Provider {
   readonly name: string;
-  submit(req: SubmitRequest): Promise<{ upstreamId: string }>;
+  /**
+   * `result` is set when the upstream answered the submit with the outcome already (a model that
+   * finished at once): the worker settles the task without polling.
+   */
+  submit(req: SubmitRequest): Promise<SubmitAnswer>;
   poll(upstreamId: string): Promise<PollResult>;
   fetchOutput(ref: OutputRef): Promise<Readable>;
   cancel(upstreamId: string): Promise<void>;
+  /**
+   * For providers that learn on their own, without a poll, that a task may have moved on (a local
+   * render ended, a render slot freed for a queued task): `listener` gets the Reelay task id and
+   * the worker polls that task at once instead of at its scheduled time.
+   */
+  onTaskChange?(listener: (taskId: string) => void): void;
   /** Frees whatever the provider keeps for a task once its outputs are stored. */
   release?(upstreamId: string): Promise<void>;
   /**

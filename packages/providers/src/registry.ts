@@ -24,6 +24,8 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
       ffmpegPath: config.FFMPEG_PATH,
       workDir: join(resolve(config.REELAY_STORAGE_DIR), '..', 'preview-renders'),
       slots: config.WORKER_RENDER_SLOTS,
+      // A steady safety net, not a backoff: a slot freed in this process wakes the task sooner.
+      queuedPollMs: config.POLL_MIN_MS * 2,
     }),
   'openai-compatible': (init) => new OpenAICompatibleProvider(init),
   fal: (init) => FalProvider.fromInit(init),

@@ -1,6 +1,6 @@
 import { parseConfig } from '@reelay/config';
 import { QUEUE_NAMES, QUEUES, SCHEDULERS, type Retention } from './catalog';
-import { admissionChannel, apiKeyVersionKey, KEY_SPACES, recoveryEpochKey, recoveryLeaseKey, upstreamKey } from './keys';
+import { admissionChannel, apiKeyVersionKey, KEY_SPACES, recoveryEpochKey, recoveryLeaseKey, upstreamKey, wakeKey } from './keys';
 
 const config = parseConfig({});
 const specs = Object.values(QUEUES);
@@ -61,7 +61,7 @@ describe('rolling deploys: payloads queued by the previous release still parse',
 
 test('every Reelay key lives under the prefix, in a space no queue is named', () => {
   const prefix = '{p}';
-  const keys = [admissionChannel(prefix), apiKeyVersionKey(prefix), upstreamKey(prefix, 'rate', 't'), recoveryEpochKey(prefix), recoveryLeaseKey(prefix)];
+  const keys = [admissionChannel(prefix), apiKeyVersionKey(prefix), upstreamKey(prefix, 'rate', 't'), recoveryEpochKey(prefix), recoveryLeaseKey(prefix), wakeKey(prefix, 'vid_x')];
   for (const key of keys) {
     expect(key.startsWith(`${prefix}:`)).toBe(true);
     expect(KEY_SPACES).toContain(key.split(':')[1]);

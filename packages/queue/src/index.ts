@@ -11,6 +11,8 @@ export {
   enqueueTasks,
   enqueueWebhook,
   ensureTaskJobs,
+  takeWakeMark,
+  wakeTask,
   webhookJobId,
 } from './queues';
 export { registerWorker, upsertSchedulers, type RegisterWorkerOptions } from './worker';

@@ -3,7 +3,7 @@
  * prefix (so a `{hash-tagged}` prefix keeps them in one cluster slot). BullMQ names its own keys
  * `${prefix}:${queue}:…`; the names below use spaces no queue is called.
  */
-export const KEY_SPACES = ['admission', 'api-keys', 'upstream', 'recovery'] as const;
+export const KEY_SPACES = ['admission', 'api-keys', 'upstream', 'recovery', 'wake'] as const;
 
 /** Channel on which the API announces a created task, so admission runs at once. */
 export const admissionChannel = (prefix: string): string => `${prefix}:admission`;
@@ -27,3 +27,9 @@ export const recoveryEpochKey = (prefix: string): string => `${prefix}:recovery:
 
 /** Held (with a TTL) by the one worker re-queueing live tasks after a loss. */
 export const recoveryLeaseKey = (prefix: string): string => `${prefix}:recovery:lease`;
+
+/**
+ * Set (with a TTL) when something learns a task's upstream moved on while its job may be held by
+ * a worker; the worker checks it right after re-delaying the job (see wakeTask).
+ */
+export const wakeKey = (prefix: string, taskId: string): string => `${prefix}:wake:${taskId}`;

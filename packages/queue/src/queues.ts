@@ -14,6 +14,7 @@ import {
   type WebhookJob,
 } from './catalog';
 import { errorListener } from './events';
+import { wakeKey } from './keys';
 
 /** A producer for a catalog queue: its default job options and an error listener that logs. */
 export function createQueue<T>(spec: QueueSpec<T>, connection: Redis, prefix: string, config: QueueConfig, logger?: Logger): Queue<T> {
@@ -67,4 +68,50 @@ export async function enqueueWebhook(queue: Queue<WebhookJob>, job: WebhookJob):
 /** One cancel job per task: deleting twice queues it once. */
 export async function enqueueCancel(queue: Queue<CancelJob>, job: CancelJob): Promise<void> {
   await queue.add('cancel', cancelJobSchema.parse(job), { jobId: `cancel-${job.taskId}` });
+}
+
+const WAKE_MARK_MS = 30_000;
+/** How often, and how many times, a waker looks again at a job a worker held when it came. */
+const WAKE_RECHECK_MS = 100;
+const WAKE_RECHECKS = 20;
+
+/**
+ * Runs a task's delayed job now (job id = task id) because its upstream moved on (a webhook, a
+ * render that ended, a render slot that freed), or queues one if Redis lost it. The mark written
+ * first covers a job a worker holds at this moment: the worker finds it before re-delaying the
+ * job (takeWakeMark) and runs the next step at once. A mark that came just after that check is
+ * still unread once the job sleeps: the waker looks again shortly and promotes it then. The job
+ * is never promoted while held (BullMQ would then run it twice in one worker).
+ */
+export async function wakeTask(queue: Queue<TaskJob>, redis: Redis, taskId: string): Promise<void> {
+  const mark = wakeKey(queue.opts.prefix ?? 'bull', taskId);
+  await redis.set(mark, '1', 'PX', WAKE_MARK_MS);
+  if ((await promoteSleeping(queue, redis, mark, taskId)) !== 'active') return;
+  // Held by a worker right now: look again in the background (the caller need not wait).
+  void (async () => {
+    for (let check = 0; check < WAKE_RECHECKS; check++) {
+      await new Promise((resolve) => setTimeout(resolve, WAKE_RECHECK_MS).unref());
+      if (!(await redis.exists(mark))) return; // the worker took it
+      if ((await promoteSleeping(queue, redis, mark, taskId)) !== 'active') return;
+    }
+  })().catch(() => undefined); // the scheduled poll remains the safety net
+}
+
+async function promoteSleeping(queue: Queue<TaskJob>, redis: Redis, mark: string, taskId: string): Promise<string> {
+  const job = await queue.getJob(taskId);
+  if (!job) {
+    await enqueueTask(queue, { taskId });
+    return 'queued';
+  }
+  const state = await job.getState();
+  if (state === 'delayed') {
+    await redis.del(mark);
+    await job.promote().catch(() => undefined); // promoted by another wake meanwhile
+  }
+  return state;
+}
+
+/** True once per wakeTask since the last call: the caller should run the task's next step now. */
+export async function takeWakeMark(queue: Queue<TaskJob>, redis: Redis, taskId: string): Promise<boolean> {
+  return (await redis.del(wakeKey(queue.opts.prefix ?? 'bull', taskId))) === 1;
 }

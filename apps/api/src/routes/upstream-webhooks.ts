@@ -1,7 +1,7 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
-import { ApiError, isIssuedId, textProblem } from '@reelay/core';
+import { ApiError, isIssuedId, phaseOf, textProblem } from '@reelay/core';
 import { findTaskById, findTaskByUpstreamId } from '@reelay/db';
-import { enqueueTask } from '@reelay/queue';
+import { wakeTask } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
 /**
@@ -19,13 +19,8 @@ import type { ApiDeps } from '../deps';
 export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   const router = Router();
 
-  /** Runs the task's delayed job now (job id = task id), or queues one if Redis lost it. */
-  const wake = async (taskId: string): Promise<void> => {
-    const job = await deps.tasksQueue.getJob(taskId);
-    if (!job) await enqueueTask(deps.tasksQueue, { taskId });
-    // A job that is active right now is already polling; a waiting one runs soon anyway.
-    else if (await job.isDelayed()) await job.promote().catch(() => undefined);
-  };
+  /** Runs the task's delayed job now, even one a worker holds at this moment (see wakeTask). */
+  const wake = (taskId: string): Promise<void> => wakeTask(deps.tasksQueue, deps.redis, taskId);
   const limit = deps.config.REELAY_UPSTREAM_WEBHOOK_MAX_BYTES;
   const parse = express.raw({ type: () => true, limit });
   const raw = (req: Request, res: Response, next: NextFunction): void =>
@@ -86,7 +81,10 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
         return;
       }
       if (!task.upstreamId) {
-        // Delivered before the worker stored the upstream id: the provider retries, and polling covers it anyway.
+        // Delivered before the worker stored the upstream id (an upstream that finished at once):
+        // the provider retries, and the wake makes the worker poll right after its submit instead
+        // of at the first scheduled poll. A wake only ever causes one poll; the poll decides.
+        if (phaseOf(task) === 'admitted') await wake(task.id);
         throw new ApiError(503, 'service_unavailable', 'The task is still being submitted; retry later', null, { 'retry-after': '5' });
       }
 

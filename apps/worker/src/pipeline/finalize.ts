@@ -29,34 +29,37 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
       record(out.index, 'video', video, 'video/mp4');
       const local = ctx.storage.pathOf(videoKey);
-      // Frames are picked from the video as delivered: an upstream may return a shorter clip than asked for.
-      let probed: number | undefined;
-      const frameSpan = async (): Promise<number> => {
-        if (probed === undefined) {
-          const seconds = await probeVideo(ctx.media, local).then((p) => p.durationSeconds, () => NaN);
-          probed = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, task.durationSeconds) : task.durationSeconds;
-        }
-        return probed;
-      };
-      for (const variant of ['thumbnail', 'spritesheet'] as const) {
-        const upstreamRef = out[variant];
-        if (upstreamRef) {
-          // The upstream's own image when it serves one; ours from the video when it does not.
-          const image = await provider
-            .fetchOutput(upstreamRef)
-            .then((stream) => ctx.storage.put(taskKeys.output(task.id, out.index, variant), stream))
-            .catch(() => null);
-          if (image) {
-            record(out.index, variant, image, 'image/jpeg');
-            continue;
+      // Frames are picked from the video as delivered: an upstream may return a shorter clip than
+      // asked for. A provider that made the file itself knows its length, which saves ffprobe.
+      const told = out.durationSeconds;
+      let span: Promise<number> | undefined;
+      const frameSpan = (): Promise<number> =>
+        (span ??=
+          told !== undefined
+            ? Promise.resolve(Math.min(told, task.durationSeconds))
+            : probeVideo(ctx.media, local).then(
+                (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
+                () => task.durationSeconds,
+              ));
+      // The two images side by side: each is its own ffmpeg process.
+      const images = await Promise.all(
+        (['thumbnail', 'spritesheet'] as const).map(async (variant) => {
+          const upstreamRef = out[variant];
+          if (upstreamRef) {
+            // The upstream's own image when it serves one; ours from the video when it does not.
+            const image = await provider
+              .fetchOutput(upstreamRef)
+              .then((stream) => ctx.storage.put(taskKeys.output(task.id, out.index, variant), stream))
+              .catch(() => null);
+            if (image) return { variant, image };
           }
-        }
-        const file = join(scratch, `${out.index}-${variant}.jpg`);
-        const span = await frameSpan();
-        if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, span);
-        else await makeSpritesheet(ctx.media, local, file, span);
-        record(out.index, variant, await ctx.storage.putFile(taskKeys.output(task.id, out.index, variant), file), 'image/jpeg');
-      }
+          const file = join(scratch, `${out.index}-${variant}.jpg`);
+          if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, await frameSpan());
+          else await makeSpritesheet(ctx.media, local, file, await frameSpan());
+          return { variant, image: await ctx.storage.putFile(taskKeys.output(task.id, out.index, variant), file) };
+        }),
+      );
+      for (const { variant, image } of images) record(out.index, variant, image, 'image/jpeg');
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -57,18 +57,29 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
     return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true);
   }
 
+  return settle(ctx, task, provider, key, result);
+}
+
+/**
+ * Acts on what the upstream said: schedules the next poll while it works, or ends the task.
+ * Also used for an outcome the upstream gave in its submit answer.
+ */
+export async function settle(ctx: WorkerContext, task: Task, provider: Provider, key: string, result: PollResult): Promise<StepOutcome> {
   switch (result.state) {
     case 'queued':
     case 'running': {
       const elapsedMs = Date.now() - (task.startedAt ?? task.createdAt).getTime();
-      const delay = nextPollDelay(
-        task.pollCount,
-        ctx.config.POLL_MIN_MS,
-        ctx.config.POLL_MAX_MS,
-        result.etaSeconds,
-        result.progress !== undefined ? { percent: result.progress, elapsedMs } : undefined,
-      );
-      if (target.maxConcurrentTasks) await gateOf(ctx).holdSlot(key, target, task.id); // refresh the lease
+      const delay =
+        result.nextPollMs ??
+        nextPollDelay(
+          task.pollCount,
+          ctx.config.POLL_MIN_MS,
+          ctx.config.POLL_MAX_MS,
+          result.etaSeconds,
+          result.progress !== undefined ? { percent: result.progress, elapsedMs } : undefined,
+        );
+      const target = ctx.providers.target(key);
+      if (target?.maxConcurrentTasks) await gateOf(ctx).holdSlot(key, target, task.id); // refresh the lease
       return schedule(ctx, task, delay, false, result.progress);
     }
     case 'failed':

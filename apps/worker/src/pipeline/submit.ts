@@ -1,10 +1,11 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
 import { chooseTarget, recordSubmitRound, transitionTask, type Task } from '@reelay/db';
-import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitRequest } from '@reelay/providers';
+import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitAnswer, type SubmitRequest } from '@reelay/providers';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
 import { done, jitteredBackoff, waitFor, type StepOutcome } from './outcome';
 import { deadlineOf, deadlineSecondsOf } from './deadline';
+import { settle } from './poll';
 
 /**
  * Hands a pending task to the first target that accepts it (see upstream/routing.ts for the
@@ -51,10 +52,10 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     if (task.providerTarget !== key) {
       await chooseTarget(ctx.db, task.id, key, provider.name);
     }
-    let upstreamId: string;
+    let answer: SubmitAnswer;
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
-      ({ upstreamId } = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl }));
+      answer = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl });
     } catch (err) {
       await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
@@ -70,7 +71,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
       continue;
     }
-    return accepted(ctx, task, provider, key, target, upstreamId);
+    return accepted(ctx, task, provider, key, target, answer);
   }
 
   if (lastError === null && Number.isFinite(retryInMs)) return waitFor(retryInMs); // only limits said "later"
@@ -88,16 +89,18 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
   return waitFor(Number.isFinite(retryInMs) ? Math.max(retryInMs, backoff) : backoff);
 }
 
-async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key: string, target: ModelTarget, upstreamId: string): Promise<StepOutcome> {
+async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key: string, target: ModelTarget, answer: SubmitAnswer): Promise<StepOutcome> {
+  const { upstreamId, result } = answer;
   const now = new Date();
-  const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', {
+  const fields = {
     provider: provider.name,
     providerTarget: key,
     upstreamModel: target.upstreamModel ?? null,
     upstreamId,
     startedAt: now,
-    nextPollAt: new Date(now.getTime() + ctx.config.POLL_MIN_MS),
-  });
+    nextPollAt: new Date(now.getTime() + ctx.config.POLL_FIRST_MS),
+  };
+  const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', fields);
   if (!moved) {
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
@@ -105,7 +108,9 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
     await provider.release?.(upstreamId).catch(() => undefined);
     return done;
   }
-  return waitFor(ctx.config.POLL_MIN_MS);
+  // The upstream answered with the outcome: settle it now, as a poll saying the same would.
+  if (result) return settle(ctx, { ...task, ...fields, status: 'processing' }, provider, key, result);
+  return waitFor(ctx.config.POLL_FIRST_MS);
 }
 
 /** The router's order, with the target already written on the task (a crashed submit) first. */

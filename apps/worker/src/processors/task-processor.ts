@@ -1,11 +1,14 @@
-import { DelayedError, type Job } from 'bullmq';
-import { taskJobSchema, type TaskJob } from '@reelay/queue';
+import { DelayedError, type Job, type Queue } from 'bullmq';
+import { takeWakeMark, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
 
-/** Thin: parse the job, run one pipeline step, re-delay the job when the step says "later". */
-export function createTaskProcessor(base: WorkerContext) {
+/**
+ * Thin: parse the job, run one pipeline step, re-delay the job when the step says "later" — or
+ * run the next step at once when the task was woken while this one ran (see wakeTask).
+ */
+export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJob>, redis: Redis) {
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
     const data = taskJobSchema.parse(job.data);
     const { taskId, requestId } = data;
@@ -14,6 +17,8 @@ export function createTaskProcessor(base: WorkerContext) {
     let outcome;
     try {
       outcome = await advanceTask(ctx, taskId);
+      // Woken while this step ran (its render ended, its webhook came): run the next step now.
+      while (outcome.kind === 'wait' && (await takeWakeMark(tasksQueue, redis, taskId))) outcome = await advanceTask(ctx, taskId);
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       if (job.attemptsMade + 1 >= attempts) {

@@ -5,7 +5,7 @@ import { FormData } from 'undici';
 import { z } from 'zod';
 import { PermanentProviderError } from '../errors';
 import { readJson, readStream, upstreamRequest } from '../http';
-import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
+import type { OutputRef, PollResult, Provider, ProviderInit, SubmitAnswer, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { verifyOpenAIWebhook } from './webhook';
 
 /**
@@ -67,7 +67,7 @@ export class OpenAICompatibleProvider implements Provider {
     return this.init.apiKey ? { authorization: `Bearer ${this.init.apiKey}`, ...extra } : extra;
   }
 
-  async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
+  async submit(req: SubmitRequest): Promise<SubmitAnswer> {
     const fields: Record<string, string> = {
       model: req.upstreamModel ?? 'sora-2',
       seconds: String(req.durationSeconds),
@@ -99,6 +99,8 @@ export class OpenAICompatibleProvider implements Provider {
     const res = await upstreamRequest({ method: 'POST', url: `${this.base}/v1/videos`, headers, body, timeoutMs: this.init.requestTimeoutMs });
     const video = this.parse(await readJson<unknown>(res, errorMessage));
     if (video.status === 'failed') throw this.failure(video);
+    // A model that finished within the create call: its answer is already the outcome.
+    if (video.status.toLowerCase() === 'completed') return { upstreamId: video.id, result: this.resultOf(video.id, video) };
     return { upstreamId: video.id };
   }
 
@@ -109,7 +111,10 @@ export class OpenAICompatibleProvider implements Provider {
       headers: this.headers(),
       timeoutMs: this.init.requestTimeoutMs,
     });
-    const video = this.parse(await readJson<unknown>(res, errorMessage));
+    return this.resultOf(upstreamId, this.parse(await readJson<unknown>(res, errorMessage)));
+  }
+
+  private resultOf(upstreamId: string, video: UpstreamVideo): PollResult {
     const status = video.status.toLowerCase();
     const progress = video.progress ?? undefined;
     const eta = video.eta_seconds ?? undefined;

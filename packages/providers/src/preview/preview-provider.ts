@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { OutputRef, PollResult, Provider, SubmitRequest } from '../provider';
+import type { OutputRef, PollResult, Provider, SubmitAnswer, SubmitRequest } from '../provider';
 import { frameCount, planOutput, type RenderSpec } from './render-plan';
 
 export interface PreviewOptions {
@@ -14,21 +14,39 @@ export interface PreviewOptions {
   fontFile?: string | null;
   /** A render whose process died is restarted this many times before the task fails. */
   maxRestarts?: number;
+  /**
+   * How often a task queued for a slot is polled anyway. A slot that frees in this process wakes
+   * the next queued task at once; this poll covers slots freed by another process on the machine.
+   */
+  queuedPollMs?: number;
 }
+
+/** spec.json: the render, and the task it is for (renders ending wake that task). */
+type StoredSpec = RenderSpec & { taskId?: string };
 
 const DEFAULT_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The built-in provider: renders real H.264 MP4s with ffmpeg, offline. It behaves like a remote
- * upstream: submit records the job, poll starts it when a render slot is free and reports
- * progress from ffmpeg's -progress output. Renders run as detached processes that write their
- * results atomically, so a worker that dies mid-render loses nothing: the render finishes on its
- * own, or (if it died too) the next poll restarts it, keeping outputs already finished.
+ * upstream: submit records the job and starts it when a render slot is free (else a later poll
+ * does), poll reports progress from ffmpeg's -progress output. Renders run as detached processes
+ * that write their results atomically, so a worker that dies mid-render loses nothing: the render
+ * finishes on its own, or (if it died too) the next poll restarts it, keeping outputs already
+ * finished. The process that started a render sees it exit and tells the worker (onTaskChange),
+ * which then polls the task at once, and wakes the oldest tasks queued for the slot that freed.
  */
 export class PreviewProvider implements Provider {
   readonly name = 'preview';
   private readonly font: string | null;
+  private readonly listeners: Array<(taskId: string) => void> = [];
+  /** Renders this process knows are waiting for a slot, oldest first: upstream id → task id. */
+  private readonly waiting = new Map<string, string>();
+  /**
+   * Renders this process started that have not exited: counted as running even before the
+   * child has exec'd the script (until then /proc shows node's command line, not the render's).
+   */
+  private readonly started = new Set<string>();
 
   constructor(private readonly opts: PreviewOptions) {
     this.font = opts.fontFile === undefined ? (existsSync(DEFAULT_FONT) ? DEFAULT_FONT : null) : opts.fontFile;
@@ -40,18 +58,23 @@ export class PreviewProvider implements Provider {
     return join(this.opts.workDir, id);
   }
 
-  async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
+  onTaskChange(listener: (taskId: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async submit(req: SubmitRequest): Promise<SubmitAnswer> {
     // Derived from the task id, so submitting twice (after a crash) finds the same render.
     const upstreamId = `preview_${req.taskId.replace(/[^A-Za-z0-9_]/g, '')}`;
     const dir = this.dir(upstreamId);
-    if (existsSync(join(dir, 'spec.json'))) return { upstreamId };
+    if (existsSync(join(dir, 'spec.json'))) return { upstreamId }; // the next poll finds it running, done or dead
     mkdirSync(dir, { recursive: true });
     let imageFile: string | null = null;
     if (req.imagePath) {
       imageFile = 'input-image';
       copyFileSync(req.imagePath, join(dir, imageFile));
     }
-    const spec: RenderSpec = {
+    const spec: StoredSpec = {
+      taskId: req.taskId,
       prompt: req.prompt,
       imageFile,
       durationSeconds: req.durationSeconds,
@@ -63,12 +86,15 @@ export class PreviewProvider implements Provider {
     };
     writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
     renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));
+    // Start now when a slot is free: the render does not wait for the first poll.
+    if (this.runningRenders() < this.opts.slots) this.start(dir, upstreamId, spec);
+    else this.waiting.set(upstreamId, req.taskId);
     return { upstreamId };
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
     const dir = this.dir(upstreamId);
-    const spec = readJson<RenderSpec>(join(dir, 'spec.json'));
+    const spec = readJson<StoredSpec>(join(dir, 'spec.json'));
     if (!spec) return { state: 'failed', code: 'upstream_error', message: `preview render ${upstreamId} not found` };
     if (existsSync(join(dir, 'cancelled'))) return { state: 'failed', code: 'cancelled', message: 'Render cancelled' };
 
@@ -77,7 +103,11 @@ export class PreviewProvider implements Provider {
       if (exit.trim() === '0') {
         return {
           state: 'succeeded',
-          outputs: Array.from({ length: spec.n }, (_, index) => ({ index, video: { kind: 'file', path: join(dir, `out-${index}.mp4`) } })),
+          outputs: Array.from({ length: spec.n }, (_, index) => ({
+            index,
+            video: { kind: 'file', path: join(dir, `out-${index}.mp4`) },
+            durationSeconds: frameCount(spec) / spec.fps,
+          })),
           producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
         };
       }
@@ -100,7 +130,10 @@ export class PreviewProvider implements Provider {
       rmSync(join(dir, 'pid'), { force: true });
     }
     const running = this.runningRenders();
-    if (running >= this.opts.slots) return { state: 'queued', queuePosition: running - this.opts.slots + 1 };
+    if (running >= this.opts.slots) {
+      if (spec.taskId && !this.waiting.has(upstreamId)) this.waiting.set(upstreamId, spec.taskId);
+      return { state: 'queued', queuePosition: running - this.opts.slots + 1, nextPollMs: this.opts.queuedPollMs ?? 2_000 };
+    }
     this.start(dir, upstreamId, spec);
     return { state: 'running', progress: this.progress(dir, spec) };
   }
@@ -114,6 +147,7 @@ export class PreviewProvider implements Provider {
     const dir = this.dir(upstreamId);
     if (!existsSync(dir)) return;
     writeFileSync(join(dir, 'cancelled'), '1');
+    this.waiting.delete(upstreamId);
     const pid = Number(readText(join(dir, 'pid')) ?? NaN);
     if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
       try {
@@ -125,6 +159,7 @@ export class PreviewProvider implements Provider {
   }
 
   async release(upstreamId: string): Promise<void> {
+    this.waiting.delete(upstreamId);
     rmSync(this.dir(upstreamId), { recursive: true, force: true });
   }
 
@@ -137,7 +172,7 @@ export class PreviewProvider implements Provider {
     });
   }
 
-  private start(dir: string, upstreamId: string, spec: RenderSpec): void {
+  private start(dir: string, upstreamId: string, spec: StoredSpec): void {
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
       const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
@@ -147,10 +182,28 @@ export class PreviewProvider implements Provider {
     }
     lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', '');
     writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
+    this.waiting.delete(upstreamId);
     const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
+    this.started.add(upstreamId);
+    // The script writes `exit` before it ends: once it has ended, a poll sees the outcome.
+    child.on('exit', () => {
+      this.started.delete(upstreamId);
+      this.renderEnded(spec.taskId);
+    });
     child.unref();
     writeFileSync(join(dir, 'pid'), String(child.pid));
+  }
+
+  /** Wakes the task whose render ended, and as many queued tasks as there are free slots. */
+  private renderEnded(taskId: string | undefined): void {
+    const wake = taskId ? [taskId] : [];
+    let free = this.opts.slots - this.runningRenders();
+    for (const queuedTaskId of this.waiting.values()) {
+      if (free-- <= 0) break;
+      wake.push(queuedTaskId);
+    }
+    for (const id of wake) for (const listener of this.listeners) listener(id);
   }
 
   /** Alive and really our render (guards against a recycled pid). */
@@ -170,6 +223,10 @@ export class PreviewProvider implements Provider {
   private runningRenders(): number {
     let count = 0;
     for (const name of safeReaddir(this.opts.workDir)) {
+      if (this.started.has(name)) {
+        count++;
+        continue;
+      }
       const dir = join(this.opts.workDir, name);
       const pid = Number(readText(join(dir, 'pid')) ?? NaN);
       if (Number.isFinite(pid) && !existsSync(join(dir, 'exit')) && this.isRendering(pid, name)) count++;
