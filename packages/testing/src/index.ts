@@ -21,3 +21,4 @@ export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spaw
 export { averageColor, isJpeg, isMp4, probe, solidImage, solidPng, testMp4 } from './media';
 export { TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
 export { OwnRedis } from './own-redis';
+export { S3TestServer } from './s3-server';
