@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiKey, createDb, type Db } from '@reelay/db';
@@ -50,7 +50,12 @@ beforeAll(async () => {
     const port = await freePort();
     const proc = spawnApi({ ...env, PORT: String(port), REELAY_STORAGE_DIR: join(root, name, 'storage') });
     const url = `http://127.0.0.1:${port}`;
-    await until(`${name} to answer`, () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 60_000, 200);
+    await until(`${name} to answer`, () => {
+      if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
+      return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    }, 90_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
+    });
     apis.push({ proc, url });
   }
   for (const name of ['worker-a', 'worker-b']) {
@@ -109,7 +114,7 @@ test('200 tasks created across two APIs all complete once, with a worker killed 
   expect(killed.signal).toBe('SIGKILL');
   expect(await completedCount()).toBeLessThan(TASKS);
 
-  await until('every task to end', async () => (await db.task.count({ where: { id: { in: ids }, status: { in: ['completed', 'failed', 'cancelled'] } } })) === TASKS, 150_000, 500);
+  await until('every task to end', async () => (await db.task.count({ where: { id: { in: ids }, status: { in: ['completed', 'failed'] } } })) === TASKS, 600_000, 500);
   const rows = await db.task.findMany({ where: { id: { in: ids } }, include: { outputs: true } });
   expect(rows.filter((t) => t.status !== 'completed').map((t) => `${t.id}: ${t.status} ${t.errorMessage ?? ''}`)).toEqual([]);
   for (const t of rows) expect(t.outputs.map((o) => o.variant).sort()).toEqual(['spritesheet', 'thumbnail', 'video']);
@@ -122,9 +127,9 @@ test('200 tasks created across two APIs all complete once, with a worker killed 
   expect(new Set(objects.map((k) => k.split('/')[1]))).toEqual(new Set(ids));
   // No Reelay storage folder holds an object: only scratch space.
   for (const dir of [join(root, 'api-a', 'storage'), join(root, 'api-b', 'storage'), join(root, 'workers', 'worker-a'), join(root, 'workers', 'worker-b')]) {
-    expect(readdirSync(dir, { withFileTypes: true }).filter((e) => e.name !== '.tmp').map((e) => e.name)).toEqual([]);
+    expect((existsSync(dir) ? readdirSync(dir, { withFileTypes: true }) : []).filter((e) => e.name !== '.tmp').map((e) => e.name)).toEqual([]);
   }
-}, 300_000);
+}, 720_000);
 
 test('every video downloads from either API, whole and by range, the bytes its checksum names', async () => {
   const outputs = await db.taskOutput.findMany({ where: { taskId: { in: ids }, variant: 'video' } });
