@@ -41,7 +41,7 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
     .optional(),
-  REELAY_S3_ENDPOINT: z.string().url().optional(),
+  REELAY_S3_ENDPOINT: z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').pipe(z.string().url()).optional(),
   REELAY_S3_REGION: z.string().min(1).default('us-east-1'),
   REELAY_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   REELAY_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
