@@ -4,7 +4,7 @@ import type { Db } from '@reelay/db';
 import type { ProviderRegistry } from '@reelay/providers';
 import type { Logger } from '@reelay/observability';
 import type { CancelJob, TaskJob } from '@reelay/queue';
-import type { LocalStorage } from '@reelay/storage';
+import type { ObjectStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiKeyCache } from './services/api-key-cache';
@@ -17,7 +17,7 @@ export interface ApiDeps {
   tasksQueue: Queue<TaskJob>;
   /** Deleted tasks whose upstream work a worker must stop (the API never calls upstreams). */
   cancelsQueue: Queue<CancelJob>;
-  storage: LocalStorage;
+  storage: ObjectStorage;
   catalog: ModelCatalog;
   logger: Logger;
   /** Every Reelay queue (tasks included), for the dashboard and queue metrics. */

@@ -5,7 +5,7 @@ import { createDb, ensureBootstrapKey, loadSigningSecret } from '@reelay/db';
 import { ProviderRegistry } from '@reelay/providers';
 import { createLogger, type Logger } from '@reelay/observability';
 import { createQueue, createRedis, QUEUES, type QueueSpec } from '@reelay/queue';
-import { LocalStorage } from '@reelay/storage';
+import { createStorage } from '@reelay/storage';
 import { createApp } from './app';
 import { guardHttpServer } from './http-guard';
 import type { ApiDeps } from './deps';
@@ -37,7 +37,7 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
     redis,
     tasksQueue,
     cancelsQueue,
-    storage: new LocalStorage(config.REELAY_STORAGE_DIR),
+    storage: createStorage(config),
     catalog,
     logger: log,
     queues: [tasksQueue, cancelsQueue, ...otherQueues],

@@ -4,7 +4,7 @@ import type { Db } from '@reelay/db';
 import type { Logger } from '@reelay/observability';
 import type { MediaTools, ProviderRegistry } from '@reelay/providers';
 import type { WebhookJob } from '@reelay/queue';
-import type { LocalStorage } from '@reelay/storage';
+import type { ObjectStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import { CatalogOrder, type TargetRouter } from './upstream/routing';
 import { NO_LIMITS, type UpstreamGate } from './upstream/target-gate';
@@ -19,7 +19,7 @@ export interface WorkerMetrics {
 export interface WorkerContext {
   config: Config;
   db: Db;
-  storage: LocalStorage;
+  storage: ObjectStorage;
   providers: ProviderRegistry;
   catalog: ModelCatalog;
   media: MediaTools;

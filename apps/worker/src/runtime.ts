@@ -15,7 +15,7 @@ import {
   type QueueKey,
   type QueueSpec,
 } from '@reelay/queue';
-import { LocalStorage } from '@reelay/storage';
+import { createStorage } from '@reelay/storage';
 import type { Processor, Queue } from 'bullmq';
 import { Admitter } from './admission';
 import type { WorkerContext, WorkerMetrics } from './context';
@@ -71,7 +71,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const ctx: WorkerContext = {
     config,
     db: createDb(config.DATABASE_URL, config.WORKER_DB_POOL_SIZE),
-    storage: new LocalStorage(config.REELAY_STORAGE_DIR),
+    storage: createStorage(config),
     providers: new ProviderRegistry(config, catalog, INSTRUMENTED_FACTORIES),
     catalog,
     media: { ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH },

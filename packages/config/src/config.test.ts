@@ -34,3 +34,28 @@ test('a process started with a bad variable exits with one line naming it', () =
   const lines = r.stderr.split('\n').filter((l) => l.trim() && !l.includes('npm warn'));
   expect(lines).toEqual(['reelay: Invalid environment variable PORT: Invalid input: expected number, received NaN']);
 });
+
+test('storage: local disk by default; s3 needs a bucket, both keys or neither, and redirect needs s3', () => {
+  const local = parseConfig({});
+  expect(local.REELAY_STORAGE).toBe('local');
+  expect(local.REELAY_CONTENT_DELIVERY).toBe('stream');
+  const s3 = parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'reelay-videos', REELAY_S3_FORCE_PATH_STYLE: 'true', REELAY_CONTENT_DELIVERY: 'redirect' });
+  expect(s3).toMatchObject({ REELAY_S3_REGION: 'us-east-1', REELAY_S3_FORCE_PATH_STYLE: true, REELAY_CONTENT_DELIVERY: 'redirect' });
+  expect(() => parseConfig({ REELAY_STORAGE: 's3' })).toThrow('Invalid environment variable REELAY_S3_BUCKET: required when REELAY_STORAGE=s3');
+  expect(() => parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'Not_A_Bucket' })).toThrow(/REELAY_S3_BUCKET: must be an S3 bucket name/);
+  expect(() => parseConfig({ REELAY_STORAGE: 'nfs' })).toThrow(/REELAY_STORAGE/);
+  expect(() => parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'reelay-videos', REELAY_S3_ACCESS_KEY_ID: 'AKIA123' })).toThrow(/REELAY_S3_SECRET_ACCESS_KEY: set both/);
+  expect(() => parseConfig({ REELAY_CONTENT_DELIVERY: 'redirect' })).toThrow(/REELAY_CONTENT_DELIVERY: redirect needs REELAY_STORAGE=s3/);
+  expect(() => parseConfig({ REELAY_S3_ENDPOINT: 'minio:9000' })).toThrow(/REELAY_S3_ENDPOINT/);
+});
+
+test('a bad S3 setting never echoes the secret key', () => {
+  let message = '';
+  try {
+    parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI-very-secret' });
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  expect(message).toMatch(/REELAY_S3/);
+  expect(message).not.toContain('very-secret');
+});

@@ -34,7 +34,21 @@ export const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
   REELAY_PUBLIC_URL: z.string().url().optional(),
+  /** Where objects live: `local` (REELAY_STORAGE_DIR) or `s3` (a bucket; REELAY_STORAGE_DIR then holds only scratch files). */
+  REELAY_STORAGE: z.enum(['local', 's3']).default('local'),
   REELAY_STORAGE_DIR: z.string().default('./data/storage'),
+  REELAY_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
+    .optional(),
+  REELAY_S3_ENDPOINT: z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').pipe(z.string().url()).optional(),
+  REELAY_S3_REGION: z.string().min(1).default('us-east-1'),
+  REELAY_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  REELAY_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  REELAY_S3_FORCE_PATH_STYLE: bool.default(false),
+  REELAY_S3_PREFIX: z.string().regex(/^[\w!.*'()/-]+$/, 'must be an object key prefix (letters, digits, / and !-_.*\'())').optional(),
+  /** How content is delivered: `stream` through the API, or `redirect` (302) to a short-lived presigned URL (s3 only). */
+  REELAY_CONTENT_DELIVERY: z.enum(['stream', 'redirect']).default('stream'),
   REELAY_MODELS_FILE: z.string().optional(),
   REELAY_STATUS_DIALECT: z.enum(['seed', 'openai']).default('seed'),
   REELAY_BOOTSTRAP_KEY: z.string().min(20, 'must be at least 20 characters').optional(),
@@ -115,8 +129,21 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const name = issue.path.join('.') || '(environment)';
     throw new ConfigError(`Invalid environment variable ${name}: ${issue.message}`);
   }
+  checkStorage(result.data);
   secretsByConfig.set(result.data, cleaned);
   return result.data;
+}
+
+/** Settings that only make sense together. */
+function checkStorage(c: z.infer<typeof envSchema>): void {
+  const fail = (name: string, message: string) => {
+    throw new ConfigError(`Invalid environment variable ${name}: ${message}`);
+  };
+  if (c.REELAY_STORAGE === 's3' && !c.REELAY_S3_BUCKET) fail('REELAY_S3_BUCKET', 'required when REELAY_STORAGE=s3');
+  if (!c.REELAY_S3_ACCESS_KEY_ID !== !c.REELAY_S3_SECRET_ACCESS_KEY) {
+    fail(c.REELAY_S3_ACCESS_KEY_ID ? 'REELAY_S3_SECRET_ACCESS_KEY' : 'REELAY_S3_ACCESS_KEY_ID', 'set both REELAY_S3_ACCESS_KEY_ID and REELAY_S3_SECRET_ACCESS_KEY, or neither (the SDK then finds credentials itself)');
+  }
+  if (c.REELAY_CONTENT_DELIVERY === 'redirect' && c.REELAY_STORAGE !== 's3') fail('REELAY_CONTENT_DELIVERY', 'redirect needs REELAY_STORAGE=s3 (local disk has no presigned URLs)');
 }
 
 // Kept beside the config rather than in it, so printing or serialising a config shows no secret.

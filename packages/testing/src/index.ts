@@ -22,3 +22,4 @@ export { averageColor, isJpeg, isMp4, probe, solidImage, solidPng, testMp4 } fro
 export { TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
 export { OwnRedis } from './own-redis';
 export { pollUntilEnded, submitRequest } from './provider-requests';
+export { S3TestServer } from './s3-server';

@@ -257,6 +257,10 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
             description: 'Part of the content (Range request)',
             content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
           },
+          '302': {
+            description: 'With REELAY_CONTENT_DELIVERY=redirect: the bytes are served by the object store at a short-lived presigned URL (Range works there too)',
+            headers: { Location: { description: 'The presigned URL', schema: { type: 'string', format: 'uri' } } },
+          },
           '304': { description: 'Not modified (If-None-Match)' },
           ...errors(400, 401, 403, 404, 409, 410, 416, 429),
         },

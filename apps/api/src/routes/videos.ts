@@ -11,6 +11,8 @@ import { remixVideo } from '../services/remix-video';
 import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
 
 const VARIANTS = ['video', 'thumbnail', 'spritesheet'] as const;
+/** How long a presigned URL handed out by REELAY_CONTENT_DELIVERY=redirect stays valid. */
+const PRESIGNED_URL_SECONDS = 15 * 60;
 type Variant = (typeof VARIANTS)[number];
 
 /** /v1/videos: signed content links first (they carry their own authorisation), then `authenticate`, then the API. */
@@ -129,7 +131,10 @@ function parseVariantAndIndex(req: Request, n: number): { variant: Variant; inde
   return { variant: variant as Variant, index: Number(rawIndex) };
 }
 
-/** Streams one stored output with ETag and byte-range support, so a <video> element can seek. */
+/**
+ * Streams one stored output with ETag and byte-range support, so a <video> element can seek; or,
+ * with REELAY_CONTENT_DELIVERY=redirect, answers 302 to a presigned URL of the object.
+ */
 async function sendContent(
   deps: ApiDeps,
   req: Request,
@@ -150,6 +155,16 @@ async function sendContent(
   const size = output ? await deps.storage.size(output.storageKey) : null;
   if (!output || size === null) throw new ApiError(410, 'video_expired', `Content of video ${taskId} is no longer stored`);
 
+  if (deps.config.REELAY_CONTENT_DELIVERY === 'redirect') {
+    // The bucket serves the bytes (Range included); the link lives no longer than the content.
+    const expiresInSeconds = Math.min(PRESIGNED_URL_SECONDS, (expiresAt.getTime() - Date.now()) / 1000);
+    const url = await deps.storage.presignedUrl(output.storageKey, { expiresInSeconds, contentType: output.contentType, cacheControl: 'private, max-age=3600' });
+    if (url) {
+      res.setHeader('cache-control', 'no-store');
+      res.redirect(302, url);
+      return;
+    }
+  }
   const etag = `"${output.checksum}"`;
   res.setHeader('content-type', output.contentType);
   res.setHeader('etag', etag);

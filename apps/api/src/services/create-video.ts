@@ -80,7 +80,7 @@ export async function createVideo(
     await assertImageDecodes(deps, image, param);
     const ext = image.mime.split('/')[1]!;
     imageRef = taskKeys.inputImage(id, ext);
-    await deps.storage.put(imageRef, Readable.from([image.data]));
+    await deps.storage.put(imageRef, Readable.from([image.data]), undefined, { contentType: image.mime });
   }
   const now = new Date();
   return insertAndEnqueueTask(

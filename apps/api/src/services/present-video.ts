@@ -1,5 +1,5 @@
 import type { Request } from 'express';
-import { readFile } from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { signedContentUrl, toVideoObject, type ContentVariant, type StatusDialect, type VideoResult } from '@reelay/core';
 import { videoOutputsOf, type ApiKey, type VideoRow } from '@reelay/db';
 import type { ApiDeps } from '../deps';
@@ -66,7 +66,7 @@ export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: 
     result = fallback(`The video is ${encoded} bytes as base64, above this server's b64_json limit of ${cap} bytes; download it from url instead`);
   } else {
     try {
-      const data = await Promise.all(outputs.map(async (o) => (await readFile(deps.storage.pathOf(o.storageKey))).toString('base64')));
+      const data = await Promise.all(outputs.map(async (o) => (await buffer(deps.storage.read(o.storageKey))).toString('base64')));
       result = { b64_json: task.n > 1 ? data : data[0]! };
     } catch {
       result = fallback('The video could not be read for b64_json; download it from url instead', 'content_unavailable');

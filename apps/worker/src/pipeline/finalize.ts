@@ -26,9 +26,10 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   try {
     for (const out of outputs) {
       const videoKey = taskKeys.output(task.id, out.index, 'video');
-      const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES);
+      // One pass over the download: into storage, and into a local file for ffprobe and ffmpeg.
+      const local = join(scratch, `${out.index}-video.mp4`);
+      const video = await ctx.storage.put(videoKey, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES, { contentType: 'video/mp4', localCopy: local });
       record(out.index, 'video', video, 'video/mp4');
-      const local = ctx.storage.pathOf(videoKey);
       // Frames are picked from the video as delivered: an upstream may return a shorter clip than
       // asked for. A provider that made the file itself knows its length, which saves ffprobe.
       const told = out.durationSeconds;
@@ -49,14 +50,14 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
             // The upstream's own image when it serves one; ours from the video when it does not.
             const image = await provider
               .fetchOutput(upstreamRef)
-              .then((stream) => ctx.storage.put(taskKeys.output(task.id, out.index, variant), stream))
+              .then((stream) => ctx.storage.put(taskKeys.output(task.id, out.index, variant), stream, undefined, { contentType: 'image/jpeg' }))
               .catch(() => null);
             if (image) return { variant, image };
           }
           const file = join(scratch, `${out.index}-${variant}.jpg`);
           if (variant === 'thumbnail') await makeThumbnail(ctx.media, local, file, await frameSpan());
           else await makeSpritesheet(ctx.media, local, file, await frameSpan());
-          return { variant, image: await ctx.storage.putFile(taskKeys.output(task.id, out.index, variant), file) };
+          return { variant, image: await ctx.storage.putFile(taskKeys.output(task.id, out.index, variant), file, { contentType: 'image/jpeg' }) };
         }),
       );
       for (const { variant, image } of images) record(out.index, variant, image, 'image/jpeg');

@@ -20,6 +20,12 @@ import { settle } from './poll';
  * task id), so an upstream that honours the key returns the task it already made.
  */
 export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
+  // Adapters read the input image from a file: a local one for the whole round (from S3, a download).
+  if (task.imageRef) return ctx.storage.withLocalFile(task.imageRef, (imagePath) => submitRound(ctx, task, imagePath));
+  return submitRound(ctx, task, null);
+}
+
+async function submitRound(ctx: WorkerContext, task: Task, imagePath: string | null): Promise<StepOutcome> {
   const model = ctx.catalog.get(task.model);
   if (!model) {
     await failTask(ctx, task.id, 'upstream_error', `No provider is configured for model ${task.model}`);
@@ -55,7 +61,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     let answer: SubmitAnswer;
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
-      answer = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl });
+      answer = await provider.submit({ ...submitRequest(task, target, imagePath), webhookUrl });
     } catch (err) {
       await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
@@ -120,13 +126,13 @@ async function orderedTargets(ctx: WorkerContext, model: ModelSpec, task: Task):
   return sticky > 0 ? [targets[sticky]!, ...targets.filter((_, i) => i !== sticky)] : targets;
 }
 
-function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget): SubmitRequest {
+function submitRequest(task: Task, target: ModelTarget, imagePath: string | null): SubmitRequest {
   return {
     taskId: task.id,
     idempotencyKey: task.id,
     upstreamModel: target.upstreamModel,
     prompt: task.prompt,
-    imagePath: task.imageRef ? ctx.storage.pathOf(task.imageRef) : null,
+    imagePath,
     imageMime: task.imageRef ? mimeOf(task.imageRef) : null,
     durationSeconds: task.durationSeconds,
     width: task.width,
