@@ -1,29 +1,28 @@
-import type { PollResult, SubmitRequest } from '@reelay/providers';
-
 /**
- * A submit request as the worker hands it to an adapter: a 5 s 1280x720 text-to-video at 24 fps,
- * idempotency key = task id. Adapter tests override what their case is about.
+ * A submit request as the worker hands it to an adapter (the fields of @reelay/providers'
+ * SubmitRequest, typed here by shape: the providers package's tests import this kit): a 5 s
+ * 1280x720 text-to-video at 24 fps, idempotency key = task id. Tests override what their case is about.
  */
-export function submitRequest(over: Partial<SubmitRequest> & Pick<SubmitRequest, 'taskId'>): SubmitRequest {
+export function submitRequest<T extends { taskId: string }>(over: T) {
   return {
     idempotencyKey: over.taskId,
-    upstreamModel: undefined,
-    prompt: 'A lighthouse at dusk',
-    imagePath: null,
-    imageMime: null,
+    upstreamModel: undefined as string | undefined,
+    prompt: 'A lighthouse at dusk' as string | null,
+    imagePath: null as string | null,
+    imageMime: null as string | null,
     durationSeconds: 5,
     width: 1280,
     height: 720,
     fps: 24,
     seed: 7,
     n: 1,
-    metadata: {},
+    metadata: {} as Record<string, unknown>,
     ...over,
   };
 }
 
 /** Polls an upstream task until it succeeds or fails (emulators move one step per poll). */
-export async function pollUntilEnded(provider: { poll(id: string): Promise<PollResult> }, upstreamId: string, polls = 10): Promise<PollResult> {
+export async function pollUntilEnded<R extends { state: string }>(provider: { poll(id: string): Promise<R> }, upstreamId: string, polls = 10): Promise<R> {
   for (let i = 0; i < polls; i++) {
     const r = await provider.poll(upstreamId);
     if (r.state === 'succeeded' || r.state === 'failed') return r;
