@@ -54,7 +54,7 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling the upstream after ${errors} failed polls`, (err as Error).message);
       return done;
     }
-    return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true);
+    return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true, undefined, (err as Error).message);
   }
 
   switch (result.state) {
@@ -82,10 +82,10 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
 }
 
 /** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
-async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number): Promise<StepOutcome> {
+async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number, error?: string): Promise<StepOutcome> {
   const outcome = waitFor(delayMs);
   const nextPollAt = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
-  await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress });
+  await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress, error });
   return outcome;
 }
 

@@ -1,5 +1,5 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { chooseTarget, recordSubmitRound, transitionTask, type Task } from '@reelay/db';
+import { chooseTarget, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitRequest } from '@reelay/providers';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
@@ -68,6 +68,8 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
         retryInMs = Math.min(retryInMs, ms);
       }
       lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
+      const code = err instanceof PermanentProviderError ? err.code : err instanceof RateLimitedError ? 'rate_limited' : 'upstream_error';
+      await recordTaskEvent(ctx.db, { taskId: task.id, kind: 'submit_failed', target: key, attempt: task.submitAttempts + 1, code, message: (err as Error).message });
       continue;
     }
     return accepted(ctx, task, provider, key, target, upstreamId);
@@ -90,7 +92,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
 
 async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key: string, target: ModelTarget, upstreamId: string): Promise<StepOutcome> {
   const now = new Date();
-  const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', {
+  const moved = await markTaskSubmitted(ctx.db, task.id, {
     provider: provider.name,
     providerTarget: key,
     upstreamModel: target.upstreamModel ?? null,

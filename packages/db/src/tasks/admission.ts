@@ -86,11 +86,15 @@ export async function admitWaitingTasks(
         WHERE f.free IS NULL OR r.provider_rank <= f.free
         ORDER BY r.round, r.key_order
         LIMIT ${maxPerRun}::int
+      ), moved AS (
+        UPDATE tasks t SET admitted_at = now(), updated_at = now()
+        FROM chosen
+        WHERE t.id = chosen.id AND ${WAITING_T}
+        RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order
+      ), logged AS (
+        INSERT INTO task_events (task_id, kind) SELECT id, 'admitted' FROM moved
       )
-      UPDATE tasks t SET admitted_at = now(), updated_at = now()
-      FROM chosen
-      WHERE t.id = chosen.id AND ${WAITING_T}
-      RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order`;
+      SELECT * FROM moved`;
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
       WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
