@@ -1,7 +1,7 @@
 import type { TaskPhase, TaskStatus } from '@reelay/core';
 import type { Db } from '../client';
 import { Prisma, type Task } from '../generated/prisma/client';
-import { holdsSlotSql, waitingSql } from './phase-sql';
+import { holdsSlotSql, liveSql, waitingSql } from './phase-sql';
 
 /** The filters of the operator's task search (GET /admin/v1/tasks); every one optional, all ANDed. */
 export interface AdminTaskFilter {
@@ -125,18 +125,18 @@ export async function taskStats(db: Db): Promise<TaskStats> {
         count(*) FILTER (WHERE t.status = 'completed')::int AS completed, count(*) FILTER (WHERE t.status = 'failed')::int AS failed
       FROM tasks t WHERE t.deleted_at IS NULL AND (t.provider_target IS NOT NULL OR t.status <> 'pending') GROUP BY 1 ORDER BY 1`,
     db.$queryRaw<[Record<string, number | null>]>`SELECT
-        count(*) FILTER (WHERE t.created_at >= now() - interval '1 hour')::int AS created,
-        count(*) FILTER (WHERE t.status = 'completed' AND t.completed_at >= now() - interval '1 hour')::int AS completed,
-        count(*) FILTER (WHERE t.status = 'failed' AND t.completed_at >= now() - interval '1 hour')::int AS failed,
+        count(*) FILTER (WHERE t.created_at >= timezone('UTC', now()) - interval '1 hour')::int AS created,
+        count(*) FILTER (WHERE t.status = 'completed' AND t.completed_at >= timezone('UTC', now()) - interval '1 hour')::int AS completed,
+        count(*) FILTER (WHERE t.status = 'failed' AND t.completed_at >= timezone('UTC', now()) - interval '1 hour')::int AS failed,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.started_at - t.created_at))
-          FILTER (WHERE t.started_at >= now() - interval '1 hour') AS queue_p50,
+          FILTER (WHERE t.started_at >= timezone('UTC', now()) - interval '1 hour') AS queue_p50,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.completed_at - t.started_at))
-          FILTER (WHERE t.status = 'completed' AND t.completed_at >= now() - interval '1 hour') AS run_p50,
+          FILTER (WHERE t.status = 'completed' AND t.completed_at >= timezone('UTC', now()) - interval '1 hour') AS run_p50,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.completed_at - t.created_at))
-          FILTER (WHERE t.status = 'completed' AND t.completed_at >= now() - interval '1 hour') AS total_p50,
+          FILTER (WHERE t.status = 'completed' AND t.completed_at >= timezone('UTC', now()) - interval '1 hour') AS total_p50,
         percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM t.completed_at - t.created_at))
-          FILTER (WHERE t.status = 'completed' AND t.completed_at >= now() - interval '1 hour') AS total_p95
-      FROM tasks t WHERE (t.created_at >= now() - interval '1 hour' OR t.completed_at >= now() - interval '1 hour')`,
+          FILTER (WHERE t.status = 'completed' AND t.completed_at >= timezone('UTC', now()) - interval '1 hour') AS total_p95
+      FROM tasks t WHERE (t.created_at >= timezone('UTC', now()) - interval '1 hour' OR t.completed_at >= timezone('UTC', now()) - interval '1 hour')`,
   ]);
   const counts = { waiting: 0, admitted: 0, processing: 0, completed: 0, failed: 0 } as Record<TaskPhase, number>;
   for (const p of phases) counts[p.phase] = p.n;
@@ -155,4 +155,16 @@ export async function taskStats(db: Db): Promise<TaskStats> {
       totalSecondsP95: num(hour.total_p95),
     },
   };
+}
+
+/** Live tasks per phase and model, and the age of the oldest one waiting for a slot (for /metrics). */
+export async function liveTaskGauges(db: Db): Promise<{ counts: { phase: TaskPhase; model: string; n: number }[]; oldestWaitingSeconds: number }> {
+  const [counts, [oldest]] = await Promise.all([
+    db.$queryRaw<{ phase: TaskPhase; model: string; n: number }[]>`SELECT CASE WHEN ${WAITING_T} THEN 'waiting'
+        WHEN t.status = 'pending' THEN 'admitted' ELSE 'processing' END AS phase, t.model, count(*)::int AS n
+      FROM tasks t WHERE ${Prisma.raw(liveSql('t.'))} GROUP BY 1, 2`,
+    db.$queryRaw<[{ age: number | null }]>`SELECT extract(epoch FROM timezone('UTC', now()) - min(t.created_at))::float8 AS age
+      FROM tasks t WHERE ${WAITING_T}`,
+  ]);
+  return { counts, oldestWaitingSeconds: Math.max(0, oldest.age ?? 0) };
 }
