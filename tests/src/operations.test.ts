@@ -121,7 +121,6 @@ describe('health, metrics, logs', () => {
       expect(Number(new RegExp(`^${series}\\{[^}]*model="sora-1.0"[^}]*\\} (\\d+)`, 'm').exec(workerText)?.[1])).toBeGreaterThanOrEqual(1);
     }
     expect(workerText).toMatch(/^reelay_task_outcomes_total\{target="[^"]+",outcome="completed",code="none"\} [1-9]/m);
-    expect(workerText).toMatch(/^reelay_task_cost_micros_total\{model="sora-1.0"\} [1-9]/m);
     expect((await fetch(`${stack.worker!.opsUrl}/readyz`)).status).toBe(200);
   });
 
