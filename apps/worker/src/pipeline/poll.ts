@@ -50,6 +50,8 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       return schedule(ctx, task, ms, false);
     }
     const errors = task.pollErrors + 1;
+    ctx.logger.warn({ taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: errors, errorCode: 'poll_failed', err: (err as Error).message }, 'poll failed');
+    ctx.job?.log(`poll ${errors} in a row failed: ${(err as Error).message}`);
     if (errors >= ctx.config.PROVIDER_POLL_ERROR_LIMIT) {
       await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling the upstream after ${errors} failed polls`, (err as Error).message);
       return done;
@@ -86,6 +88,8 @@ async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedP
   const outcome = waitFor(delayMs);
   const nextPollAt = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
   await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress, error });
+  // The dashboard's progress bar moves in tenths: one Redis write per step, not per poll.
+  if (progress !== undefined && Math.floor(progress / 10) > Math.floor(task.progress / 10)) ctx.job?.progress(Math.min(99, Math.floor(progress)));
   return outcome;
 }
 

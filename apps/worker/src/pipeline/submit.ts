@@ -52,6 +52,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       await chooseTarget(ctx.db, task.id, key, provider.name);
     }
     let upstreamId: string;
+    const submitStarted = Date.now();
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
       ({ upstreamId } = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl }));
@@ -70,8 +71,16 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
       lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
       const code = err instanceof PermanentProviderError ? err.code : err instanceof RateLimitedError ? 'rate_limited' : 'upstream_error';
       await recordTaskEvent(ctx.db, { taskId: task.id, kind: 'submit_failed', target: key, attempt: task.submitAttempts + 1, code, message: (err as Error).message });
+      const step = { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, durationMs: Date.now() - submitStarted, errorCode: code };
+      ctx.logger.warn(step, 'submit refused; trying the next target');
+      ctx.job?.log(`submit to ${key} (attempt ${step.attempt}) refused: ${code}: ${(err as Error).message}`);
       continue;
     }
+    ctx.logger.info(
+      { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, upstreamId, durationMs: Date.now() - submitStarted },
+      'task submitted',
+    );
+    ctx.job?.log(`submitted to ${key} (attempt ${task.submitAttempts + 1}), upstream id ${upstreamId}`);
     return accepted(ctx, task, provider, key, target, upstreamId);
   }
 

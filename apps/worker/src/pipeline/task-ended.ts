@@ -16,6 +16,8 @@ export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<v
   if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
   if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
   observeEnd(task);
+  if (task.status === 'completed') ctx.job?.progress(100);
+  ctx.job?.log(task.status === 'completed' ? 'completed' : `failed: ${task.errorCode ?? 'unknown'}`);
   ctx.logger.info(
     {
       taskId,
