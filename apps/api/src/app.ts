@@ -17,6 +17,7 @@ import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
 import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
+import { consoleRouter } from './routes/console';
 import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
@@ -51,6 +52,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use('/admin/v1', labelMount, adminRouter(deps));
   app.use(opsRouter(deps));
+  app.use('/console', labelMount, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), consoleRouter(deps));
   app.use(DASHBOARD_PATH, labelMount, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
   // The API description and its browsable page need no key.
   app.use(docsRouter(deps));
