@@ -204,7 +204,7 @@ test.each([
   expect(res.body.error).toMatchObject({ param, type: 'invalid_request_error' });
 });
 
-test('a tenant key gets 401 on every admin path', async () => {
+test('a tenant key gets 401 on every admin and console path', async () => {
   const paths: [string, string][] = [
     ['GET', '/admin/v1/tasks'],
     ['GET', `/admin/v1/tasks/${ids.running}`],
@@ -215,6 +215,13 @@ test('a tenant key gets 401 on every admin path', async () => {
     ['GET', '/admin/v1/usage'],
     ['GET', '/admin/queues'],
     ['GET', '/admin/queues/api/queues'],
+    ['GET', '/console'],
+    ['GET', '/console/assets/console.js'],
+    ['GET', '/console/vendor/preact.js'],
+    ['GET', '/console/api/v1/tasks'],
+    ['POST', `/console/api/v1/tasks/${ids.running}/cancel`],
+    ['POST', `/console/api/v1/tasks/${ids.flaky[2]}/retry`],
+    ['GET', '/console/api/v1/stats'],
   ];
   for (const [method, path] of paths) {
     for (const k of [key1.key, key2.key]) {

@@ -59,7 +59,7 @@ function Tasks() {
   const [draft, setDraft] = useState(filter);
   const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== '')).toString();
   const [page, error] = usePolling(() => api('GET', `/v1/tasks?limit=50${query ? `&${query}` : ''}`), [query]);
-  const [stats] = usePolling(() => api('GET', '/v1/stats'), [], 5000);
+  const [stats] = usePolling(() => api('GET', '/v1/stats'), []);
   const [keys] = usePolling(() => api('GET', '/v1/keys'), [], 0);
   const field = (name) => (e) => setDraft({ ...draft, [name]: e.target.value });
   return html`
@@ -88,7 +88,7 @@ function Tasks() {
         <thead><tr><th></th><th>Task</th><th>Key</th><th>Model</th><th>Prompt</th><th>Status</th><th>Progress</th><th>Created</th></tr></thead>
         <tbody>${page.data.map((t) => html`
           <tr class="link" data-task=${t.id} onClick=${() => (location.hash = `#/tasks/${t.id}`)}>
-            <td>${t.thumbnail_url ? html`<img class="thumb" src=${t.thumbnail_url} alt="" />` : html`<span class="thumb"></span>`}</td>
+            <td>${t.thumbnail_url ? html`<img class="thumb" src=${t.thumbnail_url} alt="" onError=${(e) => (e.target.style.visibility = 'hidden')} />` : html`<span class="thumb"></span>`}</td>
             <td class="mono">${t.id}</td><td>${t.key_name}</td><td>${t.model}</td>
             <td>${(t.prompt ?? '').slice(0, 60)}</td><td><${Phase} phase=${t.phase} error=${t.error} /></td>
             <td><${Bar} value=${t.progress} /></td><td class="muted">${when(t.created_at)}</td>
