@@ -197,7 +197,12 @@ export function adminTasksRouter(deps: ApiDeps): Router {
     } catch {
       throw serviceUnavailable('The task queue is unavailable; the video was not cancelled, try again');
     }
-    await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled by an operator', 'operator');
+    // A worker may move the task from pending to processing between the two guarded tries: try again while it lives.
+    let now = task;
+    for (let i = 0; i < 5 && isLive(now.status); i++) {
+      if (await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled by an operator', 'operator')) break;
+      now = await load(task.id);
+    }
     res.json(await detail(req, await load(task.id)));
   });
 
