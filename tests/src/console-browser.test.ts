@@ -11,6 +11,13 @@ import { startStack, type Stack } from './harness';
  * task, retry it, and see the retry complete. Screenshots go to CONSOLE_SCREENSHOT_DIR (default
  * docs/, where the three of them illustrate docs/console.md).
  */
+// Names the functions passed to page.waitForFunction use; they run in the page, not in Node.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const document: any;
+declare const location: any;
+type HTMLInputElement = any;
+type HTMLImageElement = any;
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const browserTest = haveChromium ? test : test.skip;
