@@ -12,7 +12,6 @@ import { startStack, type Stack } from './harness';
  * docs/, where the three of them illustrate docs/console.md).
  */
 // Names the functions passed to page.waitForFunction use; they run in the page, not in Node.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 declare const document: any;
 declare const location: any;
 type HTMLInputElement = any;
@@ -112,7 +111,7 @@ browserTest('create a key, submit with it, watch progress, play, cancel, retry',
   expect([...seen].at(-1)).toBe('completed');
   expect(seen.size).toBeGreaterThan(1); // it was seen live before it completed
   await page.locator(`tr[data-task="${id}"] img.thumb`).waitFor();
-  await page.waitForFunction((sel) => (document.querySelector(sel) as HTMLImageElement | null)?.naturalWidth! > 0, `tr[data-task="${id}"] img.thumb`);
+  await page.waitForFunction((sel) => ((document.querySelector(sel) as HTMLImageElement | null)?.naturalWidth ?? 0) > 0, `tr[data-task="${id}"] img.thumb`);
   await page.screenshot({ path: join(SHOTS, 'console-tasks.png') });
 
   // The task page plays the video.

@@ -16,7 +16,7 @@ export interface WorkerMetrics {
 }
 
 /** What a step shows on its job: progress (0-100) and one log line per step. */
-export interface JobReport {
+interface JobReport {
   progress(percent: number): void;
   log(line: string): void;
 }

@@ -56,7 +56,7 @@ function decodeCursor(raw: string): AdminTaskCursor {
 }
 
 /** The query of GET /admin/v1/tasks as a filter; an unknown or malformed parameter is a 400 naming it. */
-export function parseTaskSearch(req: Request): { filter: AdminTaskFilter; limit: number; after: AdminTaskCursor | null } {
+function parseTaskSearch(req: Request): { filter: AdminTaskFilter; limit: number; after: AdminTaskCursor | null } {
   for (const name of Object.keys(req.query)) {
     if (!(LIST_PARAMS as readonly string[]).includes(name)) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${name}; known: ${LIST_PARAMS.join(', ')}`, name);
   }

@@ -7,12 +7,11 @@ import { adminRouter } from './admin';
 const CONSOLE_DIR = join(__dirname, '..', '..', 'console');
 /** The browser modules the console imports, served from node_modules as shipped: nothing is built, nothing comes from a CDN. */
 // Each package's main file lies in its dist/ folder, beside the browser builds (their exports hide the rest).
-const distOf = (name: string): string => dirname(require.resolve(name));
 const VENDOR: Record<string, string> = {
-  'preact.js': join(distOf('preact'), 'preact.module.js'),
-  'hooks.js': join(distOf('preact'), '..', 'hooks', 'dist', 'hooks.module.js'),
-  'htm.js': join(distOf('htm'), 'htm.module.js'),
-  'chart.js': join(distOf('chart.js'), 'chart.umd.min.js'),
+  'preact.js': join(dirname(require.resolve('preact')), 'preact.module.js'),
+  'hooks.js': join(dirname(require.resolve('preact')), '..', 'hooks', 'dist', 'hooks.module.js'),
+  'htm.js': join(dirname(require.resolve('htm')), 'htm.module.js'),
+  'chart.js': join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'),
 };
 
 /**
