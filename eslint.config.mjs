@@ -35,6 +35,11 @@ export default defineConfig(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The web console: ES modules the browser runs as they are (no build step).
+    files: ['apps/api/console/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: globals.browser },
+  },
+  {
     files: ['apps/**'],
     plugins: { reelay },
     rules: { 'reelay/no-db-in-apps': 'error' },

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse } from 'yaml';
 import * as k8s from 'kubernetes-models';
 import dockerfileUtils from 'dockerfile-utils';
+import { checkDashboard, checkRules, promtool } from './check-observability.mjs';
 
 const infra = join(dirname(fileURLToPath(import.meta.url)), '..');
 const k8sDir = join(infra, 'k8s');
@@ -62,6 +63,17 @@ const dockerfile = readFileSync(join(infra, 'docker', 'Dockerfile'), 'utf8');
 const diagnostics = dockerfileUtils.validate(dockerfile);
 for (const d of diagnostics) fail(`docker/Dockerfile:${d.range.start.line + 1}: ${d.message}`);
 if (!diagnostics.length) console.log(`ok   docker/Dockerfile: ${dockerfile.split('\n').filter((l) => /^FROM /.test(l)).length} stages, no diagnostics`);
+
+// The Grafana dashboard and the alert rules name only series the code exports (check-observability.mjs).
+for (const file of readdirSync(join(infra, 'grafana')).filter((f) => f.endsWith('.json'))) {
+  const found = checkDashboard(join(infra, 'grafana', file));
+  for (const p of found) fail(p);
+  if (!found.length) console.log(`ok   grafana/${file}: parses, every query names an exported series`);
+}
+const rulesFile = join(infra, 'prometheus', 'alerts.yaml');
+const ruleProblems = [...checkRules(rulesFile), ...promtool(rulesFile).problems];
+for (const p of ruleProblems) fail(p);
+if (!ruleProblems.length) console.log(`ok   prometheus/alerts.yaml: schema${promtool(rulesFile).ran ? ' and promtool check rules' : ' (promtool not installed)'}, exported series only`);
 
 if (problems) {
   console.error(`${problems} problem(s)`);

@@ -158,6 +158,12 @@ describe('the API with the built-in catalog', () => {
         'DELETE /admin/v1/keys/{key_id}',
         'POST /admin/v1/keys/{key_id}/revoke',
         'GET /admin/v1/usage',
+        'GET /admin/v1/tasks',
+        'GET /admin/v1/tasks/{video_id}',
+        'POST /admin/v1/tasks/{video_id}/cancel',
+        'POST /admin/v1/tasks/{video_id}/retry',
+        'GET /admin/v1/stats',
+        'GET /console',
         'GET /admin/queues',
         'GET /healthz',
         'GET /readyz',
@@ -207,10 +213,15 @@ describe('the API with the built-in catalog', () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const newKey = async () => (await http(stack, 'POST', '/admin/v1/keys', { headers: admin, json: { name: 'example target' } })).body.id as string;
     const newVideo = async () => (await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'sora-1.0', prompt: 'to delete', duration: 1, width: 64, height: 64 } })).body.id as string;
+    const cancelledVideo = async () => {
+      const id = await newVideo();
+      expect((await http(stack, 'POST', `/admin/v1/tasks/${id}/cancel`, { headers: admin })).status).toBe(200);
+      return id;
+    };
     const sharedKey = await newKey();
     // Ids the examples stand for; an operation that consumes its object gets a fresh one.
     const ids = async (op: Operation): Promise<Record<string, string>> => ({
-      video_id: op.operationId === 'deleteVideo' ? await newVideo() : completed,
+      video_id: ['deleteVideo', 'cancelTask'].includes(op.operationId) ? await newVideo() : op.operationId === 'retryTask' ? await cancelledVideo() : completed,
       key_id: ['deleteApiKey', 'revokeApiKey'].includes(op.operationId) ? await newKey() : sharedKey,
     });
 

@@ -76,6 +76,8 @@ describe('health, metrics, logs', () => {
     videoId = created.body.id;
     const { video } = await waitForVideo(stack, keySecret, videoId);
     expect(video.status).toBe('completed');
+    // A refused create: its access line and its latency label must name the route, not `/`.
+    expect((await http(stack, 'POST', '/v1/videos', { key: keySecret, json: { ...TINY, duration: -5 } })).status).toBe(400);
     // A rejected call that carries a secret-looking header, to prove rejected requests are redacted too.
     expect((await http(stack, 'GET', '/v1/videos', { headers: { authorization: `Bearer ${keySecret}x` } })).status).toBe(401);
     await until('the completion webhook to be delivered', () => stack.db.webhookDelivery.count({ where: { taskId: videoId, status: 'delivered' } }), 30_000);
@@ -102,21 +104,41 @@ describe('health, metrics, logs', () => {
     expect(value(/^reelay_upstream_request_duration_seconds_count\{provider="preview",operation="poll",outcome="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^reelay_poll_lag_seconds_count (\d+)/m)).toBeGreaterThanOrEqual(1);
     expect(value(/^reelay_webhook_deliveries_total\{target="key",outcome="delivered"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    // Refused creates are labelled with their route template; no label is a raw path.
+    expect(value(/^reelay_http_request_duration_seconds_count\{method="POST",route="\/v1\/videos\/",status="400"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    const routes = [...text.matchAll(/route="([^"]*)"/g)].map((m) => m[1]!);
+    expect(routes.filter((r) => r === '/' || /vid_|key_/.test(r))).toEqual([]);
+    expect(value(/^reelay_dependency_up\{dependency="postgres"\} (\d+)/m)).toBe(1);
+    expect(text).toMatch(/^reelay_tasks_oldest_waiting_age_seconds [\d.]+/m);
 
     // The worker serves the same counters on its own listener (WORKER_METRICS_PORT).
     const worker = await fetch(`${stack.worker!.opsUrl}/metrics`);
     expect(worker.status).toBe(200);
-    expect(await worker.text()).toMatch(/^reelay_tasks_completed_total\{model="sora-1.0",provider="preview"\} [1-9]/m);
+    const workerText = await worker.text();
+    expect(workerText).toMatch(/^reelay_tasks_completed_total\{model="sora-1.0",provider="preview"\} [1-9]/m);
+    // Latency of each part of a task's life, and outcomes per target.
+    for (const series of ['reelay_task_queue_seconds_count', 'reelay_task_run_seconds_count', 'reelay_task_total_seconds_count']) {
+      expect(Number(new RegExp(`^${series}\\{[^}]*model="sora-1.0"[^}]*\\} (\\d+)`, 'm').exec(workerText)?.[1])).toBeGreaterThanOrEqual(1);
+    }
+    expect(workerText).toMatch(/^reelay_task_outcomes_total\{target="[^"]+",outcome="completed",code="none"\} [1-9]/m);
     expect((await fetch(`${stack.worker!.opsUrl}/readyz`)).status).toBe(200);
   });
 
   test('logs are JSON, carry the request id into the worker, and never contain the API key or the webhook secret', async () => {
     const lines = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThan(5);
-    // The create request is logged with its id, headers included (authorization redacted)...
+    // The create request is logged with its id, route, status and key id, without its headers at info...
     const createLog = lines.find((l) => (l.req as { id?: string; method?: string } | undefined)?.id === requestId && (l.req as { method: string }).method === 'POST');
-    expect(createLog).toBeDefined();
+    expect(createLog).toMatchObject({ route: '/v1/videos/', status: 200, keyId: expect.stringMatching(/^key_/) });
+    // (this stack logs at debug, the one level that adds the request's headers, credentials redacted)
     expect((createLog!.req as { headers: Record<string, string> }).headers.authorization).toBe('[redacted]');
+    // ...a refused request says why, under its route template...
+    const refused = lines.find((l) => l.status === 400 && l.route === '/v1/videos/');
+    expect(refused).toMatchObject({ errorCode: expect.any(String), keyId: expect.stringMatching(/^key_/) });
+    // ...and the end of a task says what it was, where it ran and how long it took.
+    expect(lines.find((l) => l.taskId === videoId && l.msg === 'task ended')).toMatchObject({
+      keyId: expect.stringMatching(/^key_/), model: 'sora-1.0', target: expect.any(String), status: 'completed', durationMs: expect.any(Number),
+    });
     // ...and the worker's lines for that task carry the same request id.
     expect(lines.some((l) => l.requestId === requestId && l.taskId === videoId && l.msg === 'task ended')).toBe(true);
     expect(lines.some((l) => l.requestId === requestId && l.msg === 'webhook attempt')).toBe(true);

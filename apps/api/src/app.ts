@@ -12,10 +12,12 @@ import { upstreamWebhooksRouter } from './routes/upstream-webhooks';
 import { adminRouter } from './routes/admin';
 import { usageRouter } from './routes/usage';
 import { httpMetrics } from './middleware/http-metrics';
+import { labelMount } from './middleware/route-template';
 import { DASHBOARD_PATH, dashboardRouter } from './routes/dashboard';
 import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
+import { consoleRouter } from './routes/console';
 import { videosRouter } from './routes/videos';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
@@ -41,16 +43,17 @@ export function createApp(deps: ApiDeps): Express {
   // The API first, videos first: create and retrieve are what clients hammer, so they meet the
   // fewest layers (each router level and middleware showed in the profile under load).
   const authenticate = [requireApiKey(deps), rateLimitByKey(deps)];
-  app.use('/v1/videos', videosRouter(deps, authenticate));
+  app.use('/v1/videos', labelMount, videosRouter(deps, authenticate));
   // Before the API key check: upstreams authenticate with their signature instead.
-  app.use('/v1/upstream-webhooks', upstreamWebhooksRouter(deps));
-  app.use('/v1', authenticate);
+  app.use('/v1/upstream-webhooks', labelMount, upstreamWebhooksRouter(deps));
+  app.use('/v1', labelMount, authenticate);
   app.use('/v1/models', modelsRouter(deps));
   app.use('/v1/usage', usageRouter(deps));
 
-  app.use('/admin/v1', adminRouter(deps));
+  app.use('/admin/v1', labelMount, adminRouter(deps));
   app.use(opsRouter(deps));
-  app.use(DASHBOARD_PATH, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
+  app.use('/console', labelMount, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), consoleRouter(deps));
+  app.use(DASHBOARD_PATH, labelMount, requireAdmin(deps.config.REELAY_ADMIN_TOKEN), dashboardRouter(deps));
   // The API description and its browsable page need no key.
   app.use(docsRouter(deps));
 

@@ -1,5 +1,5 @@
 import { ADMISSION_MAX_PER_RUN, admitWaitingTasks, type AdmittedTask } from '@reelay/db';
-import { admissionChannel, enqueueTasks, type createRedis, type TaskJob } from '@reelay/queue';
+import { admissionChannel, enqueueTasks, taskJobName, type createRedis, type TaskJob } from '@reelay/queue';
 import type { Queue } from 'bullmq';
 import type { WorkerContext } from './context';
 
@@ -97,7 +97,10 @@ export class Admitter {
       const { admitted, backlog } = await admissionRun(this.ctx, limit);
       this.backlog = backlog;
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
-      await enqueueTasks(this.queue, admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined })));
+      await enqueueTasks(
+        this.queue,
+        admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined, name: taskJobName({ model: a.model, keyName: a.key_name, prompt: a.prompt_start }) })),
+      );
       if (!backlog || admitted.length < limit) return 'done';
       return limit === ADMISSION_MAX_PER_RUN ? 'full' : 'queue-full';
     } catch (err) {

@@ -15,6 +15,12 @@ export interface WorkerMetrics {
   pollLag(lagMs: number): void;
 }
 
+/** What a step shows on its job: progress (0-100) and one log line per step. */
+interface JobReport {
+  progress(percent: number): void;
+  log(line: string): void;
+}
+
 /** What the pipeline steps need; built once per worker process. */
 export interface WorkerContext {
   config: Config;
@@ -32,6 +38,8 @@ export interface WorkerContext {
   router?: TargetRouter;
   gate?: UpstreamGate;
   metrics?: WorkerMetrics;
+  /** The task's job on the queue dashboard (per-job contexts only): its progress and log. Fire and forget. */
+  job?: JobReport;
   /** Asks the admission step to hand out slots now (a task of this process ended). */
   wakeAdmission?: () => void;
 }

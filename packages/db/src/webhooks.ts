@@ -1,5 +1,7 @@
 import { newId } from '@reelay/core';
 import type { Db } from './client';
+import { Prisma } from './generated/prisma/client';
+import { timelineHasRoom } from './tasks/events';
 
 /** Where a task's webhooks go, read at each attempt (a rotated secret or a changed URL applies to the next one). */
 export interface WebhookDestination {
@@ -31,7 +33,15 @@ export interface WebhookAttempt {
   error: string | null;
 }
 
-/** Every delivery attempt is recorded, whatever its outcome. */
-export async function recordWebhookAttempt(db: Db, attempt: WebhookAttempt): Promise<void> {
-  await db.webhookDelivery.create({ data: { id: newId('whd'), ...attempt } });
+/** Every delivery attempt is recorded, whatever its outcome, and shows on the task's timeline (same statement). */
+export async function recordWebhookAttempt(db: Db, a: WebhookAttempt): Promise<void> {
+  const summary = `${a.eventType} to the ${a.target === 'key' ? "key's webhook" : 'callback_url'}: ${a.status}${a.responseCode !== null ? ` (HTTP ${a.responseCode})` : ''} in ${a.latencyMs} ms${a.error ? `: ${a.error}` : ''}`;
+  await db.$executeRaw`WITH delivery AS (
+      INSERT INTO webhook_deliveries (id, event_id, event_type, task_id, target, url, attempt, status, response_code, latency_ms, error)
+      VALUES (${newId('whd')}, ${a.eventId}, ${a.eventType}, ${a.taskId}, ${a.target}, ${a.url}, ${a.attempt}, ${a.status}, ${a.responseCode}, ${a.latencyMs}, ${a.error})
+      RETURNING task_id
+    )
+    INSERT INTO task_events (task_id, kind, attempt, code, message)
+    SELECT task_id, 'webhook', ${a.attempt}, ${a.status === 'failed' ? 'webhook_failed' : null}, ${summary.slice(0, 2000)} FROM delivery
+    WHERE ${Prisma.raw(timelineHasRoom('delivery.task_id'))}`;
 }

@@ -101,6 +101,66 @@ export const webhookDeliveryDuration = new Histogram({
   registers: [registry],
 });
 
+const TASK_SECONDS_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 3600];
+
+export const taskQueueSeconds = new Histogram({
+  name: 'reelay_task_queue_seconds',
+  help: 'From create until an upstream accepted the task (waiting for a slot, admission, submit)',
+  labelNames: ['model'] as const,
+  buckets: TASK_SECONDS_BUCKETS,
+  registers: [registry],
+});
+
+export const taskRunSeconds = new Histogram({
+  name: 'reelay_task_run_seconds',
+  help: 'From the upstream accepting the task until it ended',
+  labelNames: ['model'] as const,
+  buckets: TASK_SECONDS_BUCKETS,
+  registers: [registry],
+});
+
+export const taskTotalSeconds = new Histogram({
+  name: 'reelay_task_total_seconds',
+  help: 'From create until the task ended, by outcome (completed, failed)',
+  labelNames: ['model', 'outcome'] as const,
+  buckets: TASK_SECONDS_BUCKETS,
+  registers: [registry],
+});
+
+export const taskOutcomes = new Counter({
+  name: 'reelay_task_outcomes_total',
+  help: 'Ended tasks by the target that ran them (none: never accepted), outcome and error code (none when completed)',
+  labelNames: ['target', 'outcome', 'code'] as const,
+  registers: [registry],
+});
+
+export const taskCostMicros = new Counter({
+  name: 'reelay_task_cost_micros_total',
+  help: 'Money charged for completed tasks, in micro-units of the price list currency',
+  labelNames: ['model'] as const,
+  registers: [registry],
+});
+
+export const tasksByPhase = new Gauge({
+  name: 'reelay_tasks',
+  help: 'Live tasks per phase (waiting for a slot, admitted, processing) and model, read from Postgres at scrape time',
+  labelNames: ['phase', 'model'] as const,
+  registers: [registry],
+});
+
+export const oldestWaitingTaskAge = new Gauge({
+  name: 'reelay_tasks_oldest_waiting_age_seconds',
+  help: 'Age of the oldest task waiting for a slot (0 when none waits), read from Postgres at scrape time',
+  registers: [registry],
+});
+
+export const dependencyUp = new Gauge({
+  name: 'reelay_dependency_up',
+  help: 'Whether Postgres and Redis answered at the last scrape (1) or not (0)',
+  labelNames: ['dependency'] as const,
+  registers: [registry],
+});
+
 /**
  * The hook every provider adapter can use around an upstream call: records latency and errors
  * under the provider's name. `operation` is a small fixed set (submit, poll, fetch, cancel, ...).

@@ -96,6 +96,7 @@ export const SCHEDULERS = {
   reconcileTasks: 'reconcile-tasks',
 } as const;
 
+const DAY_SECONDS = 24 * 3600;
 const WEEK_SECONDS = 7 * 24 * 3600;
 
 /** Every worker shares the lock and stall settings (see WorkerDefaults and docs/reliability.md). */
@@ -106,7 +107,8 @@ export const QUEUES = {
     name: 'video-tasks',
     payload: taskJobSchema,
     // A step that throws is retried; waiting for an upstream is a re-delay and costs no attempt.
-    jobOptions: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: true, removeOnFail: { age: WEEK_SECONDS, count: 10_000 } }),
+    // Ended tasks' jobs stay a while for the queue dashboard (a failed task's job is failed on purpose).
+    jobOptions: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: DAY_SECONDS, count: 2000 }, removeOnFail: { age: WEEK_SECONDS, count: 10_000 } }),
     // A task job lives for the whole task (submit, every poll, finalize), so it may outlive several
     // worker deaths; past five the job fails and the reconciler queues the task again.
     worker: (c) => ({ concurrency: c.WORKER_CONCURRENCY, ...takeover(c), maxStalledCount: 5 }),

@@ -12,10 +12,11 @@ export {
   enqueueWebhook,
   ensureTaskJobs,
   takeWakeMark,
+  taskJobName,
   wakeTask,
   webhookJobId,
 } from './queues';
-export { registerWorker, upsertSchedulers, type RegisterWorkerOptions } from './worker';
+export { registerWorker, TaskFailedError, upsertSchedulers, type RegisterWorkerOptions } from './worker';
 export { DataLossWatch, isRecovering, readRecoveryMarks, RECOVERING_REASON, type DataLossWatchOptions, type RecoveryMarks } from './data-loss';
 export { invalidateApiKeyCache } from './api-key-version';
 export { readQueueStats, withTimeout, type QueueStats } from './stats';

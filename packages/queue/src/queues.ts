@@ -38,10 +38,17 @@ export async function enqueueTask(queue: Queue<TaskJob>, job: TaskJob): Promise<
   await queue.add('task', taskJobSchema.parse(job), { jobId: job.taskId });
 }
 
-/** Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a time). */
-export async function enqueueTasks(queue: Queue<TaskJob>, jobs: TaskJob[]): Promise<void> {
+/** What a task job is called on the queue dashboard: `model · key name · prompt start`. */
+export function taskJobName(t: { model: string; keyName: string; prompt: string | null }): string {
+  const prompt = (t.prompt ?? '').replace(/\s+/g, ' ').trim();
+  const start = prompt.length > 40 ? `${prompt.slice(0, 39)}…` : prompt;
+  return [t.model, t.keyName, start || '(no prompt)'].join(' · ');
+}
+
+/** Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a time); `name` says what the task is. */
+export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { name?: string })[]): Promise<void> {
   if (jobs.length === 0) return;
-  await queue.addBulk(jobs.map((job) => ({ name: 'task', data: taskJobSchema.parse(job), opts: { jobId: job.taskId } })));
+  await queue.addBulk(jobs.map(({ name, ...job }) => ({ name: name ?? 'task', data: taskJobSchema.parse(job), opts: { jobId: job.taskId } })));
 }
 
 /**

@@ -1,5 +1,5 @@
 import { queueEvents, type Logger } from '@reelay/observability';
-import { Worker, type Processor, type Queue } from 'bullmq';
+import { UnrecoverableError, Worker, type Processor, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { QueueConfig, QueueSpec, WorkerDefaults } from './catalog';
 import { errorListener } from './events';
@@ -11,6 +11,18 @@ export interface RegisterWorkerOptions {
   logger: Logger;
   /** Settings that differ from the catalog's for this process (tests, tools). */
   overrides?: Partial<WorkerDefaults>;
+}
+
+/**
+ * Thrown by a task job whose task ended failed, so the job shows under Failed on the queue
+ * dashboard with the task's error. Not trouble of the queue: neither counted nor logged as such
+ * (the task's own end line says why it failed), and never retried.
+ */
+export class TaskFailedError extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskFailedError';
+  }
 }
 
 /**
@@ -29,6 +41,7 @@ export function registerWorker<T>(spec: QueueSpec<T>, processor: Processor<T>, o
   const count = (event: string) => queueEvents.inc({ queue: spec.name, event });
   worker.on('error', errorListener(spec.name, 'worker', opts.logger));
   worker.on('failed', (job, err) => {
+    if (err instanceof TaskFailedError) return;
     count('failed');
     logger.warn({ err, jobId: job?.id, attempt: job?.attemptsMade, attempts: job?.opts.attempts }, 'job attempt failed');
   });

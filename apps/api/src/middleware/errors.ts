@@ -95,6 +95,7 @@ export function errorHandler(logger: Logger, maxBodyBytes: number, maxImageBytes
     for (const [k, v] of Object.entries(apiErr.headers)) res.setHeader(k, v);
     // Every 503 says when to come back.
     if (apiErr.status === 503 && !res.hasHeader('retry-after')) res.setHeader('retry-after', String(OUTAGE_RETRY_AFTER_SECONDS));
+    res.locals.errorCode = apiErr.code;
     res.status(apiErr.status).json(apiErr.toBody());
   };
 }

@@ -1,14 +1,13 @@
 import type { NextFunction, Request, Response } from 'express';
 import { httpRequestDuration } from '@reelay/observability';
+import { routeTemplateOf, trackRouteTemplate } from './route-template';
 
-/** Latency per matched route pattern (never the raw path: ids would explode the label set). */
+/** Latency per matched route template (see route-template.ts). */
 export function httpMetrics(req: Request, res: Response, next: NextFunction): void {
   const end = httpRequestDuration.startTimer();
+  trackRouteTemplate(req, res);
   res.once('finish', () => {
-    // Mounted routers with several patterns (the dashboard) are labelled by their mount point.
-    const pattern: unknown = req.route?.path;
-    const route = typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : req.baseUrl || 'unmatched';
-    end({ method: req.method, route, status: String(res.statusCode) });
+    end({ method: req.method, route: routeTemplateOf(req, res), status: String(res.statusCode) });
   });
   next();
 }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { createVideoBodySchema, keySettingsSchema, listVideosQuerySchema, remixVideoBodySchema } from '@reelay/core';
 import {
+  adminStatsSchema,
+  adminTaskDetailSchema,
+  adminTaskListSchema,
+  adminTaskSchema,
   apiKeyCreatedSchema,
   apiKeyListSchema,
   apiKeySchema,
@@ -14,6 +18,7 @@ import {
   videoDeletedSchema,
   videoListSchema,
   videoSchema,
+  taskEventSchema,
   webhookReceivedSchema,
 } from './response-schemas';
 
@@ -37,6 +42,11 @@ const RESPONSE_SCHEMAS = [
   healthSchema,
   readinessSchema,
   webhookReceivedSchema,
+  adminTaskSchema,
+  taskEventSchema,
+  adminTaskDetailSchema,
+  adminTaskListSchema,
+  adminStatsSchema,
 ];
 
 /** Every schema with an id becomes a component; requests as clients send them, responses as Reelay answers. */
@@ -371,6 +381,82 @@ function adminPaths() {
         security: admin,
         parameters: [...usageRange, { name: 'api_key_id', in: 'query', required: false, description: 'Only this key (key_…)', schema: { type: 'string' } }],
         responses: { '200': json('Usage', 'Usage and totals'), ...errors(400, 401) },
+      },
+    },
+    '/admin/v1/tasks': {
+      get: {
+        operationId: 'searchTasks',
+        tags: ['admin'],
+        summary: 'Tasks across every key, newest first, filtered, with the total they match; cursor paging',
+        description: 'Every filter is optional and they combine (AND). An unknown parameter, a repeated one or a bad value is a 400 naming it.',
+        security: admin,
+        parameters: [
+          { name: 'phase', in: 'query', required: false, description: 'waiting (for a slot), admitted, processing, completed or failed', schema: { type: 'string', enum: ['waiting', 'admitted', 'processing', 'completed', 'failed'] }, example: 'waiting' },
+          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'processing', 'completed', 'failed'] } },
+          { name: 'error_code', in: 'query', required: false, description: 'A failed task\'s code, e.g. cancelled or upstream_error', schema: { type: 'string' } },
+          { name: 'api_key_id', in: 'query', required: false, description: 'Only this key\'s tasks (key_…)', schema: { type: 'string' } },
+          { name: 'model', in: 'query', required: false, schema: { type: 'string' } },
+          { name: 'target', in: 'query', required: false, description: 'A catalog target key (as in `target`) or a bare provider name', schema: { type: 'string' } },
+          { name: 'user', in: 'query', required: false, description: 'The `user` the client sent', schema: { type: 'string' } },
+          { name: 'created_after', in: 'query', required: false, description: 'Unix seconds or ISO 8601 (inclusive)', schema: { type: 'string' } },
+          { name: 'created_before', in: 'query', required: false, description: 'Unix seconds or ISO 8601 (exclusive)', schema: { type: 'string' } },
+          { name: 'q', in: 'query', required: false, description: 'Words the prompt contains, case-insensitive (up to 200 characters)', schema: { type: 'string' }, example: 'harbour' },
+          { name: 'include_deleted', in: 'query', required: false, description: 'true: also tasks their owner deleted', schema: { type: 'string', enum: ['true', 'false'] } },
+          { name: 'limit', in: 'query', required: false, description: '1-100, default 20', schema: { type: 'integer', minimum: 1, maximum: 100 }, example: 20 },
+          { name: 'after', in: 'query', required: false, description: '`next_cursor` of the previous page', schema: { type: 'string' } },
+        ],
+        responses: { '200': json('AdminTaskList', 'One page and the total'), ...errors(400, 401) },
+      },
+    },
+    '/admin/v1/tasks/{video_id}': {
+      get: {
+        operationId: 'retrieveTask',
+        tags: ['admin'],
+        summary: 'One task of any key, with its timeline',
+        security: admin,
+        parameters: [videoId],
+        responses: { '200': json('AdminTaskDetail', 'The task and its timeline'), ...errors(401, 404) },
+      },
+    },
+    '/admin/v1/tasks/{video_id}/cancel': {
+      post: {
+        operationId: 'cancelTask',
+        tags: ['admin'],
+        summary: "Cancel a live task as its owner's delete would (its upstream work is stopped), without deleting it",
+        description: 'The task ends failed with code `cancelled`; its timeline says an operator cancelled it. 409 when it already ended.',
+        security: admin,
+        parameters: [videoId],
+        responses: { '200': json('AdminTaskDetail', 'The cancelled task'), ...errors(401, 404, 409, 503) },
+      },
+    },
+    '/admin/v1/tasks/{video_id}/retry': {
+      post: {
+        operationId: 'retryTask',
+        tags: ['admin'],
+        summary: 'Run a failed task again as a new task of the same key, linked by retried_from_id',
+        description: "Created and charged like any create of that key (its budget, limits and allowed models apply). 409 unless the task failed.",
+        security: admin,
+        parameters: [videoId],
+        responses: { '201': json('AdminTaskDetail', 'The new task'), ...errors(400, 401, 404, 409, 429, 503) },
+      },
+    },
+    '/admin/v1/stats': {
+      get: {
+        operationId: 'taskStats',
+        tags: ['admin'],
+        summary: 'Tasks per phase, per key and per target; throughput and latency over the last hour',
+        security: admin,
+        responses: { '200': json('AdminStats', 'The counts'), ...errors(401) },
+      },
+    },
+    '/console': {
+      get: {
+        operationId: 'console',
+        tags: ['admin'],
+        summary: "The operator's web console: tasks, keys, usage",
+        description: 'For a browser: HTTP Basic with any user name and REELAY_ADMIN_TOKEN as password. Its pages call this admin API under /console/api/v1.',
+        security: [{ adminBasic: [] }, { adminToken: [] }],
+        responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: { type: 'string' } } } }, ...errors(401) },
       },
     },
     '/admin/queues': {

@@ -166,3 +166,95 @@ export const readinessSchema = z
   .meta({ id: 'Readiness' });
 
 export const webhookReceivedSchema = z.object({ received: z.literal(true) }).meta({ id: 'WebhookReceived' });
+
+const isoTime = z.string().meta({ description: 'ISO 8601, UTC', examples: ['2026-12-02T01:02:03.456Z'] });
+const adminTaskFields = {
+  id: z.string(),
+  object: z.literal('admin.task'),
+  api_key_id: z.string(),
+  key_name: z.string(),
+  model: z.string(),
+  provider: z.string(),
+  target: z.string().nullable().meta({ description: 'The catalog target that accepted the task (adapter|base URL|credential name)' }),
+  upstream_model: z.string().nullable(),
+  upstream_id: z.string().nullable(),
+  status: z.enum(['pending', 'processing', 'completed', 'failed']),
+  phase: z.enum(['waiting', 'admitted', 'processing', 'completed', 'failed']).meta({ description: 'waiting = waiting for a slot (max_concurrent / provider limits)' }),
+  progress: z.int().min(0).max(100),
+  prompt: z.string().nullable(),
+  user: z.string().nullable(),
+  seconds: z.number(),
+  size: z.string(),
+  fps: z.int(),
+  seed: z.string(),
+  n: z.int(),
+  metadata: z.looseObject({}),
+  error: z.object({ code: z.string(), message: z.string().nullable() }).nullable(),
+  submit_rounds: z.int(),
+  poll_count: z.int(),
+  reserved_micros: z.int(),
+  cost_micros: z.int().nullable(),
+  upstream_cost_usd: z.number().nullable(),
+  created_at: isoTime,
+  admitted_at: isoTime.nullable(),
+  started_at: isoTime.nullable(),
+  completed_at: isoTime.nullable(),
+  expires_at: isoTime,
+  deleted: z.boolean(),
+  queue_seconds: z.number().nullable().meta({ description: 'Create until an upstream accepted it' }),
+  run_seconds: z.number().nullable().meta({ description: 'Accepted until it ended' }),
+  retried_from_id: z.string().nullable(),
+  remixed_from_id: z.string().nullable(),
+  request_id: z.string().nullable(),
+  video_url: z.string().nullable().meta({ description: 'Signed link to the first video (completed tasks)' }),
+  thumbnail_url: z.string().nullable(),
+};
+
+export const adminTaskSchema = z.object(adminTaskFields).meta({ id: 'AdminTask', description: 'A task as an operator sees it, whatever key owns it' });
+
+export const taskEventSchema = z
+  .object({
+    at: isoTime,
+    kind: z.enum(['created', 'admitted', 'submitting', 'submit_failed', 'submitted', 'progress', 'poll_error', 'webhook', 'completed', 'failed', 'cancelled']),
+    target: z.string().nullable(),
+    attempt: z.int().nullable().meta({ description: 'Submit round, or failed polls in a row' }),
+    upstream_id: z.string().nullable(),
+    progress: z.int().nullable(),
+    code: z.string().nullable(),
+    message: z.string().nullable(),
+    actor: z.enum(['owner', 'operator']).nullable().meta({ description: 'Who cancelled, when not the worker' }),
+  })
+  .meta({ id: 'TaskEvent' });
+
+export const adminTaskDetailSchema = z
+  .object({ ...adminTaskFields, retried_by: z.array(z.string()), timeline: z.array(taskEventSchema) })
+  .meta({ id: 'AdminTaskDetail', description: 'A task with its timeline (at most 100 repeatable steps, its end always) and the tasks re-run from it' });
+
+export const adminTaskListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(adminTaskSchema),
+    total: z.int().meta({ description: 'Tasks the filters match in all' }),
+    has_more: z.boolean(),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `after` for the next page' }),
+  })
+  .meta({ id: 'AdminTaskList' });
+
+const phaseCounts = z.object({ waiting: z.int(), admitted: z.int(), processing: z.int(), completed: z.int(), failed: z.int() });
+export const adminStatsSchema = z
+  .object({
+    object: z.literal('admin.stats'),
+    phases: phaseCounts,
+    keys: z.array(z.object({ api_key_id: z.string(), key_name: z.string(), live: z.int(), waiting: z.int(), completed: z.int(), failed: z.int() })),
+    targets: z.array(z.object({ target: z.string(), live: z.int(), completed: z.int(), failed: z.int() })),
+    last_hour: z.object({
+      created: z.int(),
+      completed: z.int(),
+      failed: z.int(),
+      queue_seconds_p50: z.number().nullable(),
+      run_seconds_p50: z.number().nullable(),
+      total_seconds_p50: z.number().nullable(),
+      total_seconds_p95: z.number().nullable(),
+    }),
+  })
+  .meta({ id: 'AdminStats' });

@@ -6,6 +6,7 @@ import { invalidateApiKeyCache } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 import { jsonBody } from '../middleware/body';
 import { parseUsageRange, usageBody } from './usage';
+import { adminTasksRouter } from './admin-tasks';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -17,8 +18,13 @@ function requireAdminToken(deps: ApiDeps) {
   const expected = deps.config.REELAY_ADMIN_TOKEN ? digest(deps.config.REELAY_ADMIN_TOKEN) : null;
   return (req: Request, _res: Response, next: NextFunction): void => {
     if (!expected) return next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.originalUrl.split('?')[0]}`));
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.header('authorization') ?? '');
-    if (!match || !timingSafeEqual(digest(match[1]!), expected)) {
+    const header = req.header('authorization') ?? '';
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+    // HTTP Basic with the token as password too: the console's pages call this API from a browser.
+    const basic = /^Basic\s+(\S+)\s*$/i.exec(header)?.[1];
+    const decoded = basic ? Buffer.from(basic, 'base64').toString('utf8') : undefined;
+    const given = bearer ?? (decoded !== undefined ? decoded.slice(decoded.indexOf(':') + 1) : undefined);
+    if (given === undefined || !timingSafeEqual(digest(given), expected)) {
       return next(new ApiError(401, 'invalid_api_key', 'Invalid admin token: send "Authorization: Bearer <REELAY_ADMIN_TOKEN>"'));
     }
     next();
@@ -33,6 +39,7 @@ export function adminRouter(deps: ApiDeps): Router {
   const keysChanged = () => invalidateApiKeyCache(deps.redis, deps.config.REELAY_QUEUE_PREFIX).catch(() => undefined);
   router.use(requireAdminToken(deps));
   router.use(jsonBody('64kb'));
+  router.use(adminTasksRouter(deps));
   // A key id of the wrong form names no key: 404 before any query.
   router.param('id', (_req, _res, next, id: string) => next(isIssuedId('key', id) ? undefined : new ApiError(404, 'not_found', 'No API key found with that id')));
 

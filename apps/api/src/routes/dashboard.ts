@@ -46,6 +46,21 @@ const reshapeErrors =
     next();
   };
 
+/**
+ * bull-board's page links a web font from fonts.googleapis.com; the board's own CSS falls back to
+ * the system fonts, so the link is dropped and the page loads nothing from outside the machine.
+ */
+function localPageOnly(_req: Request, res: Response, next: NextFunction): void {
+  const render = res.render.bind(res);
+  res.render = ((view: string, options?: object) => {
+    render(view, options ?? {}, (err: Error | null, html: string) => {
+      if (err) return next(err);
+      res.type('html').send(html.replace(/<link[^>]+href="https?:\/\/[^"]*"[^>]*>/g, ''));
+    });
+  }) as Response['render'];
+  next();
+}
+
 /** bull-board over every Reelay queue; read-only unless REELAY_DASHBOARD_WRITE=true. */
 export function dashboardRouter(deps: ApiDeps): Router {
   const serverAdapter = new ExpressAdapter();
@@ -54,12 +69,25 @@ export function dashboardRouter(deps: ApiDeps): Router {
   createBullBoard({
     queues: deps.queues.map((q) => new BullMQAdapter(q, { readOnlyMode })),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'Reelay queues' } },
+    options: {
+      uiConfig: {
+        boardTitle: 'Reelay queues',
+        // A banner on every page says what the board may do; the header links lead to Reelay's own pages.
+        environment: readOnlyMode
+          ? { label: 'Read-only: cancel or retry tasks in the console', color: '#7a5b00', textColor: '#fff6d6' }
+          : { label: 'Write actions enabled (REELAY_DASHBOARD_WRITE)', color: '#8a1c1c', textColor: '#ffffff' },
+        miscLinks: [
+          { text: 'Console', url: '/console' },
+          { text: 'API docs', url: '/docs' },
+        ],
+        hideDocsLink: true,
+      },
+    },
   });
   // The board is an Express app of its own, with Express's defaults: no x-powered-by from it either.
   const board = serverAdapter.getRouter() as Express;
   board.disable('x-powered-by');
   const router = Router();
-  router.use(reshapeErrors(deps.logger, deps.redis), board);
+  router.use(reshapeErrors(deps.logger, deps.redis), localPageOnly, board);
   return router;
 }

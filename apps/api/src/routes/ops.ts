@@ -1,6 +1,6 @@
 import { Router } from 'express';
-import { checkReadiness, queueDepth, queueOldestWaitingAge, registry } from '@reelay/observability';
-import { hasLiveTasksWithJobs, pingDatabase } from '@reelay/db';
+import { checkReadiness, dependencyUp, oldestWaitingTaskAge, queueDepth, queueOldestWaitingAge, registry, tasksByPhase } from '@reelay/observability';
+import { hasLiveTasksWithJobs, liveTaskGauges, pingDatabase } from '@reelay/db';
 import { isRecovering, readQueueStats, RECOVERING_REASON, withTimeout } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
 
@@ -42,6 +42,18 @@ export function opsRouter(deps: ApiDeps): Router {
         }
       }),
     );
+    // Tasks per phase (waiting for a slot included) come from Postgres: a waiting task has no job to count.
+    try {
+      const live = await withTimeout(liveTaskGauges(deps.db), timeoutMs, 'task gauges');
+      tasksByPhase.reset();
+      for (const c of live.counts) tasksByPhase.set({ phase: c.phase, model: c.model }, c.n);
+      oldestWaitingTaskAge.set(live.oldestWaitingSeconds);
+      dependencyUp.set({ dependency: 'postgres' }, 1);
+    } catch {
+      tasksByPhase.reset();
+      dependencyUp.set({ dependency: 'postgres' }, 0);
+    }
+    dependencyUp.set({ dependency: 'redis' }, deps.redis.status === 'ready' ? 1 : 0);
     res.setHeader('content-type', registry.contentType);
     res.send(await registry.metrics());
   });

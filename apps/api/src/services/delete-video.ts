@@ -20,7 +20,7 @@ export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promi
     } catch {
       throw serviceUnavailable('The task queue is unavailable; the video was not deleted, try again');
     }
-    await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled: the video was deleted');
+    await failLiveTask(deps.db, task.id, 'cancelled', 'Cancelled: the video was deleted', 'owner');
   }
   if (!(await markTaskDeleted(deps.db, task.id))) throw notFound();
   await deleteTaskOutputs(deps.db, task.id);

@@ -74,3 +74,9 @@ export async function presentVideoWithResult(deps: ApiDeps, req: Request, task: 
   }
   return toVideoObject(task, dialectFor(deps, req.apiKey), result);
 }
+
+/** Signed links to a completed task's first video and thumbnail (what an operator's page shows), or null. */
+export function contentLinks(deps: ApiDeps, baseUrl: string, task: VideoRow): { video: string; thumbnail: string } | null {
+  if (!resultAvailable(task)) return null;
+  return { video: contentLink(deps, baseUrl, task, 'video'), thumbnail: contentLink(deps, baseUrl, task, 'thumbnail') };
+}

@@ -50,11 +50,13 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       return schedule(ctx, task, ms, false);
     }
     const errors = task.pollErrors + 1;
+    ctx.logger.warn({ taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: errors, errorCode: 'poll_failed', err: (err as Error).message }, 'poll failed');
+    ctx.job?.log(`poll ${errors} in a row failed: ${(err as Error).message}`);
     if (errors >= ctx.config.PROVIDER_POLL_ERROR_LIMIT) {
       await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling the upstream after ${errors} failed polls`, (err as Error).message);
       return done;
     }
-    return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true);
+    return schedule(ctx, task, jitteredBackoff(errors, ctx.config.POLL_MIN_MS, ctx.config.POLL_MAX_MS), true, undefined, (err as Error).message);
   }
 
   return settle(ctx, task, provider, key, result);
@@ -93,10 +95,12 @@ export async function settle(ctx: WorkerContext, task: Task, provider: Provider,
 }
 
 /** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
-async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number): Promise<StepOutcome> {
+async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number, error?: string): Promise<StepOutcome> {
   const outcome = waitFor(delayMs);
   const nextPollAt = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
-  await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress });
+  await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress, error });
+  // The dashboard's progress bar moves in tenths: one Redis write per step, not per poll.
+  if (progress !== undefined && Math.floor(progress / 10) > Math.floor(task.progress / 10)) ctx.job?.progress(Math.min(99, Math.floor(progress)));
   return outcome;
 }
 

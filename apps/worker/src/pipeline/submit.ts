@@ -1,5 +1,5 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { chooseTarget, recordSubmitRound, transitionTask, type Task } from '@reelay/db';
+import { chooseTarget, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitAnswer, type SubmitRequest } from '@reelay/providers';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
@@ -59,6 +59,7 @@ async function submitRound(ctx: WorkerContext, task: Task, imagePath: string | n
       await chooseTarget(ctx.db, task.id, key, provider.name);
     }
     let answer: SubmitAnswer;
+    const submitStarted = Date.now();
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
       answer = await provider.submit({ ...submitRequest(task, target, imagePath), webhookUrl });
@@ -75,8 +76,18 @@ async function submitRound(ctx: WorkerContext, task: Task, imagePath: string | n
         retryInMs = Math.min(retryInMs, ms);
       }
       lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
+      const code = err instanceof PermanentProviderError ? err.code : err instanceof RateLimitedError ? 'rate_limited' : 'upstream_error';
+      await recordTaskEvent(ctx.db, { taskId: task.id, kind: 'submit_failed', target: key, attempt: task.submitAttempts + 1, code, message: (err as Error).message });
+      const step = { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, durationMs: Date.now() - submitStarted, errorCode: code };
+      ctx.logger.warn(step, 'submit refused; trying the next target');
+      ctx.job?.log(`submit to ${key} (attempt ${step.attempt}) refused: ${code}: ${(err as Error).message}`);
       continue;
     }
+    ctx.logger.info(
+      { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, upstreamId: answer.upstreamId, durationMs: Date.now() - submitStarted },
+      'task submitted',
+    );
+    ctx.job?.log(`submitted to ${key} (attempt ${task.submitAttempts + 1}), upstream id ${answer.upstreamId}`);
     return accepted(ctx, task, provider, key, target, answer);
   }
 
@@ -106,7 +117,7 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
     startedAt: now,
     nextPollAt: new Date(now.getTime() + ctx.config.POLL_FIRST_MS),
   };
-  const moved = await transitionTask(ctx.db, task.id, 'pending', 'processing', fields);
+  const moved = await markTaskSubmitted(ctx.db, task.id, fields);
   if (!moved) {
     // Cancelled while we were submitting: stop the upstream work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);

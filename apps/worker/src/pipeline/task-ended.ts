@@ -1,5 +1,5 @@
 import { webhookEventId, type WebhookEventType } from '@reelay/core';
-import { tasksCompleted, tasksFailed } from '@reelay/observability';
+import { taskCostMicros, taskOutcomes, taskQueueSeconds, taskRunSeconds, tasksCompleted, tasksFailed, taskTotalSeconds } from '@reelay/observability';
 import { enqueueWebhook } from '@reelay/queue';
 import { findTaskEnd, type TaskEnd } from '@reelay/db';
 import type { WorkerContext } from '../context';
@@ -15,8 +15,39 @@ export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<v
   if (!task) return;
   if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
   if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
-  ctx.logger.info({ status: task.status, errorCode: task.errorCode ?? undefined }, 'task ended');
+  observeEnd(task);
+  if (task.status === 'completed') ctx.job?.progress(100);
+  ctx.job?.log(task.status === 'completed' ? 'completed' : `failed: ${task.errorCode ?? 'unknown'}`);
+  ctx.logger.info(
+    {
+      taskId,
+      keyId: task.apiKeyId,
+      model: task.model,
+      target: task.providerTarget ?? undefined,
+      attempt: task.submitAttempts + 1,
+      polls: task.pollCount,
+      status: task.status,
+      errorCode: task.errorCode ?? undefined,
+      queueMs: task.startedAt ? task.startedAt.getTime() - task.createdAt.getTime() : undefined,
+      durationMs: task.completedAt ? task.completedAt.getTime() - task.createdAt.getTime() : undefined,
+      costMicros: task.costMicros !== null ? Number(task.costMicros) : undefined,
+    },
+    'task ended',
+  );
   await queueEventsOf(ctx, taskId, task);
+}
+
+/** The end of a task in the latency histograms, the per-target outcome counter and the money charged. */
+function observeEnd(task: TaskEnd): void {
+  const outcome = task.status;
+  const ended = (task.completedAt ?? new Date()).getTime();
+  if (task.startedAt) {
+    taskQueueSeconds.observe({ model: task.model }, (task.startedAt.getTime() - task.createdAt.getTime()) / 1000);
+    taskRunSeconds.observe({ model: task.model }, (ended - task.startedAt.getTime()) / 1000);
+  }
+  taskTotalSeconds.observe({ model: task.model, outcome }, (ended - task.createdAt.getTime()) / 1000);
+  taskOutcomes.inc({ target: task.providerTarget ?? 'none', outcome, code: task.errorCode ?? 'none' });
+  if (task.costMicros !== null && task.costMicros > 0n) taskCostMicros.inc({ model: task.model }, Number(task.costMicros));
 }
 
 /**

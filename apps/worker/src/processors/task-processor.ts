@@ -1,5 +1,6 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import { takeWakeMark, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
+import { findTaskById } from '@reelay/db';
+import { takeWakeMark, TaskFailedError, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
@@ -13,7 +14,13 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
     const data = taskJobSchema.parse(job.data);
     const { taskId, requestId } = data;
     // The request id of the create call follows the task into every log line of its job.
-    const ctx: WorkerContext = { ...base, requestId, logger: base.logger.child({ requestId, taskId, jobId: job.id }) };
+    const ctx: WorkerContext = {
+      ...base,
+      requestId,
+      logger: base.logger.child({ requestId, taskId, jobId: job.id }),
+      // What the dashboard shows is best effort: a Redis hiccup here must not fail the step.
+      job: { progress: (p) => void job.updateProgress(p).catch(() => undefined), log: (line) => void job.log(line).catch(() => undefined) },
+    };
     let outcome;
     try {
       outcome = await advanceTask(ctx, taskId);
@@ -29,7 +36,12 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
       }
       throw err; // registerWorker logs and counts the failed attempt; BullMQ retries it
     }
-    if (outcome.kind === 'done') ctx.wakeAdmission?.();
+    if (outcome.kind === 'done') {
+      ctx.wakeAdmission?.();
+      // A failed task's job fails too, so the queue dashboard lists it under Failed with the task's error.
+      const ended = await findTaskById(ctx.db, taskId);
+      if (ended?.status === 'failed') throw new TaskFailedError(`${ended.errorCode ?? 'failed'}: ${ended.errorMessage ?? ''}`);
+    }
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);
       throw new DelayedError();

@@ -18,6 +18,10 @@ export interface AdmittedTask {
   id: string;
   api_key_id: string;
   request_id: string | null;
+  /** What the task is, for its job's name on the queue dashboard. */
+  model: string;
+  key_name: string;
+  prompt_start: string | null;
 }
 
 /**
@@ -86,11 +90,15 @@ export async function admitWaitingTasks(
         WHERE f.free IS NULL OR r.provider_rank <= f.free
         ORDER BY r.round, r.key_order
         LIMIT ${maxPerRun}::int
+      ), moved AS (
+        UPDATE tasks t SET admitted_at = now(), updated_at = now()
+        FROM chosen, api_keys k
+        WHERE t.id = chosen.id AND k.id = t.api_key_id AND ${WAITING_T}
+        RETURNING t.id, t.api_key_id, t.request_id, t.model, k.name AS key_name, left(t.prompt, 60) AS prompt_start, chosen.round, chosen.key_order
+      ), logged AS (
+        INSERT INTO task_events (task_id, kind) SELECT id, 'admitted' FROM moved
       )
-      UPDATE tasks t SET admitted_at = now(), updated_at = now()
-      FROM chosen
-      WHERE t.id = chosen.id AND ${WAITING_T}
-      RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order`;
+      SELECT * FROM moved`;
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
       WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
@@ -107,6 +115,6 @@ export async function admitWaitingTasks(
       )
       UPDATE api_keys k SET last_admitted_at = base.t + v.turn * interval '1 millisecond'
       FROM base, unnest(${keys}::text[]) WITH ORDINALITY AS v(id, turn) WHERE k.id = v.id`;
-    return { admitted: admitted.map(({ id, api_key_id, request_id }) => ({ id, api_key_id, request_id })), backlog };
+    return { admitted: admitted.map(({ round: _r, key_order: _k, ...a }) => a), backlog };
   }, ADMISSION_TX_OPTIONS);
 }

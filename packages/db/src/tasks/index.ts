@@ -7,4 +7,6 @@ export * from './outputs';
 export * from './lifecycle';
 export * from './admission';
 export * from './phase-sql';
+export * from './events';
 export type { Task, TaskOutput } from '../generated/prisma/client';
+export * from './admin';

@@ -78,8 +78,17 @@ export interface TaskEnd {
   callbackUrl: string | null;
   deletedAt: Date | null;
   webhookUrl: string | null;
+  apiKeyId: string;
+  providerTarget: string | null;
+  submitAttempts: number;
+  pollCount: number;
+  costMicros: bigint | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
 }
-const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url
+const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url,
+    t.api_key_id, t.provider_target, t.submit_attempts, t.poll_count, t.cost_micros, t.created_at, t.started_at, t.completed_at
   FROM tasks t JOIN api_keys k ON k.id = t.api_key_id WHERE t.id = $1`);
 
 export async function findTaskEnd(db: Db, id: string): Promise<TaskEnd | null> {
