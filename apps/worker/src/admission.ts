@@ -97,7 +97,7 @@ export class Admitter {
       const { admitted, backlog } = await admissionRun(this.ctx, limit);
       this.backlog = backlog;
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
-      await enqueueTasks(this.queue, admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined })));
+      await enqueueTasks(this.queue, admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined, batch: a.batch })));
       if (!backlog || admitted.length < limit) return 'done';
       return limit === ADMISSION_MAX_PER_RUN ? 'full' : 'queue-full';
     } catch (err) {

@@ -6,11 +6,14 @@ export {
   createCancelsQueue,
   createQueue,
   createTasksQueue,
+  BATCH_JOB_PRIORITY,
+  enqueueBatch,
   enqueueCancel,
   enqueueTask,
   enqueueTasks,
   enqueueWebhook,
   ensureTaskJobs,
+  promoteBatch,
   webhookJobId,
 } from './queues';
 export { registerWorker, upsertSchedulers, type RegisterWorkerOptions } from './worker';

@@ -18,6 +18,8 @@ export interface AdmittedTask {
   id: string;
   api_key_id: string;
   request_id: string | null;
+  /** Made from a batch line: its job is queued at a lower priority than interactive ones. */
+  batch: boolean;
 }
 
 /**
@@ -34,6 +36,10 @@ export interface AdmittedTask {
  * the commit, and the reconciler re-queues admitted tasks whose job went missing. Only tasks created
  * under this worker's queue prefix are admitted (they are served from its queue) and provider
  * slots are counted per prefix; a key's limit counts all its live tasks.
+ *
+ * Batch tasks yield to interactive ones: within a key's queue its interactive tasks come first,
+ * and in a run every interactive candidate (of any key) is placed before any batch candidate,
+ * so a key's slots and a provider's slots go to interactive work first whenever both wait.
  */
 export async function admitWaitingTasks(
   db: Db,
@@ -65,36 +71,36 @@ export async function admitWaitingTasks(
         WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND ${WAITING_T} AND t.queue_prefix = ${lane})
       ),
       candidates AS (
-        SELECT c.id, c.provider, w.key_order,
-          row_number() OVER (PARTITION BY w.id ORDER BY c.created_at, c.id)::int AS round
+        SELECT c.id, c.provider, c.is_batch, w.key_order,
+          row_number() OVER (PARTITION BY w.id ORDER BY c.is_batch, c.created_at, c.id)::int AS round
         FROM waiting_keys w
         CROSS JOIN LATERAL (
-          SELECT t.id, t.provider, t.created_at FROM tasks t
+          SELECT t.id, t.provider, t.created_at, (t.batch_id IS NOT NULL) AS is_batch FROM tasks t
           WHERE t.api_key_id = w.id AND ${WAITING_T} AND t.queue_prefix = ${lane}
             AND t.provider <> ALL(${full}::text[])
-          ORDER BY t.created_at, t.id
+          ORDER BY (t.batch_id IS NOT NULL), t.created_at, t.id
           LIMIT LEAST(w.room, ${maxPerRun}::int)
         ) c
       ),
       ranked AS (
-        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.round, c.key_order)::int AS provider_rank
+        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.is_batch, c.round, c.key_order)::int AS provider_rank
         FROM candidates c
       ),
       chosen AS (
-        SELECT r.id, r.round, r.key_order FROM ranked r
+        SELECT r.id, r.round, r.key_order, r.is_batch FROM ranked r
         LEFT JOIN unnest(${[...free.keys()]}::text[], ${[...free.values()]}::int[]) AS f(provider, free) ON f.provider = r.provider
         WHERE f.free IS NULL OR r.provider_rank <= f.free
-        ORDER BY r.round, r.key_order
+        ORDER BY r.is_batch, r.round, r.key_order
         LIMIT ${maxPerRun}::int
       )
       UPDATE tasks t SET admitted_at = now(), updated_at = now()
       FROM chosen
       WHERE t.id = chosen.id AND ${WAITING_T}
-      RETURNING t.id, t.api_key_id, t.request_id, chosen.round, chosen.key_order`;
+      RETURNING t.id, t.api_key_id, t.request_id, chosen.is_batch AS batch, chosen.round, chosen.key_order`;
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
       WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
-    admitted.sort((a, b) => a.round - b.round || a.key_order - b.key_order);
+    admitted.sort((a, b) => Number(a.batch) - Number(b.batch) || a.round - b.round || a.key_order - b.key_order);
     // Keys are stamped last, in the order of their last turn (so the next run starts with whoever
     // waited longest): holding no key row while task rows are being locked avoids a deadlock with a
     // task closing its money (task row, then key row).
@@ -107,6 +113,6 @@ export async function admitWaitingTasks(
       )
       UPDATE api_keys k SET last_admitted_at = base.t + v.turn * interval '1 millisecond'
       FROM base, unnest(${keys}::text[]) WITH ORDINALITY AS v(id, turn) WHERE k.id = v.id`;
-    return { admitted: admitted.map(({ id, api_key_id, request_id }) => ({ id, api_key_id, request_id })), backlog };
+    return { admitted: admitted.map(({ id, api_key_id, request_id, batch }) => ({ id, api_key_id, request_id, batch })), backlog };
   }, ADMISSION_TX_OPTIONS);
 }

@@ -8,3 +8,4 @@ export * from './lifecycle';
 export * from './admission';
 export * from './phase-sql';
 export type { Task, TaskOutput } from '../generated/prisma/client';
+export * from './batch';

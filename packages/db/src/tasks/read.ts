@@ -78,8 +78,9 @@ export interface TaskEnd {
   callbackUrl: string | null;
   deletedAt: Date | null;
   webhookUrl: string | null;
+  batchId: string | null;
 }
-const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url
+const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url, t.batch_id
   FROM tasks t JOIN api_keys k ON k.id = t.api_key_id WHERE t.id = $1`);
 
 export async function findTaskEnd(db: Db, id: string): Promise<TaskEnd | null> {
