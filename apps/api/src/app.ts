@@ -17,6 +17,8 @@ import { opsRouter } from './routes/ops';
 import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
 import { videosRouter } from './routes/videos';
+import { batchesRouter } from './routes/batches';
+import { filesRouter } from './routes/files';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -47,6 +49,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', authenticate);
   app.use('/v1/models', modelsRouter(deps));
   app.use('/v1/usage', usageRouter(deps));
+  app.use('/v1/files', filesRouter(deps));
+  app.use('/v1/batches', batchesRouter(deps));
 
   app.use('/admin/v1', adminRouter(deps));
   app.use(opsRouter(deps));

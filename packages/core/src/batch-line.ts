@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ApiError } from './errors';
 import type { ModelCatalog } from './catalog';
 import { assertSafeInput } from './input-guard';
@@ -58,3 +59,25 @@ export function parseBatchLine(text: string, line: number, catalog: ModelCatalog
   }
   return { ok: true, customId, input };
 }
+
+/** POST /v1/batches (OpenAI's BatchCreateParams); `endpoint` and `completion_window` are checked by value after this. */
+export const createBatchBodySchema = z.strictObject({
+  input_file_id: z.string().min(1).max(80).describe('A file uploaded with purpose batch'),
+  endpoint: z.string().describe('Only /v1/videos'),
+  completion_window: z.string().describe('Only 24h'),
+  metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional().describe('Up to 16 key-value pairs'),
+  output_expires_after: z.object({ anchor: z.literal('created_at'), seconds: z.number().int() }).optional().describe('Accepted for compatibility; outputs follow the server\'s result lifetime'),
+});
+export type CreateBatchBody = z.output<typeof createBatchBodySchema>;
+
+/** GET /v1/files and GET /v1/batches. */
+export const listFilesQuerySchema = z.strictObject({
+  purpose: z.string().optional(),
+  after: z.string().max(80).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+});
+export const listBatchesQuerySchema = z.strictObject({
+  after: z.string().max(80).optional(),
+  limit: z.coerce.number().int().min(1).max(100).optional(),
+});

@@ -70,3 +70,8 @@ export async function countBatchTasks(db: Db, batchId: string): Promise<BatchTas
     FROM tasks WHERE batch_id = ${batchId}`;
   return row ?? { total: 0, completed: 0, failed: 0, live: 0 };
 }
+
+/** Takes back a batch whose job could not be queued (Redis unreachable), as if it was never made. */
+export async function discardBatch(db: Db, id: string): Promise<void> {
+  await db.batch.deleteMany({ where: { id, status: 'validating' } });
+}
