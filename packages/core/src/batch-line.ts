@@ -67,7 +67,7 @@ export const createBatchBodySchema = z.strictObject({
   completion_window: z.string().describe('Only 24h'),
   metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional().describe('Up to 16 key-value pairs'),
   output_expires_after: z.object({ anchor: z.literal('created_at'), seconds: z.number().int() }).optional().describe('Accepted for compatibility; outputs follow the server\'s result lifetime'),
-});
+}).meta({ id: 'CreateBatchRequest' });
 export type CreateBatchBody = z.output<typeof createBatchBodySchema>;
 
 /** GET /v1/files and GET /v1/batches. */

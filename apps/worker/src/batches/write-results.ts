@@ -7,8 +7,8 @@ import type { WorkerContext } from '../context';
 const PAGE = 1000;
 
 /** Files a batch writes get ids fixed by the batch, so a finalize that runs again overwrites them. */
-export const outputFileId = (batchId: string): string => `file-${batchId.slice('batch_'.length)}out`;
-export const errorFileId = (batchId: string): string => `file-${batchId.slice('batch_'.length)}err`;
+const outputFileId = (batchId: string): string => `file-${batchId.slice('batch_'.length)}out`;
+const errorFileId = (batchId: string): string => `file-${batchId.slice('batch_'.length)}err`;
 
 const secrets = new WeakMap<Db, Promise<string>>();
 function signingSecret(ctx: WorkerContext): Promise<string> {
