@@ -74,7 +74,7 @@ async function send(
   stack: Stack,
   doc: Doc,
   req: ExampleRequest,
-  prepared: { ids?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
+  prepared: { ids?: Record<string, string>; body?: string | FormData; headers?: Record<string, string> } = {},
 ) {
   const path = req.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
     const value = prepared.ids?.[name] ?? req.params.find((p) => p.name === name && p.in === 'path')?.value;
@@ -99,7 +99,7 @@ async function send(
     } else {
       throw new Error(`${req.label}: no way to send ${req.body.mediaType}`);
     }
-  } else if (req.body) {
+  } else if (req.body && typeof body === 'string') {
     headers['content-type'] = req.body.mediaType;
   }
   const qs = query.toString();
@@ -151,6 +151,15 @@ describe('the API with the built-in catalog', () => {
         'GET /v1/models',
         'GET /v1/models/{model_id}',
         'GET /v1/usage',
+        'POST /v1/files',
+        'GET /v1/files',
+        'GET /v1/files/{file_id}',
+        'DELETE /v1/files/{file_id}',
+        'GET /v1/files/{file_id}/content',
+        'POST /v1/batches',
+        'GET /v1/batches',
+        'GET /v1/batches/{batch_id}',
+        'POST /v1/batches/{batch_id}/cancel',
         'POST /admin/v1/keys',
         'GET /admin/v1/keys',
         'GET /admin/v1/keys/{key_id}',
@@ -204,6 +213,8 @@ describe('the API with the built-in catalog', () => {
           expect({ where, param: p.name, example: typeof example }).toEqual({ where, param: p.name, example: 'string' });
           if (p.name === 'video_id') expect(isIssuedId('vid', example)).toBe(true);
           if (p.name === 'key_id') expect(isIssuedId('key', example)).toBe(true);
+          if (p.name === 'batch_id') expect(isIssuedId('batch', example)).toBe(true);
+          if (p.name === 'file_id') expect(example).toMatch(/^file-[0-9A-Za-z]+$/);
         }
       }
     }
@@ -219,17 +230,39 @@ describe('the API with the built-in catalog', () => {
       return id;
     };
     const sharedKey = await newKey();
+    // A batch input file sent as a real file part (the generic sender writes fields only).
+    const fileForm = (value: { purpose: string; file: string }): FormData => {
+      const form = new FormData();
+      form.append('purpose', value.purpose);
+      form.append('file', new Blob([value.file]), 'requests.jsonl');
+      return form;
+    };
+    const createFileReq = exampleRequests(doc).find((r) => r.op.operationId === 'createFile')!;
+    const newFile = async () => (await http(stack, 'POST', '/v1/files', { key: stack.key, body: fileForm(createFileReq.body!.value as { purpose: string; file: string }) })).body.id as string;
+    const sharedFile = await newFile();
+    const newBatch = async () =>
+      (await http(stack, 'POST', '/v1/batches', { key: stack.key, json: { input_file_id: sharedFile, endpoint: '/v1/videos', completion_window: '24h' } })).body.id as string;
+    const sharedBatch = await newBatch();
     // Ids the examples stand for; an operation that consumes its object gets a fresh one.
     const ids = async (op: Operation): Promise<Record<string, string>> => ({
       video_id: ['deleteVideo', 'cancelTask'].includes(op.operationId) ? await newVideo() : op.operationId === 'retryTask' ? await cancelledVideo() : completed,
       key_id: ['deleteApiKey', 'revokeApiKey'].includes(op.operationId) ? await newKey() : sharedKey,
+      file_id: op.operationId === 'deleteFile' ? await newFile() : sharedFile,
+      batch_id: op.operationId === 'cancelBatch' ? await newBatch() : sharedBatch,
     });
+    // Bodies that must name a real object, or carry a real file part.
+    const bodyFor = (req: ExampleRequest): string | FormData | undefined => {
+      if (req.op.operationId === 'createFile') return fileForm(req.body!.value as { purpose: string; file: string });
+      if (req.op.operationId === 'createBatch') return JSON.stringify({ ...(req.body!.value as object), input_file_id: sharedFile });
+      return undefined;
+    };
 
     const requests = exampleRequests(doc).filter((r) => !VIDEO_WEBHOOK_OPS.has(r.op.operationId));
     const made: string[] = [];
     const problems: string[] = [];
     for (const req of requests) {
-      const res = await send(stack, doc, req, { ids: await ids(req.op) });
+      const prepared = bodyFor(req);
+      const res = await send(stack, doc, req, { ids: await ids(req.op), ...(prepared !== undefined ? { body: prepared } : {}) });
       const problem = problemWith(doc, req, res);
       if (problem) problems.push(problem);
       else sent.add(req.op.operationId);

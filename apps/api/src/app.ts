@@ -19,6 +19,8 @@ import { modelsRouter } from './routes/models';
 import { docsRouter } from './routes/docs';
 import { consoleRouter } from './routes/console';
 import { videosRouter } from './routes/videos';
+import { batchesRouter } from './routes/batches';
+import { filesRouter } from './routes/files';
 
 /** The HTTP app; main.ts gives it real connections, tests give it theirs. */
 export function createApp(deps: ApiDeps): Express {
@@ -49,6 +51,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', labelMount, authenticate);
   app.use('/v1/models', modelsRouter(deps));
   app.use('/v1/usage', usageRouter(deps));
+  app.use('/v1/files', filesRouter(deps));
+  app.use('/v1/batches', batchesRouter(deps));
 
   app.use('/admin/v1', labelMount, adminRouter(deps));
   app.use(opsRouter(deps));

@@ -3,7 +3,7 @@ import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
 import type { ProviderRegistry } from '@reelay/providers';
 import type { Logger } from '@reelay/observability';
-import type { CancelJob, TaskJob } from '@reelay/queue';
+import type { BatchJob, CancelJob, TaskJob } from '@reelay/queue';
 import type { ObjectStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -17,6 +17,8 @@ export interface ApiDeps {
   tasksQueue: Queue<TaskJob>;
   /** Deleted tasks whose upstream work a worker must stop (the API never calls upstreams). */
   cancelsQueue: Queue<CancelJob>;
+  /** One job per batch (validation, task creation, results). */
+  batchesQueue: Queue<BatchJob>;
   storage: ObjectStorage;
   catalog: ModelCatalog;
   logger: Logger;

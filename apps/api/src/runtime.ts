@@ -24,9 +24,10 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
   const prefix = config.REELAY_QUEUE_PREFIX;
   const tasksQueue = createQueue(QUEUES.tasks, redis, prefix, config, log);
   const cancelsQueue = createQueue(QUEUES.cancels, redis, prefix, config, log);
+  const batchesQueue = createQueue(QUEUES.batches, redis, prefix, config, log);
   // Every queue of the catalog, so one added there shows up on the dashboard and in metrics.
   const otherQueues = Object.values(QUEUES)
-    .filter((spec) => spec.name !== QUEUES.tasks.name && spec.name !== QUEUES.cancels.name)
+    .filter((spec) => spec.name !== QUEUES.tasks.name && spec.name !== QUEUES.cancels.name && spec.name !== QUEUES.batches.name)
     .map((spec) => createQueue(spec as QueueSpec<unknown>, redis, prefix, config, log));
   const db = createDb(config.DATABASE_URL);
   const catalog = ModelCatalog.load(config.REELAY_MODELS_FILE);
@@ -37,10 +38,11 @@ export function createApiDeps(config: Config, logger?: Logger): ApiDeps {
     redis,
     tasksQueue,
     cancelsQueue,
+    batchesQueue,
     storage: createStorage(config),
     catalog,
     logger: log,
-    queues: [tasksQueue, cancelsQueue, ...otherQueues],
+    queues: [tasksQueue, cancelsQueue, batchesQueue, ...otherQueues],
     apiKeys: new ApiKeyCache(db, redis, config.REELAY_QUEUE_PREFIX, config.REELAY_AUTH_CACHE_MS),
     signingSecret: config.REELAY_SIGNING_SECRET ?? '',
     providers: () => (providers ??= new ProviderRegistry(config, catalog)),

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '@reelay/config';
 import { ApiError, formatProblem, ModelCatalog, parseKeySettings, type KeySettings } from '@reelay/core';
 import type { ApiKey } from '@reelay/db';
 import type { CatalogCheck } from '@reelay/providers';
+import { addApiCommands } from './api-commands';
 
 /**
  * The `reelay` command line: API keys (straight in Postgres, like the admin API) and catalog
@@ -146,7 +147,7 @@ async function catalogCheck(file: string | undefined): Promise<number> {
 
 function program(): Command {
   const reelay = new Command('reelay')
-    .description('Manage a Reelay deployment: API keys and model catalogs.')
+    .description('Manage a Reelay deployment (API keys, model catalogs) and use its API (videos, batches).')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
@@ -199,6 +200,8 @@ function program(): Command {
         for (const k of await listApiKeys(db)) console.log(show(presentApiKey, k));
       }),
     );
+
+  addApiCommands(reelay);
 
   const catalog = reelay.command('catalog').description('Work with model catalog files (REELAY_MODELS_FILE)');
   catalog

@@ -3,7 +3,7 @@ import type { ModelCatalog } from '@reelay/core';
 import type { Db } from '@reelay/db';
 import type { Logger } from '@reelay/observability';
 import type { MediaTools, ProviderRegistry } from '@reelay/providers';
-import type { WebhookJob } from '@reelay/queue';
+import type { CancelJob, WebhookJob } from '@reelay/queue';
 import type { ObjectStorage } from '@reelay/storage';
 import type { Queue } from 'bullmq';
 import { CatalogOrder, type TargetRouter } from './upstream/routing';
@@ -32,6 +32,8 @@ export interface WorkerContext {
   logger: Logger;
   /** Where terminal transitions queue their client webhooks. */
   webhooksQueue: Queue<WebhookJob>;
+  /** Where a batch's cancel or expiry queues the stop of its running tasks' upstream work. */
+  cancelsQueue?: Queue<CancelJob>;
   /** The request that created the task being worked on (per-job contexts only), for log correlation. */
   requestId?: string;
   /** Shared (Redis) routing and limits; without them: catalog order, no limits (single-process tools, tests). */

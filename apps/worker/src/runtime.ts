@@ -20,6 +20,7 @@ import type { Processor, Queue } from 'bullmq';
 import { Admitter } from './admission';
 import type { WorkerContext, WorkerMetrics } from './context';
 import { startOpsServer } from './ops-server';
+import { createBatchProcessor } from './processors/batch-processor';
 import { createCancelProcessor } from './processors/cancel-processor';
 import { createMaintenanceProcessor } from './processors/maintenance-processor';
 import { createTaskProcessor } from './processors/task-processor';
@@ -64,6 +65,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   const queues = {
     tasks: createQueue(QUEUES.tasks, connection, prefix, config, logger),
     cancels: createQueue(QUEUES.cancels, connection, prefix, config, logger),
+    batches: createQueue(QUEUES.batches, connection, prefix, config, logger),
     webhooks: createQueue(QUEUES.webhooks, connection, prefix, config, logger),
     maintenance: createQueue(QUEUES.maintenance, connection, prefix, config, logger),
   } satisfies Record<QueueKey, Queue>;
@@ -85,11 +87,13 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
     },
     logger,
     webhooksQueue: queues.webhooks,
+    cancelsQueue: queues.cancels,
   };
 
   const processors: { [K in QueueKey]: Processor<PayloadOf<K>> } = {
     tasks: createTaskProcessor(ctx, queues.tasks, upstreamRedis),
     cancels: createCancelProcessor(ctx),
+    batches: createBatchProcessor(ctx),
     webhooks: createWebhookProcessor(ctx),
     maintenance: createMaintenanceProcessor(ctx, queues.tasks),
   };

@@ -64,6 +64,14 @@ export const envSchema = z.object({
   REELAY_MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
   /** How long ffmpeg may take to decode an input image at create before it counts as undecodable. */
   REELAY_IMAGE_CHECK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Largest upload POST /v1/files takes (OpenAI's limit for batch input files is 200 MB). */
+  REELAY_MAX_FILE_BYTES: z.coerce.number().int().positive().default(200 * 1024 * 1024),
+  /** Lines a batch input file may have (OpenAI's limit). */
+  REELAY_BATCH_MAX_LINES: z.coerce.number().int().positive().default(50_000),
+  /** The completion window a batch gets, in seconds; `24h` is the only window clients ask for, shortened here for tests. */
+  REELAY_BATCH_WINDOW_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  /** How often a running batch's job looks at its tasks (counts, end, expiry). */
+  WORKER_BATCH_CHECK_MS: z.coerce.number().int().min(50).default(2_000),
   REELAY_MAX_PROMPT_CHARS: z.coerce.number().int().positive().default(4000),
   /** Cap on an upstream provider's callback body (POST /v1/upstream-webhooks/…); larger ones get 413. */
   REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'video_not_ready'
   | 'video_expired'
   | 'idempotency_conflict'
+  | 'batch_not_cancellable'
   | 'unsupported_operation'
   | 'rate_limit_exceeded'
   | 'concurrency_limit_exceeded'

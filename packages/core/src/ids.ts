@@ -26,6 +26,10 @@ export function randomBase62(length: number): string {
 }
 
 export const newVideoId = (): string => `vid_${randomBase62(24)}`;
+/** OpenAI's forms: `file-…` for files, `batch_…` for batches. */
+export const newFileId = (): string => `file-${randomBase62(24)}`;
+export const newBatchId = (): string => `batch_${randomBase62(24)}`;
+export const isFileId = (raw: unknown): raw is string => typeof raw === 'string' && /^file-[0-9A-Za-z]{1,60}$/.test(raw);
 export const newId = (prefix: string): string => `${prefix}_${randomBase62(20)}`;
 export const newApiKeySecret = (): string => `rly_${randomBase62(40)}`;
 

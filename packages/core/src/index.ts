@@ -12,3 +12,4 @@ export * from './webhook-signature';
 export * from './signed-links';
 export * from './list-request';
 export * from './input-guard';
+export * from './batch-line';

@@ -59,7 +59,9 @@ export const TASK_ERROR_CODES = [
   'content_policy_violation',
   /** The task did not finish within its model's deadline; the upstream task was cancelled. */
   'timeout',
-  /** Cancelled by its owner. */
+  /** Cancelled by its owner (a delete, or a cancel of its batch). */
   'cancelled',
+  /** Its batch's completion window ended before it did. */
+  'batch_expired',
 ] as const;
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];

@@ -9,3 +9,5 @@ export * from './settings';
 export * from './webhooks';
 export * from './health';
 export * from './tasks/reconcile';
+export * from './files';
+export * from './batches';

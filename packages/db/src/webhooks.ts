@@ -20,10 +20,18 @@ export async function findWebhookDestination(db: Db, taskId: string): Promise<We
   return { callbackUrl: task.callbackUrl, deleted: task.deletedAt !== null, keyWebhookUrl: task.apiKey.webhookUrl, keyWebhookSecret: task.apiKey.webhookSecret };
 }
 
+/** Where a batch's events go: the key's webhook URL only (a batch has no callback_url). */
+export async function findBatchWebhookDestination(db: Db, batchId: string): Promise<WebhookDestination | null> {
+  const batch = await db.batch.findUnique({ where: { id: batchId }, select: { apiKey: { select: { webhookUrl: true, webhookSecret: true } } } });
+  if (!batch) return null;
+  return { callbackUrl: null, deleted: false, keyWebhookUrl: batch.apiKey.webhookUrl, keyWebhookSecret: batch.apiKey.webhookSecret };
+}
+
 export interface WebhookAttempt {
   eventId: string;
   eventType: string;
-  taskId: string;
+  taskId: string | null;
+  batchId?: string | null;
   target: string;
   url: string;
   attempt: number;

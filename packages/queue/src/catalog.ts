@@ -73,11 +73,17 @@ export type TaskJob = z.infer<typeof taskJobSchema>;
 export const cancelJobSchema = z.object({ taskId: z.string().min(1) });
 export type CancelJob = z.infer<typeof cancelJobSchema>;
 
+/** One job per batch, id = batch id: validates its file, creates its tasks, watches them, writes its results. */
+export const batchJobSchema = z.object({ batchId: z.string().min(1), requestId: z.string().optional() });
+export type BatchJob = z.infer<typeof batchJobSchema>;
+
 /** One job per (event, target); its id is derived from both, so queueing an event twice is a no-op. */
 export const webhookJobSchema = z.object({
   eventId: z.string().min(1),
-  type: z.enum(['video.completed', 'video.failed']),
-  taskId: z.string().min(1),
+  type: z.enum(['video.completed', 'video.failed', 'batch.completed', 'batch.failed', 'batch.cancelled', 'batch.expired']),
+  /** The task of a video event (batch events carry batchId instead). */
+  taskId: z.string().min(1).optional(),
+  batchId: z.string().min(1).optional(),
   target: z.enum(['key', 'callback']),
   /** Unix seconds; fixed at emission so every retry sends the same body. */
   createdAt: z.number().int(),
@@ -121,6 +127,15 @@ export const QUEUES = {
     worker: (c) => ({ concurrency: 10, ...takeover(c), maxStalledCount: 3 }),
     schedulers: [],
   } satisfies QueueSpec<CancelJob>,
+  batches: {
+    name: 'video-batches',
+    payload: batchJobSchema,
+    // A step that throws (Postgres or storage away) is retried; watching a running batch is a re-delay.
+    jobOptions: () => ({ attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: WEEK_SECONDS, count: 1000 } }),
+    // Validation streams a file of up to 50,000 lines: two at a time per process is plenty.
+    worker: (c) => ({ concurrency: 2, ...takeover(c), maxStalledCount: 5 }),
+    schedulers: [],
+  } satisfies QueueSpec<BatchJob>,
   webhooks: {
     name: 'webhooks',
     payload: webhookJobSchema,
@@ -158,6 +173,7 @@ export type QueueKey = keyof typeof QUEUES;
 export const QUEUE_NAMES = {
   tasks: QUEUES.tasks.name,
   cancels: QUEUES.cancels.name,
+  batches: QUEUES.batches.name,
   webhooks: QUEUES.webhooks.name,
   maintenance: QUEUES.maintenance.name,
 } as const;

@@ -2,10 +2,12 @@ import type { Logger } from '@reelay/observability';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  batchJobSchema,
   cancelJobSchema,
   QUEUES,
   taskJobSchema,
   webhookJobSchema,
+  type BatchJob,
   type CancelJob,
   type QueueConfig,
   type QueueJobOptions,
@@ -45,10 +47,26 @@ export function taskJobName(t: { model: string; keyName: string; prompt: string 
   return [t.model, t.keyName, start || '(no prompt)'].join(' · ');
 }
 
-/** Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a time); `name` says what the task is. */
-export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { name?: string })[]): Promise<void> {
+/**
+ * BullMQ priority of batch tasks' jobs. A job without a priority is taken before every prioritised
+ * one, so an interactive task admitted after a batch's jobs still starts first (and a batch task's
+ * polls, which keep the job's priority, wait behind interactive steps).
+ */
+export const BATCH_JOB_PRIORITY = 10;
+
+/**
+ * Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a
+ * time); `name` says what the task is, `batch` ones run at BATCH_JOB_PRIORITY.
+ */
+export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { name?: string; batch?: boolean })[]): Promise<void> {
   if (jobs.length === 0) return;
-  await queue.addBulk(jobs.map(({ name, ...job }) => ({ name: name ?? 'task', data: taskJobSchema.parse(job), opts: { jobId: job.taskId } })));
+  await queue.addBulk(
+    jobs.map(({ name, batch, ...job }) => ({
+      name: name ?? 'task',
+      data: taskJobSchema.parse(job),
+      opts: { jobId: job.taskId, ...(batch ? { priority: BATCH_JOB_PRIORITY } : {}) },
+    })),
+  );
 }
 
 /**
@@ -70,6 +88,17 @@ export const webhookJobId = (job: Pick<WebhookJob, 'eventId' | 'target'>): strin
 
 export async function enqueueWebhook(queue: Queue<WebhookJob>, job: WebhookJob): Promise<void> {
   await queue.add(job.type, webhookJobSchema.parse(job), { jobId: webhookJobId(job) });
+}
+
+/** One job per batch: queueing it again while it exists is a no-op. */
+export async function enqueueBatch(queue: Queue<BatchJob>, job: BatchJob): Promise<void> {
+  await queue.add('batch', batchJobSchema.parse(job), { jobId: job.batchId });
+}
+
+/** Wakes a batch's job now if it is waiting out its delay (a cancel asked for, its tasks ended). */
+export async function promoteBatch(queue: Queue<BatchJob>, batchId: string): Promise<void> {
+  const job = await queue.getJob(batchId);
+  if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
 }
 
 /** One cancel job per task: deleting twice queues it once. */

@@ -19,3 +19,8 @@ export async function removeTaskFiles(storage: { remove(prefix: string): Promise
   await storage.remove(taskKeys.outputs(taskId));
   await storage.remove(taskKeys.inputs(taskId));
 }
+
+/** Uploaded and batch-written files (POST /v1/files, batch output and error files): one object per file id. */
+export const fileKeys = {
+  content: (fileId: string): string => `files/${fileId}/content`,
+};

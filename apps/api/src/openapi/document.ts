@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createVideoBodySchema, keySettingsSchema, listVideosQuerySchema, remixVideoBodySchema } from '@reelay/core';
+import { createBatchBodySchema, createVideoBodySchema, keySettingsSchema, listVideosQuerySchema, remixVideoBodySchema } from '@reelay/core';
+import { BATCH_RESPONSE_SCHEMAS, batchPaths } from './batch-paths';
 import {
   adminStatsSchema,
   adminTaskDetailSchema,
@@ -26,7 +27,7 @@ type JsonSchema = Record<string, unknown>;
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
-const REQUEST_SCHEMAS = [createVideoBodySchema, remixVideoBodySchema, listVideosQuerySchema, keySettingsSchema];
+const REQUEST_SCHEMAS = [createVideoBodySchema, remixVideoBodySchema, listVideosQuerySchema, keySettingsSchema, createBatchBodySchema];
 const RESPONSE_SCHEMAS = [
   errorResponseSchema,
   videoSchema,
@@ -47,6 +48,7 @@ const RESPONSE_SCHEMAS = [
   adminTaskDetailSchema,
   adminTaskListSchema,
   adminStatsSchema,
+  ...BATCH_RESPONSE_SCHEMAS,
 ];
 
 /** Every schema with an id becomes a component; requests as clients send them, responses as Reelay answers. */
@@ -579,7 +581,7 @@ function publicPaths() {
 export function buildOpenApiDocument(): Record<string, unknown> {
   const schemas = components();
   schemas.CreateVideoMultipartRequest = multipartCreate(schemas.CreateVideoRequest!);
-  const paths = { ...apiPaths(schemas), ...adminPaths(), ...publicPaths() };
+  const paths = { ...apiPaths(schemas), ...batchPaths({ json, errors }), ...adminPaths(), ...publicPaths() };
   delete schemas.ListVideosQuery; // documented as query parameters instead
 
   return {
@@ -598,6 +600,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       { name: 'videos' },
       { name: 'models' },
       { name: 'usage' },
+      { name: 'files', description: "OpenAI's Files API: batch input and output files" },
+      { name: 'batches', description: "OpenAI's Batch API for endpoint /v1/videos (docs/batch.md)" },
       { name: 'admin', description: 'Operator API: Authorization: Bearer <REELAY_ADMIN_TOKEN>' },
       { name: 'operations' },
       { name: 'upstream webhooks', description: 'Called by upstream providers, not by clients' },

@@ -65,6 +65,8 @@ async function queueEventsOf(ctx: WorkerContext, taskId: string, task: TaskEnd):
   if (task.status !== 'completed' && task.status !== 'failed') return;
   // A task its owner deleted ended by that request; there is nothing left to announce.
   if (task.deletedAt) return;
+  // A batch's tasks are announced by their batch's one event (batch.completed, …), not one each.
+  if (task.batchId) return;
   const type = EVENT_OF[task.status];
   const eventId = webhookEventId(taskId, type);
   const createdAt = Math.floor(Date.now() / 1000);

@@ -1,5 +1,5 @@
 import { signWebhook, webhookEventBody } from '@reelay/core';
-import { findWebhookDestination, recordWebhookAttempt } from '@reelay/db';
+import { findBatchWebhookDestination, findWebhookDestination, recordWebhookAttempt } from '@reelay/db';
 import { allowListMatcher, parseAllowList, safeFetch, UnsafeUrlError } from '@reelay/net';
 import { webhookDeliveries, webhookDeliveryDuration } from '@reelay/observability';
 import type { WebhookJob } from '@reelay/queue';
@@ -19,13 +19,15 @@ const MAX_RESPONSE_BYTES = 256 * 1024;
  * changed URL applies to the next attempt and no secret sits in Redis.
  */
 export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attempt: number): Promise<DeliveryResult> {
-  const task = await findWebhookDestination(ctx.db, job.taskId);
+  const subjectId = job.batchId ?? job.taskId;
+  if (!subjectId) return { kind: 'skip', reason: 'the event names no task or batch' };
+  const task = job.batchId ? await findBatchWebhookDestination(ctx.db, job.batchId) : await findWebhookDestination(ctx.db, subjectId);
   if (!task || task.deleted) return { kind: 'skip', reason: 'task was deleted' };
   const url = job.target === 'key' ? task.keyWebhookUrl : task.callbackUrl;
   if (!url) return { kind: 'skip', reason: `no ${job.target === 'key' ? 'webhook_url on the key' : 'callback_url on the task'}` };
 
   const record = (status: 'delivered' | 'failed', latencyMs: number, responseCode: number | null, error: string | null) =>
-    recordWebhookAttempt(ctx.db, { eventId: job.eventId, eventType: job.type, taskId: job.taskId, target: job.target, url, attempt, status, responseCode, latencyMs, error });
+    recordWebhookAttempt(ctx.db, { eventId: job.eventId, eventType: job.type, taskId: job.taskId ?? null, batchId: job.batchId ?? null, target: job.target, url, attempt, status, responseCode, latencyMs, error });
 
   const secret = task.keyWebhookSecret ?? ctx.config.REELAY_WEBHOOK_SECRET;
   if (!secret) {
@@ -34,7 +36,7 @@ export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attemp
     return { kind: 'skip', reason: 'no signing secret' };
   }
 
-  const body = webhookEventBody(job.eventId, job.type, job.createdAt, job.taskId);
+  const body = webhookEventBody(job.eventId, job.type, job.createdAt, subjectId);
   const timestamp = Math.floor(Date.now() / 1000);
   const started = performance.now();
   let responseCode: number | null = null;
@@ -66,6 +68,6 @@ export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attemp
   webhookDeliveryDuration.observe({ target: job.target }, latencyMs / 1000);
   await record(error ? 'failed' : 'delivered', latencyMs, responseCode, error);
   webhookDeliveries.inc({ target: job.target, outcome: error ? 'failed' : 'delivered' });
-  ctx.logger.info({ eventId: job.eventId, taskId: job.taskId, target: job.target, attempt, responseCode, latencyMs, error: error ?? undefined }, 'webhook attempt');
+  ctx.logger.info({ eventId: job.eventId, taskId: job.taskId, batchId: job.batchId, target: job.target, attempt, responseCode, latencyMs, error: error ?? undefined }, 'webhook attempt');
   return error ? { kind: 'retry', reason: error } : { kind: 'delivered', responseCode: responseCode! };
 }

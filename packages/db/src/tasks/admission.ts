@@ -22,6 +22,8 @@ export interface AdmittedTask {
   model: string;
   key_name: string;
   prompt_start: string | null;
+  /** Made from a batch line: its job is queued at a lower priority than interactive ones. */
+  batch: boolean;
 }
 
 /**
@@ -38,6 +40,10 @@ export interface AdmittedTask {
  * the commit, and the reconciler re-queues admitted tasks whose job went missing. Only tasks created
  * under this worker's queue prefix are admitted (they are served from its queue) and provider
  * slots are counted per prefix; a key's limit counts all its live tasks.
+ *
+ * Batch tasks yield to interactive ones: within a key's queue its interactive tasks come first,
+ * and in a run every interactive candidate (of any key) is placed before any batch candidate,
+ * so a key's slots and a provider's slots go to interactive work first whenever both wait.
  */
 export async function admitWaitingTasks(
   db: Db,
@@ -69,32 +75,32 @@ export async function admitWaitingTasks(
         WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND ${WAITING_T} AND t.queue_prefix = ${lane})
       ),
       candidates AS (
-        SELECT c.id, c.provider, w.key_order,
-          row_number() OVER (PARTITION BY w.id ORDER BY c.created_at, c.id)::int AS round
+        SELECT c.id, c.provider, c.is_batch, w.key_order,
+          row_number() OVER (PARTITION BY w.id ORDER BY c.is_batch, c.created_at, c.id)::int AS round
         FROM waiting_keys w
         CROSS JOIN LATERAL (
-          SELECT t.id, t.provider, t.created_at FROM tasks t
+          SELECT t.id, t.provider, t.created_at, (t.batch_id IS NOT NULL) AS is_batch FROM tasks t
           WHERE t.api_key_id = w.id AND ${WAITING_T} AND t.queue_prefix = ${lane}
             AND t.provider <> ALL(${full}::text[])
-          ORDER BY t.created_at, t.id
+          ORDER BY (t.batch_id IS NOT NULL), t.created_at, t.id
           LIMIT LEAST(w.room, ${maxPerRun}::int)
         ) c
       ),
       ranked AS (
-        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.round, c.key_order)::int AS provider_rank
+        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.is_batch, c.round, c.key_order)::int AS provider_rank
         FROM candidates c
       ),
       chosen AS (
-        SELECT r.id, r.round, r.key_order FROM ranked r
+        SELECT r.id, r.round, r.key_order, r.is_batch FROM ranked r
         LEFT JOIN unnest(${[...free.keys()]}::text[], ${[...free.values()]}::int[]) AS f(provider, free) ON f.provider = r.provider
         WHERE f.free IS NULL OR r.provider_rank <= f.free
-        ORDER BY r.round, r.key_order
+        ORDER BY r.is_batch, r.round, r.key_order
         LIMIT ${maxPerRun}::int
       ), moved AS (
         UPDATE tasks t SET admitted_at = now(), updated_at = now()
         FROM chosen, api_keys k
         WHERE t.id = chosen.id AND k.id = t.api_key_id AND ${WAITING_T}
-        RETURNING t.id, t.api_key_id, t.request_id, t.model, k.name AS key_name, left(t.prompt, 60) AS prompt_start, chosen.round, chosen.key_order
+        RETURNING t.id, t.api_key_id, t.request_id, t.model, k.name AS key_name, left(t.prompt, 60) AS prompt_start, chosen.is_batch AS batch, chosen.round, chosen.key_order
       ), logged AS (
         INSERT INTO task_events (task_id, kind) SELECT id, 'admitted' FROM moved
       )
@@ -102,7 +108,7 @@ export async function admitWaitingTasks(
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
       WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
-    admitted.sort((a, b) => a.round - b.round || a.key_order - b.key_order);
+    admitted.sort((a, b) => Number(a.batch) - Number(b.batch) || a.round - b.round || a.key_order - b.key_order);
     // Keys are stamped last, in the order of their last turn (so the next run starts with whoever
     // waited longest): holding no key row while task rows are being locked avoids a deadlock with a
     // task closing its money (task row, then key row).

@@ -182,7 +182,8 @@ async function createQueueLimited(db: Db, create: PendingCreate): Promise<Create
     const maxQueued = locked.rows[0]?.max_queued ?? null;
     if (maxQueued !== null) {
       const counted = await client.query<{ queued: number }>(
-        `SELECT count(*)::int AS queued FROM tasks WHERE api_key_id = $1 AND status = 'pending' AND deleted_at IS NULL`,
+        // Batch tasks are bounded by their batch's line limit and do not fill the interactive queue.
+        `SELECT count(*)::int AS queued FROM tasks WHERE api_key_id = $1 AND status = 'pending' AND deleted_at IS NULL AND batch_id IS NULL`,
         [create.data.apiKeyId],
       );
       const queued = counted.rows[0]!.queued;

@@ -10,3 +10,4 @@ export * from './phase-sql';
 export * from './events';
 export type { Task, TaskOutput } from '../generated/prisma/client';
 export * from './admin';
+export * from './batch';

@@ -86,9 +86,10 @@ export interface TaskEnd {
   createdAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
+  batchId: string | null;
 }
 const TASK_END = statement(`SELECT t.model, t.provider, t.status, t.error_code, t.callback_url, t.deleted_at, k.webhook_url,
-    t.api_key_id, t.provider_target, t.submit_attempts, t.poll_count, t.cost_micros, t.created_at, t.started_at, t.completed_at
+    t.api_key_id, t.provider_target, t.submit_attempts, t.poll_count, t.cost_micros, t.created_at, t.started_at, t.completed_at, t.batch_id
   FROM tasks t JOIN api_keys k ON k.id = t.api_key_id WHERE t.id = $1`);
 
 export async function findTaskEnd(db: Db, id: string): Promise<TaskEnd | null> {
