@@ -121,6 +121,41 @@ export const remixVideoBodySchema = z
   .strictObject({ prompt: text().min(1, 'must not be empty').meta({ description: 'The new prompt' }) })
   .meta({ id: 'RemixVideoRequest' });
 
+/** `video` of an edit or extension: `{"id": "vid_…"}` (in multipart `video[id]`), or an MP4 upload (not in the body). */
+const videoReference = z
+  .strictObject({ id: text().meta({ description: 'Id of a completed video of this API key' }) }, { error: 'must be an MP4 upload or {"id": "vid_..."}' })
+  .meta({ description: 'The source: {"id": "vid_..."} of a completed video of this key, or an MP4 file (multipart)' });
+
+const sourceFields = {
+  model: text().nullish().meta({ description: "Model that renders it; the source video's model, or the catalog default for an upload" }),
+  prompt: text().min(1, 'must not be empty').meta({ description: 'What the new video should show' }),
+  video: videoReference.nullish(),
+  response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
+  user: text().max(256, 'must be at most 256 characters').nullish(),
+};
+
+/** POST /v1/videos/edits: the source re-rendered under a new prompt, same duration and size. */
+export const editVideoBodySchema = z.strictObject(sourceFields).meta({ id: 'EditVideoRequest' });
+
+/** POST /v1/videos/extensions: the source followed by `seconds` more. */
+export const extendVideoBodySchema = z
+  .strictObject({ ...sourceFields, seconds: decimal('must be a number').meta({ description: 'Seconds to add after the source, e.g. "4"' }) })
+  .meta({ id: 'ExtendVideoRequest' });
+
+export type EditVideoBody = z.output<typeof editVideoBodySchema>;
+export type ExtendVideoBody = z.output<typeof extendVideoBodySchema>;
+
+/** POST /v1/videos/characters (multipart, with the `video` file). */
+export const createCharacterBodySchema = z
+  .strictObject({
+    name: text()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(80, 'must be at most 80 characters')
+      .meta({ description: 'Display name of the character' }),
+  })
+  .meta({ id: 'CreateCharacterRequest' });
+
 /** The first problem zod found, as the API's 400 (an unknown field is reported before the rest). */
 export function zodIssueToApiError(error: z.ZodError): ApiError {
   const issues = [...error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
@@ -170,7 +205,7 @@ export interface CreateLimits {
   maxImagePixels?: number;
 }
 
-function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
+export function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
   const ok = 'values' in r ? r.values.includes(value) : value >= r.min && value <= r.max;
   if (!ok) throw invalidParameter(param, `must be ${describeRange(r, unit)}`);
 }
@@ -294,6 +329,16 @@ export function parseCreateRequest(
     metadata: raw.metadata ?? {},
     callbackUrl: raw.callback_url ?? null,
   };
+}
+
+/** Why a size is outside a model's limits (as the rest of a 400 message), or null when it fits. */
+export function sizeProblem(model: ModelSpec, width: number, height: number): string | null {
+  if ('values' in model.size) return model.size.values.includes(`${width}x${height}`) ? null : `must be one of ${model.size.values.join(', ')}`;
+  const { width: wr, height: hr } = model.size;
+  if (width < wr.min || width > wr.max) return `must be ${wr.min}..${wr.max} pixels wide`;
+  if (height < hr.min || height > hr.max) return `must be ${hr.min}..${hr.max} pixels high`;
+  if (width % 2 !== 0 || height % 2 !== 0) return 'must have an even width and height';
+  return null;
 }
 
 function checkSize(model: ModelSpec, width: number, height: number, sizeParam: string): void {

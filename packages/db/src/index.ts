@@ -9,3 +9,4 @@ export * from './settings';
 export * from './webhooks';
 export * from './health';
 export * from './tasks/reconcile';
+export * from './characters';

@@ -4,7 +4,7 @@ import qs from 'qs';
 import { ApiError, assertSafeInput, invalidParameter, MAX_INPUT_DEPTH } from '@reelay/core';
 import { duplicateTopLevelKey } from './json-keys';
 
-const FILE_FIELDS = new Set(['input_reference', 'image']);
+const FILE_FIELDS = new Set(['input_reference', 'image', 'video']);
 /** Bracket notation is rebuilt to this depth (`metadata[a][b]`); larger array indexes become object keys. */
 const FORM_DEPTH = 4;
 const FORM_ARRAY_LIMIT = 100;
@@ -66,7 +66,17 @@ export function jsonBody(limit: string | number) {
 }
 
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
-export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
+export interface BodyLimits {
+  maxBodyBytes: number;
+  maxImageBytes: number;
+  /** Cap on a `video` file (edits, extensions, characters); absent: `video` is an image-sized file. */
+  maxVideoBytes?: number;
+}
+
+/** The cap on one uploaded file, by its field: videos have their own. */
+const fileCap = (limits: BodyLimits, field: string): number => (field === 'video' ? (limits.maxVideoBytes ?? limits.maxImageBytes) : limits.maxImageBytes);
+
+export function createBodyParser(limits: BodyLimits) {
   const json = express.json({
     limit: limits.maxBodyBytes,
     strict: false,
@@ -121,7 +131,7 @@ const topField = (name: string): string => name.split('[', 1)[0]!;
  * bracket notation the openai SDK sends (`metadata[style]`, `input_reference[image_url]`, `key[]`)
  * with qs, whose depth and array-index limits keep a tiny body from making a huge or deep object.
  */
-function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageBytes: number }): Promise<ParsedCreateBody> {
+function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBody> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -129,7 +139,7 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
         headers: req.headers,
         defParamCharset: 'utf8',
         // busboy reports `limit` on reaching fileSize, so one byte more lets a file of exactly the cap through.
-        limits: { fileSize: limits.maxImageBytes + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
+        limits: { fileSize: Math.max(limits.maxImageBytes, limits.maxVideoBytes ?? 0) + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
       });
     } catch (err) {
       return reject(multipartError((err as Error).message));
@@ -169,9 +179,16 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
         return fail(invalidParameter(topField(name), 'is not a file field (send the image as input_reference)'));
       }
       const chunks: Buffer[] = [];
+      const cap = fileCap(limits, name);
+      let received = 0;
+      const tooLarge = () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${cap} bytes`, name));
       pendingFile = new Promise<void>((done) => {
-        stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${limits.maxImageBytes} bytes`, name)));
+        stream.on('data', (c: Buffer) => {
+          received += c.length;
+          if (received > cap) return tooLarge();
+          chunks.push(c);
+        });
+        stream.on('limit', tooLarge);
         // A body cut off inside the file errors the file's stream too: unhandled, that would end the process.
         stream.on('error', (err: Error) => {
           fail(multipartError(err.message, name));

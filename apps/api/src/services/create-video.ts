@@ -124,7 +124,9 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     assertModelAllowed(key, data.model);
     const model = deps.catalog.get(data.model);
     const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
-    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
+    // An extension is billed for the seconds it adds, not for the source it repeats.
+    const billedSeconds = data.operation === 'extend' ? data.durationSeconds - (data.sourceSeconds ?? 0) : data.durationSeconds;
+    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, billedSeconds, data.n ?? 1);
     const outcome = await createTask(
       deps.db,
       { ...data, updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, requestId, priceMicrosPerSecond, reservedMicros },
@@ -133,7 +135,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     if (outcome.refused) throw refusalError(outcome.refused);
     task = outcome.task;
   } catch (err) {
-    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw err;
   }
   try {
@@ -141,7 +143,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
-    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw serviceUnavailable('The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });

@@ -130,6 +130,9 @@ function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget): Sub
     seed: Number(task.seed),
     n: task.n,
     metadata: (task.metadata ?? {}) as Record<string, unknown>,
+    operation: task.operation as SubmitRequest['operation'],
+    sourceVideoPath: task.sourceVideoRef ? ctx.storage.pathOf(task.sourceVideoRef) : null,
+    sourceSeconds: task.sourceSeconds,
   };
 }
 

@@ -3,7 +3,8 @@ import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, rea
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitRequest } from '../provider';
-import { frameCount, planOutput, type RenderSpec } from './render-plan';
+import { PermanentProviderError } from '../errors';
+import { frameCount, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
 
 export interface PreviewOptions {
   ffmpegPath: string;
@@ -51,6 +52,13 @@ export class PreviewProvider implements Provider {
       imageFile = 'input-image';
       copyFileSync(req.imagePath, join(dir, imageFile));
     }
+    const operation = req.operation ?? 'create';
+    let sourceFile: string | null = null;
+    if (operation !== 'create') {
+      if (!req.sourceVideoPath) throw new PermanentProviderError('invalid_request', `a preview ${operation} needs its source video`);
+      sourceFile = 'source.mp4';
+      copyFileSync(req.sourceVideoPath, join(dir, sourceFile));
+    }
     const spec: RenderSpec = {
       prompt: req.prompt,
       imageFile,
@@ -59,7 +67,8 @@ export class PreviewProvider implements Provider {
       height: req.height,
       fps: req.fps,
       seed: req.seed,
-      n: req.n,
+      n: operation === 'create' ? req.n : 1,
+      ...(operation !== 'create' ? { operation, sourceFile, sourceSeconds: req.sourceSeconds ?? null } : {}),
     };
     writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
     renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));
@@ -78,7 +87,9 @@ export class PreviewProvider implements Provider {
         return {
           state: 'succeeded',
           outputs: Array.from({ length: spec.n }, (_, index) => ({ index, video: { kind: 'file', path: join(dir, `out-${index}.mp4`) } })),
-          producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
+          // An extension produces only what follows the source it keeps.
+          producedSeconds:
+            spec.operation === 'extend' ? (frameCount(spec) - sourceFrameCount(spec)) / spec.fps : (frameCount(spec) / spec.fps) * spec.n,
         };
       }
       // ffmpeg's stderr is for the operator: the client is told that the render failed.
