@@ -117,6 +117,8 @@ function problemWith(doc: Doc, req: ExampleRequest, res: Awaited<ReturnType<type
   return validate(res.body) ? null : `${req.label}: the ${res.status} body is not the documented one: ${ajv.errorsText(validate.errors)}`;
 }
 
+/** The example video id the document uses in paths and bodies. */
+const PLACEHOLDER_VIDEO_ID = 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e';
 const ajv = new Ajv2020({ strict: false, validateFormats: false });
 const VIDEO_WEBHOOK_OPS = new Set(['upstreamProjectWebhook', 'upstreamTaskWebhook']);
 const sent = new Set<string>();
@@ -148,6 +150,10 @@ describe('the API with the built-in catalog', () => {
         'DELETE /v1/videos/{video_id}',
         'GET /v1/videos/{video_id}/content',
         'POST /v1/videos/{video_id}/remix',
+        'POST /v1/videos/edits',
+        'POST /v1/videos/extensions',
+        'POST /v1/videos/characters',
+        'GET /v1/videos/characters/{character_id}',
         'GET /v1/models',
         'GET /v1/models/{model_id}',
         'GET /v1/usage',
@@ -198,6 +204,7 @@ describe('the API with the built-in catalog', () => {
           expect({ where, param: p.name, example: typeof example }).toEqual({ where, param: p.name, example: 'string' });
           if (p.name === 'video_id') expect(isIssuedId('vid', example)).toBe(true);
           if (p.name === 'key_id') expect(isIssuedId('key', example)).toBe(true);
+          if (p.name === 'character_id') expect(isIssuedId('char', example)).toBe(true);
         }
       }
     }
@@ -208,21 +215,28 @@ describe('the API with the built-in catalog', () => {
     const newKey = async () => (await http(stack, 'POST', '/admin/v1/keys', { headers: admin, json: { name: 'example target' } })).body.id as string;
     const newVideo = async () => (await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'sora-1.0', prompt: 'to delete', duration: 1, width: 64, height: 64 } })).body.id as string;
     const sharedKey = await newKey();
+    const character = await http(stack, 'POST', '/v1/videos/characters', { key: stack.key, json: { name: 'example', video: { id: completed } } });
+    expect(character.status).toBe(200);
     // Ids the examples stand for; an operation that consumes its object gets a fresh one.
     const ids = async (op: Operation): Promise<Record<string, string>> => ({
       video_id: op.operationId === 'deleteVideo' ? await newVideo() : completed,
       key_id: ['deleteApiKey', 'revokeApiKey'].includes(op.operationId) ? await newKey() : sharedKey,
+      character_id: character.body.id,
     });
+    // Bodies that name a source video (edits, extensions, characters) name the finished fixture.
+    const withFixture = (req: ExampleRequest): ExampleRequest =>
+      req.body ? { ...req, body: { ...req.body, value: JSON.parse(JSON.stringify(req.body.value).replaceAll(PLACEHOLDER_VIDEO_ID, completed)) } } : req;
 
     const requests = exampleRequests(doc).filter((r) => !VIDEO_WEBHOOK_OPS.has(r.op.operationId));
     const made: string[] = [];
     const problems: string[] = [];
-    for (const req of requests) {
+    for (const example of requests) {
+      const req = withFixture(example);
       const res = await send(stack, doc, req, { ids: await ids(req.op) });
       const problem = problemWith(doc, req, res);
       if (problem) problems.push(problem);
       else sent.add(req.op.operationId);
-      if (res.status === 200 && ['createVideo', 'remixVideo'].includes(req.op.operationId)) made.push(res.body.id);
+      if (res.status === 200 && ['createVideo', 'remixVideo', 'editVideo', 'extendVideo'].includes(req.op.operationId)) made.push(res.body.id);
     }
     expect(problems).toEqual([]);
     expect(requests.length).toBeGreaterThanOrEqual(25);

@@ -56,7 +56,7 @@ beforeAll(async () => {
   openai = client(stack, stack.key);
   otherKey = await stack.newKey();
   other = client(stack, otherKey);
-  const created = await openai.videos.create({ model: 'tiny', prompt: 'the source: a red kite', seconds: '2', size: '128x96' as OpenAI.Videos.VideoSize });
+  const created = await openai.videos.create({ model: 'tiny', prompt: 'the source: a red kite', seconds: '2' as OpenAI.Videos.VideoSeconds, size: '128x96' as OpenAI.Videos.VideoSize });
   sourceId = created.id;
   expect((await finished(openai, sourceId)).status).toBe('completed');
 }, 180_000);

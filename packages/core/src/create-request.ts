@@ -145,7 +145,7 @@ export const extendVideoBodySchema = z
 export type EditVideoBody = z.output<typeof editVideoBodySchema>;
 export type ExtendVideoBody = z.output<typeof extendVideoBodySchema>;
 
-/** POST /v1/videos/characters (multipart, with the `video` file). */
+/** POST /v1/videos/characters: a name and the `video` (an MP4 upload, or `{"id"}` of a completed video of the key). */
 export const createCharacterBodySchema = z
   .strictObject({
     name: text()
@@ -153,6 +153,7 @@ export const createCharacterBodySchema = z
       .min(1, 'must not be empty')
       .max(80, 'must be at most 80 characters')
       .meta({ description: 'Display name of the character' }),
+    video: videoReference.nullish(),
   })
   .meta({ id: 'CreateCharacterRequest' });
 

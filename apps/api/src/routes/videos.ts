@@ -22,7 +22,7 @@ import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
 import { deleteVideo } from '../services/delete-video';
 import { createOnce, idempotencyClaim } from '../services/idempotency';
-import { createCharacterFromUpload, getCharacter, presentCharacter } from '../services/characters';
+import { createCharacterFromVideo, getCharacter, presentCharacter } from '../services/characters';
 import { createFromSource } from '../services/source-video';
 import { remixVideo } from '../services/remix-video';
 import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
@@ -86,8 +86,8 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
 
   router.post('/characters', videoBodyParser, async (req, res) => {
     const { body, upload } = req.createBody!;
-    const { name } = parseBody(createCharacterBodySchema, body);
-    res.status(200).json(presentCharacter(await createCharacterFromUpload(deps, req.apiKey, name, upload)));
+    const { name, video } = parseBody(createCharacterBodySchema, body);
+    res.status(200).json(presentCharacter(await createCharacterFromVideo(deps, req.apiKey, name, video, upload)));
   });
 
   router.get('/characters/:character_id', async (req, res) => {

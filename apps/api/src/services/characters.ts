@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
-import { ApiError, invalidParameter, newId, notFound } from '@reelay/core';
+import { newId, notFound } from '@reelay/core';
 import { createCharacter, findCharacterForOwner, type ApiKey, type Character } from '@reelay/db';
 import { characterKeys } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
 import type { ParsedCreateBody } from '../middleware/body';
-import { probeUploadedVideo } from './probe-upload';
+import { resolveSource } from './source-video';
 
 /** The character object of OpenAI's SDK (VideoCreateCharacterResponse): id, name, created_at, nothing else. */
 export const presentCharacter = (c: Character): { id: string; name: string; created_at: number } => ({
@@ -13,17 +13,21 @@ export const presentCharacter = (c: Character): { id: string; name: string; crea
   created_at: Math.floor(c.createdAt.getTime() / 1000),
 });
 
-/** A character from an uploaded video: the video is probed first, stored, then the row made. */
-export async function createCharacterFromUpload(deps: ApiDeps, key: ApiKey, name: string, upload: ParsedCreateBody['upload']): Promise<Character> {
-  if (upload && upload.field !== 'video') throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
-  if (!upload) throw invalidParameter('video', 'is required: upload an MP4 file of the character (multipart)');
-  if (upload.buffer.length > deps.config.REELAY_MAX_VIDEO_UPLOAD_BYTES) {
-    throw new ApiError(413, 'payload_too_large', `Uploaded file video exceeds the limit of ${deps.config.REELAY_MAX_VIDEO_UPLOAD_BYTES} bytes`, 'video');
-  }
-  await probeUploadedVideo(deps, upload.buffer, 'video');
+/**
+ * A character from a video: an upload (probed first) or `{id}` of a completed video of the key.
+ * The video is stored under the character's own key, then the row made.
+ */
+export async function createCharacterFromVideo(
+  deps: ApiDeps,
+  key: ApiKey,
+  name: string,
+  video: { id: string } | null | undefined,
+  upload: ParsedCreateBody['upload'],
+): Promise<Character> {
+  const source = await resolveSource(deps, key, video, upload);
   const id = newId('char');
   const videoRef = characterKeys.video(id);
-  await deps.storage.put(videoRef, Readable.from([upload.buffer]));
+  await deps.storage.put(videoRef, source.kind === 'video' ? deps.storage.read(source.storageKey) : Readable.from([source.data]));
   try {
     return await createCharacter(deps.db, { id, apiKeyId: key.id, name, videoRef });
   } catch (err) {

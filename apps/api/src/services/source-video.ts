@@ -25,15 +25,19 @@ import { probeUploadedVideo } from './probe-upload';
 export type SourceOperation = 'edit' | 'extend';
 
 /** Where the source comes from, once checked: a stored output of the key's own video, or upload bytes. */
-type Source =
+export type Source =
   | { kind: 'video'; id: string; model: string; storageKey: string; width: number; height: number; fps: number; durationSeconds: number }
   | { kind: 'upload'; data: Buffer; width: number; height: number; fps: number; durationSeconds: number };
 
 const NOT_YOURS = 'must be the id of one of your completed videos';
 
-async function resolveSource(deps: ApiDeps, key: ApiKey, body: EditVideoBody, upload: ParsedCreateBody['upload']): Promise<Source> {
+/**
+ * The source video a request names: `video` as an upload (probed) or as `{id}` of a completed video
+ * of the same key (another key's id and an unknown one get the same 400).
+ */
+export async function resolveSource(deps: ApiDeps, key: ApiKey, video: { id: string } | null | undefined, upload: ParsedCreateBody['upload']): Promise<Source> {
   if (upload && upload.field !== 'video') throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${upload.field}`, upload.field);
-  if (upload && body.video) throw invalidParameter('video', 'must be either an upload or {"id": ...}, not both');
+  if (upload && video) throw invalidParameter('video', 'must be either an upload or {"id": ...}, not both');
   if (upload) {
     if (upload.buffer.length > deps.config.REELAY_MAX_VIDEO_UPLOAD_BYTES) {
       throw new ApiError(413, 'payload_too_large', `Uploaded file video exceeds the limit of ${deps.config.REELAY_MAX_VIDEO_UPLOAD_BYTES} bytes`, 'video');
@@ -41,14 +45,14 @@ async function resolveSource(deps: ApiDeps, key: ApiKey, body: EditVideoBody, up
     const probed = await probeUploadedVideo(deps, upload.buffer, 'video');
     return { kind: 'upload', data: upload.buffer, ...probed };
   }
-  if (!body.video) throw invalidParameter('video', 'is required: an MP4 upload or {"id": "vid_..."}');
-  const id = body.video.id;
+  if (!video) throw invalidParameter('video', 'is required: an MP4 upload or {"id": "vid_..."}');
+  const id = video.id;
   // Another key's video and one never made get the same answer: nothing about other keys leaks.
   if (!isIssuedId('vid', id)) throw invalidParameter('video.id', NOT_YOURS);
   const source = await findTaskForOwner(deps.db, id, key.id);
   if (!source) throw invalidParameter('video.id', NOT_YOURS);
   if (source.status !== 'completed') {
-    throw new ApiError(409, 'video_not_ready', `Video ${source.id} is ${source.status}; only a completed video can be edited or extended`, 'video.id');
+    throw new ApiError(409, 'video_not_ready', `Video ${source.id} is ${source.status}; only a completed video can be used as a source`, 'video.id');
   }
   const output = source.expiresAt.getTime() > Date.now() && !source.filesDeletedAt ? await findTaskOutput(deps.db, source.id, 0, 'video') : null;
   if (!output) throw new ApiError(410, 'video_expired', `Video ${source.id} has expired; its content is no longer stored`, 'video.id');
@@ -82,7 +86,7 @@ export async function createFromSource(
 ): Promise<VideoRow> {
   checkPrompt(body.prompt, { maxPromptChars: deps.config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: deps.config.REELAY_MAX_IMAGE_BYTES });
   if (body.model !== undefined && body.model !== null) resolveModel(deps.catalog, body.model); // a bad name is a 400 before any probe
-  const source = await resolveSource(deps, key, body, upload);
+  const source = await resolveSource(deps, key, body.video, upload);
   const model = resolveModel(deps.catalog, body.model ?? (source.kind === 'video' ? source.model : null));
   if (!modelSupports(model, operation)) {
     throw new ApiError(400, 'unsupported_operation', `Model ${model.id} does not support ${operation === 'edit' ? 'edits' : 'extensions'}`, 'model');

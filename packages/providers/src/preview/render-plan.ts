@@ -136,7 +136,7 @@ function fromSource(spec: RenderSpec, font: string, fontSize: number, small: num
   const graph =
     `[0:v]${fit},tpad=stop_mode=clone:stop=${kept},trim=end_frame=${kept},setpts=PTS-STARTPTS[src];` +
     `[1:v]${promptText},${caption},setsar=1[new];` +
-    `[src][new]concat=n=2:v=1:a=0,${timecode(`:enable='gte(n\,${kept})'`)}[out]`;
+    `[src][new]concat=n=2:v=1:a=0,${timecode(`:enable='gte(n,${kept})'`)}[out]`;
   return [
     ...head,
     '-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${spec.seed % 4294967296}:speed=0.015:d=${(added / fps).toFixed(6)}`,
