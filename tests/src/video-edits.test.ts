@@ -52,7 +52,7 @@ beforeAll(async () => {
     targets: [{ provider: 'fal', upstreamModel: 'fal-ai/example', baseUrl: 'http://127.0.0.1:9', credentials: 'EDITS_TEST_FAL_KEY' }],
   });
   writeFileSync(path, JSON.stringify(catalog));
-  stack = await startStack({ REELAY_MODELS_FILE: path, EDITS_TEST_FAL_KEY: 'not-a-real-key', REELAY_CORS_ORIGINS: '*' });
+  stack = await startStack({ REELAY_MODELS_FILE: path, EDITS_TEST_FAL_KEY: 'not-a-real-key', REELAY_CORS_ORIGINS: '*', REELAY_MAX_VIDEO_UPLOAD_BYTES: '400000' });
   openai = client(stack, stack.key);
   otherKey = await stack.newKey();
   other = client(stack, otherKey);
@@ -187,6 +187,19 @@ describe('refused before any task exists, naming the field', () => {
     expect(truncated).toMatchObject({ status: 400, code: 'invalid_parameter', param: 'video' });
     const junk = await toFile(Buffer.concat([Buffer.from('000000186674797069736f6d', 'hex'), Buffer.alloc(2000, 7)]), 'junk.mp4');
     expect(await refusal(openai.videos.createCharacter({ name: 'junk', video: junk }))).toMatchObject({ status: 400, param: 'video' });
+    const huge = await toFile(Buffer.concat([mp4, Buffer.alloc(500_000)]), 'huge.mp4', { type: 'video/mp4' });
+    expect(await refusal(openai.videos.edit({ prompt: 'x', video: huge }))).toMatchObject({ status: 413, code: 'payload_too_large', param: 'video' });
+    // A file under another field is refused, on these routes and on a create (which takes images only).
+    const form = new FormData();
+    form.append('prompt', 'x');
+    form.append('input_reference', new Blob([mp4], { type: 'video/mp4' }), 'a.mp4');
+    const wrongField = await http(stack, 'POST', '/v1/videos/edits', { key: stack.key, body: form });
+    expect([wrongField.status, wrongField.body.error.param]).toEqual([400, 'input_reference']);
+    const create = new FormData();
+    create.append('prompt', 'x');
+    create.append('video', new Blob([mp4], { type: 'video/mp4' }), 'a.mp4');
+    const onCreate = await http(stack, 'POST', '/v1/videos', { key: stack.key, body: create });
+    expect([onCreate.status, onCreate.body.error.param]).toEqual([400, 'video']);
     expect(await count()).toBe(before);
   });
 

@@ -4,7 +4,8 @@ import qs from 'qs';
 import { ApiError, assertSafeInput, invalidParameter, MAX_INPUT_DEPTH } from '@reelay/core';
 import { duplicateTopLevelKey } from './json-keys';
 
-const FILE_FIELDS = new Set(['input_reference', 'image', 'video']);
+/** Fields a create takes a file in; edits, extensions and characters take `video` instead. */
+const IMAGE_FILE_FIELDS = ['input_reference', 'image'] as const;
 /** Bracket notation is rebuilt to this depth (`metadata[a][b]`); larger array indexes become object keys. */
 const FORM_DEPTH = 4;
 const FORM_ARRAY_LIMIT = 100;
@@ -69,12 +70,15 @@ export function jsonBody(limit: string | number) {
 export interface BodyLimits {
   maxBodyBytes: number;
   maxImageBytes: number;
-  /** Cap on a `video` file (edits, extensions, characters); absent: `video` is an image-sized file. */
+  /**
+   * Set for routes whose file is a source video (edits, extensions, characters): the only file
+   * field is then `video`, capped at this many bytes. Absent: image files of a create.
+   */
   maxVideoBytes?: number;
 }
 
-/** The cap on one uploaded file, by its field: videos have their own. */
-const fileCap = (limits: BodyLimits, field: string): number => (field === 'video' ? (limits.maxVideoBytes ?? limits.maxImageBytes) : limits.maxImageBytes);
+const fileFieldsOf = (limits: BodyLimits): readonly string[] => (limits.maxVideoBytes !== undefined ? ['video'] : IMAGE_FILE_FIELDS);
+const fileCap = (limits: BodyLimits): number => limits.maxVideoBytes ?? limits.maxImageBytes;
 
 export function createBodyParser(limits: BodyLimits) {
   const json = express.json({
@@ -139,7 +143,7 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBo
         headers: req.headers,
         defParamCharset: 'utf8',
         // busboy reports `limit` on reaching fileSize, so one byte more lets a file of exactly the cap through.
-        limits: { fileSize: Math.max(limits.maxImageBytes, limits.maxVideoBytes ?? 0) + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
+        limits: { fileSize: fileCap(limits) + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
       });
     } catch (err) {
       return reject(multipartError((err as Error).message));
@@ -174,21 +178,15 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBo
         if (!name) fail(multipartError('a part has no field name'));
         return;
       }
-      if (!FILE_FIELDS.has(name)) {
+      if (!fileFieldsOf(limits).includes(name)) {
         stream.resume();
-        return fail(invalidParameter(topField(name), 'is not a file field (send the image as input_reference)'));
+        const hint = limits.maxVideoBytes !== undefined ? 'send the MP4 as video' : 'send the image as input_reference';
+        return fail(invalidParameter(topField(name), `is not a file field (${hint})`));
       }
       const chunks: Buffer[] = [];
-      const cap = fileCap(limits, name);
-      let received = 0;
-      const tooLarge = () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${cap} bytes`, name));
       pendingFile = new Promise<void>((done) => {
-        stream.on('data', (c: Buffer) => {
-          received += c.length;
-          if (received > cap) return tooLarge();
-          chunks.push(c);
-        });
-        stream.on('limit', tooLarge);
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${fileCap(limits)} bytes`, name)));
         // A body cut off inside the file errors the file's stream too: unhandled, that would end the process.
         stream.on('error', (err: Error) => {
           fail(multipartError(err.message, name));
@@ -200,7 +198,9 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBo
         });
       });
     });
-    bb.on('filesLimit', () => fail(invalidParameter('input_reference', 'must be a single file; send one image')));
+    bb.on('filesLimit', () =>
+      fail(limits.maxVideoBytes !== undefined ? invalidParameter('video', 'must be a single file; send one MP4') : invalidParameter('input_reference', 'must be a single file; send one image')),
+    );
     bb.on('fieldsLimit', () => fail(multipartError('more than 100 fields')));
     bb.on('partsLimit', () => fail(multipartError('more than 101 parts')));
     bb.on('error', (err: Error) => fail(multipartError(err.message)));
