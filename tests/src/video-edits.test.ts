@@ -134,6 +134,22 @@ test('createCharacter / getCharacter round-trip; another key gets 404 for the ch
   expect(foreignExtend).toMatchObject({ status: 400, param: 'video.id' });
   // Nothing was created for the other key.
   expect((await other.videos.list()).data).toEqual([]);
+
+  // A create casts it by `characters` or by its id in the prompt; the preview renderer takes characters.
+  const cast = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: `${made.id} flies a kite`, characters: [{ id: made.id }] } });
+  expect(cast.status).toBe(200);
+  expect((await finished(openai, cast.body.id)).status).toBe('completed');
+  expect((await stack.db.task.findUniqueOrThrow({ where: { id: cast.body.id } })).characterIds).toEqual([made.id]);
+  // Another key cannot cast it; a model whose provider takes no characters says so.
+  const stolen = await http(stack, 'POST', '/v1/videos', { key: otherKey, json: { model: 'tiny', prompt: 'x', characters: [made.id] } });
+  expect([stolen.status, stolen.body.error.param]).toEqual([400, 'characters']);
+  const inPrompt = await http(stack, 'POST', '/v1/videos', { key: otherKey, json: { model: 'tiny', prompt: `starring ${made.id}` } });
+  expect([inPrompt.status, inPrompt.body.error.param]).toEqual([400, 'characters']);
+  const noCast = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny-fal', prompt: 'x', characters: [made.id] } });
+  expect([noCast.status, noCast.body.error.code]).toEqual([400, 'unsupported_operation']);
+  const malformed = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'x', characters: ['../etc'] } });
+  expect([malformed.status, malformed.body.error.param]).toEqual([400, 'characters.0']);
+  expect((await other.videos.list()).data).toEqual([]);
 });
 
 test('openai-poll-after-ms is sent, positive, on create and on retrieve while unfinished', async () => {

@@ -3,11 +3,14 @@ import { ApiError, invalidParameter } from './errors';
 import { describeRange, type ModelCatalog, type ModelSpec } from './catalog';
 import { randomSeed, SEED_MAX } from './ids';
 import { checkImageBytes, decodeImageString, DEFAULT_MAX_IMAGE_PIXELS, type ImageBytes } from './image';
-import { findUnsafe, MAX_INPUT_DEPTH } from './input-guard';
+import { findUnsafe, isIssuedId, MAX_INPUT_DEPTH } from './input-guard';
 
 const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const METADATA_MAX_JSON = 16_384;
+const MAX_CHARACTERS = 10;
+/** A character id written in a prompt (ids are `char_` and 20 base62 characters). */
+const CHARACTER_IN_PROMPT = /(?<![0-9A-Za-z_])char_[0-9A-Za-z]{20}(?![0-9A-Za-z])/g;
 
 /** A number, or its decimal text (multipart bodies carry every value as text). */
 const decimal = (rule: string) =>
@@ -102,6 +105,11 @@ export const createVideoBodySchema = z
     response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
     user: text().max(256, 'must be at most 256 characters').nullish().meta({ description: 'End-user id, stored and filterable' }),
     metadata: metadata.nullish(),
+    characters: z
+      .array(z.union([text(), z.strictObject({ id: text() })], { error: 'must be a character id or {"id": "char_..."}' }), { error: 'must be a list of character ids' })
+      .max(MAX_CHARACTERS, `must name at most ${MAX_CHARACTERS} characters`)
+      .nullish()
+      .meta({ description: 'Characters (from POST /v1/videos/characters) to cast; ids written in the prompt count too' }),
     callback_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL of at most 2048 characters' })
       .max(2048, 'must be an http(s) URL of at most 2048 characters')
@@ -197,6 +205,8 @@ export interface CreateVideoInput {
   user: string | null;
   metadata: Record<string, unknown>;
   callbackUrl: string | null;
+  /** Characters the request names (`characters`, then ids in the prompt), without repeats; ownership is checked later. */
+  characterIds: string[];
 }
 
 export interface CreateLimits {
@@ -315,10 +325,21 @@ export function parseCreateRequest(
   const n = raw.n ?? 1;
   if (n < 1 || n > model.maxN) throw invalidParameter('n', `must be between 1 and ${model.maxN} for model ${model.id}`);
 
+  const characterIds: string[] = [];
+  for (const [i, c] of (raw.characters ?? []).entries()) {
+    const id = typeof c === 'string' ? c : c.id;
+    if (!isIssuedId('char', id)) throw invalidParameter(`characters.${i}`, 'must be a character id (char_...)');
+    characterIds.push(id);
+  }
+  for (const m of (prompt ?? '').matchAll(CHARACTER_IN_PROMPT)) characterIds.push(m[0]);
+  const uniqueCharacters = [...new Set(characterIds)];
+  if (uniqueCharacters.length > MAX_CHARACTERS) throw invalidParameter('characters', `must name at most ${MAX_CHARACTERS} characters`);
+
   return {
     model,
     prompt,
     image,
+    characterIds: uniqueCharacters,
     durationSeconds,
     width,
     height,

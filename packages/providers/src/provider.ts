@@ -32,6 +32,8 @@ export interface SubmitRequest {
   sourceVideoPath?: string | null;
   /** Length of that source, in seconds. */
   sourceSeconds?: number | null;
+  /** Characters the request cast (only sent to adapters with the `characters` capability). */
+  characters?: { id: string; name: string; videoPath: string }[];
   /** Where the upstream may call back when the task ends (only when REELAY_PUBLIC_URL is set). */
   webhookUrl?: string;
 }

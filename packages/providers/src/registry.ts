@@ -37,18 +37,22 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
   comfyui: (init) => ComfyUIProvider.fromInit(init),
 };
 
+/** What an adapter can do besides a plain create. */
+export type ProviderCapability = Exclude<VideoOperation, 'create'> | 'characters';
+
 /**
- * The operations besides a plain create each adapter can do: preview renders edits and
- * extensions itself; openai-compatible passes them to its upstream's /v1/videos/edits and
- * /v1/videos/extensions. Any adapter not listed does only creates.
+ * The capabilities each adapter has besides a plain create: preview renders edits and extensions
+ * itself and names cast characters in its caption; openai-compatible passes edits and extensions
+ * to its upstream's /v1/videos/edits and /v1/videos/extensions. Any adapter not listed does only
+ * creates.
  */
-export const PROVIDER_OPERATIONS: Record<string, readonly Exclude<VideoOperation, 'create'>[]> = {
-  preview: ['edit', 'extend'],
+export const PROVIDER_OPERATIONS: Record<string, readonly ProviderCapability[]> = {
+  preview: ['edit', 'extend', 'characters'],
   'openai-compatible': ['edit', 'extend'],
 };
 
 /** A model can do an operation when every one of its targets can (a task may land on any of them). */
-export function modelSupports(model: ModelSpec, operation: VideoOperation): boolean {
+export function modelSupports(model: ModelSpec, operation: VideoOperation | ProviderCapability): boolean {
   return operation === 'create' || model.targets.every((t) => PROVIDER_OPERATIONS[t.provider]?.includes(operation) ?? false);
 }
 

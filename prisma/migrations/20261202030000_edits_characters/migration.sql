@@ -2,7 +2,8 @@
 ALTER TABLE "tasks" ADD COLUMN     "operation" TEXT NOT NULL DEFAULT 'create',
 ADD COLUMN     "source_video_id" TEXT,
 ADD COLUMN     "source_video_ref" TEXT,
-ADD COLUMN     "source_seconds" DOUBLE PRECISION;
+ADD COLUMN     "source_seconds" DOUBLE PRECISION,
+ADD COLUMN     "character_ids" TEXT[] DEFAULT ARRAY[]::TEXT[];
 
 -- CreateTable
 CREATE TABLE "characters" (

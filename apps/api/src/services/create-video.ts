@@ -1,6 +1,6 @@
 import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
-import { decodeImage } from '@reelay/providers';
-import { createTask, discardUnstartedTask, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
+import { decodeImage, modelSupports } from '@reelay/providers';
+import { createTask, discardUnstartedTask, findCharactersForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
@@ -42,6 +42,20 @@ function assertModelAllowed(key: ApiKey, model: string): void {
 }
 
 /**
+ * Characters a create names must be the key's own (another key's is as unknown as one never made)
+ * and the model's providers must take them: decided before anything is stored.
+ */
+async function assertCharactersUsable(deps: ApiDeps, key: ApiKey, input: CreateVideoInput): Promise<void> {
+  if (input.characterIds.length === 0) return;
+  const found = new Set((await findCharactersForOwner(deps.db, input.characterIds, key.id)).map((c) => c.id));
+  const missing = input.characterIds.filter((id) => !found.has(id));
+  if (missing.length) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: characters names no character of this API key: ${missing.join(', ')}`, 'characters');
+  if (!modelSupports(input.model, 'characters')) {
+    throw new ApiError(400, 'unsupported_operation', `Model ${input.model.id} does not support characters`, 'characters');
+  }
+}
+
+/**
  * The header of an input image was read at validation; here its data is decoded, before anything
  * is stored: right magic bytes over broken data is a 400 on its field, not a task that fails
  * later in a renderer or upstream. ffmpeg's own words go to the log only.
@@ -72,6 +86,7 @@ export async function createVideo(
   idempotency: IdempotencyClaim | null = null,
 ): Promise<VideoRow> {
   assertModelAllowed(key, input.model.id);
+  await assertCharactersUsable(deps, key, input);
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
@@ -103,6 +118,7 @@ export async function createVideo(
       user: input.user,
       metadata: input.metadata as object,
       callbackUrl: input.callbackUrl,
+      characterIds: input.characterIds,
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.requestHash ?? null,
       createdAt: now,

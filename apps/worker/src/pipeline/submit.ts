@@ -1,5 +1,5 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { chooseTarget, recordSubmitRound, transitionTask, type Task } from '@reelay/db';
+import { chooseTarget, findCharactersForOwner, recordSubmitRound, transitionTask, type Character, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitRequest } from '@reelay/providers';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
@@ -29,6 +29,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     return done;
   }
   const targets = await orderedTargets(ctx, model, task);
+  const characters = task.characterIds.length ? await findCharactersForOwner(ctx.db, task.characterIds, task.apiKeyId) : [];
   let retryInMs = Infinity;
   let lastError: string | null = null;
   let onlyAuthFailures = true; // every target refused our key: retrying later will not help
@@ -54,7 +55,7 @@ export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOu
     let upstreamId: string;
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
-      ({ upstreamId } = await provider.submit({ ...submitRequest(ctx, task, target), webhookUrl }));
+      ({ upstreamId } = await provider.submit({ ...submitRequest(ctx, task, target, characters), webhookUrl }));
     } catch (err) {
       await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
@@ -115,7 +116,7 @@ async function orderedTargets(ctx: WorkerContext, model: ModelSpec, task: Task):
   return sticky > 0 ? [targets[sticky]!, ...targets.filter((_, i) => i !== sticky)] : targets;
 }
 
-function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget): SubmitRequest {
+function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget, characters: Character[]): SubmitRequest {
   return {
     taskId: task.id,
     idempotencyKey: task.id,
@@ -133,6 +134,7 @@ function submitRequest(ctx: WorkerContext, task: Task, target: ModelTarget): Sub
     operation: task.operation as SubmitRequest['operation'],
     sourceVideoPath: task.sourceVideoRef ? ctx.storage.pathOf(task.sourceVideoRef) : null,
     sourceSeconds: task.sourceSeconds,
+    characters: characters.map((c) => ({ id: c.id, name: c.name, videoPath: ctx.storage.pathOf(c.videoRef) })),
   };
 }
 

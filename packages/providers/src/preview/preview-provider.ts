@@ -69,6 +69,7 @@ export class PreviewProvider implements Provider {
       seed: req.seed,
       n: operation === 'create' ? req.n : 1,
       ...(operation !== 'create' ? { operation, sourceFile, sourceSeconds: req.sourceSeconds ?? null } : {}),
+      ...(req.characters?.length ? { characters: req.characters.map((c) => c.name) } : {}),
     };
     writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
     renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));

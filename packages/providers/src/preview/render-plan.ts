@@ -15,6 +15,8 @@ export interface RenderSpec {
   sourceFile?: string | null; // relative to the render folder
   /** Extensions: seconds of the source kept before the new segment. */
   sourceSeconds?: number | null;
+  /** Names of the characters the request cast, shown in the caption. */
+  characters?: string[];
 }
 
 export const frameCount = (spec: RenderSpec): number => Math.max(1, Math.round(spec.durationSeconds * spec.fps));
@@ -62,7 +64,9 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   const captionFile = `caption-${index}.txt`;
   const textFiles: Record<string, string> = {
     [promptFile]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
-    [captionFile]: `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}`,
+    [captionFile]:
+      `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}` +
+      (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
   };
   if (spec.sourceFile && (spec.operation === 'edit' || spec.operation === 'extend')) {
     return { args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile), textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile) };
