@@ -39,6 +39,14 @@ const imageUrlObject = z.strictObject(
   { error: 'must be a file upload or {"image_url": "..."}' },
 );
 
+const fileIdObject = z.strictObject(
+  { file_id: text().meta({ description: 'Id of an image file of this API key (POST /v1/files, purpose vision or user_data)' }) },
+  { error: 'must be a file upload, {"image_url": "..."} or {"file_id": "file-..."}' },
+);
+
+/** OpenAI's file id form: `file-` and letters or digits. */
+const FILE_ID = /^file-[0-9A-Za-z_-]{1,80}$/;
+
 /** Extended provider parameters: an object, or (in multipart) one JSON string holding an object. */
 const metadata = z
   .union([z.record(z.string(), z.unknown()), z.string()], { error: 'must be an object' })
@@ -87,9 +95,9 @@ export const createVideoBodySchema = z
       .nullish()
       .meta({ description: 'http(s) URL, data URL or raw base64 of a PNG/JPEG/WebP image (image-to-video)' }),
     input_reference: z
-      .union([text(), imageUrlObject], { error: 'must be a file upload or {"image_url": "..."}' })
+      .union([text(), imageUrlObject, fileIdObject], { error: 'must be a file upload, {"image_url": "..."} or {"file_id": "file-..."}' })
       .nullish()
-      .meta({ description: 'OpenAI form of image: a file (multipart) or {"image_url": "..."}' }),
+      .meta({ description: 'OpenAI form of image: a file (multipart), {"image_url": "..."} or {"file_id": "file-..."} (an image uploaded to /v1/files)' }),
     duration: decimal('must be a number').nullish().meta({ description: 'Seconds (seed spelling)' }),
     seconds: decimal('must be a number').nullish().meta({ description: 'Seconds as a string, e.g. "4" (OpenAI spelling)' }),
     width: integer('must be an integer').nullish(),
@@ -189,7 +197,11 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
 }
 
 /** An image input and the field it came in (named by a 400 about it). */
-export type ImageInput = { kind: 'url'; url: string; param: string } | { kind: 'bytes'; image: ImageBytes; param: string };
+export type ImageInput =
+  | { kind: 'url'; url: string; param: string }
+  | { kind: 'bytes'; image: ImageBytes; param: string }
+  /** A file the key stored earlier; its bytes are looked up (and checked like an upload) at create. */
+  | { kind: 'file'; fileId: string; param: string };
 
 export interface CreateVideoInput {
   model: ModelSpec;
@@ -273,7 +285,11 @@ export function parseCreateRequest(
   const ref = raw.input_reference;
   if (given(ref) && ref !== '') {
     if (image) throw invalidParameter('input_reference', 'cannot be combined with image');
-    image = typeof ref === 'string' ? parseImage(ref, 'input_reference', limits) : parseImage(ref.image_url, 'input_reference.image_url', limits);
+    if (typeof ref === 'string') image = parseImage(ref, 'input_reference', limits);
+    else if ('file_id' in ref) {
+      if (!FILE_ID.test(ref.file_id)) throw invalidParameter('input_reference.file_id', 'must be a file id (file-...)');
+      image = { kind: 'file', fileId: ref.file_id, param: 'input_reference.file_id' };
+    } else image = parseImage(ref.image_url, 'input_reference.image_url', limits);
   }
   if (upload) {
     if (image) throw invalidParameter(upload.field, 'cannot be combined with another image input');

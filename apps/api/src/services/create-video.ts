@@ -1,4 +1,4 @@
-import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import { ApiError, checkImageBytes, estimateCostMicros, invalidParameter, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
 import { decodeImage, modelSupports } from '@reelay/providers';
 import { createTask, discardUnstartedTask, findCharactersForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
@@ -39,6 +39,14 @@ function assertModelAllowed(key: ApiKey, model: string): void {
   if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
     throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
   }
+}
+
+/** The bytes of an image file of this key (input_reference.file_id), checked like an upload. */
+async function storedImageFile(deps: ApiDeps, key: ApiKey, fileId: string, param: string): Promise<ImageBytes> {
+  const data = deps.inputFiles ? await deps.inputFiles.imageFile(key.id, fileId) : null;
+  if (!data) throw invalidParameter(param, 'names no image file of this API key (purpose vision or user_data)');
+  if (data.length > deps.config.REELAY_MAX_IMAGE_BYTES) throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
+  return checkImageBytes(data, param, deps.config.REELAY_MAX_IMAGE_PIXELS);
 }
 
 /**
@@ -91,7 +99,12 @@ export async function createVideo(
   let imageRef: string | null = null;
   if (input.image) {
     const { param } = input.image;
-    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url, param);
+    const image =
+      input.image.kind === 'bytes'
+        ? input.image.image
+        : input.image.kind === 'file'
+          ? await storedImageFile(deps, key, input.image.fileId, param)
+          : await fetchImageUrl(deps, input.image.url, param);
     await assertImageDecodes(deps, image, param);
     const ext = image.mime.split('/')[1]!;
     imageRef = taskKeys.inputImage(id, ext);
