@@ -14,7 +14,7 @@ import type { ApiKeyCache } from './services/api-key-cache';
  * file of that key whose purpose allows it as an input (vision, user_data), or null for any other
  * id. The Files API provides it; without one, no file id names anything.
  */
-export interface InputFileLookup {
+interface InputFileLookup {
   imageFile(apiKeyId: string, fileId: string): Promise<Buffer | null>;
 }
 
