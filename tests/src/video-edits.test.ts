@@ -52,6 +52,7 @@ beforeAll(async () => {
     id: 'tiny-fal',
     targets: [{ provider: 'fal', upstreamModel: 'fal-ai/example', baseUrl: 'http://127.0.0.1:9', credentials: 'EDITS_TEST_FAL_KEY' }],
   });
+  catalog.models.push({ ...catalog.models.find((m: { id: string }) => m.id === 'tiny'), id: 'tiny-priced', pricing: [{ microsPerSecond: 1000 }] });
   writeFileSync(path, JSON.stringify(catalog));
   stack = await startStack({ REELAY_MODELS_FILE: path, EDITS_TEST_FAL_KEY: 'not-a-real-key', REELAY_CORS_ORIGINS: '*', REELAY_MAX_VIDEO_UPLOAD_BYTES: '400000' });
   openai = client(stack, stack.key);
@@ -117,6 +118,19 @@ test('extend: one continuous MP4, the source followed by `seconds` more, billed 
   const fromUpload = await openai.videos.extend({ prompt: 'and then', seconds: '1' as OpenAI.Videos.VideoSeconds, video: upload, model: 'tiny' } as OpenAI.Videos.VideoExtendParams);
   expect((await finished(openai, fromUpload.id)).status).toBe('completed');
   expect(probe(await content(openai, fromUpload.id))).toMatchObject({ width: 128, height: 128, frames: 20 });
+});
+
+test('billing: an edit costs its whole clip, an extension only the seconds it adds', async () => {
+  const source = await openai.videos.create({ model: 'tiny-priced', prompt: 'priced source', seconds: '1' as OpenAI.Videos.VideoSeconds });
+  expect((await finished(openai, source.id)).status).toBe('completed');
+  const edit = await openai.videos.edit({ prompt: 'priced edit', video: { id: source.id } });
+  const ext = await openai.videos.extend({ prompt: 'priced extension', seconds: '3' as OpenAI.Videos.VideoSeconds, video: { id: source.id } });
+  const costs = [];
+  for (const id of [source.id, edit.id, ext.id]) {
+    await finished(openai, id);
+    costs.push((await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key })).body.cost_micros);
+  }
+  expect(costs).toEqual([1000, 1000, 3000]);
 });
 
 test('createCharacter / getCharacter round-trip; another key gets 404 for the character and 400 for the video', async () => {
