@@ -145,7 +145,8 @@ const cases: Case[] = [
   { name: 'multipart number as a word', req: form([{ name: 'prompt', value: 'a' }, { name: 'seconds', value: 'four' }]), param: 'seconds' },
   { name: 'multipart metadata not JSON', req: form([...okParts, { name: 'metadata', value: '{style: noir' }]), param: 'metadata' },
   { name: 'multipart unknown field', req: form([...okParts, { name: 'quality', value: 'high' }]), param: 'quality' },
-  { name: 'multipart unknown bracket field', req: form([...okParts, { name: 'input_reference[file_id]', value: 'file_1' }]), param: 'input_reference' },
+  { name: 'multipart unknown bracket field', req: form([...okParts, { name: 'input_reference[file_url]', value: 'file_1' }]), param: 'input_reference' },
+  { name: 'multipart file id of the wrong form', req: form([...okParts, { name: 'input_reference[file_id]', value: 'file_1' }]), param: 'input_reference.file_id' },
 ];
 
 test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {

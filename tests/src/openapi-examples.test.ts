@@ -117,6 +117,8 @@ function problemWith(doc: Doc, req: ExampleRequest, res: Awaited<ReturnType<type
   return validate(res.body) ? null : `${req.label}: the ${res.status} body is not the documented one: ${ajv.errorsText(validate.errors)}`;
 }
 
+/** The example video id the document uses in paths and bodies. */
+const PLACEHOLDER_VIDEO_ID = 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e';
 const ajv = new Ajv2020({ strict: false, validateFormats: false });
 const VIDEO_WEBHOOK_OPS = new Set(['upstreamProjectWebhook', 'upstreamTaskWebhook']);
 const sent = new Set<string>();
@@ -148,6 +150,10 @@ describe('the API with the built-in catalog', () => {
         'DELETE /v1/videos/{video_id}',
         'GET /v1/videos/{video_id}/content',
         'POST /v1/videos/{video_id}/remix',
+        'POST /v1/videos/edits',
+        'POST /v1/videos/extensions',
+        'POST /v1/videos/characters',
+        'GET /v1/videos/characters/{character_id}',
         'GET /v1/models',
         'GET /v1/models/{model_id}',
         'GET /v1/usage',
@@ -215,6 +221,7 @@ describe('the API with the built-in catalog', () => {
           if (p.name === 'key_id') expect(isIssuedId('key', example)).toBe(true);
           if (p.name === 'batch_id') expect(isIssuedId('batch', example)).toBe(true);
           if (p.name === 'file_id') expect(example).toMatch(/^file-[0-9A-Za-z]+$/);
+          if (p.name === 'character_id') expect(isIssuedId('char', example)).toBe(true);
         }
       }
     }
@@ -243,12 +250,15 @@ describe('the API with the built-in catalog', () => {
     const newBatch = async () =>
       (await http(stack, 'POST', '/v1/batches', { key: stack.key, json: { input_file_id: sharedFile, endpoint: '/v1/videos', completion_window: '24h' } })).body.id as string;
     const sharedBatch = await newBatch();
+    const character = await http(stack, 'POST', '/v1/videos/characters', { key: stack.key, json: { name: 'example', video: { id: completed } } });
+    expect(character.status).toBe(200);
     // Ids the examples stand for; an operation that consumes its object gets a fresh one.
     const ids = async (op: Operation): Promise<Record<string, string>> => ({
       video_id: ['deleteVideo', 'cancelTask'].includes(op.operationId) ? await newVideo() : op.operationId === 'retryTask' ? await cancelledVideo() : completed,
       key_id: ['deleteApiKey', 'revokeApiKey'].includes(op.operationId) ? await newKey() : sharedKey,
       file_id: op.operationId === 'deleteFile' ? await newFile() : sharedFile,
       batch_id: op.operationId === 'cancelBatch' ? await newBatch() : sharedBatch,
+      character_id: character.body.id,
     });
     // Bodies that must name a real object, or carry a real file part.
     const bodyFor = (req: ExampleRequest): string | FormData | undefined => {
@@ -256,17 +266,21 @@ describe('the API with the built-in catalog', () => {
       if (req.op.operationId === 'createBatch') return JSON.stringify({ ...(req.body!.value as object), input_file_id: sharedFile });
       return undefined;
     };
+    // Bodies that name a source video (edits, extensions, characters) name the finished fixture.
+    const withFixture = (req: ExampleRequest): ExampleRequest =>
+      req.body ? { ...req, body: { ...req.body, value: JSON.parse(JSON.stringify(req.body.value).replaceAll(PLACEHOLDER_VIDEO_ID, completed)) } } : req;
 
     const requests = exampleRequests(doc).filter((r) => !VIDEO_WEBHOOK_OPS.has(r.op.operationId));
     const made: string[] = [];
     const problems: string[] = [];
-    for (const req of requests) {
+    for (const example of requests) {
+      const req = withFixture(example);
       const prepared = bodyFor(req);
       const res = await send(stack, doc, req, { ids: await ids(req.op), ...(prepared !== undefined ? { body: prepared } : {}) });
       const problem = problemWith(doc, req, res);
       if (problem) problems.push(problem);
       else sent.add(req.op.operationId);
-      if (res.status === 200 && ['createVideo', 'remixVideo'].includes(req.op.operationId)) made.push(res.body.id);
+      if (res.status === 200 && ['createVideo', 'remixVideo', 'editVideo', 'extendVideo'].includes(req.op.operationId)) made.push(res.body.id);
     }
     expect(problems).toEqual([]);
     expect(requests.length).toBeGreaterThanOrEqual(25);

@@ -1,3 +1,4 @@
+import cors from 'cors';
 import express, { type Express } from 'express';
 import { ApiError, assertSafeInput } from '@reelay/core';
 import type { ApiDeps } from './deps';
@@ -45,6 +46,9 @@ export function createApp(deps: ApiDeps): Express {
   // The API first, videos first: create and retrieve are what clients hammer, so they meet the
   // fewest layers (each router level and middleware showed in the profile under load).
   const authenticate = [requireApiKey(deps), rateLimitByKey(deps)];
+  // Browsers may call the API from other origins: it authenticates by bearer key, never by cookie.
+  // Only /v1: the admin API and the console keep the same-origin rule.
+  app.use('/v1', corsForApi(deps.config.REELAY_CORS_ORIGINS));
   app.use('/v1/videos', labelMount, videosRouter(deps, authenticate));
   // Before the API key check: upstreams authenticate with their signature instead.
   app.use('/v1/upstream-webhooks', labelMount, upstreamWebhooksRouter(deps));
@@ -64,4 +68,17 @@ export function createApp(deps: ApiDeps): Express {
   app.use((req, _res, next) => next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.logger, deps.config.REELAY_MAX_BODY_BYTES, deps.config.REELAY_MAX_IMAGE_BYTES));
   return app;
+}
+
+/** CORS for /v1/* with the `cors` package: preflights answered (204) before auth, no credentials. */
+function corsForApi(setting: string): express.RequestHandler {
+  const origins = setting.trim() === '*' ? '*' : setting.split(',').map((o) => o.trim().replace(/\/+$/, ''));
+  return cors({
+    origin: origins,
+    methods: ['GET', 'HEAD', 'POST', 'DELETE'],
+    credentials: false,
+    // Headers a browser client reads: pacing, retries, request ids, idempotent replays, ranges.
+    exposedHeaders: ['x-request-id', 'openai-poll-after-ms', 'retry-after', 'idempotent-replayed', 'content-range', 'content-length', 'etag'],
+    maxAge: 600,
+  });
 }

@@ -76,6 +76,21 @@ export const envSchema = z.object({
   /** Cap on an upstream provider's callback body (POST /v1/upstream-webhooks/…); larger ones get 413. */
   REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
   REELAY_MAX_B64_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  /** Cap on an uploaded source video (edits, extensions, characters); must fit in REELAY_MAX_BODY_BYTES. */
+  REELAY_MAX_VIDEO_UPLOAD_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  /** Longest uploaded source video accepted, in seconds. */
+  REELAY_MAX_VIDEO_UPLOAD_SECONDS: z.coerce.number().positive().default(60),
+  /**
+   * Origins a browser may call /v1/* from: `*` (any: the API uses bearer keys, never cookies) or a
+   * comma-separated list of origins (`https://app.example.com,http://localhost:3000`).
+   */
+  REELAY_CORS_ORIGINS: z
+    .string()
+    .default('*')
+    .refine(
+      (v) => v.trim() === '*' || v.split(',').every((o) => /^https?:\/\/[^/\s]+$/i.test(o.trim())),
+      'must be * or comma-separated origins like https://app.example.com (scheme and host, no path)',
+    ),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   FFPROBE_PATH: z.string().default('ffprobe'),
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(50),

@@ -3,11 +3,14 @@ import { ApiError, invalidParameter } from './errors';
 import { describeRange, type ModelCatalog, type ModelSpec } from './catalog';
 import { randomSeed, SEED_MAX } from './ids';
 import { checkImageBytes, decodeImageString, DEFAULT_MAX_IMAGE_PIXELS, type ImageBytes } from './image';
-import { findUnsafe, MAX_INPUT_DEPTH } from './input-guard';
+import { findUnsafe, isIssuedId, MAX_INPUT_DEPTH } from './input-guard';
 
 const DECIMAL = /^\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*$/;
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const METADATA_MAX_JSON = 16_384;
+const MAX_CHARACTERS = 10;
+/** A character id written in a prompt (ids are `char_` and 20 base62 characters). */
+const CHARACTER_IN_PROMPT = /(?<![0-9A-Za-z_])char_[0-9A-Za-z]{20}(?![0-9A-Za-z])/g;
 
 /** A number, or its decimal text (multipart bodies carry every value as text). */
 const decimal = (rule: string) =>
@@ -35,6 +38,14 @@ const imageUrlObject = z.strictObject(
   { image_url: text().meta({ description: 'http(s) URL, data URL or raw base64 of a PNG/JPEG/WebP image' }) },
   { error: 'must be a file upload or {"image_url": "..."}' },
 );
+
+const fileIdObject = z.strictObject(
+  { file_id: text().meta({ description: 'Id of an image file of this API key (POST /v1/files, purpose vision or user_data)' }) },
+  { error: 'must be a file upload, {"image_url": "..."} or {"file_id": "file-..."}' },
+);
+
+/** OpenAI's file id form: `file-` and letters or digits. */
+const FILE_ID = /^file-[0-9A-Za-z_-]{1,80}$/;
 
 /** Extended provider parameters: an object, or (in multipart) one JSON string holding an object. */
 const metadata = z
@@ -84,9 +95,9 @@ export const createVideoBodySchema = z
       .nullish()
       .meta({ description: 'http(s) URL, data URL or raw base64 of a PNG/JPEG/WebP image (image-to-video)' }),
     input_reference: z
-      .union([text(), imageUrlObject], { error: 'must be a file upload or {"image_url": "..."}' })
+      .union([text(), imageUrlObject, fileIdObject], { error: 'must be a file upload, {"image_url": "..."} or {"file_id": "file-..."}' })
       .nullish()
-      .meta({ description: 'OpenAI form of image: a file (multipart) or {"image_url": "..."}' }),
+      .meta({ description: 'OpenAI form of image: a file (multipart), {"image_url": "..."} or {"file_id": "file-..."} (an image uploaded to /v1/files)' }),
     duration: decimal('must be a number').nullish().meta({ description: 'Seconds (seed spelling)' }),
     seconds: decimal('must be a number').nullish().meta({ description: 'Seconds as a string, e.g. "4" (OpenAI spelling)' }),
     width: integer('must be an integer').nullish(),
@@ -102,6 +113,11 @@ export const createVideoBodySchema = z
     response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
     user: text().max(256, 'must be at most 256 characters').nullish().meta({ description: 'End-user id, stored and filterable' }),
     metadata: metadata.nullish(),
+    characters: z
+      .array(z.union([text(), z.strictObject({ id: text() })], { error: 'must be a character id or {"id": "char_..."}' }), { error: 'must be a list of character ids' })
+      .max(MAX_CHARACTERS, `must name at most ${MAX_CHARACTERS} characters`)
+      .nullish()
+      .meta({ description: 'Characters (from POST /v1/videos/characters) to cast; ids written in the prompt count too' }),
     callback_url: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL of at most 2048 characters' })
       .max(2048, 'must be an http(s) URL of at most 2048 characters')
@@ -120,6 +136,42 @@ export const CREATE_FIELDS = Object.keys(createVideoBodySchema.shape) as (keyof 
 export const remixVideoBodySchema = z
   .strictObject({ prompt: text().min(1, 'must not be empty').meta({ description: 'The new prompt' }) })
   .meta({ id: 'RemixVideoRequest' });
+
+/** `video` of an edit or extension: `{"id": "vid_…"}` (in multipart `video[id]`), or an MP4 upload (not in the body). */
+const videoReference = z
+  .strictObject({ id: text().meta({ description: 'Id of a completed video of this API key' }) }, { error: 'must be an MP4 upload or {"id": "vid_..."}' })
+  .meta({ description: 'The source: {"id": "vid_..."} of a completed video of this key, or an MP4 file (multipart)' });
+
+const sourceFields = {
+  model: text().nullish().meta({ description: "Model that renders it; the source video's model, or the catalog default for an upload" }),
+  prompt: text().min(1, 'must not be empty').meta({ description: 'What the new video should show' }),
+  video: videoReference.nullish(),
+  response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
+  user: text().max(256, 'must be at most 256 characters').nullish(),
+};
+
+/** POST /v1/videos/edits: the source re-rendered under a new prompt, same duration and size. */
+export const editVideoBodySchema = z.strictObject(sourceFields).meta({ id: 'EditVideoRequest' });
+
+/** POST /v1/videos/extensions: the source followed by `seconds` more. */
+export const extendVideoBodySchema = z
+  .strictObject({ ...sourceFields, seconds: decimal('must be a number').meta({ description: 'Seconds to add after the source, e.g. "4"' }) })
+  .meta({ id: 'ExtendVideoRequest' });
+
+export type EditVideoBody = z.output<typeof editVideoBodySchema>;
+export type ExtendVideoBody = z.output<typeof extendVideoBodySchema>;
+
+/** POST /v1/videos/characters: a name and the `video` (an MP4 upload, or `{"id"}` of a completed video of the key). */
+export const createCharacterBodySchema = z
+  .strictObject({
+    name: text()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(80, 'must be at most 80 characters')
+      .meta({ description: 'Display name of the character' }),
+    video: videoReference.nullish(),
+  })
+  .meta({ id: 'CreateCharacterRequest' });
 
 /** The first problem zod found, as the API's 400 (an unknown field is reported before the rest). */
 export function zodIssueToApiError(error: z.ZodError): ApiError {
@@ -145,7 +197,11 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.outp
 }
 
 /** An image input and the field it came in (named by a 400 about it). */
-export type ImageInput = { kind: 'url'; url: string; param: string } | { kind: 'bytes'; image: ImageBytes; param: string };
+export type ImageInput =
+  | { kind: 'url'; url: string; param: string }
+  | { kind: 'bytes'; image: ImageBytes; param: string }
+  /** A file the key stored earlier; its bytes are looked up (and checked like an upload) at create. */
+  | { kind: 'file'; fileId: string; param: string };
 
 export interface CreateVideoInput {
   model: ModelSpec;
@@ -161,6 +217,8 @@ export interface CreateVideoInput {
   user: string | null;
   metadata: Record<string, unknown>;
   callbackUrl: string | null;
+  /** Characters the request names (`characters`, then ids in the prompt), without repeats; ownership is checked later. */
+  characterIds: string[];
 }
 
 export interface CreateLimits {
@@ -170,7 +228,7 @@ export interface CreateLimits {
   maxImagePixels?: number;
 }
 
-function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
+export function checkIn(param: string, value: number, r: { min: number; max: number } | { values: number[] }, unit: string): void {
   const ok = 'values' in r ? r.values.includes(value) : value >= r.min && value <= r.max;
   if (!ok) throw invalidParameter(param, `must be ${describeRange(r, unit)}`);
 }
@@ -227,7 +285,11 @@ export function parseCreateRequest(
   const ref = raw.input_reference;
   if (given(ref) && ref !== '') {
     if (image) throw invalidParameter('input_reference', 'cannot be combined with image');
-    image = typeof ref === 'string' ? parseImage(ref, 'input_reference', limits) : parseImage(ref.image_url, 'input_reference.image_url', limits);
+    if (typeof ref === 'string') image = parseImage(ref, 'input_reference', limits);
+    else if ('file_id' in ref) {
+      if (!FILE_ID.test(ref.file_id)) throw invalidParameter('input_reference.file_id', 'must be a file id (file-...)');
+      image = { kind: 'file', fileId: ref.file_id, param: 'input_reference.file_id' };
+    } else image = parseImage(ref.image_url, 'input_reference.image_url', limits);
   }
   if (upload) {
     if (image) throw invalidParameter(upload.field, 'cannot be combined with another image input');
@@ -279,10 +341,21 @@ export function parseCreateRequest(
   const n = raw.n ?? 1;
   if (n < 1 || n > model.maxN) throw invalidParameter('n', `must be between 1 and ${model.maxN} for model ${model.id}`);
 
+  const characterIds: string[] = [];
+  for (const [i, c] of (raw.characters ?? []).entries()) {
+    const id = typeof c === 'string' ? c : c.id;
+    if (!isIssuedId('char', id)) throw invalidParameter(`characters.${i}`, 'must be a character id (char_...)');
+    characterIds.push(id);
+  }
+  for (const m of (prompt ?? '').matchAll(CHARACTER_IN_PROMPT)) characterIds.push(m[0]);
+  const uniqueCharacters = [...new Set(characterIds)];
+  if (uniqueCharacters.length > MAX_CHARACTERS) throw invalidParameter('characters', `must name at most ${MAX_CHARACTERS} characters`);
+
   return {
     model,
     prompt,
     image,
+    characterIds: uniqueCharacters,
     durationSeconds,
     width,
     height,
@@ -294,6 +367,16 @@ export function parseCreateRequest(
     metadata: raw.metadata ?? {},
     callbackUrl: raw.callback_url ?? null,
   };
+}
+
+/** Why a size is outside a model's limits (as the rest of a 400 message), or null when it fits. */
+export function sizeProblem(model: ModelSpec, width: number, height: number): string | null {
+  if ('values' in model.size) return model.size.values.includes(`${width}x${height}`) ? null : `must be one of ${model.size.values.join(', ')}`;
+  const { width: wr, height: hr } = model.size;
+  if (width < wr.min || width > wr.max) return `must be ${wr.min}..${wr.max} pixels wide`;
+  if (height < hr.min || height > hr.max) return `must be ${hr.min}..${hr.max} pixels high`;
+  if (width % 2 !== 0 || height % 2 !== 0) return 'must have an even width and height';
+  return null;
 }
 
 function checkSize(model: ModelSpec, width: number, height: number, sizeParam: string): void {

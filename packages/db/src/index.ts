@@ -11,3 +11,4 @@ export * from './health';
 export * from './tasks/reconcile';
 export * from './files';
 export * from './batches';
+export * from './characters';

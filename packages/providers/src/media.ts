@@ -88,3 +88,56 @@ export function decodeImage(tools: MediaTools, data: Buffer, mime: string, timeo
     });
   });
 }
+
+export type UploadProbe =
+  | { ok: true; width: number; height: number; fps: number; durationSeconds: number }
+  | { ok: false; reason: 'not_mp4' | 'no_video' | 'undecodable' | 'timeout'; detail: string }
+  | { ok: false; reason: 'unavailable'; detail: string };
+
+/**
+ * What an uploaded video is, read with ffprobe from a file on disk (an MP4 may keep its index at
+ * the end, so a pipe is not enough): the container must be MP4/MOV with a video stream whose
+ * first frame decodes. `detail` (ffprobe's words) is for logs only.
+ */
+export async function probeUpload(tools: MediaTools, path: string, timeoutMs: number): Promise<UploadProbe> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(
+      tools.ffprobePath,
+      ['-v', 'error', '-show_entries', 'stream=codec_type,width,height,avg_frame_rate,r_frame_rate:format=format_name,duration', '-of', 'json', path],
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 },
+    ));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { killed?: boolean; stderr?: string };
+    if (e.code === 'ENOENT') return { ok: false, reason: 'unavailable', detail: e.message };
+    if (e.killed) return { ok: false, reason: 'timeout', detail: `killed after ${timeoutMs} ms` };
+    return { ok: false, reason: 'undecodable', detail: (e.stderr ?? e.message).slice(0, 2000) };
+  }
+  let j: { streams?: Array<Record<string, unknown>>; format?: { format_name?: string; duration?: string } };
+  try {
+    j = JSON.parse(stdout);
+  } catch {
+    return { ok: false, reason: 'undecodable', detail: 'ffprobe printed no JSON' };
+  }
+  if (!/(^|,)(mp4|mov)(,|$)/.test(j.format?.format_name ?? '')) return { ok: false, reason: 'not_mp4', detail: j.format?.format_name ?? 'unknown' };
+  const s = j.streams?.find((x) => x.codec_type === 'video');
+  if (!s) return { ok: false, reason: 'no_video', detail: 'no video stream' };
+  const rate = (v: unknown): number => {
+    const [num, den] = String(v).split('/').map(Number);
+    return num && den ? num / den : NaN;
+  };
+  const fps = Number.isFinite(rate(s.avg_frame_rate)) ? rate(s.avg_frame_rate) : rate(s.r_frame_rate);
+  const out = { width: Number(s.width), height: Number(s.height), fps, durationSeconds: Number(j.format?.duration) };
+  if (![out.width, out.height, out.fps, out.durationSeconds].every((v) => Number.isFinite(v) && v > 0)) {
+    return { ok: false, reason: 'undecodable', detail: `incomplete stream info ${JSON.stringify(out)}` };
+  }
+  // The header can lie: decode the first frame, as a render will have to.
+  try {
+    await run(tools.ffmpegPath, ['-v', 'error', '-xerror', '-i', path, '-frames:v', '1', '-f', 'null', '-'], { timeout: timeoutMs, killSignal: 'SIGKILL' });
+  } catch (err) {
+    const e = err as { killed?: boolean; stderr?: string; message: string };
+    if (e.killed) return { ok: false, reason: 'timeout', detail: `killed after ${timeoutMs} ms` };
+    return { ok: false, reason: 'undecodable', detail: (e.stderr ?? e.message).slice(0, 2000) };
+  }
+  return { ok: true, ...out };
+}

@@ -27,9 +27,24 @@ export interface SubmitRequest {
   seed: number;
   n: number;
   metadata: Record<string, unknown>;
+  /**
+   * `edit`: re-render `sourceVideoPath` under the prompt, same duration and size. `extend`: the
+   * source followed by `durationSeconds - sourceSeconds` new seconds. Only sent to adapters that
+   * list the operation in PROVIDER_OPERATIONS. Absent: a plain create.
+   */
+  operation?: VideoOperation;
+  /** Local path of the task's copy of its source MP4 (edits and extensions). */
+  sourceVideoPath?: string | null;
+  /** Length of that source, in seconds. */
+  sourceSeconds?: number | null;
+  /** Characters the request cast (only sent to adapters with the `characters` capability). */
+  characters?: { id: string; name: string; videoPath: string }[];
   /** Where the upstream may call back when the task ends (only when REELAY_PUBLIC_URL is set). */
   webhookUrl?: string;
 }
+
+/** What a task does besides a plain create: both start from a source video. */
+export type VideoOperation = 'create' | 'edit' | 'extend';
 
 export type OutputRef = { kind: 'url'; url: string; headers?: Record<string, string> } | { kind: 'file'; path: string };
 

@@ -1,5 +1,5 @@
 import { credentialFrom, type Config } from '@reelay/config';
-import { ModelCatalog, targetKey, type ModelTarget } from '@reelay/core';
+import { ModelCatalog, targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
 import { join, resolve } from 'node:path';
 import { ComfyUIProvider } from './comfyui/comfyui-provider';
 import { DEFAULT_FAL_BASE_URL, FalProvider } from './fal/fal-provider';
@@ -12,7 +12,7 @@ import { PreviewProvider } from './preview/preview-provider';
 import { DEFAULT_REPLICATE_BASE_URL, ReplicateProvider } from './replicate/replicate-provider';
 import { RunwayProvider } from './runway/runway-provider';
 import { SeedanceProvider } from './seedance/seedance-provider';
-import type { Provider, ProviderFactory } from './provider';
+import type { Provider, ProviderFactory, VideoOperation } from './provider';
 
 /**
  * Every adapter this build knows, by the name a catalog target uses in `provider`.
@@ -38,6 +38,25 @@ export const PROVIDER_FACTORIES: Record<string, ProviderFactory> = {
   seedance: (init) => SeedanceProvider.fromInit(init),
   comfyui: (init) => ComfyUIProvider.fromInit(init),
 };
+
+/** What an adapter can do besides a plain create. */
+export type ProviderCapability = Exclude<VideoOperation, 'create'> | 'characters';
+
+/**
+ * The capabilities each adapter has besides a plain create: preview renders edits and extensions
+ * itself and names cast characters in its caption; openai-compatible passes edits and extensions
+ * to its upstream's /v1/videos/edits and /v1/videos/extensions. Any adapter not listed does only
+ * creates.
+ */
+export const PROVIDER_OPERATIONS: Record<string, readonly ProviderCapability[]> = {
+  preview: ['edit', 'extend', 'characters'],
+  'openai-compatible': ['edit', 'extend'],
+};
+
+/** A model can do an operation when every one of its targets can (a task may land on any of them). */
+export function modelSupports(model: ModelSpec, operation: VideoOperation | ProviderCapability): boolean {
+  return operation === 'create' || model.targets.every((t) => PROVIDER_OPERATIONS[t.provider]?.includes(operation) ?? false);
+}
 
 /** The upstream each adapter calls when a target sets no `baseUrl`. */
 export const DEFAULT_BASE_URLS: Record<string, string> = {

@@ -12,6 +12,13 @@ export const taskKeys = {
     `videos/${taskId}/${index}/${variant === 'video' ? 'video.mp4' : `${variant}.jpg`}`,
   /** The input image, by its type's extension (png, jpeg, webp). */
   inputImage: (taskId: string, ext: string): string => `inputs/${taskId}/image.${ext}`,
+  /** The task's own copy of the video an edit or extension starts from (kept if the source is deleted). */
+  sourceVideo: (taskId: string): string => `inputs/${taskId}/source.mp4`,
+};
+
+/** A character's reference video, by character id (removed with the key's data, not with a task). */
+export const characterKeys = {
+  video: (characterId: string): string => `characters/${characterId}/video.mp4`,
 };
 
 /** Removes every stored object of a task (outputs and inputs); a no-op for what is already gone. */

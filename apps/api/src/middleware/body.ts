@@ -4,7 +4,8 @@ import qs from 'qs';
 import { ApiError, assertSafeInput, invalidParameter, MAX_INPUT_DEPTH } from '@reelay/core';
 import { duplicateTopLevelKey } from './json-keys';
 
-const FILE_FIELDS = new Set(['input_reference', 'image']);
+/** Fields a create takes a file in; edits, extensions and characters take `video` instead. */
+const IMAGE_FILE_FIELDS = ['input_reference', 'image'] as const;
 /** Bracket notation is rebuilt to this depth (`metadata[a][b]`); larger array indexes become object keys. */
 const FORM_DEPTH = 4;
 const FORM_ARRAY_LIMIT = 100;
@@ -66,7 +67,20 @@ export function jsonBody(limit: string | number) {
 }
 
 /** JSON or multipart/form-data, nothing else; limits come from config and are named in errors. */
-export function createBodyParser(limits: { maxBodyBytes: number; maxImageBytes: number }) {
+export interface BodyLimits {
+  maxBodyBytes: number;
+  maxImageBytes: number;
+  /**
+   * Set for routes whose file is a source video (edits, extensions, characters): the only file
+   * field is then `video`, capped at this many bytes. Absent: image files of a create.
+   */
+  maxVideoBytes?: number;
+}
+
+const fileFieldsOf = (limits: BodyLimits): readonly string[] => (limits.maxVideoBytes !== undefined ? ['video'] : IMAGE_FILE_FIELDS);
+const fileCap = (limits: BodyLimits): number => limits.maxVideoBytes ?? limits.maxImageBytes;
+
+export function createBodyParser(limits: BodyLimits) {
   const json = express.json({
     limit: limits.maxBodyBytes,
     strict: false,
@@ -121,7 +135,7 @@ const topField = (name: string): string => name.split('[', 1)[0]!;
  * bracket notation the openai SDK sends (`metadata[style]`, `input_reference[image_url]`, `key[]`)
  * with qs, whose depth and array-index limits keep a tiny body from making a huge or deep object.
  */
-function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageBytes: number }): Promise<ParsedCreateBody> {
+function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBody> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -129,7 +143,7 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
         headers: req.headers,
         defParamCharset: 'utf8',
         // busboy reports `limit` on reaching fileSize, so one byte more lets a file of exactly the cap through.
-        limits: { fileSize: limits.maxImageBytes + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
+        limits: { fileSize: fileCap(limits) + 1, files: 1, fields: 100, fieldSize: limits.maxBodyBytes, parts: 101, fieldNameSize: 200 },
       });
     } catch (err) {
       return reject(multipartError((err as Error).message));
@@ -164,14 +178,15 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
         if (!name) fail(multipartError('a part has no field name'));
         return;
       }
-      if (!FILE_FIELDS.has(name)) {
+      if (!fileFieldsOf(limits).includes(name)) {
         stream.resume();
-        return fail(invalidParameter(topField(name), 'is not a file field (send the image as input_reference)'));
+        const hint = limits.maxVideoBytes !== undefined ? 'send the MP4 as video' : 'send the image as input_reference';
+        return fail(invalidParameter(topField(name), `is not a file field (${hint})`));
       }
       const chunks: Buffer[] = [];
       pendingFile = new Promise<void>((done) => {
         stream.on('data', (c: Buffer) => chunks.push(c));
-        stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${limits.maxImageBytes} bytes`, name)));
+        stream.on('limit', () => fail(new ApiError(413, 'payload_too_large', `Uploaded file ${name} exceeds the limit of ${fileCap(limits)} bytes`, name)));
         // A body cut off inside the file errors the file's stream too: unhandled, that would end the process.
         stream.on('error', (err: Error) => {
           fail(multipartError(err.message, name));
@@ -183,7 +198,9 @@ function readMultipart(req: Request, limits: { maxBodyBytes: number; maxImageByt
         });
       });
     });
-    bb.on('filesLimit', () => fail(invalidParameter('input_reference', 'must be a single file; send one image')));
+    bb.on('filesLimit', () =>
+      fail(limits.maxVideoBytes !== undefined ? invalidParameter('video', 'must be a single file; send one MP4') : invalidParameter('input_reference', 'must be a single file; send one image')),
+    );
     bb.on('fieldsLimit', () => fail(multipartError('more than 100 fields')));
     bb.on('partsLimit', () => fail(multipartError('more than 101 parts')));
     bb.on('error', (err: Error) => fail(multipartError(err.message)));

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { createBatchBodySchema, createVideoBodySchema, keySettingsSchema, listVideosQuerySchema, remixVideoBodySchema } from '@reelay/core';
+import {
+  createBatchBodySchema,
+  createCharacterBodySchema,
+  createVideoBodySchema,
+  editVideoBodySchema,
+  extendVideoBodySchema,
+  keySettingsSchema,
+  listVideosQuerySchema,
+  remixVideoBodySchema,
+} from '@reelay/core';
 import { BATCH_RESPONSE_SCHEMAS, batchPaths } from './batch-paths';
 import {
   adminStatsSchema,
@@ -9,6 +18,7 @@ import {
   apiKeyCreatedSchema,
   apiKeyListSchema,
   apiKeySchema,
+  characterSchema,
   errorResponseSchema,
   healthSchema,
   modelListSchema,
@@ -27,7 +37,16 @@ type JsonSchema = Record<string, unknown>;
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
-const REQUEST_SCHEMAS = [createVideoBodySchema, remixVideoBodySchema, listVideosQuerySchema, keySettingsSchema, createBatchBodySchema];
+const REQUEST_SCHEMAS = [
+  createVideoBodySchema,
+  remixVideoBodySchema,
+  editVideoBodySchema,
+  extendVideoBodySchema,
+  createCharacterBodySchema,
+  listVideosQuerySchema,
+  keySettingsSchema,
+  createBatchBodySchema,
+];
 const RESPONSE_SCHEMAS = [
   errorResponseSchema,
   videoSchema,
@@ -42,6 +61,7 @@ const RESPONSE_SCHEMAS = [
   apiKeyListSchema,
   healthSchema,
   readinessSchema,
+  characterSchema,
   webhookReceivedSchema,
   adminTaskSchema,
   taskEventSchema,
@@ -116,6 +136,19 @@ const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) =>
 const webhookErrors = () => ({ ...errors(404, 413, 503), '401': errorResponse('The signature does not verify (invalid_signature)') });
 
 const json = (id: string, description: string) => ({ description, content: { 'application/json': { schema: ref(id) } } });
+
+/** openai-poll-after-ms: sent with a video that is not finished yet (openai-python's create_and_poll waits this long). */
+const pollAfterHeader = {
+  'openai-poll-after-ms': { description: 'While the video is pending or processing: milliseconds to wait before retrieving it again', schema: { type: 'integer', minimum: 1 } },
+};
+const videoAnswer = (description: string) => ({ ...json('Video', description), headers: pollAfterHeader });
+
+/** The multipart form of an edit, extension or character: `video` may be the MP4 itself. */
+function multipartWithVideo(json: JsonSchema): JsonSchema {
+  const props = { ...(json.properties as Record<string, JsonSchema>) };
+  props.video = { description: 'An MP4 file, or video[id] (a completed video of this key) in bracket notation', type: 'string', format: 'binary' };
+  return { ...json, properties: props, additionalProperties: false };
+}
 
 /** A request body with named examples, one schema per media type. */
 function body(media: Record<string, { schema: JsonSchema; examples: Record<string, { summary: string; value: unknown }> }>) {
@@ -212,7 +245,7 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
             },
           },
         }),
-        responses: { '200': json('Video', 'The new task'), ...errors(400, 401, 409, 413, 415, 429, 503) },
+        responses: { '200': videoAnswer('The new task'), ...errors(400, 401, 409, 413, 415, 429, 503) },
       },
       get: {
         operationId: 'listVideos',
@@ -222,13 +255,82 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
         responses: { '200': json('VideoList', 'One page; the next page is after=<last_id>'), ...errors(400, 401, 429) },
       },
     },
+    '/v1/videos/edits': {
+      post: {
+        operationId: 'editVideo',
+        tags: ['videos'],
+        summary: "A new video: the source re-rendered under a new prompt, with the source's duration and size",
+        description:
+          'The source is `video`: `{"id"}` of a completed video of this key, or an uploaded MP4 (probed first: a bad one is a 400 on `video`). ' +
+          "The model is the source video's (or `model`); one whose provider cannot edit answers 400 `unsupported_operation`. Accepts an Idempotency-Key like a create.",
+        requestBody: body({
+          'application/json': {
+            schema: ref('EditVideoRequest'),
+            examples: { byId: { summary: 'Edit a completed video of this key', value: { prompt: 'The same scene at night, lit by paper lanterns', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+          },
+          'multipart/form-data': {
+            schema: ref('EditVideoMultipartRequest'),
+            examples: { form: { summary: 'As the openai SDK sends it (video[id], or a video file)', value: { prompt: 'The same scene in heavy snow', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+          },
+        }),
+        responses: { '200': videoAnswer('The new task'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
+      },
+    },
+    '/v1/videos/extensions': {
+      post: {
+        operationId: 'extendVideo',
+        tags: ['videos'],
+        summary: 'A new video: the source followed by `seconds` more, one continuous MP4',
+        description:
+          'The output is the source as it is, then a new segment of `seconds` (within the model\'s duration limits); it is billed for the new seconds. ' +
+          'The source is `video` as for an edit.',
+        requestBody: body({
+          'application/json': {
+            schema: ref('ExtendVideoRequest'),
+            examples: { byId: { summary: 'Extend a completed video of this key', value: { prompt: 'The camera pulls back to show the whole harbour', seconds: '4', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+          },
+          'multipart/form-data': {
+            schema: ref('ExtendVideoMultipartRequest'),
+            examples: { form: { summary: 'As the openai SDK sends it', value: { prompt: 'And then it starts to rain', seconds: '2', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+          },
+        }),
+        responses: { '200': videoAnswer('The new task'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
+      },
+    },
+    '/v1/videos/characters': {
+      post: {
+        operationId: 'createCharacter',
+        tags: ['videos'],
+        summary: 'A character from a video (an MP4 upload, or a completed video of this key), kept for this key',
+        requestBody: body({
+          'multipart/form-data': {
+            schema: ref('CreateCharacterMultipartRequest'),
+            examples: { form: { summary: 'A name and the video (here by id; the openai SDK uploads a file)', value: { name: 'Captain Kite', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+          },
+          'application/json': {
+            schema: ref('CreateCharacterRequest'),
+            examples: { byId: { summary: 'From a completed video of this key', value: { name: 'Harbour cat', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+          },
+        }),
+        responses: { '200': json('Character', 'The character'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
+      },
+    },
+    '/v1/videos/characters/{character_id}': {
+      get: {
+        operationId: 'getCharacter',
+        tags: ['videos'],
+        summary: 'A character of this key (another key\'s is a 404)',
+        parameters: [{ name: 'character_id', in: 'path', required: true, description: 'A character id (char_…) of this key', schema: { type: 'string' }, example: 'char_8Hq2bQ0nT5xWcL3mZr7a' }],
+        responses: { '200': json('Character', 'The character'), ...errors(401, 404, 429) },
+      },
+    },
     '/v1/videos/{video_id}': {
       get: {
         operationId: 'retrieveVideo',
         tags: ['videos'],
         summary: 'The video object',
         parameters: [videoId],
-        responses: { '200': json('Video', 'The video'), ...errors(401, 404, 429) },
+        responses: { '200': videoAnswer('The video'), ...errors(401, 404, 429) },
       },
       delete: {
         operationId: 'deleteVideo',
@@ -581,6 +683,7 @@ function publicPaths() {
 export function buildOpenApiDocument(): Record<string, unknown> {
   const schemas = components();
   schemas.CreateVideoMultipartRequest = multipartCreate(schemas.CreateVideoRequest!);
+  for (const id of ['EditVideo', 'ExtendVideo', 'CreateCharacter']) schemas[`${id}MultipartRequest`] = multipartWithVideo(schemas[`${id}Request`]!);
   const paths = { ...apiPaths(schemas), ...batchPaths({ json, errors }), ...adminPaths(), ...publicPaths() };
   delete schemas.ListVideosQuery; // documented as query parameters instead
 

@@ -58,6 +58,15 @@ export const videoDeletedSchema = z
   .object({ id: z.string(), object: z.literal('video.deleted'), deleted: z.literal(true) })
   .meta({ id: 'VideoDeleted' });
 
+/** OpenAI's VideoCreateCharacterResponse / VideoGetCharacterResponse: exactly these three fields. */
+export const characterSchema = z
+  .object({
+    id: z.string().meta({ examples: ['char_8Hq2bQ0nT5xWcL3mZr7a'] }),
+    name: z.string(),
+    created_at: z.number().int().meta({ description: 'Unix seconds' }),
+  })
+  .meta({ id: 'Character' });
+
 export const modelUpstreamSchema = z
   .object({
     adapter: z.string().meta({ description: 'The adapter of the target tried first: "preview" is the built-in renderer (placeholder clips, no real model)', examples: ['preview', 'openai-compatible', 'replicate'] }),

@@ -1,12 +1,29 @@
 import { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import rangeParser from 'range-parser';
-import { ApiError, invalidParameter, isIssuedId, listVideosQuerySchema, notFound, parseBody, parseCreateRequest, remixVideoBodySchema, verifyContentGrant, type ContentVariant } from '@reelay/core';
+import {
+  ApiError,
+  createCharacterBodySchema,
+  editVideoBodySchema,
+  extendVideoBodySchema,
+  invalidParameter,
+  isIssuedId,
+  isLive,
+  listVideosQuerySchema,
+  notFound,
+  parseBody,
+  parseCreateRequest,
+  remixVideoBodySchema,
+  verifyContentGrant,
+  type ContentVariant,
+} from '@reelay/core';
 import { findListCursor, findTaskForOwner, findTaskOutput, findUndeletedTask, findVideoForOwner, listTasks } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
 import { deleteVideo } from '../services/delete-video';
 import { createOnce, idempotencyClaim } from '../services/idempotency';
+import { createCharacterFromVideo, getCharacter, presentCharacter } from '../services/characters';
+import { createFromSource } from '../services/source-video';
 import { remixVideo } from '../services/remix-video';
 import { presentVideo, presentVideoWithResult, publicBaseUrl } from '../services/present-video';
 
@@ -27,6 +44,17 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES, maxImagePixels: config.REELAY_MAX_IMAGE_PIXELS };
 
   const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
+  const videoBodyParser = createBodyParser({
+    maxBodyBytes: config.REELAY_MAX_BODY_BYTES,
+    maxImageBytes: config.REELAY_MAX_IMAGE_BYTES,
+    maxVideoBytes: config.REELAY_MAX_VIDEO_UPLOAD_BYTES,
+  });
+  /** openai-poll-after-ms on a video still running: when its next upstream poll is due (openai-python's create_and_poll waits this long). */
+  const pollAfter = (res: Response, task: { status: string; nextPollAt: Date | null }): void => {
+    if (!isLive(task.status)) return;
+    const due = task.nextPollAt ? task.nextPollAt.getTime() - Date.now() : config.POLL_MIN_MS;
+    res.setHeader('openai-poll-after-ms', String(Math.round(Math.min(Math.max(due, config.POLL_MIN_MS, 100), Math.max(config.POLL_MAX_MS, 100)))));
+  };
 
   router.post('/', bodyParser, async (req, res) => {
     const { body, upload } = req.createBody!;
@@ -36,7 +64,38 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
     const create = () => createVideo(deps, req.apiKey, input, String(req.id), claim);
     const { task, replayed } = claim ? await createOnce(deps, req.apiKey.id, claim, create) : { task: await create(), replayed: false };
     if (replayed) res.setHeader('idempotent-replayed', 'true');
+    pollAfter(res, task);
     res.status(200).json(await presentVideoWithResult(deps, req, task));
+  });
+
+  // Fixed paths (edits, extensions, characters) never match the `:id` routes below, whose param
+  // check would answer them 404.
+  for (const [path, operation, schema] of [
+    ['/edits', 'edit', editVideoBodySchema],
+    ['/extensions', 'extend', extendVideoBodySchema],
+  ] as const) {
+    router.post(path, videoBodyParser, async (req, res) => {
+      const { body, upload } = req.createBody!;
+      const input = parseBody(schema, body);
+      const claim = idempotencyClaim(req, req.createBody!);
+      const create = () => createFromSource(deps, req.apiKey, operation, input, upload, String(req.id), claim);
+      const { task, replayed } = claim ? await createOnce(deps, req.apiKey.id, claim, create) : { task: await create(), replayed: false };
+      if (replayed) res.setHeader('idempotent-replayed', 'true');
+      pollAfter(res, task);
+      res.status(200).json(await presentVideoWithResult(deps, req, task));
+    });
+  }
+
+  router.post('/characters', videoBodyParser, async (req, res) => {
+    const { body, upload } = req.createBody!;
+    const { name, video } = parseBody(createCharacterBodySchema, body);
+    res.status(200).json(presentCharacter(await createCharacterFromVideo(deps, req.apiKey, name, video, upload)));
+  });
+
+  router.get('/characters/:character_id', async (req, res) => {
+    const id = String(req.params.character_id);
+    if (!isIssuedId('char', id)) throw notFound('character');
+    res.json(presentCharacter(await getCharacter(deps, req.apiKey, id)));
   });
 
   router.get('/', async (req, res) => {
@@ -64,6 +123,7 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   router.get('/:id', async (req, res) => {
     const task = await findVideoForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
+    pollAfter(res, task);
     res.json(await presentVideoWithResult(deps, req, task));
   });
 

@@ -1,6 +1,6 @@
-import { ApiError, estimateCostMicros, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
-import { decodeImage } from '@reelay/providers';
-import { createTask, discardUnstartedTask, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
+import { ApiError, checkImageBytes, estimateCostMicros, invalidParameter, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import { decodeImage, modelSupports } from '@reelay/providers';
+import { createTask, discardUnstartedTask, findCharactersForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
@@ -41,6 +41,28 @@ function assertModelAllowed(key: ApiKey, model: string): void {
   }
 }
 
+/** The bytes of an image file of this key (input_reference.file_id), checked like an upload. */
+async function storedImageFile(deps: ApiDeps, key: ApiKey, fileId: string, param: string): Promise<ImageBytes> {
+  const data = deps.inputFiles ? await deps.inputFiles.imageFile(key.id, fileId) : null;
+  if (!data) throw invalidParameter(param, 'names no image file of this API key (purpose vision or user_data)');
+  if (data.length > deps.config.REELAY_MAX_IMAGE_BYTES) throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
+  return checkImageBytes(data, param, deps.config.REELAY_MAX_IMAGE_PIXELS);
+}
+
+/**
+ * Characters a create names must be the key's own (another key's is as unknown as one never made)
+ * and the model's providers must take them: decided before anything is stored.
+ */
+async function assertCharactersUsable(deps: ApiDeps, key: ApiKey, input: CreateVideoInput): Promise<void> {
+  if (input.characterIds.length === 0) return;
+  const found = new Set((await findCharactersForOwner(deps.db, input.characterIds, key.id)).map((c) => c.id));
+  const missing = input.characterIds.filter((id) => !found.has(id));
+  if (missing.length) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: characters names no character of this API key: ${missing.join(', ')}`, 'characters');
+  if (!modelSupports(input.model, 'characters')) {
+    throw new ApiError(400, 'unsupported_operation', `Model ${input.model.id} does not support characters`, 'characters');
+  }
+}
+
 /**
  * The header of an input image was read at validation; here its data is decoded, before anything
  * is stored: right magic bytes over broken data is a 400 on its field, not a task that fails
@@ -72,11 +94,17 @@ export async function createVideo(
   idempotency: IdempotencyClaim | null = null,
 ): Promise<VideoRow> {
   assertModelAllowed(key, input.model.id);
+  await assertCharactersUsable(deps, key, input);
   const id = newVideoId();
   let imageRef: string | null = null;
   if (input.image) {
     const { param } = input.image;
-    const image = input.image.kind === 'bytes' ? input.image.image : await fetchImageUrl(deps, input.image.url, param);
+    const image =
+      input.image.kind === 'bytes'
+        ? input.image.image
+        : input.image.kind === 'file'
+          ? await storedImageFile(deps, key, input.image.fileId, param)
+          : await fetchImageUrl(deps, input.image.url, param);
     await assertImageDecodes(deps, image, param);
     const ext = image.mime.split('/')[1]!;
     imageRef = taskKeys.inputImage(id, ext);
@@ -103,6 +131,7 @@ export async function createVideo(
       user: input.user,
       metadata: input.metadata as object,
       callbackUrl: input.callbackUrl,
+      characterIds: input.characterIds,
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.requestHash ?? null,
       createdAt: now,
@@ -124,7 +153,9 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     assertModelAllowed(key, data.model);
     const model = deps.catalog.get(data.model);
     const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
-    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, data.durationSeconds, data.n ?? 1);
+    // An extension is billed for the seconds it adds, not for the source it repeats.
+    const billedSeconds = data.operation === 'extend' ? data.durationSeconds - (data.sourceSeconds ?? 0) : data.durationSeconds;
+    const reservedMicros = estimateCostMicros(priceMicrosPerSecond, billedSeconds, data.n ?? 1);
     const outcome = await createTask(
       deps.db,
       { ...data, updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, requestId, priceMicrosPerSecond, reservedMicros },
@@ -133,7 +164,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
     if (outcome.refused) throw refusalError(outcome.refused);
     task = outcome.task;
   } catch (err) {
-    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw err;
   }
   try {
@@ -141,7 +172,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: New
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
-    if (data.imageRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw serviceUnavailable('The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });

@@ -1,6 +1,7 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { chooseTarget, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
+import { chooseTarget, findCharactersForOwner, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitAnswer, type SubmitRequest } from '@reelay/providers';
+import type { ObjectStorage } from '@reelay/storage';
 import { gateOf, routerOf, type WorkerContext } from '../context';
 import { failTask } from './fail-task';
 import { done, jitteredBackoff, waitFor, type StepOutcome } from './outcome';
@@ -20,12 +21,35 @@ import { settle } from './poll';
  * task id), so an upstream that honours the key returns the task it already made.
  */
 export async function submitTask(ctx: WorkerContext, task: Task): Promise<StepOutcome> {
-  // Adapters read the input image from a file: a local one for the whole round (from S3, a download).
-  if (task.imageRef) return ctx.storage.withLocalFile(task.imageRef, (imagePath) => submitRound(ctx, task, imagePath));
-  return submitRound(ctx, task, null);
+  const characters = task.characterIds.length ? await findCharactersForOwner(ctx.db, task.characterIds, task.apiKeyId) : [];
+  // Adapters read input images, source videos and character videos from files: local ones for the
+  // whole round (from S3, downloads).
+  const keys = [task.imageRef, task.sourceVideoRef, ...characters.map((c) => c.videoRef)];
+  return withLocalFiles(ctx.storage, keys, ([imagePath, sourceVideoPath, ...characterPaths]) =>
+    submitRound(ctx, task, {
+      imagePath: imagePath ?? null,
+      sourceVideoPath: sourceVideoPath ?? null,
+      characters: characters.map((c, i) => ({ id: c.id, name: c.name, videoPath: characterPaths[i]! })),
+    }),
+  );
 }
 
-async function submitRound(ctx: WorkerContext, task: Task, imagePath: string | null): Promise<StepOutcome> {
+/** Where the task's stored inputs are on this machine during a submit round. */
+interface LocalInputs {
+  imagePath: string | null;
+  sourceVideoPath: string | null;
+  characters: { id: string; name: string; videoPath: string }[];
+}
+
+/** Runs `use` with a local path for each key (null for a null key), each file kept until it returns. */
+function withLocalFiles<T>(storage: ObjectStorage, keys: (string | null)[], use: (paths: (string | null)[]) => Promise<T>, found: (string | null)[] = []): Promise<T> {
+  if (found.length === keys.length) return use(found);
+  const key = keys[found.length];
+  if (!key) return withLocalFiles(storage, keys, use, [...found, null]);
+  return storage.withLocalFile(key, (path) => withLocalFiles(storage, keys, use, [...found, path]));
+}
+
+async function submitRound(ctx: WorkerContext, task: Task, inputs: LocalInputs): Promise<StepOutcome> {
   const model = ctx.catalog.get(task.model);
   if (!model) {
     await failTask(ctx, task.id, 'upstream_error', `No provider is configured for model ${task.model}`);
@@ -62,7 +86,7 @@ async function submitRound(ctx: WorkerContext, task: Task, imagePath: string | n
     const submitStarted = Date.now();
     try {
       const webhookUrl = upstreamWebhookUrl(ctx.config.REELAY_PUBLIC_URL, provider, task.id);
-      answer = await provider.submit({ ...submitRequest(task, target, imagePath), webhookUrl });
+      answer = await provider.submit({ ...submitRequest(task, target, inputs), webhookUrl });
     } catch (err) {
       await gateOf(ctx).releaseSlot(key, task.id);
       if (err instanceof PermanentProviderError && err.reason !== 'auth') {
@@ -137,13 +161,13 @@ async function orderedTargets(ctx: WorkerContext, model: ModelSpec, task: Task):
   return sticky > 0 ? [targets[sticky]!, ...targets.filter((_, i) => i !== sticky)] : targets;
 }
 
-function submitRequest(task: Task, target: ModelTarget, imagePath: string | null): SubmitRequest {
+function submitRequest(task: Task, target: ModelTarget, inputs: LocalInputs): SubmitRequest {
   return {
     taskId: task.id,
     idempotencyKey: task.id,
     upstreamModel: target.upstreamModel,
     prompt: task.prompt,
-    imagePath,
+    imagePath: inputs.imagePath,
     imageMime: task.imageRef ? mimeOf(task.imageRef) : null,
     durationSeconds: task.durationSeconds,
     width: task.width,
@@ -152,6 +176,10 @@ function submitRequest(task: Task, target: ModelTarget, imagePath: string | null
     seed: Number(task.seed),
     n: task.n,
     metadata: (task.metadata ?? {}) as Record<string, unknown>,
+    operation: task.operation as SubmitRequest['operation'],
+    sourceVideoPath: inputs.sourceVideoPath,
+    sourceSeconds: task.sourceSeconds,
+    characters: inputs.characters,
   };
 }
 

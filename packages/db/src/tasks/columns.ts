@@ -9,7 +9,7 @@ import { snake } from '../pg';
 export const VIDEO_COLUMNS = [
   'id', 'apiKeyId', 'model', 'provider', 'status', 'progress', 'prompt', 'durationSeconds', 'width', 'height', 'fps', 'seed', 'n',
   'responseFormat', 'user', 'metadata', 'errorCode', 'errorMessage', 'createdAt', 'completedAt', 'expiresAt', 'deletedAt',
-  'filesDeletedAt', 'remixedFromId', 'costMicros',
+  'filesDeletedAt', 'remixedFromId', 'costMicros', 'nextPollAt',
 ] as const satisfies readonly (keyof Task)[];
 export type VideoRow = Pick<Task, (typeof VIDEO_COLUMNS)[number]>;
 /** `"api_key_id" AS "apiKeyId", …` for a SELECT or RETURNING, with an optional table prefix. */

@@ -173,3 +173,27 @@ test('a create repeated with the same Idempotency-Key returns the same upstream 
   expect(emu.calls('create')).toHaveLength(2);
   expect(emu.acceptedTasks).toBe(1);
 });
+
+test("edits and extensions go to the upstream's own endpoints with the source MP4 uploaded as `video`", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'oai-source-'));
+  try {
+    const source = join(dir, 'source.mp4');
+    writeFileSync(source, Buffer.alloc(3000, 1));
+    const p = providerFor();
+    const edit = await p.submit(request({ operation: 'edit', prompt: 'now at night', sourceVideoPath: source, sourceSeconds: 4, idempotencyKey: 'edit-1' }));
+    const extend = await p.submit(request({ operation: 'extend', prompt: 'and on', durationSeconds: 8, sourceVideoPath: source, sourceSeconds: 4 }));
+    const [e] = emu.calls('edit');
+    const [x] = emu.calls('extend');
+    expect(e).toMatchObject({ path: '/v1/videos/edits', status: 200, idempotencyKey: 'edit-1', fields: { prompt: 'now at night', video: '<file 3000 bytes>' } });
+    expect(e!.contentType).toMatch(/^multipart\/form-data/);
+    expect(e!.fields).not.toHaveProperty('model'); // OpenAI's edit body has none
+    expect(x).toMatchObject({ path: '/v1/videos/extensions', fields: { prompt: 'and on', seconds: '4', video: '<file 3000 bytes>' } });
+    expect(emu.calls('create')).toEqual([]);
+    expect((await untilDone(p, edit.upstreamId)).last.state).toBe('succeeded');
+    const done = (await untilDone(p, extend.upstreamId)).last;
+    expect(done).toMatchObject({ state: 'succeeded', producedSeconds: 8 });
+    await expect(p.submit(request({ operation: 'edit', sourceVideoPath: null }))).rejects.toBeInstanceOf(PermanentProviderError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

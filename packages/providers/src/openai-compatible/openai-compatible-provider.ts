@@ -68,6 +68,7 @@ export class OpenAICompatibleProvider implements Provider {
   }
 
   async submit(req: SubmitRequest): Promise<SubmitAnswer> {
+    if (req.operation === 'edit' || req.operation === 'extend') return this.submitFromSource(req, req.operation);
     const fields: Record<string, string> = {
       model: req.upstreamModel ?? 'sora-2',
       seconds: String(req.durationSeconds),
@@ -101,6 +102,35 @@ export class OpenAICompatibleProvider implements Provider {
     if (video.status === 'failed') throw this.failure(video);
     // A model that finished within the create call: its answer is already the outcome.
     if (video.status.toLowerCase() === 'completed') return { upstreamId: video.id, result: this.resultOf(video.id, video) };
+    return { upstreamId: video.id };
+  }
+
+  /**
+   * Edits and extensions go to the upstream's own endpoints (POST /v1/videos/edits, /extensions),
+   * with the source MP4 uploaded as multipart `video`, as OpenAI's SDK sends it: the upstream
+   * need not know the video the source was made as.
+   */
+  private async submitFromSource(req: SubmitRequest, operation: 'edit' | 'extend'): Promise<{ upstreamId: string }> {
+    if (!req.sourceVideoPath) throw new PermanentProviderError('invalid_request', `an ${operation} needs its source video`);
+    const form = new FormData();
+    if (req.prompt !== null) form.append('prompt', req.prompt);
+    if (operation === 'extend') {
+      const added = Math.round((req.durationSeconds - (req.sourceSeconds ?? 0)) * 1000) / 1000;
+      form.append('seconds', String(added));
+    }
+    // OpenAI's edit and extension bodies have no model; seed-style gateways (Reelay) take one.
+    if (this.dialect === 'seed' && req.upstreamModel) form.append('model', req.upstreamModel);
+    form.append('video', new Blob([await readFile(req.sourceVideoPath)], { type: 'video/mp4' }), 'source.mp4');
+    const path = operation === 'edit' ? '/v1/videos/edits' : '/v1/videos/extensions';
+    const res = await upstreamRequest({
+      method: 'POST',
+      url: `${this.base}${path}`,
+      headers: this.headers({ 'idempotency-key': req.idempotencyKey }),
+      body: form,
+      timeoutMs: this.init.requestTimeoutMs,
+    });
+    const video = this.parse(await readJson<unknown>(res, errorMessage));
+    if (video.status === 'failed') throw this.failure(video);
     return { upstreamId: video.id };
   }
 

@@ -116,3 +116,31 @@ test('prompt text is drawn literally: drawtext never evaluates %{…} in it', as
   const { result } = await render(p, request({ prompt: hostile, durationSeconds: 0.5 }));
   expect(frameMd5s(videoBytes(result))).toHaveLength(6);
 });
+
+test('edit and extend render from the source: an edit keeps its frames count, an extension adds seconds; hostile prompts stay text', async () => {
+  const source = join(dir, 'source.mp4');
+  execFileSync(ffmpegPath, ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x96:rate=12', '-t', '1', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', source]);
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const prompt = `%{e:while(1,1)} it's a:b; [x] \\ %{localtime}`;
+  const edit = await render(p, request({ operation: 'edit', prompt, sourceVideoPath: source, sourceSeconds: 1 }));
+  expect(frameMd5s(videoBytes(edit.result))).toHaveLength(12);
+  expect(edit.result).toMatchObject({ producedSeconds: 1 });
+  const extend = await render(p, request({ operation: 'extend', prompt, durationSeconds: 1.5, sourceVideoPath: source, sourceSeconds: 1 }));
+  const frames = frameMd5s(videoBytes(extend.result));
+  expect(frames).toHaveLength(18);
+  expect(extend.result).toMatchObject({ producedSeconds: 0.5 });
+  // The edit is not the source: its first frame differs.
+  expect(frameMd5s(videoBytes(edit.result))[0]).not.toBe(frameMd5s(readFileSync(source))[0]);
+  await expect(p.submit(request({ operation: 'edit', sourceVideoPath: null }))).rejects.toThrow(/source video/);
+});
+
+test('cast characters are named in the caption: same request with a character renders other frames', async () => {
+  const image = join(dir, 'in.png');
+  writeFileSync(image, solidPng('navy', 160, 96));
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  const base = { prompt: 'a walk', imagePath: image, imageMime: 'image/png', durationSeconds: 0.5 };
+  const plain = frameMd5s(videoBytes((await render(p, request(base))).result));
+  const cast = frameMd5s(videoBytes((await render(p, request({ ...base, characters: [{ id: 'char_x', name: "Captain %{pts} O'Kite", videoPath: image }] }))).result));
+  expect(cast).toHaveLength(plain.length);
+  expect(cast).not.toEqual(plain);
+});

@@ -3,7 +3,8 @@ import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, rea
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitAnswer, SubmitRequest } from '../provider';
-import { frameCount, planOutput, type RenderSpec } from './render-plan';
+import { PermanentProviderError } from '../errors';
+import { frameCount, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
 
 export interface PreviewOptions {
   ffmpegPath: string;
@@ -73,6 +74,13 @@ export class PreviewProvider implements Provider {
       imageFile = 'input-image';
       copyFileSync(req.imagePath, join(dir, imageFile));
     }
+    const operation = req.operation ?? 'create';
+    let sourceFile: string | null = null;
+    if (operation !== 'create') {
+      if (!req.sourceVideoPath) throw new PermanentProviderError('invalid_request', `a preview ${operation} needs its source video`);
+      sourceFile = 'source.mp4';
+      copyFileSync(req.sourceVideoPath, join(dir, sourceFile));
+    }
     const spec: StoredSpec = {
       taskId: req.taskId,
       prompt: req.prompt,
@@ -82,7 +90,9 @@ export class PreviewProvider implements Provider {
       height: req.height,
       fps: req.fps,
       seed: req.seed,
-      n: req.n,
+      n: operation === 'create' ? req.n : 1,
+      ...(operation !== 'create' ? { operation, sourceFile, sourceSeconds: req.sourceSeconds ?? null } : {}),
+      ...(req.characters?.length ? { characters: req.characters.map((c) => c.name) } : {}),
     };
     writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
     renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));
@@ -108,7 +118,9 @@ export class PreviewProvider implements Provider {
             video: { kind: 'file', path: join(dir, `out-${index}.mp4`) },
             durationSeconds: frameCount(spec) / spec.fps,
           })),
-          producedSeconds: (frameCount(spec) / spec.fps) * spec.n,
+          // An extension produces only what follows the source it keeps.
+          producedSeconds:
+            spec.operation === 'extend' ? (frameCount(spec) - sourceFrameCount(spec)) / spec.fps : (frameCount(spec) / spec.fps) * spec.n,
         };
       }
       // ffmpeg's stderr is for the operator: the client is told that the render failed.

@@ -10,6 +10,13 @@ export interface RenderSpec {
   fps: number;
   seed: number;
   n: number;
+  /** Edits and extensions: what to do with `sourceFile` (absent in specs written before they existed). */
+  operation?: 'create' | 'edit' | 'extend';
+  sourceFile?: string | null; // relative to the render folder
+  /** Extensions: seconds of the source kept before the new segment. */
+  sourceSeconds?: number | null;
+  /** Names of the characters the request cast, shown in the caption. */
+  characters?: string[];
 }
 
 export const frameCount = (spec: RenderSpec): number => Math.max(1, Math.round(spec.durationSeconds * spec.fps));
@@ -57,8 +64,13 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   const captionFile = `caption-${index}.txt`;
   const textFiles: Record<string, string> = {
     [promptFile]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
-    [captionFile]: `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}`,
+    [captionFile]:
+      `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}` +
+      (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
   };
+  if (spec.sourceFile && (spec.operation === 'edit' || spec.operation === 'extend')) {
+    return { args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile), textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile) };
+  }
   const [c0, c1, c2] = palette(spec, index);
   // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
   // (expressions, loops) inside a prompt. Only the timecode line, which is ours, expands.
@@ -75,14 +87,64 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   const zoom = `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
     `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
   const filter = (spec.imageFile ? zoom : '') + text;
-  const args = [
-    '-y', '-nostdin', '-v', 'error', '-threads', '2',
-    ...input,
-    '-vf', filter,
-    '-frames:v', String(frames), '-r', String(fps),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
-    '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
-    '-progress', progressFile, '-nostats', '-f', 'mp4', outFile,
-  ];
+  const args = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input, '-vf', filter, ...encode(frames, fps, progressFile, outFile)];
   return { args, textFiles };
+}
+
+const encode = (frames: number, fps: number, progressFile: string, outFile: string): string[] => [
+  '-frames:v', String(frames), '-r', String(fps),
+  '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
+  '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
+  '-progress', progressFile, '-nostats', '-f', 'mp4', outFile,
+];
+
+/** Frames of the source an extension keeps (whole frames at the output rate). */
+export const sourceFrameCount = (spec: RenderSpec): number => Math.max(1, Math.round((spec.sourceSeconds ?? 0) * spec.fps));
+
+function sourceTextFiles(spec: RenderSpec, textFiles: Record<string, string>, promptFile: string, captionFile: string): Record<string, string> {
+  const { width: w, height: h, fps } = spec;
+  const caption =
+    spec.operation === 'edit'
+      ? `edit | seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s`
+      : `extension +${Math.round((spec.durationSeconds - (spec.sourceSeconds ?? 0)) * 1000) / 1000}s | seed ${spec.seed} | ${w}x${h} | ${fps} fps`;
+  return { ...textFiles, [promptFile]: textFiles[promptFile]!, [captionFile]: caption };
+}
+
+/**
+ * An edit: every frame of the source, scaled to the task's size and rate, with a visible change
+ * (hue turned, a frame drawn) and the new prompt as its caption. An extension: the source as it
+ * is, then a new segment in the style of a fresh render, concatenated into one stream; the
+ * timecode is drawn after the concat, so on the new segment it continues from the source's end.
+ * Prompts reach ffmpeg only through text files read with expansion off, as in a create.
+ */
+function fromSource(spec: RenderSpec, font: string, fontSize: number, small: number, promptFile: string, captionFile: string, outFile: string, progressFile: string): string[] {
+  const frames = frameCount(spec);
+  const { width: w, height: h, fps } = spec;
+  const fit = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps}`;
+  const promptText =
+    `drawtext=${font}textfile=${promptFile}:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
+    `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2`;
+  const caption = `drawtext=${font}textfile=${captionFile}:expansion=none:fontsize=${small}:fontcolor=white:box=1:boxcolor=black@0.6:x=${small}:y=${small}`;
+  const timecode = (enable: string) =>
+    `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:box=1:boxcolor=black@0.6:x=${small}:y=h-${small * 2}${enable}`;
+  const head = ['-y', '-nostdin', '-v', 'error', '-threads', '2', '-i', spec.sourceFile!];
+  if (spec.operation === 'edit') {
+    // The source is padded with its last frame, so a source a frame short still fills the clip.
+    const border = Math.max(2, Math.round(Math.min(w, h) / 40));
+    const vf = `${fit},tpad=stop_mode=clone:stop=${frames},hue=h=150:s=1.3,drawbox=x=0:y=0:w=iw:h=ih:color=0xffcc00:t=${border},${promptText},${caption},${timecode('')}`;
+    return [...head, '-vf', vf, ...encode(frames, fps, progressFile, outFile)];
+  }
+  const kept = sourceFrameCount(spec);
+  const added = Math.max(1, frames - kept);
+  const [c0, c1, c2] = palette(spec, 0);
+  const graph =
+    `[0:v]${fit},tpad=stop_mode=clone:stop=${kept},trim=end_frame=${kept},setpts=PTS-STARTPTS[src];` +
+    `[1:v]${promptText},${caption},setsar=1[new];` +
+    `[src][new]concat=n=2:v=1:a=0,${timecode(`:enable='gte(n,${kept})'`)}[out]`;
+  return [
+    ...head,
+    '-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${spec.seed % 4294967296}:speed=0.015:d=${(added / fps).toFixed(6)}`,
+    '-filter_complex', graph, '-map', '[out]',
+    ...encode(kept + added, fps, progressFile, outFile),
+  ];
 }

@@ -7,12 +7,16 @@
  * 429 bursts, 5xx bursts, hanging requests; every request can be read back as a call (never
  * with the key itself).
  * `Idempotency-Key` is honoured: a create repeated with the same key returns the same task.
+ * Edits and extensions follow https://platform.openai.com/docs/api-reference/videos/edit and
+ * https://platform.openai.com/docs/api-reference/videos/extend: POST /v1/videos/edits
+ * `{prompt, video}` and POST /v1/videos/extensions `{prompt, seconds, video}`, where `video` is an
+ * uploaded file or `{"id"}` of a completed video; each answers a new video object.
  */
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { Emulator, sendBytes, sendJson, type LoggedRequest } from './kit';
 
-export type EmulatorRoute = 'create' | 'retrieve' | 'content' | 'delete';
+export type EmulatorRoute = 'create' | 'edit' | 'extend' | 'retrieve' | 'content' | 'delete';
 
 /** One request as the Videos API saw it. */
 export interface VideosCall {
@@ -71,6 +75,8 @@ function routeOf(req: { method: string; path: string }): EmulatorRoute | 'other'
   const m = VIDEOS_PATH.exec(req.path);
   if (!m) return 'other';
   if (req.method === 'POST' && !m[1]) return 'create';
+  if (req.method === 'POST' && m[1] === 'edits' && !m[2]) return 'edit';
+  if (req.method === 'POST' && m[1] === 'extensions' && !m[2]) return 'extend';
   if (req.method === 'GET' && m[1] && m[2]) return 'content';
   if (req.method === 'GET' && m[1]) return 'retrieve';
   if (req.method === 'DELETE' && m[1] && !m[2]) return 'delete';
@@ -172,7 +178,7 @@ export class OpenAIVideosEmulator extends Emulator {
       idempotencyKey: (r.headers['idempotency-key'] as string | undefined) ?? null,
       authorized: this.authorized(r),
       contentType,
-      ...(route === 'create' ? { fields: parseFields(contentType ?? '', r.body) ?? undefined } : {}),
+      ...(route === 'create' || route === 'edit' || route === 'extend' ? { fields: parseFields(contentType ?? '', r.body) ?? undefined } : {}),
     };
   }
 
@@ -183,6 +189,9 @@ export class OpenAIVideosEmulator extends Emulator {
     switch (routeOf(req)) {
       case 'create':
         return this.create(req, res);
+      case 'edit':
+      case 'extend':
+        return this.fromSource(req, res, routeOf(req) as 'edit' | 'extend');
       case 'retrieve': {
         this.tally.retrieves++;
         const task = this.tasks.get(id);
@@ -225,6 +234,38 @@ export class OpenAIVideosEmulator extends Emulator {
       createdAt: Date.now(),
       queuedMs: b.queuedMs,
       runMs,
+      failure: b.taskFailure,
+    };
+    this.tasks.set(task.id, task);
+    this.tally.accepted++;
+    if (idempotencyKey) this.byIdempotencyKey.set(idempotencyKey, task.id);
+    sendJson(res, 200, this.present(task));
+  }
+
+  /** An edit keeps the source's length; an extension adds `seconds` (an upload counts as 4 s). */
+  private fromSource(req: LoggedRequest, res: ServerResponse, route: 'edit' | 'extend'): void {
+    this.tally.creates++;
+    const fields = parseFields(String(req.headers['content-type'] ?? ''), req.body);
+    if (!fields) return sendError(res, 400, 'invalid_json', 'We could not parse the JSON body of your request.');
+    const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
+    const existing = idempotencyKey ? this.tasks.get(this.byIdempotencyKey.get(idempotencyKey) ?? '') : undefined;
+    if (existing) return sendJson(res, 200, this.present(existing));
+    if (!fields.prompt) return sendError(res, 400, 'invalid_value', "Missing required parameter: 'prompt'.");
+    const refId = fields['video[id]'] ?? (fields.video?.startsWith('{') ? (JSON.parse(fields.video) as { id?: string }).id : undefined);
+    const uploaded = fields.video?.startsWith('<file ') ?? false;
+    const source = refId ? this.tasks.get(refId) : undefined;
+    if (!uploaded && !source) return sendError(res, 400, 'invalid_value', "Invalid 'video': upload a file or give the id of a completed video.");
+    if (route === 'extend' && !/^\d+$/.test(fields.seconds ?? '')) return sendError(res, 400, 'invalid_value', "Missing required parameter: 'seconds'.");
+    const base = source ? Number(source.seconds) : 4;
+    const b = this.behaviour;
+    const task: EmulatedTask = {
+      id: `video_${randomUUID().replace(/-/g, '')}`,
+      model: source?.model ?? 'sora-2',
+      seconds: String(route === 'extend' ? base + Number(fields.seconds) : base),
+      size: source?.size ?? '720x1280',
+      createdAt: Date.now(),
+      queuedMs: b.queuedMs,
+      runMs: Array.isArray(b.taskMs) ? b.taskMs[0] : b.taskMs,
       failure: b.taskFailure,
     };
     this.tasks.set(task.id, task);
