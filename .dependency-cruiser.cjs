@@ -23,7 +23,7 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     // The fixtures are lint-rule samples, read as text and never imported.
-    exclude: { path: ['packages/db/src/generated/', 'tests/fixtures/'] },
+    exclude: { path: ['packages/db/src/generated/', 'tests/fixtures/', '/dist/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.base.json' },
   },

@@ -7,7 +7,7 @@ import tseslint from 'typescript-eslint';
 import reelay from './infra/lint/reelay-plugin.mjs';
 
 export default defineConfig(
-  { ignores: ['**/node_modules/', 'packages/db/src/generated/', 'coverage/', 'data/', 'bench/results/'] },
+  { ignores: ['**/node_modules/', 'packages/db/src/generated/', 'coverage/', 'data/', 'bench/results/', '**/dist/'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {
