@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import OpenAI, { BadRequestError, NotFoundError, toFile } from 'openai';
-import { hashApiKey } from '@reelay/core';
 import { averageColor, http, isMp4, probe, solidPng, testMp4, until, writeTestCatalog } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -268,7 +267,7 @@ describe('refused before any task exists, naming the field', () => {
 });
 
 describe('input_reference {file_id}', () => {
-  test('without a Files API no file id names anything: 400 on input_reference.file_id, malformed ids too', async () => {
+  test('an unknown, malformed or foreign-shaped file id is a 400 on input_reference.file_id and creates nothing', async () => {
     const before = await stack.db.task.count();
     for (const file_id of ['file-abc123', 'file-', '../etc/passwd', 'x'.repeat(300)]) {
       const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'x', input_reference: { file_id } } });
@@ -277,23 +276,18 @@ describe('input_reference {file_id}', () => {
     expect(await stack.db.task.count()).toBe(before);
   });
 
-  test("through the lookup seam the Files API fills: the key's own image file is used, another key's is refused", async () => {
-    // Files are looked up per key; this lookup holds one image file for the stack's first key.
-    const owner = await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } });
-    const png = solidPng('orange', 64, 64);
-    const files = new Map([[`${owner.id}/file-orange1`, png]]);
-    stack.api.deps.inputFiles = { imageFile: async (apiKeyId, fileId) => files.get(`${apiKeyId}/${fileId}`) ?? null };
-    try {
-      const mine = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'from a file', input_reference: { file_id: 'file-orange1' } } });
-      expect(mine.status).toBe(200);
-      expect((await finished(openai, mine.body.id)).status).toBe('completed');
-      const rgb = averageColor(await content(openai, mine.body.id), 0.5);
-      expect(rgb[0]).toBeGreaterThan(150); // orange comes through: red high, blue low
-      expect(rgb[2]).toBeLessThan(100);
-      const theirs = await http(stack, 'POST', '/v1/videos', { key: otherKey, json: { model: 'tiny', prompt: 'x', input_reference: { file_id: 'file-orange1' } } });
-      expect([theirs.status, theirs.body.error.param]).toEqual([400, 'input_reference.file_id']);
-    } finally {
-      stack.api.deps.inputFiles = undefined;
-    }
+  test("an image uploaded with files.create (purpose vision) is the key's input reference; another key's id is refused; a batch input file is not an image", async () => {
+    const image = await openai.files.create({ file: await toFile(solidPng('orange', 64, 64), 'orange.png', { type: 'image/png' }), purpose: 'vision' });
+    const mine = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'from a file', input_reference: { file_id: image.id } } });
+    expect(mine.status).toBe(200);
+    expect((await finished(openai, mine.body.id)).status).toBe('completed');
+    const rgb = averageColor(await content(openai, mine.body.id), 0.5);
+    expect(rgb[0]).toBeGreaterThan(150); // orange comes through: red high, blue low
+    expect(rgb[2]).toBeLessThan(100);
+    const theirs = await http(stack, 'POST', '/v1/videos', { key: otherKey, json: { model: 'tiny', prompt: 'x', input_reference: { file_id: image.id } } });
+    expect([theirs.status, theirs.body.error.param]).toEqual([400, 'input_reference.file_id']);
+    const lines = await openai.files.create({ file: await toFile(Buffer.from('{}\n'), 'in.jsonl'), purpose: 'batch' });
+    const notImage = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'x', input_reference: { file_id: lines.id } } });
+    expect([notImage.status, notImage.body.error.param]).toEqual([400, 'input_reference.file_id']);
   });
 });

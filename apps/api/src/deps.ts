@@ -9,15 +9,6 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiKeyCache } from './services/api-key-cache';
 
-/**
- * Looks up an image file a key stored earlier (`input_reference: {"file_id"}`): the bytes of a
- * file of that key whose purpose allows it as an input (vision, user_data), or null for any other
- * id. The Files API provides it; without one, no file id names anything.
- */
-interface InputFileLookup {
-  imageFile(apiKeyId: string, fileId: string): Promise<Buffer | null>;
-}
-
 /** Everything the HTTP layer talks to, built once in main.ts (or by a test). */
 export interface ApiDeps {
   config: Config;
@@ -36,8 +27,6 @@ export interface ApiDeps {
   apiKeys: ApiKeyCache;
   /** HMAC secret for signed content links; resolved at start (see loadSigningSecret). */
   signingSecret: string;
-  /** Image files for `input_reference: {"file_id"}`; absent when this build has no Files API. */
-  inputFiles?: InputFileLookup;
   /** The provider instances, built on first use (only upstream webhooks need them here). */
   providers(): ProviderRegistry;
 }

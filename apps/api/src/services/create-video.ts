@@ -1,6 +1,6 @@
 import { ApiError, checkImageBytes, estimateCostMicros, invalidParameter, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
 import { decodeImage, modelSupports } from '@reelay/providers';
-import { createTask, discardUnstartedTask, findCharactersForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
+import { createTask, discardUnstartedTask, findCharactersForOwner, findFileForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
@@ -41,13 +41,17 @@ function assertModelAllowed(key: ApiKey, model: string): void {
   }
 }
 
-/** The bytes of an image file of this key (input_reference.file_id), checked like an upload. */
+/** The image file a key uploaded earlier (input_reference.file_id, purpose vision or user_data), checked like an upload. */
 async function storedImageFile(deps: ApiDeps, key: ApiKey, fileId: string, param: string): Promise<ImageBytes> {
-  const data = deps.inputFiles ? await deps.inputFiles.imageFile(key.id, fileId) : null;
-  if (!data) throw invalidParameter(param, 'names no image file of this API key (purpose vision or user_data)');
-  if (data.length > deps.config.REELAY_MAX_IMAGE_BYTES) throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
-  return checkImageBytes(data, param, deps.config.REELAY_MAX_IMAGE_PIXELS);
+  const file = await findFileForOwner(deps.db, fileId, key.id);
+  if (!file || !IMAGE_FILE_PURPOSES.has(file.purpose)) throw invalidParameter(param, 'names no image file of this API key (purpose vision or user_data)');
+  if (Number(file.bytes) > deps.config.REELAY_MAX_IMAGE_BYTES) throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of deps.storage.read(file.storageKey)) chunks.push(chunk as Buffer);
+  return checkImageBytes(Buffer.concat(chunks), param, deps.config.REELAY_MAX_IMAGE_PIXELS);
 }
+
+const IMAGE_FILE_PURPOSES = new Set(['vision', 'user_data']);
 
 /**
  * Characters a create names must be the key's own (another key's is as unknown as one never made)
