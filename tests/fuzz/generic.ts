@@ -308,7 +308,8 @@ function buildBody(doc: OpenApi, op: Operation, pick: BodyPick): { encoded: Enco
   const base = pick.mode === 'example' && examples.length ? examples[pick.example % examples.length]! : pick.schemaValue;
   const { value, field } = pick.mode === 'odd' ? { value: base, field: undefined } : mutate(base, pick.mutation);
   let encoded: Encoded;
-  let named = field;
+  // Only a documented example is a valid request to begin with: on a schema-drawn body another field may be the one at fault.
+  let named = pick.mode === 'example' && examples.length > 0 ? field : undefined;
   if (/multipart\/form-data/i.test(mediaType)) {
     const schema = resolve(media.schema, components);
     const props = (schema.properties ?? {}) as Record<string, Schema>;
