@@ -5,6 +5,7 @@ import { hashApiKey } from '@reelay/core';
 import { createDb, type Db } from '@reelay/db';
 import { QUEUE_NAMES } from '@reelay/queue';
 import { sendRaw, type RawRequest, type RawResponse, type SendResult } from './client';
+import { genericPlan, operationMatcher, operationsOf, sweepPlans } from './generic';
 import { planArbitrary, type Built, type ModelInfo, type OpenApi, type Plan, type World } from './requests';
 
 export interface FuzzOptions {
@@ -42,6 +43,8 @@ export interface FuzzReport {
   statusCounts: Record<string, number>;
   /** Answers per route and status: what the run reached. */
   byRoute: Record<string, Record<string, number>>;
+  /** Requests per OpenAPI operation ("METHOD /path"), every operation of the document listed, by where they landed. */
+  byOperation: Record<string, number>;
   counts: Record<Oracle, number>;
   accepted: number;
   rendered: number;
@@ -127,6 +130,32 @@ const json = (res: RawResponse): any => {
     return undefined;
   }
 };
+
+/** Which tenant a request speaks as, by its API key. */
+function tenantOf(req: RawRequest, info: StackInfo): 'owner' | 'other' | null {
+  const auth = req.headers.filter(([n]) => n.toLowerCase() === 'authorization').map(([, v]) => v);
+  if (auth.length !== 1) return null;
+  return auth[0] === `Bearer ${info.owner}` ? 'owner' : auth[0] === `Bearer ${info.other}` ? 'other' : null;
+}
+
+/** An object id as Reelay issues them (vid_…, key_…, file_…): a prefix, then at least 8 letters or digits. */
+const ISSUED_ID = /^[a-z][a-z0-9]{1,15}_[0-9A-Za-z]{8,}$/;
+
+/** Every string of a JSON answer, and those of them that are object ids (under "id" or "…_id"). */
+function stringsIn(body: unknown): { all: string[]; ids: string[] } {
+  const all: string[] = [];
+  const ids: string[] = [];
+  const walk = (v: unknown, key: string, depth: number): void => {
+    if (depth > 20 || all.length > 5000) return;
+    if (typeof v === 'string') {
+      all.push(v);
+      if ((key === 'id' || key.endsWith('_id')) && ISSUED_ID.test(v)) ids.push(v);
+    } else if (Array.isArray(v)) for (const x of v) walk(x, key, depth + 1);
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, k, depth + 1);
+  };
+  walk(body, '', 0);
+  return { all, ids };
+}
 
 /** A message with its ids, numbers and quoted text replaced, so findings of one cause group together. */
 export function messagePattern(message: string): string {
@@ -237,10 +266,11 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const findings: Finding[] = [];
   const statusCounts: Record<string, number> = {};
   const byRoute: Record<string, Record<string, number>> = {};
+  const byOperation: Record<string, number> = {};
   let requests = 0;
   const accepted = new Map<string, { tenant: 'owner' | 'other'; renderable: boolean; reproducer: string; route: string }>();
   const known = { deleted: new Set<string>(), owner: new Set<string>(), other: new Set<string>() };
-  const byRequestId = new Map<string, { route: string; reproducer: string }>();
+  const byRequestId = new Map<string, { route: string; reproducer: string; status: number }>();
   let rendering = 0;
 
   try {
@@ -278,6 +308,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       deletedVideo: deleted.body.id,
       deletedIdempotencyKey: 'fz-deleted',
       queueNames: Object.values(QUEUE_NAMES),
+      learned: { owner: [], other: [] },
       seq: 0,
     };
     known.owner.add(completed.body.id).add(deleted.body.id);
@@ -288,7 +319,20 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     log(`setup done: ${models.length} models, completed video ${world.completedVideo}`);
 
     // --- The requests -------------------------------------------------------------------------------
-    const plans = fc.sample(planArbitrary(doc, models), { seed: opts.seed, numRuns: opts.n });
+    // The hand-written generators, the generic one over every operation of the document (a fair
+    // share), and a sweep of a few generic requests per operation spread through the run, so an
+    // operation cannot go without requests; the sweep comes after the routes that make ids it uses.
+    const sweep = sweepPlans(doc, opts.seed);
+    const drawn = fc.sample(fc.oneof({ weight: 85, arbitrary: planArbitrary(doc, models) }, { weight: 15, arbitrary: genericPlan(doc) }), { seed: opts.seed, numRuns: Math.max(1, opts.n - sweep.length) });
+    const plans: Plan[] = [];
+    sweep.forEach((p, i) => {
+      const until = Math.floor(((i + 1) * drawn.length) / (sweep.length + 1));
+      while (plans.length - i < until) plans.push(drawn[plans.length - i]!);
+      plans.push(p);
+    });
+    plans.push(...drawn.slice(plans.length - sweep.length));
+    const operationOf = operationMatcher(doc);
+    for (const o of operationsOf(doc)) byOperation[o.key] = 0;
     const deletes: Promise<unknown>[] = [];
 
     const record = (plan: Plan, built: Built, result: SendResult, rid: string): void => {
@@ -297,9 +341,25 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       statusCounts[statusKey] = (statusCounts[statusKey] ?? 0) + 1;
       const route = (byRoute[plan.route.endsWith('(raw)') ? 'odd HTTP (raw)' : plan.route] ??= {});
       route[statusKey] = (route[statusKey] ?? 0) + 1;
+      const operation = operationOf(built.req.method, built.req.path);
+      if (operation) byOperation[operation] = (byOperation[operation] ?? 0) + 1;
       const repro = reproducer(built.req, info);
-      byRequestId.set(rid, { route: plan.route, reproducer: repro });
+      byRequestId.set(rid, { route: plan.route, reproducer: repro, status: result.kind === 'response' ? result.res.status : 0 });
       for (const f of checkAnswer(built, result, known)) findings.push({ ...f, route: plan.route, reproducer: repro });
+      const asTenant = tenantOf(built.req, info);
+      if (asTenant && result.kind === 'response' && result.res.status >= 200 && result.res.status < 300 && built.req.method !== 'HEAD') {
+        const strings = stringsIn(json(result.res));
+        // A 2xx answer to one tenant never holds an id the run knows as the other tenant's.
+        const foreign = asTenant === 'other' ? known.owner : known.other;
+        const leaked = strings.all.find((x) => foreign.has(x));
+        if (leaked) findings.push({ oracle: 'cross-tenant', route: plan.route, status: String(result.res.status), pattern: `a 2xx answer to tenant ${asTenant === 'other' ? 2 : 1} holds an id of tenant ${asTenant === 'other' ? 1 : 2}` , reproducer: repro });
+        // Ids of any kind this tenant was shown are its own: later generic requests put them in paths.
+        for (const id of strings.ids) {
+          if (foreign.has(id) || known[asTenant].has(id)) continue;
+          known[asTenant].add(id);
+          if (world.learned[asTenant].length < 500) world.learned[asTenant].push(id);
+        }
+      }
       // FUZZ_TRACE=<regexp over "route status">: print the matching answers and their requests.
       const traced = `${plan.route} ${result.kind === 'response' ? result.res.status : result.kind}`;
       if (process.env.FUZZ_TRACE && new RegExp(process.env.FUZZ_TRACE).test(traced)) {
@@ -412,11 +472,17 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       }
       const made = await db.task.findMany({
         where: { apiKeyId: { in: [world.ownerKeyId, world.otherKeyId] }, createdAt: { gte: new Date(runStart.getTime() - 1000) } },
-        select: { id: true, requestId: true, status: true },
+        select: { id: true, requestId: true, status: true, apiKeyId: true },
       });
       for (const t of made) {
         if (accepted.has(t.id) || setupIds.has(t.id)) continue;
         const from = byRequestId.get(t.requestId ?? '');
+        // Made by a request that was answered 2xx (a route that makes tasks without naming them, like a batch): accepted, not an orphan.
+        if (from && from.status >= 200 && from.status < 300) {
+          stillLive.push(t);
+          accepted.set(t.id, { tenant: t.apiKeyId === world.otherKeyId ? 'other' : 'owner', renderable: false, reproducer: from.reproducer, route: from.route });
+          continue;
+        }
         findings.push({ oracle: 'orphan-row', route: from?.route ?? '?', status: t.status, pattern: 'a task row exists that no 2xx answer announced', reproducer: from?.reproducer ?? `request id ${t.requestId}` });
       }
       // Leave nothing running: whatever is still live is cancelled by its owner.
@@ -445,6 +511,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       requests,
       statusCounts,
       byRoute,
+      byOperation,
       counts,
       accepted: accepted.size,
       rendered: rendering,
@@ -457,11 +524,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   }
 }
 
-/** Answers per route and status, one line per route. */
+/** Requests per OpenAPI operation, then answers per route (generator) and status, one line each. */
 export function formatCoverage(r: FuzzReport): string {
+  const ops = Object.keys(r.byOperation).sort();
+  const opWidth = Math.max(...ops.map((k) => k.length));
+  const opLines = ops.map((k) => `${k.padEnd(opWidth)}  ${String(r.byOperation[k]).padStart(5)}${r.byOperation[k] === 0 ? '  NOT FUZZED' : ''}`);
   const routes = Object.keys(r.byRoute).sort();
   const width = Math.max(...routes.map((k) => k.length));
-  return `${routes.map((k) => `${k.padEnd(width)}  ${Object.entries(r.byRoute[k]!).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}:${n}`).join(' ')}`).join('\n')}\n`;
+  return `requests per OpenAPI operation (${ops.length} operations):\n${opLines.join('\n')}\n\nanswers per generator route and status:\n${routes.map((k) => `${k.padEnd(width)}  ${Object.entries(r.byRoute[k]!).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}:${n}`).join(' ')}`).join('\n')}\n`;
 }
 
 /** The run as a table: totals, status counts, oracle counts, then each failure class with one reproducer. */

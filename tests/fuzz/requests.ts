@@ -32,6 +32,8 @@ export interface World {
   deletedVideo: string;
   deletedIdempotencyKey: string;
   queueNames: string[];
+  /** Ids (prefix_…) seen in 2xx answers to each tenant, of any kind: what generic requests put in paths. */
+  learned: { owner: string[]; other: string[] };
   seq: number;
 }
 
@@ -128,11 +130,11 @@ export function pctEncode(s: string): string {
 }
 
 /** Path text as raw bytes: characters above U+00FF go as UTF-8, the rest as single bytes. */
-function latin1Path(s: string): string {
+export function latin1Path(s: string): string {
   return Buffer.from(s, 'utf8').toString('latin1').replace(/[\r\n]/g, '%0A');
 }
 
-function authHeader(w: World, auth: Auth): [string, string][] {
+export function authHeader(w: World, auth: Auth): [string, string][] {
   switch (auth) {
     case 'owner':
       return [['Authorization', `Bearer ${w.ownerKey}`]];
@@ -151,7 +153,7 @@ function authHeader(w: World, auth: Auth): [string, string][] {
   }
 }
 
-const oddAuthorization = fc.constantFrom(
+export const oddAuthorization = fc.constantFrom(
   'Bearer',
   'Bearer ',
   'bearer rl_x',
@@ -323,7 +325,7 @@ const CONTENT_TYPES_JSON = [
   '',
 ];
 
-interface Encoded {
+export interface Encoded {
   contentType: string | null;
   body: Buffer;
 }
@@ -331,7 +333,7 @@ interface Encoded {
 const encodeJson = (entries: [string, JsonValue][]): Buffer => Buffer.from(jsonText(new JsonEntries(entries)), 'utf8');
 
 /** Odd whole bodies: not JSON, not UTF-8, not an object, cut short, deep. */
-const oddJsonBody: fc.Arbitrary<Encoded> = fc
+export const oddJsonBody: fc.Arbitrary<Encoded> = fc
   .tuple(
     fc.oneof(
       fc.constantFrom(
@@ -385,7 +387,7 @@ const oddJsonBody: fc.Arbitrary<Encoded> = fc
     return { contentType: contentType === '' ? null : contentType, body };
   });
 
-type MultipartOddity =
+export type MultipartOddity =
   | 'none'
   | 'nameless-part'
   | 'huge-index'
@@ -406,13 +408,13 @@ type MultipartOddity =
   | 'prototype-bracket'
   | 'array-field';
 
-const multipartOddity = fc.constantFrom<MultipartOddity>(
+export const multipartOddity = fc.constantFrom<MultipartOddity>(
   'none', 'none', 'none', 'nameless-part', 'huge-index', 'deep-brackets', 'repeat-field', 'wrong-boundary', 'truncated', 'no-final-boundary',
   'file-in-text-field', 'two-files', 'odd-filename', 'long-name', 'odd-brackets', 'no-boundary-param', 'empty-boundary', 'preamble', 'lf-only',
   'prototype-bracket', 'array-field',
 );
 
-interface Part {
+export interface Part {
   name: string | null;
   value: Buffer;
   filename?: string;
@@ -434,7 +436,7 @@ function formParts(entries: [string, JsonValue][], bracketMetadata: boolean): Pa
   return parts;
 }
 
-function encodeMultipart(parts: Part[], oddity: MultipartOddity, boundary = 'fuzzBoundary7MA4YWxkTrZu0gW'): Encoded {
+export function encodeMultipart(parts: Part[], oddity: MultipartOddity, boundary = 'fuzzBoundary7MA4YWxkTrZu0gW'): Encoded {
   const eol = oddity === 'lf-only' ? '\n' : '\r\n';
   const all = [...parts];
   switch (oddity) {
@@ -976,6 +978,7 @@ const oddHttpPlan: fc.Arbitrary<Plan> = fc
 export interface OpenApi {
   paths: Record<string, Record<string, { parameters?: unknown[] }>>;
   components: { schemas: Record<string, Record<string, unknown>> };
+  security?: Record<string, string[]>[];
 }
 
 /** Every kind of request, weighted toward the routes with the most input to get wrong. */
