@@ -499,6 +499,7 @@ function adminPaths() {
           { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'processing', 'completed', 'failed'] } },
           { name: 'error_code', in: 'query', required: false, description: 'A failed task\'s code, e.g. cancelled or upstream_error', schema: { type: 'string' } },
           { name: 'api_key_id', in: 'query', required: false, description: 'Only this key\'s tasks (key_…)', schema: { type: 'string' } },
+          { name: 'batch_id', in: 'query', required: false, description: 'Only the tasks made from this batch\'s lines (batch_…)', schema: { type: 'string' } },
           { name: 'model', in: 'query', required: false, schema: { type: 'string' } },
           { name: 'target', in: 'query', required: false, description: 'A catalog target key (as in `target`) or a bare provider name', schema: { type: 'string' } },
           { name: 'user', in: 'query', required: false, description: 'The `user` the client sent', schema: { type: 'string' } },

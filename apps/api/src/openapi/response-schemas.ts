@@ -192,6 +192,7 @@ const adminTaskFields = {
   progress: z.int().min(0).max(100),
   prompt: z.string().nullable(),
   user: z.string().nullable(),
+  batch_id: z.string().nullable().meta({ description: 'The batch whose line made this task, if any' }),
   seconds: z.number(),
   size: z.string(),
   fps: z.int(),

@@ -17,7 +17,7 @@ import type { ApiDeps } from '../deps';
 import { contentLinks, publicBaseUrl } from '../services/present-video';
 import { retryVideo } from '../services/retry-video';
 
-const LIST_PARAMS = ['phase', 'status', 'error_code', 'api_key_id', 'model', 'target', 'user', 'created_after', 'created_before', 'q', 'include_deleted', 'limit', 'after'] as const;
+const LIST_PARAMS = ['phase', 'status', 'error_code', 'api_key_id', 'batch_id', 'model', 'target', 'user', 'created_after', 'created_before', 'q', 'include_deleted', 'limit', 'after'] as const;
 const MAX_LIMIT = 100;
 const MAX_TEXT = 200;
 
@@ -62,6 +62,8 @@ function parseTaskSearch(req: Request): { filter: AdminTaskFilter; limit: number
   }
   const apiKeyId = single(req, 'api_key_id');
   if (apiKeyId !== undefined && !isIssuedId('key', apiKeyId)) throw invalidParameter('api_key_id', 'must be an API key id (key_…)');
+  const batchId = single(req, 'batch_id');
+  if (batchId !== undefined && !isIssuedId('batch', batchId)) throw invalidParameter('batch_id', 'must be a batch id (batch_…)');
   const limitRaw = single(req, 'limit');
   if (limitRaw !== undefined && !/^\d{1,3}$/.test(limitRaw)) throw invalidParameter('limit', `must be an integer from 1 to ${MAX_LIMIT}`);
   const limit = limitRaw === undefined ? 20 : Number(limitRaw);
@@ -82,6 +84,7 @@ function parseTaskSearch(req: Request): { filter: AdminTaskFilter; limit: number
       status: oneOf<TaskStatus>(req, 'status', TASK_STATUSES),
       errorCode: oneOf(req, 'error_code', TASK_ERROR_CODES),
       apiKeyId,
+      batchId,
       model: text('model'),
       target: text('target'),
       user: text('user'),
@@ -115,6 +118,7 @@ function presentTask(deps: ApiDeps, baseUrl: string, t: AdminTaskRow): Record<st
     progress: t.progress,
     prompt: t.prompt,
     user: t.user,
+    batch_id: t.batchId ?? null,
     seconds: t.durationSeconds,
     size: `${t.width}x${t.height}`,
     fps: t.fps,

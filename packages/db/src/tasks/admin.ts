@@ -18,6 +18,8 @@ export interface AdminTaskFilter {
   /** Words the prompt contains (case-insensitive). */
   promptContains?: string;
   includeDeleted?: boolean;
+  /** Tasks made from this batch's lines. */
+  batchId?: string;
 }
 
 export interface AdminTaskCursor {
@@ -45,6 +47,7 @@ function whereOf(f: AdminTaskFilter): Prisma.Sql {
   if (f.status) parts.push(Prisma.sql`t.status = ${f.status}::"TaskStatus"`);
   if (f.errorCode) parts.push(Prisma.sql`t.error_code = ${f.errorCode}`);
   if (f.apiKeyId) parts.push(Prisma.sql`t.api_key_id = ${f.apiKeyId}`);
+  if (f.batchId) parts.push(Prisma.sql`t.batch_id = ${f.batchId}`);
   if (f.model) parts.push(Prisma.sql`t.model = ${f.model}`);
   if (f.target) parts.push(Prisma.sql`(t.provider_target = ${f.target} OR (t.provider_target IS NULL AND t.provider = ${f.target}))`);
   if (f.user !== undefined) parts.push(Prisma.sql`t.user = ${f.user}`);
