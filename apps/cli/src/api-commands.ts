@@ -56,7 +56,7 @@ const fileNameOf = (customId: string): string => `${customId.replace(/[^A-Za-z0-
  * Full batch lines pass through (a missing custom_id is filled); a plain `{"prompt", …}` line
  * becomes the body of a POST /v1/videos line with custom_id `line-<n>` (or its own custom_id).
  */
-export function toBatchLines(text: string): string {
+function toBatchLines(text: string): string {
   const out: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     if (raw.trim() === '') return;
@@ -126,11 +126,16 @@ async function waitForBatch(openai: OpenAI, id: string, pollMs: number, quiet: b
 async function collect(openai: OpenAI, batch: OpenAI.Batches.Batch, dir: string, quiet: boolean, workerCount: number): Promise<{ downloaded: number; skipped: number; failed: number }> {
   const manifestPath = join(dir, 'manifest.jsonl');
   const done = readManifest(manifestPath);
-  const lines: Record<string, any>[] = [];
+  interface OutputLine {
+    custom_id: string;
+    response: { body?: { id?: string; status?: string } } | null;
+    error: { code?: string } | null;
+  }
+  const lines: OutputLine[] = [];
   for (const fileId of [batch.output_file_id, batch.error_file_id]) {
     if (!fileId) continue;
     const text = await (await openai.files.content(fileId)).text();
-    for (const l of text.split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+    for (const l of text.split('\n')) if (l.trim()) lines.push(JSON.parse(l) as OutputLine);
   }
   const todo = lines.filter((l) => {
     const e = done.get(l.custom_id);
@@ -145,7 +150,7 @@ async function collect(openai: OpenAI, batch: OpenAI.Batches.Batch, dir: string,
   await Promise.all(
     Array.from({ length: workerCount }, async () => {
       for (let l = queue.shift(); l; l = queue.shift()) {
-        const video = l.response?.body as { id?: string; status?: string } | undefined;
+        const video = l.response?.body;
         let entry: ManifestEntry;
         if (l.error === null && video?.id) {
           const file = fileNameOf(l.custom_id);

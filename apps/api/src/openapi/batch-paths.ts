@@ -4,7 +4,7 @@ import { z } from 'zod';
 type JsonSchema = Record<string, unknown>;
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
-export const fileSchema = z
+const fileSchema = z
   .object({
     id: z.string().meta({ examples: ['file-8Hq2bQ0nT5xWcL3mZr7aKd1e'] }),
     object: z.literal('file'),
@@ -17,13 +17,13 @@ export const fileSchema = z
     status_details: z.null(),
   })
   .meta({ id: 'File' });
-export const fileListSchema = z
+const fileListSchema = z
   .object({ object: z.literal('list'), data: z.array(fileSchema), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() })
   .meta({ id: 'FileList' });
-export const fileDeletedSchema = z.object({ id: z.string(), object: z.literal('file'), deleted: z.literal(true) }).meta({ id: 'FileDeleted' });
+const fileDeletedSchema = z.object({ id: z.string(), object: z.literal('file'), deleted: z.literal(true) }).meta({ id: 'FileDeleted' });
 
 const ts = z.int().nullable();
-export const batchSchema = z
+const batchSchema = z
   .object({
     id: z.string().meta({ examples: ['batch_8Hq2bQ0nT5xWcL3mZr7aKd1e'] }),
     object: z.literal('batch'),
@@ -50,7 +50,7 @@ export const batchSchema = z
     metadata: z.record(z.string(), z.string()).nullable(),
   })
   .meta({ id: 'Batch' });
-export const batchListSchema = z
+const batchListSchema = z
   .object({ object: z.literal('list'), data: z.array(batchSchema), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() })
   .meta({ id: 'BatchList' });
 
