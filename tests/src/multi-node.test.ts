@@ -26,13 +26,14 @@ let root: string;
 let db: Db;
 let key: string;
 let bucket: ObjectStorage;
+let prefix: string;
 const apis: Array<{ proc: Spawned; url: string }> = [];
 const workers: Spawned[] = [];
 
 beforeAll(async () => {
   s3 = await S3TestServer.start();
   root = mkdtempSync(join(tmpdir(), 'reelay-multinode-'));
-  const prefix = `multinode-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  prefix = `multinode-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const env = {
     ...s3.env({ prefix }),
     DATABASE_URL: process.env.DATABASE_URL!,
@@ -102,11 +103,15 @@ let ids: string[] = [];
 
 test('200 tasks created across two APIs all complete once, with a worker killed mid-run', async () => {
   ids = await inBatches(Array.from({ length: TASKS }, (_, i) => i), 16, async (i) => {
-    const res = await http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` } });
+    // As a careful client does: an Idempotency-Key, and the same request again if the connection
+    // drops, so a retry can never make a second task (checked below: 200 tasks under the key).
+    const send = () => http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` }, headers: { 'idempotency-key': `multi-node-${i}` } });
+    const res = await send().catch(() => send()).catch(() => send());
     if (res.status !== 200) throw new Error(`create ${i} answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body.id as string;
   });
   expect(new Set(ids).size).toBe(TASKS);
+  expect(await db.task.count({ where: { queuePrefix: prefix, id: { notIn: ids } } })).toBe(0); // no task made twice
   const completedCount = () => db.task.count({ where: { id: { in: ids }, status: 'completed' } });
   // Kill one worker once the run is well under way, with tasks of its in every phase.
   await until('a quarter of the tasks to complete', async () => (await completedCount()) >= TASKS / 4, 120_000, 200);
