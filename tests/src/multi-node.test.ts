@@ -47,19 +47,20 @@ beforeAll(async () => {
   db = createDb(env.DATABASE_URL, 3);
   key = (await createApiKey(db, { name: 'multi-node' })).secret;
   bucket = createStorage(parseConfig({ ...env, REELAY_STORAGE_DIR: join(root, 'test-client') }));
-  for (const name of ['api-a', 'api-b']) {
+  // All four start at once (tsx start-up is most of a slow machine's wait); each is killed in afterAll.
+  const starting = ['api-a', 'api-b'].map(async (name) => {
     const port = await freePort();
     const proc = spawnApi({ ...env, PORT: String(port), REELAY_STORAGE_DIR: join(root, name, 'storage') });
-    const url = `http://127.0.0.1:${port}`;
+    const api = { proc, url: `http://127.0.0.1:${port}` };
+    apis.push(api);
     await until(`${name} to answer`, () => {
       if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
-      return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    }, 90_000, 200).catch((err: Error) => {
+      return fetch(`${api.url}/healthz`).then((r) => r.ok, () => false);
+    }, 240_000, 200).catch((err: Error) => {
       throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
     });
-    apis.push({ proc, url });
-  }
-  for (const name of ['worker-a', 'worker-b']) {
+  });
+  const startingWorkers = ['worker-a', 'worker-b'].map(async (name) => {
     mkdirSync(join(root, 'workers', name), { recursive: true });
     const storage = join(root, 'workers', name); // siblings: <workers>/preview-renders is the shared upstream
     const w = spawnWorker(
@@ -67,10 +68,12 @@ beforeAll(async () => {
       // The production lock (10 s): on a loaded machine a 3 s lock lapses under a live worker.
       { ...env, WORKER_RENDER_SLOTS: '4', WORKER_EXPIRY_SWEEP_INTERVAL_MS: '500', WORKER_LOCK_MS: '10000', LOG_LEVEL: 'info' },
     );
-    await w.waitFor(/"msg":"worker started"/);
     workers.push(w);
-  }
-}, 120_000);
+    await w.waitFor(/"msg":"worker started"/);
+  });
+  await Promise.all([...starting, ...startingWorkers]);
+  // apis[0] / workers[0] are whichever started first: order does not matter.
+}, 300_000);
 
 afterAll(async () => {
   if (process.env.MULTINODE_DEBUG) for (const p of [...workers, ...apis.map((a) => a.proc)]) console.log(p.output().slice(-6000));
