@@ -26,13 +26,14 @@ let root: string;
 let db: Db;
 let key: string;
 let bucket: ObjectStorage;
+let prefix: string;
 const apis: Array<{ proc: Spawned; url: string }> = [];
 const workers: Spawned[] = [];
 
 beforeAll(async () => {
   s3 = await S3TestServer.start();
   root = mkdtempSync(join(tmpdir(), 'reelay-multinode-'));
-  const prefix = `multinode-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  prefix = `multinode-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const env = {
     ...s3.env({ prefix }),
     DATABASE_URL: process.env.DATABASE_URL!,
@@ -46,19 +47,20 @@ beforeAll(async () => {
   db = createDb(env.DATABASE_URL, 3);
   key = (await createApiKey(db, { name: 'multi-node' })).secret;
   bucket = createStorage(parseConfig({ ...env, REELAY_STORAGE_DIR: join(root, 'test-client') }));
-  for (const name of ['api-a', 'api-b']) {
+  // All four start at once (tsx start-up is most of a slow machine's wait); each is killed in afterAll.
+  const starting = ['api-a', 'api-b'].map(async (name) => {
     const port = await freePort();
     const proc = spawnApi({ ...env, PORT: String(port), REELAY_STORAGE_DIR: join(root, name, 'storage') });
-    const url = `http://127.0.0.1:${port}`;
+    const api = { proc, url: `http://127.0.0.1:${port}` };
+    apis.push(api);
     await until(`${name} to answer`, () => {
       if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
-      return fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    }, 90_000, 200).catch((err: Error) => {
+      return fetch(`${api.url}/healthz`).then((r) => r.ok, () => false);
+    }, 240_000, 200).catch((err: Error) => {
       throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
     });
-    apis.push({ proc, url });
-  }
-  for (const name of ['worker-a', 'worker-b']) {
+  });
+  const startingWorkers = ['worker-a', 'worker-b'].map(async (name) => {
     mkdirSync(join(root, 'workers', name), { recursive: true });
     const storage = join(root, 'workers', name); // siblings: <workers>/preview-renders is the shared upstream
     const w = spawnWorker(
@@ -66,10 +68,12 @@ beforeAll(async () => {
       // The production lock (10 s): on a loaded machine a 3 s lock lapses under a live worker.
       { ...env, WORKER_RENDER_SLOTS: '4', WORKER_EXPIRY_SWEEP_INTERVAL_MS: '500', WORKER_LOCK_MS: '10000', LOG_LEVEL: 'info' },
     );
-    await w.waitFor(/"msg":"worker started"/);
     workers.push(w);
-  }
-}, 120_000);
+    await w.waitFor(/"msg":"worker started"/);
+  });
+  await Promise.all([...starting, ...startingWorkers]);
+  // apis[0] / workers[0] are whichever started first: order does not matter.
+}, 300_000);
 
 afterAll(async () => {
   if (process.env.MULTINODE_DEBUG) for (const p of [...workers, ...apis.map((a) => a.proc)]) console.log(p.output().slice(-6000));
@@ -102,11 +106,15 @@ let ids: string[] = [];
 
 test('200 tasks created across two APIs all complete once, with a worker killed mid-run', async () => {
   ids = await inBatches(Array.from({ length: TASKS }, (_, i) => i), 16, async (i) => {
-    const res = await http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` } });
+    // As a careful client does: an Idempotency-Key, and the same request again if the connection
+    // drops, so a retry can never make a second task (checked below: 200 tasks under the key).
+    const send = () => http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` }, headers: { 'idempotency-key': `multi-node-${i}` } });
+    const res = await send().catch(() => send()).catch(() => send());
     if (res.status !== 200) throw new Error(`create ${i} answered ${res.status}: ${JSON.stringify(res.body)}`);
     return res.body.id as string;
   });
   expect(new Set(ids).size).toBe(TASKS);
+  expect(await db.task.count({ where: { queuePrefix: prefix, id: { notIn: ids } } })).toBe(0); // no task made twice
   const completedCount = () => db.task.count({ where: { id: { in: ids }, status: 'completed' } });
   // Kill one worker once the run is well under way, with tasks of its in every phase.
   await until('a quarter of the tasks to complete', async () => (await completedCount()) >= TASKS / 4, 120_000, 200);
