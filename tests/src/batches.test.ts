@@ -251,6 +251,12 @@ test('batch.completed and batch.failed webhooks go to the key\'s webhook URL, ve
     await new Promise((r) => setTimeout(r, 500)); // anything else sent would have arrived by now
     expect(received).toHaveLength(2);
     expect(events.map((e) => [e.type, (e as { data: { id: string } }).data.id])).toEqual(expect.arrayContaining([['batch.completed', good.id], ['batch.failed', bad.id]]));
+    // Each delivery is on record for the operator, once, against its batch.
+    const recorded = await until('both deliveries recorded', async () => {
+      const rows = await stack.db.webhookDelivery.findMany({ where: { batchId: { in: [good.id, bad.id] } }, select: { batchId: true, status: true, taskId: true } });
+      return rows.length >= 2 ? rows : null;
+    }, 10_000);
+    expect(recorded.map((r) => [r.batchId, r.status, r.taskId]).sort()).toEqual([[bad.id, 'delivered', null], [good.id, 'delivered', null]].sort());
   } finally {
     server.close();
   }

@@ -41,15 +41,18 @@ export interface WebhookAttempt {
   error: string | null;
 }
 
-/** Every delivery attempt is recorded, whatever its outcome, and shows on the task's timeline (same statement). */
+/**
+ * Every delivery attempt is recorded, whatever its outcome, and a task's shows on its timeline
+ * (same statement); a batch's event has no task and no timeline.
+ */
 export async function recordWebhookAttempt(db: Db, a: WebhookAttempt): Promise<void> {
   const summary = `${a.eventType} to the ${a.target === 'key' ? "key's webhook" : 'callback_url'}: ${a.status}${a.responseCode !== null ? ` (HTTP ${a.responseCode})` : ''} in ${a.latencyMs} ms${a.error ? `: ${a.error}` : ''}`;
   await db.$executeRaw`WITH delivery AS (
-      INSERT INTO webhook_deliveries (id, event_id, event_type, task_id, target, url, attempt, status, response_code, latency_ms, error)
-      VALUES (${newId('whd')}, ${a.eventId}, ${a.eventType}, ${a.taskId}, ${a.target}, ${a.url}, ${a.attempt}, ${a.status}, ${a.responseCode}, ${a.latencyMs}, ${a.error})
+      INSERT INTO webhook_deliveries (id, event_id, event_type, task_id, batch_id, target, url, attempt, status, response_code, latency_ms, error)
+      VALUES (${newId('whd')}, ${a.eventId}, ${a.eventType}, ${a.taskId}, ${a.batchId ?? null}, ${a.target}, ${a.url}, ${a.attempt}, ${a.status}, ${a.responseCode}, ${a.latencyMs}, ${a.error})
       RETURNING task_id
     )
     INSERT INTO task_events (task_id, kind, attempt, code, message)
     SELECT task_id, 'webhook', ${a.attempt}, ${a.status === 'failed' ? 'webhook_failed' : null}, ${summary.slice(0, 2000)} FROM delivery
-    WHERE ${Prisma.raw(timelineHasRoom('delivery.task_id'))}`;
+    WHERE delivery.task_id IS NOT NULL AND ${Prisma.raw(timelineHasRoom('delivery.task_id'))}`;
 }
