@@ -3,8 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createVideo, http, OpenAIVideosEmulator, until, waitForVideo } from '@reelay/testing';
-import { createDatabaseIfMissing, migrate, rebuildIfMigratedElsewhere } from '@reelay/db';
-import { startStack, type Stack } from './harness';
+import { ownDatabase, startStack, type Stack } from './harness';
 
 /**
  * The operator's task API over HTTP: two keys, twenty tasks in every state (completed, failed by
@@ -65,12 +64,7 @@ beforeAll(async () => {
     }),
   );
   // Its own database: the operator's search spans every key, so other files' tasks would count.
-  const own = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_test');
-  own.pathname = `${own.pathname}_admin_tasks`;
-  await createDatabaseIfMissing(own.toString());
-  await rebuildIfMigratedElsewhere(own.toString());
-  await migrate(own.toString());
-  stack = await startStack({ DATABASE_URL: own.toString(), REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY: KEY, REELAY_ADMIN_TOKEN: ADMIN });
+  stack = await startStack({ DATABASE_URL: await ownDatabase('admin_tasks'), REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY: KEY, REELAY_ADMIN_TOKEN: ADMIN });
   start = new Date(Date.now() - 1000).toISOString();
   const made1 = await admin('POST', '/admin/v1/keys', { name: 'studio-one' });
   const made2 = await admin('POST', '/admin/v1/keys', { name: 'studio-two', max_concurrent: 1 });

@@ -1,15 +1,15 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createVideo, OpenAIVideosEmulator, ROOT } from '@reelay/testing';
-import { startStack, type Stack } from './harness';
+import { ownDatabase, startStack, type Stack } from './harness';
 
 /**
  * The operator's console in a real browser (Debian's chromium, playwright-core): create a key,
  * submit through the API with it, watch the task in the list, play its video, cancel a running
- * task, retry it, and see the retry complete. Screenshots go to CONSOLE_SCREENSHOT_DIR (default
- * docs/, where the three of them illustrate docs/console.md).
+ * task, retry it, and see the retry complete. Screenshots go to a temporary folder, or to
+ * CONSOLE_SCREENSHOT_DIR (the three in docs/ illustrate docs/console.md).
  */
 // Names the functions passed to page.waitForFunction use; they run in the page, not in Node.
 declare const document: any;
@@ -20,7 +20,8 @@ type HTMLImageElement = any;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const browserTest = haveChromium ? test : test.skip;
-const SHOTS = process.env.CONSOLE_SCREENSHOT_DIR ?? join(ROOT, 'docs');
+// A test run never rewrites tracked files: docs/ gets new pictures only when asked (CONSOLE_SCREENSHOT_DIR=docs).
+const SHOTS = process.env.CONSOLE_SCREENSHOT_DIR ? resolve(ROOT, process.env.CONSOLE_SCREENSHOT_DIR) : mkdtempSync(join(tmpdir(), 'reelay-console-shots-'));
 const ADMIN = 'admin-token-for-console-tests';
 const KEY = 'sk-upstream-console-0000';
 const slow = new OpenAIVideosEmulator({ apiKey: KEY, behaviour: { taskMs: 5000, queuedMs: 100 } });
@@ -54,7 +55,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  stack = await startStack({ REELAY_MODELS_FILE: join(dir, 'models.json'), UPSTREAM_KEY: KEY, REELAY_ADMIN_TOKEN: ADMIN });
+  stack = await startStack({ DATABASE_URL: await ownDatabase('console_browser'), REELAY_MODELS_FILE: join(dir, 'models.json'), UPSTREAM_KEY: KEY, REELAY_ADMIN_TOKEN: ADMIN });
   if (!haveChromium) return;
   context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
     executablePath: CHROMIUM,

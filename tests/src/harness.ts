@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApi, type ApiRuntime } from '@reelay/api';
 import { parseConfig, type Config } from '@reelay/config';
-import { createApiKey, createDb, type Db } from '@reelay/db';
+import { createApiKey, createDatabaseIfMissing, createDb, migrate, rebuildIfMigratedElsewhere, type Db } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
 
@@ -27,6 +27,20 @@ export interface Stack {
  * and the worker in-process: the kit sits below every package whose tests use it (the provider
  * adapters' included), and depending on the apps would make that a package cycle.
  */
+/**
+ * A database of the calling test file's own, created and migrated, next to the test database: for
+ * suites whose reads span every key (operator search, console screenshots), where other files'
+ * tasks would otherwise show.
+ */
+export async function ownDatabase(suffix: string): Promise<string> {
+  const url = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_test');
+  url.pathname = `${url.pathname}_${suffix}`;
+  await createDatabaseIfMissing(url.toString());
+  await rebuildIfMigratedElsewhere(url.toString());
+  await migrate(url.toString());
+  return url.toString();
+}
+
 export async function startStack(env: Record<string, string> = {}, opts: { worker?: boolean; logger?: Logger } = {}): Promise<Stack> {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-test-'));
   const config = parseConfig({
