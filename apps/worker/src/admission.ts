@@ -91,7 +91,9 @@ export class Admitter {
   /** 'full': admitted a whole run's worth; 'queue-full': held back by the queue's depth; 'done' otherwise. */
   private async admitOnce(): Promise<'full' | 'queue-full' | 'done'> {
     try {
-      const room = this.ctx.config.WORKER_ADMISSION_QUEUE_DEPTH - (await this.queue.getWaitingCount());
+      // Batch tasks' jobs carry a priority, and BullMQ keeps those in 'prioritized', not 'waiting':
+      // both count, or a batch's 50,000 submits would all be queued at once.
+      const room = this.ctx.config.WORKER_ADMISSION_QUEUE_DEPTH - (await this.queue.getJobCountByTypes('waiting', 'prioritized'));
       if (room <= 0) return this.backlog ? 'queue-full' : 'done';
       const limit = Math.min(ADMISSION_MAX_PER_RUN, room);
       const { admitted, backlog } = await admissionRun(this.ctx, limit);
