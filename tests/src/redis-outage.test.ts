@@ -50,13 +50,13 @@ test('/readyz: 200, then 503 naming Redis while it is stopped, then 200 once it 
   expect(down.body.checks.postgres).toBe('ok');
   expect(down.body.checks.redis).not.toBe('ok');
 
-  const before = await stack.db.task.count();
+  const before = await stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } });
   const started = Date.now();
   const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'no redis', duration: 1, width: 128, height: 128, fps: 24 } });
   expect(created.status).toBe(503);
   expect(created.body.error).toMatchObject({ code: 'service_unavailable', type: expect.any(String) });
   expect(created.headers.get('retry-after')).toMatch(/^\d+$/);
-  expect(await stack.db.task.count()).toBe(before);
+  expect(await stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } })).toBe(before);
   // Deleting a live task needs its cancel queued: the same 503, with Retry-After. (A pending row
   // made here, so that no render of it is running.)
   const owner = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;

@@ -205,7 +205,8 @@ test('CORS: a preflight from another origin is allowed on /v1/videos and refused
 });
 
 describe('refused before any task exists, naming the field', () => {
-  const count = () => stack.db.task.count();
+  // This stack's tasks only: other test files create tasks in the same database meanwhile.
+  const count = () => stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } });
 
   test('bad uploads: not an MP4, a truncated MP4, an image', async () => {
     const before = await count();
@@ -268,12 +269,12 @@ describe('refused before any task exists, naming the field', () => {
 
 describe('input_reference {file_id}', () => {
   test('an unknown, malformed or foreign-shaped file id is a 400 on input_reference.file_id and creates nothing', async () => {
-    const before = await stack.db.task.count();
+    const before = await stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } });
     for (const file_id of ['file-abc123', 'file-', '../etc/passwd', 'x'.repeat(300)]) {
       const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'x', input_reference: { file_id } } });
       expect([res.status, res.body.error.param]).toEqual([400, 'input_reference.file_id']);
     }
-    expect(await stack.db.task.count()).toBe(before);
+    expect(await stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } })).toBe(before);
   });
 
   test("an image uploaded with files.create (purpose vision) is the key's input reference; another key's id is refused; a batch input file is not an image", async () => {
