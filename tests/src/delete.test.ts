@@ -98,7 +98,7 @@ describe('DELETE /v1/videos/{id} with a worker running', () => {
   });
 });
 
-describe('a finalize racing with a delete', () => {
+describe('steps run twice, or racing a delete', () => {
   let stack: Stack;
   let ctx: WorkerContext;
   beforeAll(async () => {
@@ -166,6 +166,24 @@ describe('a finalize racing with a delete', () => {
     expect((await stack.db.task.findUniqueOrThrow({ where: { id } })).status).toBe('completed');
     expect(await stack.db.taskOutput.count({ where: { taskId: id } })).toBe(3);
     expect((await http(stack, 'GET', `/v1/videos/${id}/content`, { key: stack.key })).status).toBe(200);
+  });
+
+  test('two runs of the submit step (a job queued again while a worker still ran it) leave one render that completes', async () => {
+    const { id } = await createVideo(stack, stack.key, { prompt: 'submitted twice', duration: 1, width: 64, height: 64, fps: 24 });
+    expect((await admitPendingTasks(ctx)).map((a) => a.id)).toEqual([id]);
+    // Both read the admitted row before either records the submit, as two holders of the job would.
+    const steps = await Promise.all([advanceTask(ctx, id), advanceTask(ctx, id)]);
+    expect(steps.map((s) => s.kind)).toEqual(['wait', 'wait']); // the loser goes on polling; it does not cancel the render
+    const row = await stack.db.task.findUniqueOrThrow({ where: { id } });
+    expect(row.status).toBe('processing');
+    const provider = ctx.providers.get('preview')!;
+    const state = await until('the render to finish', async () => {
+      const r = await provider.poll(row.upstreamId!);
+      return r.state === 'succeeded' || r.state === 'failed' ? r.state : false;
+    });
+    expect(state).toBe('succeeded');
+    await advanceTask(ctx, id); // the poll that finds it done: finalize
+    expect((await stack.db.task.findUniqueOrThrow({ where: { id } })).status).toBe('completed');
   });
 });
 

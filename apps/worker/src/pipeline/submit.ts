@@ -1,5 +1,5 @@
 import { targetKey, type ModelSpec, type ModelTarget } from '@reelay/core';
-import { chooseTarget, findCharactersForOwner, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
+import { chooseTarget, findCharactersForOwner, findTaskById, markTaskSubmitted, recordSubmitRound, recordTaskEvent, type Task } from '@reelay/db';
 import { PermanentProviderError, RateLimitedError, upstreamWebhookUrl, type Provider, type SubmitAnswer, type SubmitRequest } from '@reelay/providers';
 import type { ObjectStorage } from '@reelay/storage';
 import { gateOf, routerOf, type WorkerContext } from '../context';
@@ -143,10 +143,16 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
   };
   const moved = await markTaskSubmitted(ctx.db, task.id, fields);
   if (!moved) {
-    // Cancelled while we were submitting: stop the upstream work we just started.
+    const current = await findTaskById(ctx.db, task.id);
+    // Another run of this step (a job queued again after Redis lost its data, or taken over from
+    // a slow worker) got there first with the same upstream work. Go on polling it: only the run
+    // that holds the job in Redis can move it on, so a stale run stops at its next step.
+    if (current?.status === 'processing' && current.upstreamId === upstreamId) return waitFor(ctx.config.POLL_FIRST_MS);
+    // Cancelled while we were submitting, or a second upstream task: stop the work we just started.
     await provider.cancel(upstreamId).catch(() => undefined);
-    await gateOf(ctx).releaseSlot(key, task.id);
     await provider.release?.(upstreamId).catch(() => undefined);
+    // The concurrency slot is held per task: a task still processing keeps it.
+    if (current?.status !== 'processing') await gateOf(ctx).releaseSlot(key, task.id);
     return done;
   }
   // The upstream answered with the outcome: settle it now, as a poll saying the same would.
