@@ -354,7 +354,8 @@ async function main(): Promise<void> {
   const ledgerOk = (ledger._sum.amountMicros ?? 0n) === charged && key.committedMicros === charged;
   const leftovers = [
     ...(existsSync(join(storage, '.tmp')) ? readdirSync(join(storage, '.tmp')).map((f) => `storage/.tmp/${f}`) : []),
-    ...(existsSync(join(work, 'preview-renders')) ? readdirSync(join(work, 'preview-renders')).map((f) => `preview-renders/${f}`) : []),
+    ...(existsSync(join(work, 'preview-renders')) ? readdirSync(join(work, 'preview-renders')).filter((f) => f !== '.running').map((f) => `preview-renders/${f}`) : []),
+    ...(existsSync(join(work, 'preview-renders', '.running')) ? readdirSync(join(work, 'preview-renders', '.running')).map((f) => `preview-renders/.running/${f}`) : []),
     ...readdirSync(scratch).filter((f) => f.startsWith('reelay-')).map((f) => `tmp/${f}`),
   ];
 

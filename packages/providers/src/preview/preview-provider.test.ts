@@ -90,6 +90,19 @@ test('a render beyond the slot count waits as queued; cancel stops a running ren
   expect(await p.poll(first)).toMatchObject({ state: 'failed', code: 'cancelled' });
 });
 
+test('slots are shared by the processes of one machine; a render killed with its worker frees its slot', async () => {
+  const a = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
+  const b = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 }); // another worker process on the machine
+  const { upstreamId: first } = await a.submit(request({ durationSeconds: 6, width: 640, height: 360, fps: 30 }));
+  const { upstreamId: second } = await b.submit(request());
+  expect((await b.poll(second)).state).toBe('queued'); // b sees a's render holding the one slot
+  // The render dies without an outcome, as when its machine's processes are killed.
+  process.kill(-Number(readFileSync(join(dir, first, 'pid'), 'utf8')), 'SIGKILL');
+  await until('the slot to be free for b', async () => ((await b.poll(second)).state === 'running' ? true : null), 10_000, 50);
+  const { result } = await render(b, request({ taskId: second.replace(/^preview_/, '') }));
+  expect(result.state).toBe('succeeded');
+});
+
 test('a submit retried after a crash finds the same render instead of starting another', async () => {
   const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
   const req = request();

@@ -49,9 +49,13 @@ export class PreviewProvider implements Provider {
    */
   private readonly started = new Set<string>();
 
+  /** One entry per render started on this machine and not ended: its pid. */
+  private readonly runningDir: string;
+
   constructor(private readonly opts: PreviewOptions) {
     this.font = opts.fontFile === undefined ? (existsSync(DEFAULT_FONT) ? DEFAULT_FONT : null) : opts.fontFile;
-    mkdirSync(opts.workDir, { recursive: true });
+    this.runningDir = join(opts.workDir, '.running');
+    mkdirSync(this.runningDir, { recursive: true });
   }
 
   private dir(id: string): string {
@@ -172,6 +176,7 @@ export class PreviewProvider implements Provider {
 
   async release(upstreamId: string): Promise<void> {
     this.waiting.delete(upstreamId);
+    rmSync(join(this.runningDir, upstreamId), { force: true });
     rmSync(this.dir(upstreamId), { recursive: true, force: true });
   }
 
@@ -185,6 +190,7 @@ export class PreviewProvider implements Provider {
   }
 
   private start(dir: string, upstreamId: string, spec: StoredSpec): void {
+    const entry = join(this.runningDir, upstreamId);
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
       const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
@@ -192,7 +198,7 @@ export class PreviewProvider implements Provider {
       const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
       lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
     }
-    lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', '');
+    lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', `rm -f ${quote(entry)}`, '');
     writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
     this.waiting.delete(upstreamId);
     const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
@@ -205,6 +211,7 @@ export class PreviewProvider implements Provider {
     });
     child.unref();
     writeFileSync(join(dir, 'pid'), String(child.pid));
+    writeFileSync(entry, String(child.pid));
   }
 
   /** Wakes the task whose render ended, and as many queued tasks as there are free slots. */
@@ -232,16 +239,18 @@ export class PreviewProvider implements Provider {
     }
   }
 
+  /**
+   * Renders running on this machine, from the index of started renders (one entry each, removed by
+   * the render's script as it ends), not by looking into every render folder: a poll of a task
+   * queued behind thousands of others stays cheap. An entry whose process is gone is removed here.
+   */
   private runningRenders(): number {
-    let count = 0;
-    for (const name of safeReaddir(this.opts.workDir)) {
-      if (this.started.has(name)) {
-        count++;
-        continue;
-      }
-      const dir = join(this.opts.workDir, name);
-      const pid = Number(readText(join(dir, 'pid')) ?? NaN);
-      if (Number.isFinite(pid) && !existsSync(join(dir, 'exit')) && this.isRendering(pid, name)) count++;
+    let count = this.started.size;
+    for (const name of safeReaddir(this.runningDir)) {
+      if (this.started.has(name)) continue;
+      const pid = Number(readText(join(this.runningDir, name)) ?? NaN);
+      if (Number.isFinite(pid) && this.isRendering(pid, name)) count++;
+      else rmSync(join(this.runningDir, name), { force: true });
     }
     return count;
   }
