@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -39,10 +40,13 @@ export async function probeVideo(tools: MediaTools, path: string): Promise<Probe
 
 /** A JPEG from the middle of the video. */
 export async function makeThumbnail(tools: MediaTools, video: string, out: string, durationSeconds: number): Promise<void> {
-  await run(tools.ffmpegPath, [
-    '-y', '-v', 'error', '-ss', String(Math.max(0, durationSeconds / 2)), '-i', video,
+  const at = (seconds: number) => [
+    '-y', '-v', 'error', '-ss', String(seconds), '-i', video,
     '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', out,
-  ]);
+  ];
+  // A clip of one frame has nothing past its middle (ffmpeg then writes nothing and exits 0): its first frame.
+  await run(tools.ffmpegPath, at(Math.max(0, durationSeconds / 2)));
+  if (!existsSync(out)) await run(tools.ffmpegPath, at(0));
 }
 
 /** A 5x5 grid of frames spread over the video, each 160 px wide (JPEG). */
