@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { solidPng, submitRequest, until } from '@reelay/testing';
+import { isJpeg, probe, solidPng, submitRequest, until } from '@reelay/testing';
 import type { PollResult, SubmitRequest } from '../provider';
 import { PreviewProvider } from './preview-provider';
 
@@ -67,6 +67,23 @@ test('n outputs are distinct videos with exactly duration x fps frames each', as
   expect(first.equals(second)).toBe(false);
   expect(frameMd5s(first)).toHaveLength(15);
   expect(frameMd5s(second)).toHaveLength(15);
+});
+
+test('the render makes each output\'s thumbnail and spritesheet itself, a one-frame clip too', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
+  for (const shape of [{ n: 2, durationSeconds: 2, fps: 12 }, { n: 1, durationSeconds: 0.1, fps: 10 }]) {
+    const { result } = await render(p, request(shape));
+    if (result.state !== 'succeeded') throw new Error(`render ${result.state}`);
+    for (const out of result.outputs) {
+      for (const ref of [out.thumbnail, out.spritesheet]) {
+        if (ref?.kind !== 'file') throw new Error(`output ${out.index} has no image made by the render`);
+        expect(isJpeg(readFileSync(ref.path))).toBe(true);
+      }
+      // 5 frames of 160 px across: the sheet is 800 px wide; the thumbnail keeps the video's size.
+      expect(probe(readFileSync((out.spritesheet as { path: string }).path)).width).toBe(800);
+      expect(probe(readFileSync((out.thumbnail as { path: string }).path)).width).toBe(160);
+    }
+  }
 });
 
 test('an input image is animated: frames change over the clip', async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitAnswer, SubmitRequest } from '../provider';
 import { PermanentProviderError } from '../errors';
-import { frameCount, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
+import { frameCount, planImages, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
 
 export interface PreviewOptions {
   ffmpegPath: string;
@@ -120,6 +120,7 @@ export class PreviewProvider implements Provider {
           outputs: Array.from({ length: spec.n }, (_, index) => ({
             index,
             video: { kind: 'file', path: join(dir, `out-${index}.mp4`) },
+            ...this.imageRefs(dir, index),
             durationSeconds: frameCount(spec) / spec.fps,
           })),
           // An extension produces only what follows the source it keeps.
@@ -197,6 +198,9 @@ export class PreviewProvider implements Provider {
       for (const [name, text] of Object.entries(plan.textFiles)) writeFileSync(join(dir, name), text);
       const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
       lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
+      // The images are a bonus: without them finalize makes its own.
+      const images = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, `thumb-${i}.tmp.jpg`, `sprite-${i}.tmp.jpg`)].map(quote).join(' ');
+      lines.push(`  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${images} 2>>render.log && mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg; } || :`);
     }
     lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', `rm -f ${quote(entry)}`, '');
     writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
@@ -253,6 +257,13 @@ export class PreviewProvider implements Provider {
       else rmSync(join(this.runningDir, name), { force: true });
     }
     return count;
+  }
+
+  /** The output's images made by the render, when it made them. */
+  private imageRefs(dir: string, index: number): { thumbnail?: OutputRef; spritesheet?: OutputRef } {
+    const thumbnail = join(dir, `thumb-${index}.jpg`);
+    const spritesheet = join(dir, `sprite-${index}.jpg`);
+    return existsSync(thumbnail) && existsSync(spritesheet) ? { thumbnail: { kind: 'file', path: thumbnail }, spritesheet: { kind: 'file', path: spritesheet } } : {};
   }
 
   private progress(dir: string, spec: RenderSpec): number {

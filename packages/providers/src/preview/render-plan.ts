@@ -91,6 +91,19 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   return { args, textFiles };
 }
 
+/**
+ * ffmpeg arguments that make a finished output's thumbnail (its middle frame) and spritesheet
+ * (25 frames spread over the clip, 160 px wide, 5x5) in one process, as finalize would make them,
+ * so the render's slot covers them and finalize only copies files.
+ */
+export function planImages(spec: RenderSpec, video: string, thumbnail: string, spritesheet: string): string[] {
+  const frames = frameCount(spec);
+  const step = Math.max(1, Math.floor(frames / 25));
+  const graph = `[0:v]split=2[a][b];[a]select='eq(n\\,${Math.floor(frames / 2)})'[t];[b]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
+  const jpeg = (quality: number, out: string) => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
+  return ['-y', '-nostdin', '-v', 'error', '-i', video, '-filter_complex', graph, '-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
+}
+
 const encode = (frames: number, fps: number, progressFile: string, outFile: string): string[] => [
   '-frames:v', String(frames), '-r', String(fps),
   '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
