@@ -15,7 +15,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import IORedis from 'ioredis';
@@ -204,13 +204,27 @@ async function untilEveryLiveTaskHasAJob(db: ReturnType<typeof createDb>, since:
   }
 }
 
-/** Seconds until every task that was processing at the kill has moved on (polled again or ended). */
-async function untilProcessingMovedOn(db: ReturnType<typeof createDb>, killedAt: Date, since: number, limitS: number): Promise<number | null> {
-  const stalled = await db.task.findMany({ where: { status: 'processing', updatedAt: { lt: killedAt } }, select: { id: true } }).catch(() => []);
-  const held = (await db.task.findMany({ where: { status: 'processing' }, select: { id: true } })).map((t) => t.id);
-  const ids = [...new Set([...held, ...stalled.map((s) => s.id)])];
+/**
+ * The task jobs a worker process holds: active jobs whose processedBy is its name (host:pid, set
+ * by registerWorker). Read from Redis right before it is killed.
+ */
+async function jobsHeldBy(pid: number): Promise<string[]> {
+  const r = new IORedis(`redis://127.0.0.1:${redisPort}`, { maxRetriesPerRequest: 1 });
+  try {
+    const active = await r.lrange(`${PREFIX}:video-tasks:active`, 0, -1);
+    const pipe = r.pipeline();
+    for (const id of active) pipe.hget(`${PREFIX}:video-tasks:${id}`, 'pb');
+    const by = ((await pipe.exec()) ?? []).map(([, v]) => v);
+    return active.filter((_, i) => by[i] === `${hostname()}:${pid}`);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Seconds until every task whose job the killed worker held has moved on (stepped again by another worker, or ended). */
+async function untilHeldTasksMovedOn(db: ReturnType<typeof createDb>, ids: string[], killedAt: Date, since: number, limitS: number): Promise<number | null> {
   while ((now() - since) / 1000 < limitS) {
-    const still = await db.task.count({ where: { id: { in: ids }, status: 'processing', updatedAt: { lte: killedAt } } });
+    const still = await db.task.count({ where: { id: { in: ids }, status: { in: ['pending', 'processing'] }, updatedAt: { lte: killedAt } } }).catch(() => ids.length);
     if (still === 0) return (now() - since) / 1000;
     await sleep(250);
   }
@@ -274,12 +288,13 @@ async function main(): Promise<void> {
   const prober = probeReads();
 
   const workerKill = async (n: number, which: number) => {
+    const held = await jobsHeldBy(workers[which]!.pid!);
     const killedAt = new Date();
     const t = now();
     await kill9(workers[which]!);
     workers[which] = spawnReelay('worker');
-    const s = await untilProcessingMovedOn(db, killedAt, t, 60);
-    faults.push({ fault: `worker kill -9 #${n}`, seconds: s, target: WORKER_TARGET_S, note: 'until every task processing at the kill was polled again or ended' });
+    const s = await untilHeldTasksMovedOn(db, held, killedAt, t, 60);
+    faults.push({ fault: `worker kill -9 #${n}`, seconds: s, target: WORKER_TARGET_S, note: `until each of the ${held.length} task jobs it held was run again by another worker (or its task ended)` });
   };
   await sleep(3000);
   await workerKill(1, 0);

@@ -1,6 +1,7 @@
 import { queueEvents, type Logger } from '@reelay/observability';
 import { UnrecoverableError, Worker, type Processor, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { hostname } from 'node:os';
 import type { QueueConfig, QueueSpec, WorkerDefaults } from './catalog';
 import { errorListener } from './events';
 
@@ -36,7 +37,8 @@ export class TaskFailedError extends UnrecoverableError {
  */
 export function registerWorker<T>(spec: QueueSpec<T>, processor: Processor<T>, opts: RegisterWorkerOptions): Worker<T> {
   const settings = { ...spec.worker(opts.config), ...opts.overrides };
-  const worker = new Worker<T>(spec.name, processor, { connection: opts.connection, prefix: opts.prefix, ...settings });
+  // The name is stored on each job it takes (BullMQ's processedBy): which process holds a job.
+  const worker = new Worker<T>(spec.name, processor, { connection: opts.connection, prefix: opts.prefix, name: workerName(), ...settings });
   const logger = opts.logger.child({ queue: spec.name });
   const count = (event: string) => queueEvents.inc({ queue: spec.name, event });
   worker.on('error', errorListener(spec.name, 'worker', opts.logger));
@@ -55,6 +57,9 @@ export function registerWorker<T>(spec: QueueSpec<T>, processor: Processor<T>, o
   });
   return worker;
 }
+
+/** host:pid of this process, as BullMQ records it on the jobs it takes. */
+const workerName = (): string => `${hostname()}:${process.pid}`;
 
 /** Adds (or updates) the catalog entry's schedulers on `queue`; one switched off (every = 0) is removed. */
 export async function upsertSchedulers(queue: Queue, spec: QueueSpec<unknown>, config: QueueConfig): Promise<void> {

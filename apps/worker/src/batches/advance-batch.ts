@@ -62,7 +62,9 @@ export async function advanceBatch(ctx: WorkerContext, batchId: string): Promise
 }
 
 async function validate(ctx: WorkerContext, batch: Batch): Promise<void> {
+  const started = Date.now();
   const result = await validateBatchFile(ctx, batch);
+  const validateMs = Date.now() - started;
   if (!result.ok) {
     await moveBatch(ctx.db, batch.id, ['validating'], 'failed', { failedAt: new Date(), errors: { object: 'list', data: result.errors as unknown as object[] } });
     return;
@@ -79,7 +81,7 @@ async function validate(ctx: WorkerContext, batch: Batch): Promise<void> {
     return;
   }
   if (outcome.created !== undefined) {
-    ctx.logger.info({ batchId: batch.id, tasks: outcome.created }, 'batch tasks created');
+    ctx.logger.info({ batchId: batch.id, tasks: outcome.created, validateMs, insertMs: Date.now() - started - validateMs }, 'batch tasks created');
     ctx.wakeAdmission?.();
   }
 }
