@@ -334,6 +334,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const operationOf = operationMatcher(doc);
     for (const o of operationsOf(doc)) byOperation[o.key] = 0;
     const deletes: Promise<unknown>[] = [];
+    const cancelledByOperator = new Set<string>(); // tasks an admin cancel was answered 2xx for (generic requests)
 
     const record = (plan: Plan, built: Built, result: SendResult, rid: string): void => {
       requests++;
@@ -369,6 +370,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const body = json(result.res);
       const method = built.req.method;
       if (method === 'DELETE' && built.req.path.startsWith('/v1/videos/') && typeof body?.id === 'string') known.deleted.add(body.id);
+      const operatorCancel = /^\/admin\/v1\/tasks\/([^/?]+)\/cancel/.exec(built.req.path);
+      if (method === 'POST' && operatorCancel) cancelledByOperator.add(decodeURIComponent(operatorCancel[1]!));
       const tenant = built.expect.creates;
       if (!tenant || method !== 'POST' || typeof body?.id !== 'string' || !body.id.startsWith('vid_') || body.object !== 'video') return;
       if (accepted.has(body.id)) return; // an idempotent replay
@@ -465,8 +468,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const rows = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, errorCode: true, errorMessage: true, deletedAt: true } });
       for (const t of rows) {
         const a = accepted.get(t.id)!;
-        // A task its owner deleted (the fuzzer's own cleanup, or a fuzzed DELETE) ends as cancelled; any other failure of a tiny render is a finding.
-        if (t.status === 'failed' && !(t.errorCode === 'cancelled' && t.deletedAt !== null)) {
+        // A task its owner deleted (the fuzzer's own cleanup, or a fuzzed DELETE) or an operator cancelled (a fuzzed admin
+        // cancel) ends as cancelled; any other failure of a tiny render is a finding.
+        if (t.status === 'failed' && !(t.errorCode === 'cancelled' && (t.deletedAt !== null || cancelledByOperator.has(t.id)))) {
           findings.push({ oracle: 'failed-task', route: a.route, status: t.errorCode ?? 'failed', pattern: messagePattern(t.errorMessage ?? ''), reproducer: a.reproducer });
         }
       }

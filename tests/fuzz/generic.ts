@@ -300,6 +300,13 @@ function bodyArbitrary(doc: OpenApi, op: Operation, wellFormed: boolean): fc.Arb
   });
 }
 
+/** Whether a body refers to stored objects by id anywhere (`id` or `…_id` holding a string). */
+function namesObjects(v: JsonValue): boolean {
+  if (Array.isArray(v)) return v.some(namesObjects);
+  if (!isPlainObject(v)) return false;
+  return Object.entries(v).some(([k, x]) => ((k === 'id' || k.endsWith('_id')) && typeof x === 'string') || namesObjects(x as JsonValue));
+}
+
 /** The body of one request, its Content-Type, and the one field a 400 must name (if any). */
 function buildBody(doc: OpenApi, op: Operation, pick: BodyPick): { encoded: Encoded; field?: string } {
   const components = doc.components.schemas;
@@ -309,7 +316,8 @@ function buildBody(doc: OpenApi, op: Operation, pick: BodyPick): { encoded: Enco
   const { value, field } = pick.mode === 'odd' ? { value: base, field: undefined } : mutate(base, pick.mutation);
   let encoded: Encoded;
   // Only a documented example is a valid request to begin with: on a schema-drawn body another field may be the one at fault.
-  let named = pick.mode === 'example' && examples.length > 0 ? field : undefined;
+  // Nor is one that names objects (`id`, `…_id`): the document's ids are made up, so that field may be the one refused.
+  let named = pick.mode === 'example' && examples.length > 0 && !namesObjects(base) ? field : undefined;
   if (/multipart\/form-data/i.test(mediaType)) {
     const schema = resolve(media.schema, components);
     const props = (schema.properties ?? {}) as Record<string, Schema>;
