@@ -21,5 +21,5 @@ export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spaw
 export { averageColor, isJpeg, isMp4, probe, solidImage, solidPng, testMp4 } from './media';
 export { TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
 export { OwnRedis } from './own-redis';
-export { pollUntilEnded, submitRequest } from './provider-requests';
+export { pollToEnd, pollUntilEnded, submitRequest } from './provider-requests';
 export { S3TestServer } from './s3-server';

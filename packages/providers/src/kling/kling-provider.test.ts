@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, KlingEmulator, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
+import { EmulatorServer, KlingEmulator, pollToEnd, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { KlingProvider } from './kling-provider';
@@ -50,12 +50,10 @@ test('text to video: a signed JWT, external_task_id = task id, submitted → pro
   });
   expect(upstreamId).toMatch(/^text2video\/\d+$/);
 
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'queued' });
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'running' });
-  const done = await provider.poll(upstreamId);
-  if (done.state !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(done)}`);
-  expect(done.producedSeconds).toBe(5);
-  expect((await bytesOf(await provider.fetchOutput(done.outputs[0]!.video))).equals(video)).toBe(true);
+  const run = await pollToEnd(provider, upstreamId);
+  expect(run.states).toEqual(['queued', 'running', 'succeeded']);
+  expect(run.producedSeconds).toBe(5);
+  expect(run.video?.equals(video)).toBe(true);
   // The token is reused, not re-signed per call.
   const tokens = new Set(emu.requests('GET', /^\/v1\/videos\//).map((r) => r.headers.authorization));
   expect(tokens).toEqual(new Set([create.headers.authorization]));

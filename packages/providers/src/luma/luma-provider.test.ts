@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, LumaEmulator, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
+import { bytesOf, EmulatorServer, LumaEmulator, pollToEnd, pollUntilEnded, rejection, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { LumaProvider } from './luma-provider';
@@ -29,12 +29,11 @@ test('a generation is created with mapped fields, goes queued → dreaming → c
   const create = emu.requests('POST', /^\/dream-machine\/v1\/generations$/)[0]!;
   expect(create.headers.authorization).toBe(`Bearer ${KEY}`);
   expect(create.json).toEqual({ prompt: 'A teddy bear playing guitar', model: 'ray-2', aspect_ratio: '16:9', resolution: '720p', duration: '5s', loop: false });
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'queued' });
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'running' });
-  const done = await provider.poll(upstreamId);
-  if (done.state !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(done)}`);
-  expect((await bytesOf(await provider.fetchOutput(done.outputs[0]!.video))).equals(video)).toBe(true);
-  expect((await bytesOf(await provider.fetchOutput(done.outputs[0]!.thumbnail!))).equals(poster)).toBe(true);
+  const run = await pollToEnd(provider, upstreamId);
+  expect(run.states).toEqual(['queued', 'running', 'succeeded']);
+  expect(run.video?.equals(video)).toBe(true);
+  if (run.end.state !== 'succeeded') throw new Error('expected success');
+  expect((await bytesOf(await provider.fetchOutput(run.end.outputs[0]!.thumbnail!))).equals(poster)).toBe(true);
 });
 
 test('every state change is POSTed to the callback URL; each delivery is only a wake-up for that generation', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesOf, EmulatorServer, pollUntilEnded, rejection, SeedanceEmulator, sendJson, submitRequest } from '@reelay/testing';
+import { EmulatorServer, pollToEnd, pollUntilEnded, rejection, SeedanceEmulator, sendJson, submitRequest } from '@reelay/testing';
 import { PermanentProviderError, RateLimitedError, TransientProviderError } from '../errors';
 import type { SubmitRequest } from '../provider';
 import { SeedanceProvider } from './seedance-provider';
@@ -35,12 +35,10 @@ test('a task is created with content[] and mapped fields, runs, and its video do
     duration: 5,
     seed: 99,
   });
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'queued' });
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'running' });
-  const done = await provider.poll(upstreamId);
-  if (done.state !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(done)}`);
-  expect(done.producedSeconds).toBe(5);
-  expect((await bytesOf(await provider.fetchOutput(done.outputs[0]!.video))).equals(video)).toBe(true);
+  const run = await pollToEnd(provider, upstreamId);
+  expect(run.states).toEqual(['queued', 'running', 'succeeded']);
+  expect(run.producedSeconds).toBe(5);
+  expect(run.video?.equals(video)).toBe(true);
 });
 
 test('an input image becomes a first_frame image_url item', async () => {

@@ -213,14 +213,26 @@ export class OpenAIVideosEmulator extends Emulator {
     }
   }
 
-  private create(req: LoggedRequest, res: ServerResponse): void {
+  /**
+   * What every create route does first: count it, parse the body, answer a replayed
+   * Idempotency-Key with its task and a missing prompt with 400. Null once it has answered.
+   */
+  private createFields(req: LoggedRequest, res: ServerResponse): Record<string, string> | null {
     this.tally.creates++;
     const fields = parseFields(String(req.headers['content-type'] ?? ''), req.body);
-    if (!fields) return sendError(res, 400, 'invalid_json', 'We could not parse the JSON body of your request.');
     const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
     const existing = idempotencyKey ? this.tasks.get(this.byIdempotencyKey.get(idempotencyKey) ?? '') : undefined;
-    if (existing) return sendJson(res, 200, this.present(existing));
-    if (!fields.prompt) return sendError(res, 400, 'invalid_value', "Missing required parameter: 'prompt'.");
+    if (!fields) sendError(res, 400, 'invalid_json', 'We could not parse the JSON body of your request.');
+    else if (existing) sendJson(res, 200, this.present(existing));
+    else if (!fields.prompt) sendError(res, 400, 'invalid_value', "Missing required parameter: 'prompt'.");
+    else return fields;
+    return null;
+  }
+
+  private create(req: LoggedRequest, res: ServerResponse): void {
+    const fields = this.createFields(req, res);
+    if (!fields) return;
+    const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
     if (this.behaviour.contentPolicyOnCreate) {
       return sendError(res, 400, 'moderation_blocked', 'Your request was blocked by our moderation system.');
     }
@@ -244,13 +256,9 @@ export class OpenAIVideosEmulator extends Emulator {
 
   /** An edit keeps the source's length; an extension adds `seconds` (an upload counts as 4 s). */
   private fromSource(req: LoggedRequest, res: ServerResponse, route: 'edit' | 'extend'): void {
-    this.tally.creates++;
-    const fields = parseFields(String(req.headers['content-type'] ?? ''), req.body);
-    if (!fields) return sendError(res, 400, 'invalid_json', 'We could not parse the JSON body of your request.');
+    const fields = this.createFields(req, res);
+    if (!fields) return;
     const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
-    const existing = idempotencyKey ? this.tasks.get(this.byIdempotencyKey.get(idempotencyKey) ?? '') : undefined;
-    if (existing) return sendJson(res, 200, this.present(existing));
-    if (!fields.prompt) return sendError(res, 400, 'invalid_value', "Missing required parameter: 'prompt'.");
     const refId = fields['video[id]'] ?? (fields.video?.startsWith('{') ? (JSON.parse(fields.video) as { id?: string }).id : undefined);
     const uploaded = fields.video?.startsWith('<file ') ?? false;
     const source = refId ? this.tasks.get(refId) : undefined;
