@@ -13,8 +13,9 @@ export interface Stack {
   worker: WorkerRuntime | null;
   url: string;
   db: Db;
-  /** A fresh API key of this stack's own. */
+  /** A fresh API key of this stack's own, and its id. */
   key: string;
+  keyId: string;
   newKey(opts?: { dialect?: 'seed' | 'openai' }): Promise<string>;
   close(): Promise<void>;
 }
@@ -62,13 +63,15 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
   const db = createDb(config.DATABASE_URL, 3);
   const newKey = async (o: { dialect?: 'seed' | 'openai' } = {}) =>
     (await createApiKey(db, { name: 'test', statusDialect: o.dialect ?? null })).secret;
+  const first = await createApiKey(db, { name: 'test', statusDialect: null });
   return {
     config,
     api,
     worker,
     url: api.url,
     db,
-    key: await newKey(),
+    key: first.secret,
+    keyId: first.key.id,
     newKey,
     async close() {
       await worker?.close();

@@ -1,6 +1,5 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashApiKey } from '@reelay/core';
 import { IMAGES } from '../fuzz/values';
 import { http, solidImage, solidPng } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
@@ -8,10 +7,8 @@ import { startStack, type Stack } from './harness';
 // Input images are decoded at create: a broken or oversized one is a 400 on its field, before any
 // task or stored file exists. No worker: nothing here needs rendering.
 let stack: Stack;
-let keyId: string;
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
-  keyId = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
 });
 afterAll(async () => {
   await stack.close();
@@ -19,7 +16,7 @@ afterAll(async () => {
 
 const BASE = { prompt: 'from an image', duration: 1, width: 128, height: 128, fps: 24 };
 const dataUrl = (b: Buffer, mime = 'image/png') => `data:${mime};base64,${b.toString('base64')}`;
-const tasks = () => stack.db.task.count({ where: { apiKeyId: keyId } });
+const tasks = () => stack.db.task.count({ where: { apiKeyId: stack.keyId } });
 const storedInputs = () => {
   try {
     return readdirSync(join(stack.config.REELAY_STORAGE_DIR, 'inputs')).length;

@@ -1,6 +1,5 @@
 import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { hashApiKey } from '@reelay/core';
 import { insertTask } from '@reelay/db';
 import { http, until, waitForVideo } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
@@ -41,7 +40,7 @@ test('stale temp files and render folders of ended tasks are swept; a live task 
   old(join(storageTmp, 'finalize-abc'));
 
   // A live task's render folder, just as old: it must stay.
-  const keyId = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
+  const keyId = stack.keyId;
   const liveId = `vid_leftoverlive${Date.now()}`;
   await insertTask(stack.db, {
     id: liveId, apiKeyId: keyId, model: 'sora-1.0', provider: 'other', providerTarget: 'other', upstreamId: `preview_${liveId}`, status: 'processing',

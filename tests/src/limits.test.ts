@@ -1,4 +1,3 @@
-import { hashApiKey } from '@reelay/core';
 import { paddedPng } from '../fuzz/values';
 import { http } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
@@ -9,19 +8,17 @@ const MAX_IMAGE = 1_000;
 const MAX_PROMPT = 50;
 
 let stack: Stack;
-let keyId: string;
 beforeAll(async () => {
   stack = await startStack(
     { REELAY_MAX_BODY_BYTES: String(MAX_BODY), REELAY_MAX_IMAGE_BYTES: String(MAX_IMAGE), REELAY_MAX_PROMPT_CHARS: String(MAX_PROMPT) },
     { worker: false },
   );
-  keyId = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
 });
 afterAll(async () => {
   await stack.close();
 });
 
-const count = () => stack.db.task.count({ where: { apiKeyId: keyId } });
+const count = () => stack.db.task.count({ where: { apiKeyId: stack.keyId } });
 const SMALL = { duration: 1, width: 64, height: 64, fps: 24 };
 // A real PNG padded with a comment chunk: an image of any size we like.
 const png = (bytes: number) => paddedPng(bytes);

@@ -1,14 +1,11 @@
-import { hashApiKey } from '@reelay/core';
 import { http } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 // A battery of broken creates. Every one must be a 4xx in the API's error shape whose message
 // names the offending field (or the body as a whole), and must leave no task behind.
 let stack: Stack;
-let keyId: string;
 beforeAll(async () => {
   stack = await startStack({}, { worker: false });
-  keyId = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
 });
 afterAll(async () => {
   await stack.close();
@@ -150,7 +147,7 @@ const cases: Case[] = [
 ];
 
 test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-  const before = await stack.db.task.count({ where: { apiKeyId: keyId } });
+  const before = await stack.db.task.count({ where: { apiKeyId: stack.keyId } });
   const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, ...c.req });
   expect(res.status).toBeGreaterThanOrEqual(400);
   expect(res.status).toBeLessThan(500);
@@ -160,7 +157,7 @@ test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
   });
   if (c.param !== null) expect(res.body.error.message).toContain(c.param);
   else expect(res.body.error.message).toContain(c.says);
-  expect(await stack.db.task.count({ where: { apiKeyId: keyId } })).toBe(before);
+  expect(await stack.db.task.count({ where: { apiKeyId: stack.keyId } })).toBe(before);
 });
 
 test('the well-formed baselines of the battery are accepted (so each refusal above is about its one defect)', async () => {

@@ -1,4 +1,4 @@
-import { hashApiKey, newVideoId } from '@reelay/core';
+import { newVideoId } from '@reelay/core';
 import { freePort, http, spawnProcess, until, type Spawned } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -59,7 +59,7 @@ test('/readyz: 200, then 503 naming Redis while it is stopped, then 200 once it 
   expect(await stack.db.task.count({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX } })).toBe(before);
   // Deleting a live task needs its cancel queued: the same 503, with Retry-After. (A pending row
   // made here, so that no render of it is running.)
-  const owner = (await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(stack.key) } })).id;
+  const owner = stack.keyId;
   const live = newVideoId();
   await stack.db.task.create({ data: { id: live, apiKeyId: owner, model: 'sora-1.0', provider: 'preview', durationSeconds: 1, width: 64, height: 64, fps: 24, seed: 1n, expiresAt: new Date(Date.now() + 3600_000) } });
   const deleted = await http(stack, 'DELETE', `/v1/videos/${live}`, { key: stack.key });
