@@ -114,15 +114,12 @@ export async function createVideo(
     imageRef = taskKeys.inputImage(id, ext);
     await deps.storage.put(imageRef, Readable.from([image.data]), undefined, { contentType: image.mime });
   }
-  const now = new Date();
   return insertAndEnqueueTask(
     deps,
     key,
     {
       id,
-      apiKeyId: key.id,
       model: input.model.id,
-      provider: input.model.targets[0]!.provider,
       prompt: input.prompt,
       imageRef,
       durationSeconds: input.durationSeconds,
@@ -138,25 +135,35 @@ export async function createVideo(
       characterIds: input.characterIds,
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.requestHash ?? null,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
     },
     requestId,
   );
 }
+
+/** A task to create for a key: the owner, the first target's provider and the timestamps are filled in. */
+export type TaskDraft = Omit<NewTask, 'apiKeyId' | 'provider' | 'createdAt' | 'expiresAt'>;
 
 /**
  * Inserts the task row with its estimated cost reserved against the key's budget (and its queue
  * limit checked; see createTask in packages/db), then tells the admission step. If the create is refused or
  * Redis cannot be told, the row, its reservation and its stored input image are removed again.
  */
-export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, data: NewTask, requestId: string): Promise<VideoRow> {
-  const id = data.id;
+export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, draft: TaskDraft, requestId: string): Promise<VideoRow> {
+  const id = draft.id;
   let task: VideoRow;
+  const createdAt = new Date();
+  const model = deps.catalog.get(draft.model);
+  const data: NewTask = {
+    ...draft,
+    apiKeyId: key.id,
+    provider: model?.targets[0]?.provider ?? 'unknown',
+    createdAt,
+    expiresAt: new Date(createdAt.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+  };
   try {
     assertModelAllowed(key, data.model);
-    const model = deps.catalog.get(data.model);
-    const priceMicrosPerSecond = model ? pricePerSecondMicros(model, data.width, data.height) : 0n;
+    if (!model) throw new ApiError(409, 'unsupported_operation', `Model ${data.model} is no longer configured`);
+    const priceMicrosPerSecond = pricePerSecondMicros(model, data.width, data.height);
     // An extension is billed for the seconds it adds, not for the source it repeats.
     const billedSeconds = data.operation === 'extend' ? data.durationSeconds - (data.sourceSeconds ?? 0) : data.durationSeconds;
     const reservedMicros = estimateCostMicros(priceMicrosPerSecond, billedSeconds, data.n ?? 1);

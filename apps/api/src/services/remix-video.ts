@@ -1,8 +1,7 @@
-import { ApiError, checkPrompt, newVideoId, notFound } from '@reelay/core';
+import { ApiError, checkPrompt, notFound } from '@reelay/core';
 import { findTaskForOwner, type ApiKey, type VideoRow } from '@reelay/db';
-import { taskKeys } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
-import { insertAndEnqueueTask } from './create-video';
+import { copyTask } from './copy-task';
 
 /**
  * A new task from a completed one of the same key: every parameter copied, the prompt replaced,
@@ -21,37 +20,5 @@ export async function remixVideo(deps: ApiDeps, key: ApiKey, sourceId: string, p
   }
   checkPrompt(prompt, { maxPromptChars: deps.config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: deps.config.REELAY_MAX_IMAGE_BYTES });
 
-  const id = newVideoId();
-  let imageRef: string | null = null;
-  if (source.imageRef) {
-    imageRef = taskKeys.inputImage(id, source.imageRef.split('.').pop()!);
-    await deps.storage.put(imageRef, deps.storage.read(source.imageRef));
-  }
-  const now = new Date();
-  return insertAndEnqueueTask(
-    deps,
-    key,
-    {
-      id,
-      apiKeyId: key.id,
-      model: source.model,
-      provider: model.targets[0]!.provider,
-      prompt,
-      imageRef,
-      durationSeconds: source.durationSeconds,
-      width: source.width,
-      height: source.height,
-      fps: source.fps,
-      seed: source.seed,
-      n: source.n,
-      responseFormat: source.responseFormat,
-      user: source.user,
-      metadata: (source.metadata ?? {}) as object,
-      callbackUrl: source.callbackUrl,
-      remixedFromId: source.id,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-    },
-    requestId,
-  );
+  return copyTask(deps, key, source, { prompt, remixedFromId: source.id }, requestId);
 }

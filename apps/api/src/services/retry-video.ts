@@ -1,8 +1,7 @@
-import { ApiError, newVideoId, notFound } from '@reelay/core';
+import { ApiError, notFound } from '@reelay/core';
 import { findApiKeyById, findUndeletedTask, type VideoRow } from '@reelay/db';
-import { taskKeys } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
-import { insertAndEnqueueTask } from './create-video';
+import { copyTask } from './copy-task';
 
 /**
  * An operator's re-run of a failed task: a new task of the same key with every parameter copied
@@ -17,40 +16,5 @@ export async function retryVideo(deps: ApiDeps, sourceId: string, requestId: str
   }
   const key = await findApiKeyById(deps.db, source.apiKeyId);
   if (!key || key.status !== 'active') throw new ApiError(409, 'unsupported_operation', `The key of video ${source.id} is no longer active`);
-  const model = deps.catalog.get(source.model);
-  if (!model) throw new ApiError(409, 'unsupported_operation', `Model ${source.model} is no longer configured`);
-  const id = newVideoId();
-  let imageRef: string | null = null;
-  if (source.imageRef) {
-    imageRef = taskKeys.inputImage(id, source.imageRef.split('.').pop()!);
-    await deps.storage.put(imageRef, deps.storage.read(source.imageRef));
-  }
-  const now = new Date();
-  return insertAndEnqueueTask(
-    deps,
-    key,
-    {
-      id,
-      apiKeyId: key.id,
-      model: source.model,
-      provider: model.targets[0]!.provider,
-      prompt: source.prompt,
-      imageRef,
-      durationSeconds: source.durationSeconds,
-      width: source.width,
-      height: source.height,
-      fps: source.fps,
-      seed: source.seed,
-      n: source.n,
-      responseFormat: source.responseFormat,
-      user: source.user,
-      metadata: (source.metadata ?? {}) as object,
-      callbackUrl: source.callbackUrl,
-      remixedFromId: source.remixedFromId,
-      retriedFromId: source.id,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-    },
-    requestId,
-  );
+  return copyTask(deps, key, source, { retriedFromId: source.id }, requestId);
 }

@@ -110,15 +110,12 @@ export async function createFromSource(
   const id = newVideoId();
   const sourceVideoRef = taskKeys.sourceVideo(id);
   await deps.storage.put(sourceVideoRef, source.kind === 'video' ? deps.storage.read(source.storageKey) : Readable.from([source.data]));
-  const now = new Date();
   return insertAndEnqueueTask(
     deps,
     key,
     {
       id,
-      apiKeyId: key.id,
       model: model.id,
-      provider: model.targets[0]!.provider,
       prompt: body.prompt,
       operation,
       sourceVideoId: source.kind === 'video' ? source.id : null,
@@ -135,8 +132,6 @@ export async function createFromSource(
       metadata: {},
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.requestHash ?? null,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
     },
     requestId,
   );
