@@ -5,8 +5,11 @@ import { MONEY_TX_OPTIONS } from '../billing';
 import type { Task } from '../generated/prisma/client';
 import type { NewReservedTask } from './create';
 
-/** Rows per INSERT statement: large enough that 50,000 lines are a few round trips, small enough to keep each statement's JSON modest. */
-const INSERT_CHUNK = 5000;
+/**
+ * Rows per INSERT statement: 50,000 lines are 50 round trips, and building one chunk's JSON holds
+ * the worker's event loop for ~30 ms, not ~170 ms, so its admission and submits run in between.
+ */
+const INSERT_CHUNK = 1000;
 
 export type BatchCreateOutcome =
   | { created: number; refused?: undefined }
@@ -53,6 +56,7 @@ export async function insertBatchTasks(db: Db, apiKeyId: string, batchId: string
       const cols = columns.map((k) => `"${snake(k)}"`).join(', ');
       const insertTasks = `INSERT INTO tasks (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::tasks, $1::json)`;
       for (let i = 0; i < tasks.length; i += INSERT_CHUNK) {
+        if (i > 0) await new Promise((r) => setImmediate(r)); // let the worker's other work in between chunks
         const chunk = tasks.slice(i, i + INSERT_CHUNK);
         await client.query(insertTasks, [JSON.stringify(chunk.map((t) => toRecord({ ...t, billingStatus: 'reserved' })))]);
         await client.query(
