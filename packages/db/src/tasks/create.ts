@@ -106,9 +106,6 @@ function reserveStatement(columns: string[]): { name: string; text: string } {
       ), ins AS (
         INSERT INTO tasks (${cols}) SELECT ${cols} FROM accepted ORDER BY ord
         RETURNING tasks.*
-      ), created AS (
-        INSERT INTO task_events (task_id, kind, at, message)
-        SELECT id, 'created', created_at, CASE WHEN retried_from_id IS NOT NULL THEN 'Re-run of ' || retried_from_id END FROM ins
       ), ledger AS (
         INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros)
         SELECT l.ledger_id, ins.api_key_id, ins.id, 'reserve', ins.reserved_micros

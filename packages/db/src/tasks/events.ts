@@ -2,8 +2,8 @@ import { poolOf, type Db } from '../client';
 import { fromRow, statement } from '../pg';
 
 /**
- * A task's timeline (table task_events): one row per step, written by the statement that made
- * the step wherever one exists (a CTE beside the task's UPDATE or INSERT), so recording costs no
+ * A task's timeline (table task_events; its creation from the task row): one row per step, written
+ * by the statement that made the step wherever one exists (a CTE beside the task's UPDATE), so recording costs no
  * round trip of its own. Steps that can repeat (progress, poll errors, submit failures, webhook
  * attempts) stop being recorded once a task has TIMELINE_MAX rows; its end is always recorded.
  */
@@ -57,7 +57,19 @@ export async function recordTaskEvent(db: Db, e: NewTaskEvent): Promise<void> {
   });
 }
 
-const LIST_EVENTS = statement('SELECT * FROM task_events WHERE task_id = $1 ORDER BY id');
+/**
+ * The first step, "created", is read from the task row itself (its created_at, and the task a
+ * re-run copies), so a create writes no event row. Rows of that kind written by earlier versions
+ * are left out in favour of it.
+ */
+const LIST_EVENTS = statement(`SELECT * FROM (
+    SELECT 0::bigint AS id, t.id AS task_id, t.created_at AS at, 'created' AS kind, NULL::text AS target, NULL::int AS attempt,
+      NULL::text AS upstream_id, NULL::int AS progress, NULL::text AS code,
+      CASE WHEN t.retried_from_id IS NOT NULL THEN 'Re-run of ' || t.retried_from_id END AS message, NULL::text AS actor
+    FROM tasks t WHERE t.id = $1
+    UNION ALL
+    SELECT id, task_id, at, kind, target, attempt, upstream_id, progress, code, message, actor FROM task_events WHERE task_id = $1 AND kind <> 'created'
+  ) e ORDER BY id`);
 
 /** A task's timeline, oldest step first. */
 export async function listTaskEvents(db: Db, taskId: string): Promise<TaskEvent[]> {
