@@ -60,7 +60,11 @@ function rssSampler(pids: Record<string, number>) {
 }
 
 async function main(): Promise<void> {
-  console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${LINES} lines, ${INTERACTIVE} interactive creates every ${INTERVAL_MS} ms)`);
+  console.log(
+    `load average at start: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (${LINES} lines, ${INTERACTIVE} interactive creates every ${INTERVAL_MS} ms)`,
+  );
   await createDatabaseIfMissing(DATABASE_URL);
   await migrate(DATABASE_URL);
   const dir = mkdtempSync(join(tmpdir(), 'reelay-bench-batch-'));
@@ -71,7 +75,9 @@ async function main(): Promise<void> {
   const keyIds: string[] = [];
   try {
     // The emulator runs as its own process (its CPU is not the API's), with tasks that end at once.
-    const emulator = spawnTs('bench/inflight/emulator-server.ts', { env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_TASK_MIN_MS: '0', BENCH_TASK_MAX_MS: '0' } });
+    const emulator = spawnTs('bench/inflight/emulator-server.ts', {
+      env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_TASK_MIN_MS: '0', BENCH_TASK_MAX_MS: '0' },
+    });
     processes.push(emulator);
     const upstream = (await emulator.waitFor(/^URL (\S+)$/m))[1]!;
     const catalog = join(dir, 'models.json');
@@ -113,12 +119,24 @@ async function main(): Promise<void> {
     processes.push(api);
     const worker = spawnTs('apps/worker/src/main.ts', { env: { ...env, WORKER_METRICS_PORT: '0' }, inheritOutput: true });
     processes.push(worker);
-    await until('the API to come up', () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 60_000);
+    await until(
+      'the API to come up',
+      () =>
+        fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+    );
     const apiPid = api.child.pid!;
     const workerPid = worker.child.pid!;
 
     const call = async (secret: string, method: string, path: string, body?: unknown): Promise<any> => {
-      const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const json = await res.json();
       if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
       return json;
@@ -132,14 +150,23 @@ async function main(): Promise<void> {
       for (let i = 0; i < INTERACTIVE; i++) {
         await sleep(Math.max(0, t0 + i * INTERVAL_MS - Date.now()));
         const at = Date.now();
-        creates.push(call(interactiveKey.secret, 'POST', '/v1/videos', { model: 'bench', prompt: `${label} ${i}` }).then((v: { id: string }) => void sent.push({ id: v.id, at })));
+        creates.push(
+          call(interactiveKey.secret, 'POST', '/v1/videos', { model: 'bench', prompt: `${label} ${i}` }).then(
+            (v: { id: string }) => void sent.push({ id: v.id, at }),
+          ),
+        );
       }
       await Promise.all(creates);
       const ids = sent.map((s) => s.id);
-      const rows = await until(`${label}: all interactive tasks started`, async () => {
-        const r = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, startedAt: true } });
-        return r.every((t) => t.startedAt) ? r : null;
-      }, 300_000, 100);
+      const rows = await until(
+        `${label}: all interactive tasks started`,
+        async () => {
+          const r = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, startedAt: true } });
+          return r.every((t) => t.startedAt) ? r : null;
+        },
+        300_000,
+        100,
+      );
       const startedAt = new Map(rows.map((r) => [r.id, r.startedAt!.getTime()]));
       return sent.map((s) => startedAt.get(s.id)! - s.at);
     };
@@ -148,7 +175,10 @@ async function main(): Promise<void> {
     await interactiveSeries('warm-up');
     const baseline = await interactiveSeries('baseline');
 
-    const lines = Array.from({ length: LINES }, (_, i) => JSON.stringify({ custom_id: `line-${i + 1}`, method: 'POST', url: '/v1/videos', body: { model: 'bench', prompt: `batch clip ${i + 1}` } })).join('\n') + '\n';
+    const lines =
+      Array.from({ length: LINES }, (_, i) =>
+        JSON.stringify({ custom_id: `line-${i + 1}`, method: 'POST', url: '/v1/videos', body: { model: 'bench', prompt: `batch clip ${i + 1}` } }),
+      ).join('\n') + '\n';
     const rssBefore = { api: rssMB(apiPid), worker: rssMB(workerPid) };
     const sampler = rssSampler({ api: apiPid, worker: workerPid });
 
@@ -165,13 +195,18 @@ async function main(): Promise<void> {
     const batch = await call(batchKey.secret, 'POST', '/v1/batches', { input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
     const during = interactiveSeries('during');
     let slowestRetrieveMs = 0;
-    const inProgress = await until('the batch to be in_progress with every task created', async () => {
-      const t = Date.now();
-      const b = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
-      slowestRetrieveMs = Math.max(slowestRetrieveMs, Date.now() - t);
-      if (['failed', 'cancelled', 'expired'].includes(b.status)) throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.errors)}`);
-      return b.status !== 'validating' && b.request_counts.total === LINES ? b : null;
-    }, 600_000, 100);
+    const inProgress = await until(
+      'the batch to be in_progress with every task created',
+      async () => {
+        const t = Date.now();
+        const b = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
+        slowestRetrieveMs = Math.max(slowestRetrieveMs, Date.now() - t);
+        if (['failed', 'cancelled', 'expired'].includes(b.status)) throw new Error(`batch ended ${b.status}: ${JSON.stringify(b.errors)}`);
+        return b.status !== 'validating' && b.request_counts.total === LINES ? b : null;
+      },
+      600_000,
+      100,
+    );
     const validationMs = Date.now() - createdAt;
     const duringSeries = await during;
     sampler.stop();
@@ -180,10 +215,15 @@ async function main(): Promise<void> {
     // Cancel the rest; the bench does not wait for every task to finish.
     const cancelStart = Date.now();
     await call(batchKey.secret, 'POST', `/v1/batches/${batch.id}/cancel`);
-    const cancelled = await until('the batch to be cancelled', async () => {
-      const b = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
-      return b.status === 'cancelled' ? b : null;
-    }, 120_000, 250).catch(() => null);
+    const cancelled = await until(
+      'the batch to be cancelled',
+      async () => {
+        const b = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
+        return b.status === 'cancelled' ? b : null;
+      },
+      120_000,
+      250,
+    ).catch(() => null);
     const cancelMs = Date.now() - cancelStart;
 
     const b50 = pct(baseline, 50);
@@ -213,12 +253,27 @@ async function main(): Promise<void> {
     };
     const verdict = (ok: boolean) => (ok ? 'met' : 'MISSED');
     const rows: [string, string, string, string][] = [
-      ['validation + task creation', `${validationMs} ms = ${Math.round(linesPerSecond)} lines/s`, `>= ${TARGET.linesPerSecond} lines/s`, verdict(linesPerSecond >= TARGET.linesPerSecond)],
-      ['API RSS peak growth', `${growth.api.toFixed(0)} MB (${rssBefore.api.toFixed(0)} → ${sampler.peak.api!.toFixed(0)})`, `<= ${TARGET.rssGrowthMB} MB`, verdict(growth.api <= TARGET.rssGrowthMB)],
+      [
+        'validation + task creation',
+        `${validationMs} ms = ${Math.round(linesPerSecond)} lines/s`,
+        `>= ${TARGET.linesPerSecond} lines/s`,
+        verdict(linesPerSecond >= TARGET.linesPerSecond),
+      ],
+      [
+        'API RSS peak growth',
+        `${growth.api.toFixed(0)} MB (${rssBefore.api.toFixed(0)} → ${sampler.peak.api!.toFixed(0)})`,
+        `<= ${TARGET.rssGrowthMB} MB`,
+        verdict(growth.api <= TARGET.rssGrowthMB),
+      ],
       ['cancel (POST cancel → cancelled)', cancelled ? `${cancelMs} ms` : 'not cancelled within 120 s', '(info)', ''],
       ['worker RSS peak growth', `${growth.worker.toFixed(0)} MB (${rssBefore.worker.toFixed(0)} → ${sampler.peak.worker!.toFixed(0)})`, '(info)', ''],
       ['interactive start p50', `${d50} ms vs ${b50} ms baseline = ${(d50 / b50).toFixed(2)}x`, '(info)', ''],
-      ['interactive start p99', `${d99} ms vs ${b99} ms baseline = ${(d99 / b99).toFixed(2)}x`, `<= ${TARGET.p99Ratio}x`, verdict(d99 / b99 <= TARGET.p99Ratio)],
+      [
+        'interactive start p99',
+        `${d99} ms vs ${b99} ms baseline = ${(d99 / b99).toFixed(2)}x`,
+        `<= ${TARGET.p99Ratio}x`,
+        verdict(d99 / b99 <= TARGET.p99Ratio),
+      ],
     ];
     console.log(JSON.stringify(summary, null, 2));
     const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length), ['measure', 'figure', 'target'][c]!.length));

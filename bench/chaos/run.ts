@@ -50,7 +50,10 @@ chmodSync(work, 0o777);
 const pgData = join(work, 'pg');
 const pgSock = join(work, 'pgsock');
 const asPostgres = (cmd: string, cmdArgs: string[]): string =>
-  execFileSync(process.getuid?.() === 0 ? 'runuser' : cmd, process.getuid?.() === 0 ? ['-u', 'postgres', '--', cmd, ...cmdArgs] : cmdArgs, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync(process.getuid?.() === 0 ? 'runuser' : cmd, process.getuid?.() === 0 ? ['-u', 'postgres', '--', cmd, ...cmdArgs] : cmdArgs, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const pgBin = (name: string): string => {
   const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
   return join('/usr/lib/postgresql', versions[0]!, 'bin', name);
@@ -64,7 +67,9 @@ function startPostgres(): void {
 let redisPort = 0;
 let redis: ChildProcess | null = null;
 async function startRedis(): Promise<void> {
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+    stdio: 'ignore',
+  });
   const probe = new IORedis(`redis://127.0.0.1:${redisPort}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   for (let i = 0; i < 100; i++) {
     try {
@@ -84,7 +89,11 @@ let spawned = 0;
 /** Each process logs to its own file in the work dir (kept with --keep). */
 function spawnReelay(app: 'api' | 'worker', extra: Record<string, string> = {}): ChildProcess {
   const log = openSync(join(work, `${app}-${++spawned}.log`), 'a');
-  return spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], { cwd: ROOT, env: { ...process.env, ...env, ...extra }, stdio: ['ignore', log, log] });
+  return spawn(process.execPath, ['--import', 'tsx', `apps/${app}/src/main.ts`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, ...extra },
+    stdio: ['ignore', log, log],
+  });
 }
 const killed = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(null) : c.once('exit', r)));
 async function kill9(c: ChildProcess): Promise<void> {
@@ -124,7 +133,8 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
 function noteRefusal(a: Answer, where: string): void {
   const label = `${a.status} ${a.code ?? '(no code)'}`;
   refused.set(label, (refused.get(label) ?? 0) + 1);
-  if (a.status >= 500 && !(a.status === 503 && a.code === 'service_unavailable' && a.retryAfter)) badOutageAnswers.push(`${where}: ${label}${a.retryAfter ? '' : ' without Retry-After'}`);
+  if (a.status >= 500 && !(a.status === 503 && a.code === 'service_unavailable' && a.retryAfter))
+    badOutageAnswers.push(`${where}: ${label}${a.retryAfter ? '' : ' without Retry-After'}`);
 }
 
 const acknowledged = new Map<number, string>(); // request index → video id
@@ -224,7 +234,9 @@ async function jobsHeldBy(pid: number): Promise<string[]> {
 /** Seconds until every task whose job the killed worker held has moved on (stepped again by another worker, or ended). */
 async function untilHeldTasksMovedOn(db: ReturnType<typeof createDb>, ids: string[], killedAt: Date, since: number, limitS: number): Promise<number | null> {
   while ((now() - since) / 1000 < limitS) {
-    const still = await db.task.count({ where: { id: { in: ids }, status: { in: ['pending', 'processing'] }, updatedAt: { lte: killedAt } } }).catch(() => ids.length);
+    const still = await db.task
+      .count({ where: { id: { in: ids }, status: { in: ['pending', 'processing'] }, updatedAt: { lte: killedAt } } })
+      .catch(() => ids.length);
     if (still === 0) return (now() - since) / 1000;
     await sleep(250);
   }
@@ -268,7 +280,13 @@ async function main(): Promise<void> {
   let api = spawnReelay('api');
   const workers = [spawnReelay('worker'), spawnReelay('worker')];
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await sleep(100);
   }
   console.log(`chaos: ${TASKS} tasks, API ${apiUrl}, Postgres :${pgPort}, Redis :${redisPort}, work dir ${work}`);
@@ -294,7 +312,12 @@ async function main(): Promise<void> {
     await kill9(workers[which]!);
     workers[which] = spawnReelay('worker');
     const s = await untilHeldTasksMovedOn(db, held, killedAt, t, 60);
-    faults.push({ fault: `worker kill -9 #${n}`, seconds: s, target: WORKER_TARGET_S, note: `until each of the ${held.length} task jobs it held was run again by another worker (or its task ended)` });
+    faults.push({
+      fault: `worker kill -9 #${n}`,
+      seconds: s,
+      target: WORKER_TARGET_S,
+      note: `until each of the ${held.length} task jobs it held was run again by another worker (or its task ended)`,
+    });
   };
   await sleep(3000);
   await workerKill(1, 0);
@@ -310,7 +333,13 @@ async function main(): Promise<void> {
   await sleep(1000);
   api = spawnReelay('api');
   for (let i = 0; i < 200; i++) {
-    if (await fetch(`${apiUrl}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${apiUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     await sleep(100);
   }
   faults.push({ fault: 'API kill -9', seconds: (now() - apiDown) / 1000, target: null, note: 'until /healthz answered again (1 s down on purpose)' });
@@ -353,7 +382,9 @@ async function main(): Promise<void> {
   await sleep(35_000);
 
   // ---------------------------------------------------------------- the books
-  const tasks = await db.task.findMany({ select: { id: true, status: true, n: true, costMicros: true, errorCode: true, apiKeyId: true, idempotencyKey: true } });
+  const tasks = await db.task.findMany({
+    select: { id: true, status: true, n: true, costMicros: true, errorCode: true, apiKeyId: true, idempotencyKey: true },
+  });
   const byId = new Map(tasks.map((t) => [t.id, t]));
   const lost = ids.filter((id) => !byId.has(id)).length + (TASKS - acknowledged.size);
   const duplicated = tasks.length - new Set(tasks.map((t) => t.idempotencyKey)).size + Math.max(0, tasks.length - TASKS);
@@ -369,9 +400,17 @@ async function main(): Promise<void> {
   const ledgerOk = (ledger._sum.amountMicros ?? 0n) === charged && key.committedMicros === charged;
   const leftovers = [
     ...(existsSync(join(storage, '.tmp')) ? readdirSync(join(storage, '.tmp')).map((f) => `storage/.tmp/${f}`) : []),
-    ...(existsSync(join(work, 'preview-renders')) ? readdirSync(join(work, 'preview-renders')).filter((f) => f !== '.running').map((f) => `preview-renders/${f}`) : []),
-    ...(existsSync(join(work, 'preview-renders', '.running')) ? readdirSync(join(work, 'preview-renders', '.running')).map((f) => `preview-renders/.running/${f}`) : []),
-    ...readdirSync(scratch).filter((f) => f.startsWith('reelay-')).map((f) => `tmp/${f}`),
+    ...(existsSync(join(work, 'preview-renders'))
+      ? readdirSync(join(work, 'preview-renders'))
+          .filter((f) => f !== '.running')
+          .map((f) => `preview-renders/${f}`)
+      : []),
+    ...(existsSync(join(work, 'preview-renders', '.running'))
+      ? readdirSync(join(work, 'preview-renders', '.running')).map((f) => `preview-renders/.running/${f}`)
+      : []),
+    ...readdirSync(scratch)
+      .filter((f) => f.startsWith('reelay-'))
+      .map((f) => `tmp/${f}`),
   ];
 
   console.log('\nfault                        seconds  target  note');
@@ -383,9 +422,13 @@ async function main(): Promise<void> {
   if (refused.size === 0) console.log('  none');
   for (const [label, count] of [...refused].sort()) console.log(`  ${String(count).padStart(5)}  ${label}`);
   console.log(`\ncreates acknowledged ${acknowledged.size}/${TASKS} in ${createdS.toFixed(1)} s`);
-  console.log(`tasks ${tasks.length}: completed ${completed}, failed ${failed.length}${failed.length ? ` (${[...new Set(failed.map((f) => f.errorCode))].join(', ')})` : ''}, stuck ${stuck}`);
+  console.log(
+    `tasks ${tasks.length}: completed ${completed}, failed ${failed.length}${failed.length ? ` (${[...new Set(failed.map((f) => f.errorCode))].join(', ')})` : ''}, stuck ${stuck}`,
+  );
   console.log(`lost ${lost}, duplicated ${duplicated}, output sets wrong ${badOutputSets}`);
-  console.log(`ledger sum ${ledger._sum.amountMicros ?? 0n} = charged ${charged} = committed ${key.committedMicros}: ${ledgerOk ? 'consistent' : 'INCONSISTENT'}`);
+  console.log(
+    `ledger sum ${ledger._sum.amountMicros ?? 0n} = charged ${charged} = committed ${key.committedMicros}: ${ledgerOk ? 'consistent' : 'INCONSISTENT'}`,
+  );
   console.log(`leftovers after the sweep: ${leftovers.length === 0 ? 'none' : leftovers.join(', ')}`);
   console.log(`outage answers not a 503 with Retry-After: ${badOutageAnswers.length === 0 ? 'none' : badOutageAnswers.slice(0, 10).join('; ')}`);
 
@@ -398,7 +441,9 @@ async function main(): Promise<void> {
   if (!ledgerOk) problems.push('ledger inconsistent');
   if (leftovers.length) problems.push(`${leftovers.length} leftovers`);
   if (badOutageAnswers.length) problems.push(`${badOutageAnswers.length} outage answers not 503 + Retry-After`);
-  for (const f of faults) if (f.target !== null && (f.seconds === null || f.seconds > f.target)) problems.push(`${f.fault}: ${f.seconds === null ? 'never' : f.seconds.toFixed(1)} s > ${f.target} s`);
+  for (const f of faults)
+    if (f.target !== null && (f.seconds === null || f.seconds > f.target))
+      problems.push(`${f.fault}: ${f.seconds === null ? 'never' : f.seconds.toFixed(1)} s > ${f.target} s`);
   console.log(problems.length === 0 ? '\nchaos: PASS' : `\nchaos: FAIL: ${problems.join('; ')}`);
 
   await db.$disconnect();

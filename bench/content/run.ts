@@ -83,27 +83,61 @@ async function main(): Promise<void> {
   const id = newVideoId();
   const storage = new LocalStorage(storageDir);
   const videoKey = taskKeys.output(id, 0, 'video');
-  const stored = await storage.put(videoKey, Readable.from((function* () {
-    for (let left = SIZE; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
-  })()));
+  const stored = await storage.put(
+    videoKey,
+    Readable.from(
+      (function* () {
+        for (let left = SIZE; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
+      })(),
+    ),
+  );
   const now = new Date();
   await db.task.create({
     data: {
-      id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', prompt: 'bench content', durationSeconds: 4, width: 1280, height: 720, fps: 24,
-      seed: BigInt(1), queuePrefix: `bench-content-${process.pid}`, status: 'completed', progress: 100, createdAt: now, completedAt: now,
+      id,
+      apiKeyId: key.id,
+      model: 'sora-1.0',
+      provider: 'preview',
+      prompt: 'bench content',
+      durationSeconds: 4,
+      width: 1280,
+      height: 720,
+      fps: 24,
+      seed: BigInt(1),
+      queuePrefix: `bench-content-${process.pid}`,
+      status: 'completed',
+      progress: 100,
+      createdAt: now,
+      completedAt: now,
       expiresAt: new Date(now.getTime() + 3600_000),
     },
   });
-  await recordTaskOutputs(db, id, [{ index: 0, variant: 'video', storageKey: videoKey, bytes: stored.bytes, contentType: 'video/mp4', checksum: stored.checksum }]);
+  await recordTaskOutputs(db, id, [
+    { index: 0, variant: 'video', storageKey: videoKey, bytes: stored.bytes, contentType: 'video/mp4', checksum: stored.checksum },
+  ]);
 
   const port = await freePort();
-  const api = spawnApi({ DATABASE_URL, PORT: String(port), REELAY_STORAGE_DIR: storageDir, REELAY_QUEUE_PREFIX: `bench-content-${process.pid}`, LOG_LEVEL: 'warn' });
+  const api = spawnApi({
+    DATABASE_URL,
+    PORT: String(port),
+    REELAY_STORAGE_DIR: storageDir,
+    REELAY_QUEUE_PREFIX: `bench-content-${process.pid}`,
+    LOG_LEVEL: 'warn',
+  });
   const bare = spawnTs('bench/content/bare-server.ts', { env: { ...process.env, BENCH_CONTENT_FILE: storage.pathOf(videoKey) } });
   const targets = {
     reelay: { url: `http://127.0.0.1:${port}`, path: `/v1/videos/${id}/content`, headers: { authorization: `Bearer ${secret}` } },
     bare: { url: (await bare.waitFor(/listening on (http:\/\/\S+)/))[1]!, path: '/video.mp4', headers: {} },
   };
-  await until('the API to come up', () => fetch(`${targets.reelay.url}/healthz`).then((r) => r.ok, () => false), 60_000);
+  await until(
+    'the API to come up',
+    () =>
+      fetch(`${targets.reelay.url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    60_000,
+  );
   const results: Record<'reelay' | 'bare', Record<'full' | 'range', number[]>> = { reelay: { full: [], range: [] }, bare: { full: [], range: [] } };
   try {
     // Warm up both (JIT, page cache, key cache).

@@ -12,10 +12,22 @@ app.use(express.json({ limit: '25mb' }));
 function videoObject(id: string, body: Record<string, unknown>): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
   return {
-    id, object: 'video', model: body.model ?? 'sora-1.0', status: 'pending', progress: 0,
-    created_at: now, seconds: `${Number(body.duration ?? 4).toFixed(1)}`, completed_at: null, expires_at: now + 86400,
-    size: `${body.width ?? 1280}x${body.height ?? 720}`, error: null, metadata: { fps: body.fps ?? 24, seed: 12345 },
-    prompt: body.prompt ?? null, user: null, n: body.n ?? 1, remixed_from_video_id: null,
+    id,
+    object: 'video',
+    model: body.model ?? 'sora-1.0',
+    status: 'pending',
+    progress: 0,
+    created_at: now,
+    seconds: `${Number(body.duration ?? 4).toFixed(1)}`,
+    completed_at: null,
+    expires_at: now + 86400,
+    size: `${body.width ?? 1280}x${body.height ?? 720}`,
+    error: null,
+    metadata: { fps: body.fps ?? 24, seed: 12345 },
+    prompt: body.prompt ?? null,
+    user: null,
+    n: body.n ?? 1,
+    remixed_from_video_id: null,
   };
 }
 

@@ -32,10 +32,19 @@ const CONNECTIONS = arg('connections', 100);
 const BODY = JSON.stringify({
   model: 'sora-1.0',
   prompt: 'A cute orange cat napping in the sunlight with wind gently blowing its fur',
-  duration: 10, width: 1920, height: 1080, fps: 30, n: 1,
+  duration: 10,
+  width: 1920,
+  height: 1080,
+  fps: 30,
+  n: 1,
 });
 
-interface Sample { rps: number; p99: number; errors: number; cpuUsPerRequest: number }
+interface Sample {
+  rps: number;
+  p99: number;
+  errors: number;
+  cpuUsPerRequest: number;
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
 function cpuSecondsOf(pid: number): number {
@@ -49,7 +58,12 @@ async function measure(url: string, method: 'POST' | 'GET', path: string, key: s
   const cpuBefore = cpuSecondsOf(pid);
   const r = await autocannon({ url: url + path, method, headers, body: method === 'POST' ? BODY : undefined, connections: CONNECTIONS, duration: SECONDS });
   const cpu = cpuSecondsOf(pid) - cpuBefore;
-  return { rps: r.requests.average, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts, cpuUsPerRequest: (cpu * 1e6) / Math.max(1, r.requests.total) };
+  return {
+    rps: r.requests.average,
+    p99: r.latency.p99,
+    errors: r.non2xx + r.errors + r.timeouts,
+    cpuUsPerRequest: (cpu * 1e6) / Math.max(1, r.requests.total),
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -75,16 +89,31 @@ async function main(): Promise<void> {
       { nodeFlags: process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean), inheritOutput: true },
     ).child,
   };
-  await until('the API to come up', () => fetch(`${api.url}/healthz`).then((r) => r.ok, () => false), 30_000);
+  await until(
+    'the API to come up',
+    () =>
+      fetch(`${api.url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+  );
   const bareServer = spawnTs('bench/create/bare-server.ts');
   const bare = { child: bareServer.child, url: (await bareServer.waitFor(/listening on (http:\/\/\S+)/))[1]! };
   const db = createDb(config.DATABASE_URL, 2);
   const results = { api: { create: [] as Sample[], retrieve: [] as Sample[] }, bare: { create: [] as Sample[], retrieve: [] as Sample[] } };
   try {
-    const first = await fetch(`${api.url}/v1/videos`, { method: 'POST', body: BODY, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+    const first = await fetch(`${api.url}/v1/videos`, {
+      method: 'POST',
+      body: BODY,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    });
     const id = ((await first.json()) as { id: string }).id;
     // Warm both up (JIT, connection pools, key cache) before measuring.
-    for (const [url, auth, pid] of [[api.url, key, api.child.pid!], [bare.url, null, bare.child.pid!]] as const) {
+    for (const [url, auth, pid] of [
+      [api.url, key, api.child.pid!],
+      [bare.url, null, bare.child.pid!],
+    ] as const) {
       await measure(url, 'POST', '/v1/videos', auth, pid);
       await measure(url, 'GET', `/v1/videos/${id}`, auth, pid);
     }
@@ -132,10 +161,20 @@ async function main(): Promise<void> {
     const a = results.api[name];
     const b = results.bare[name];
     return {
-      api_rps: m(a, (s) => s.rps), bare_rps: m(b, (s) => s.rps), rps_ratio: m(a, (s) => s.rps) / m(b, (s) => s.rps),
-      api_p99_ms: m(a, (s) => s.p99), bare_p99_ms: m(b, (s) => s.p99), p99_ratio: m(a, (s) => s.p99) / Math.max(1, m(b, (s) => s.p99)),
+      api_rps: m(a, (s) => s.rps),
+      bare_rps: m(b, (s) => s.rps),
+      rps_ratio: m(a, (s) => s.rps) / m(b, (s) => s.rps),
+      api_p99_ms: m(a, (s) => s.p99),
+      bare_p99_ms: m(b, (s) => s.p99),
+      p99_ratio:
+        m(a, (s) => s.p99) /
+        Math.max(
+          1,
+          m(b, (s) => s.p99),
+        ),
       // The server's own CPU per request (user + system), so a change can be judged apart from the machine's noise.
-      api_cpu_us_per_request: m(a, (s) => s.cpuUsPerRequest), bare_cpu_us_per_request: m(b, (s) => s.cpuUsPerRequest),
+      api_cpu_us_per_request: m(a, (s) => s.cpuUsPerRequest),
+      bare_cpu_us_per_request: m(b, (s) => s.cpuUsPerRequest),
       errors: a.reduce((n, s) => n + s.errors, 0) + b.reduce((n, s) => n + s.errors, 0),
     };
   };

@@ -83,7 +83,17 @@ async function main(): Promise<void> {
     WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
   // The worker logs a line per task ended; stdout is dropped so the report stays readable.
-  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [...WORKER_NODE_FLAGS, '--import', 'tsx', ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : [])] });
+  const worker = fork(join(ROOT, 'bench/inflight/worker.ts'), [], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    execArgv: [
+      ...WORKER_NODE_FLAGS,
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_WORKER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_WORKER_CPU_PROF}`] : []),
+    ],
+  });
   const lags: number[] = [];
   let peakRss = 0;
   let final: any;
@@ -135,7 +145,9 @@ async function main(): Promise<void> {
       const by = Object.fromEntries(groups.map((g) => [g.status, g._count]));
       live = (by.pending ?? 0) + (by.processing ?? 0);
       peakInFlight = Math.max(peakInFlight, by.processing ?? 0);
-      console.log(`t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length}`);
+      console.log(
+        `t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length}`,
+      );
       if (live === 0) break;
       await sleep(5000);
     }

@@ -17,7 +17,14 @@ async function main(): Promise<void> {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
     const batch = lags.splice(0);
     const mem = process.memoryUsage();
-    process.send!({ kind: 'sample', rss: mem.rss, heapMB: Math.round(mem.heapUsed / 1e6), heapTotalMB: Math.round(mem.heapTotal / 1e6), externalMB: Math.round(mem.external / 1e6), lags: batch });
+    process.send!({
+      kind: 'sample',
+      rss: mem.rss,
+      heapMB: Math.round(mem.heapUsed / 1e6),
+      heapTotalMB: Math.round(mem.heapTotal / 1e6),
+      externalMB: Math.round(mem.external / 1e6),
+      lags: batch,
+    });
   }, 1000);
   process.on('message', (msg: { kind: string }) => {
     if (msg.kind !== 'stop') return;

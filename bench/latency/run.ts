@@ -80,7 +80,9 @@ function bareServer(): Promise<{ server: Server; url: string }> {
       res.end(JSON.stringify({ id: 'vid_bare', object: 'video', status: 'completed', progress: 100 }));
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })),
+  );
 }
 
 /** Median wall time of the renderer's ffmpeg command for the bench clip, run directly. */
@@ -122,8 +124,16 @@ async function main(): Promise<void> {
       defaultModel: 'preview-tiny',
       models: [
         { id: 'preview-tiny', targets: [{ provider: 'preview' }], ...shape },
-        { id: 'instant-poll', targets: [{ provider: 'openai-compatible', upstreamModel: 'sora-2', baseUrl: openai.url, credentials: 'BENCH_OPENAI_KEY' }], ...shape },
-        { id: 'instant-webhook', targets: [{ provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'BENCH_REPLICATE_TOKEN' }], ...shape },
+        {
+          id: 'instant-poll',
+          targets: [{ provider: 'openai-compatible', upstreamModel: 'sora-2', baseUrl: openai.url, credentials: 'BENCH_OPENAI_KEY' }],
+          ...shape,
+        },
+        {
+          id: 'instant-webhook',
+          targets: [{ provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'BENCH_REPLICATE_TOKEN' }],
+          ...shape,
+        },
       ],
     }),
   );
@@ -148,7 +158,16 @@ async function main(): Promise<void> {
   try {
     procs.push(spawnProcess(process.execPath, ['apps/api/dist/main.js'], { env }));
     procs.push(spawnProcess(process.execPath, ['apps/worker/dist/main.js'], { env }));
-    await until('the API', () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 60_000, 50);
+    await until(
+      'the API',
+      () =>
+        fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+      50,
+    );
     const { secret: key } = await createApiKey(db, { name: 'bench-latency', statusDialect: null });
     const renderDir = join(dir, 'render');
     mkdirSync(renderDir);
@@ -176,8 +195,12 @@ async function main(): Promise<void> {
     console.log(row('instant upstream, by polling', samples.poll));
     console.log(row('instant upstream, by webhook', samples.webhook));
     console.log(row('preview render, render time subtracted', samples.preview, render));
-    console.log(`overhead beyond the bare loop: polling ${(median(samples.poll) - bareP50).toFixed(0)} ms, webhook ${(median(samples.webhook) - bareP50).toFixed(0)} ms, preview ${(median(samples.preview) - render - bareP50).toFixed(0)} ms (p50)`);
-    console.log(`burst of ${BURST} previews on ${SLOTS} slots: all done in ${burstMs.toFixed(0)} ms (target ${burstTarget.toFixed(0)} ms = 1.5 × ${BURST} × ${render.toFixed(0)} ÷ ${SLOTS} + 1000); slowest task ${Math.max(...burst).toFixed(0)} ms`);
+    console.log(
+      `overhead beyond the bare loop: polling ${(median(samples.poll) - bareP50).toFixed(0)} ms, webhook ${(median(samples.webhook) - bareP50).toFixed(0)} ms, preview ${(median(samples.preview) - render - bareP50).toFixed(0)} ms (p50)`,
+    );
+    console.log(
+      `burst of ${BURST} previews on ${SLOTS} slots: all done in ${burstMs.toFixed(0)} ms (target ${burstTarget.toFixed(0)} ms = 1.5 × ${BURST} × ${render.toFixed(0)} ÷ ${SLOTS} + 1000); slowest task ${Math.max(...burst).toFixed(0)} ms`,
+    );
   } finally {
     for (const p of procs) await p.stop('SIGTERM');
     await db.$disconnect();

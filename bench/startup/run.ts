@@ -45,7 +45,10 @@ async function once(role: Role, mode: Mode, env: Record<string, string>): Promis
       `${role} (${mode}) /healthz`,
       async () => {
         if (proc.child.exitCode !== null) throw new Error(`${role} (${mode}) exited:\n${proc.output()}`);
-        return fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+        return fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
       },
       60_000,
       10,

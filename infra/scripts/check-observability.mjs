@@ -26,7 +26,13 @@ export function exportedSeries() {
 
 const PROCESS_PREFIX = 'reelay_process_';
 // PromQL words that look like names: functions, keywords, label names are filtered by position.
-const named = (expr) => [...expr.replace(/\{[^}]*\}/g, '{}').replace(/"[^"]*"/g, '""').matchAll(/\b(reelay_[a-z0-9_]+|up)\b(?!\s*\()/g)].map((m) => m[1]);
+const named = (expr) =>
+  [
+    ...expr
+      .replace(/\{[^}]*\}/g, '{}')
+      .replace(/"[^"]*"/g, '""')
+      .matchAll(/\b(reelay_[a-z0-9_]+|up)\b(?!\s*\()/g),
+  ].map((m) => m[1]);
 
 function checkExpr(where, expr, series, problems) {
   if (typeof expr !== 'string' || !expr.trim()) return problems.push(`${where}: no query`);
@@ -88,12 +94,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const ruleAt = args.indexOf('--rules');
   const rules = ruleAt >= 0 ? [args[ruleAt + 1]] : [join(root, 'infra/prometheus/alerts.yaml')];
-  const dashboards = (ruleAt >= 0 ? args.filter((_, i) => i !== ruleAt && i !== ruleAt + 1) : args);
+  const dashboards = ruleAt >= 0 ? args.filter((_, i) => i !== ruleAt && i !== ruleAt + 1) : args;
   if (!dashboards.length) dashboards.push(join(root, 'infra/grafana/reelay.json'));
   const problems = [];
   for (const d of dashboards) problems.push(...checkDashboard(d));
   for (const r of rules) {
-    if (!existsSync(r)) { problems.push(`${r}: missing`); continue; }
+    if (!existsSync(r)) {
+      problems.push(`${r}: missing`);
+      continue;
+    }
     problems.push(...checkRules(r));
     const p = promtool(r);
     problems.push(...p.problems);

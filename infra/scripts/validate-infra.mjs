@@ -23,12 +23,14 @@ function modelFor(apiVersion, kind) {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
   // kubernetes-models names a dotted group in camel case: networking.k8s.io → networkingK8sIo.
   const camel = group.replace(/\.(\w)/g, (_, c) => c.toUpperCase());
-  const groupModule = group === '' ? k8s.v1 ?? k8s : k8s[camel] ?? k8s[group.replace(/\./g, '_')] ?? k8s[group];
+  const groupModule = group === '' ? (k8s.v1 ?? k8s) : (k8s[camel] ?? k8s[group.replace(/\./g, '_')] ?? k8s[group]);
   const ns = group === '' ? k8s.v1 : groupModule?.[version];
   return ns?.[kind];
 }
 
-for (const file of readdirSync(k8sDir).filter((f) => f.endsWith('.yaml')).sort()) {
+for (const file of readdirSync(k8sDir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()) {
   const docs = parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8'));
   for (const doc of docs) {
     if (doc.errors.length) {
@@ -73,7 +75,10 @@ for (const file of readdirSync(join(infra, 'grafana')).filter((f) => f.endsWith(
 const rulesFile = join(infra, 'prometheus', 'alerts.yaml');
 const ruleProblems = [...checkRules(rulesFile), ...promtool(rulesFile).problems];
 for (const p of ruleProblems) fail(p);
-if (!ruleProblems.length) console.log(`ok   prometheus/alerts.yaml: schema${promtool(rulesFile).ran ? ' and promtool check rules' : ' (promtool not installed)'}, exported series only`);
+if (!ruleProblems.length)
+  console.log(
+    `ok   prometheus/alerts.yaml: schema${promtool(rulesFile).ran ? ' and promtool check rules' : ' (promtool not installed)'}, exported series only`,
+  );
 
 if (problems) {
   console.error(`${problems} problem(s)`);

@@ -8,6 +8,10 @@ test('a seeded fuzz run over every OpenAPI operation finds no failure class', as
   process.stdout.write(`${formatCoverage(report)}\n${formatReport(report)}`);
   expect(report.requests).toBeGreaterThanOrEqual(Number(process.env.FUZZ_N ?? 1200));
   expect(Object.keys(report.byOperation).length).toBeGreaterThan(0);
-  expect(Object.entries(report.byOperation).filter(([, n]) => n === 0).map(([op]) => op)).toEqual([]);
+  expect(
+    Object.entries(report.byOperation)
+      .filter(([, n]) => n === 0)
+      .map(([op]) => op),
+  ).toEqual([]);
   expect(report.classes.map((c) => `${c.oracle} ${c.route} ${c.status} ${c.pattern}\n${c.reproducer}`)).toEqual([]);
 }, 180_000);

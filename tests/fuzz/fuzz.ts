@@ -22,7 +22,20 @@ export interface FuzzOptions {
 }
 
 /** One way the stack failed an oracle; a class groups findings by route, status and message pattern. */
-export type Oracle = '5xx' | 'hang' | 'no-answer' | 'bad-shape' | 'param' | 'cross-tenant' | 'header' | 'replayed-deleted' | 'idempotency' | 'orphan-row' | 'stuck-task' | 'failed-task' | 'crash';
+export type Oracle =
+  | '5xx'
+  | 'hang'
+  | 'no-answer'
+  | 'bad-shape'
+  | 'param'
+  | 'cross-tenant'
+  | 'header'
+  | 'replayed-deleted'
+  | 'idempotency'
+  | 'orphan-row'
+  | 'stuck-task'
+  | 'failed-task'
+  | 'crash';
 
 interface Finding {
   oracle: Oracle;
@@ -52,18 +65,34 @@ export interface FuzzReport {
   seconds: number;
 }
 
-const ORACLES: Oracle[] = ['5xx', 'hang', 'no-answer', 'bad-shape', 'param', 'cross-tenant', 'header', 'replayed-deleted', 'idempotency', 'orphan-row', 'stuck-task', 'failed-task', 'crash'];
+const ORACLES: Oracle[] = [
+  '5xx',
+  'hang',
+  'no-answer',
+  'bad-shape',
+  'param',
+  'cross-tenant',
+  'header',
+  'replayed-deleted',
+  'idempotency',
+  'orphan-row',
+  'stuck-task',
+  'failed-task',
+  'crash',
+];
 
 /** Fields whose 400 may name the other spelling of the same thing (a conflict names the spelling that lost). */
-const FIELD_GROUPS = new Map<string, string[]>(Object.entries({
-  width: ['width', 'height', 'size'],
-  height: ['width', 'height', 'size'],
-  size: ['width', 'height', 'size'],
-  duration: ['duration', 'seconds'],
-  seconds: ['duration', 'seconds'],
-  image: ['image', 'input_reference'],
-  input_reference: ['image', 'input_reference'],
-}));
+const FIELD_GROUPS = new Map<string, string[]>(
+  Object.entries({
+    width: ['width', 'height', 'size'],
+    height: ['width', 'height', 'size'],
+    size: ['width', 'height', 'size'],
+    duration: ['duration', 'seconds'],
+    seconds: ['duration', 'seconds'],
+    image: ['image', 'input_reference'],
+    input_reference: ['image', 'input_reference'],
+  }),
+);
 
 const TERMINAL = new Set(['completed', 'failed']);
 
@@ -78,7 +107,10 @@ interface StackInfo {
 /** Starts the stack under test in its own process (see stack-process.ts). */
 async function startStackProcess(log: (s: string) => void): Promise<{ child: ChildProcess; info: StackInfo; stderr: () => string }> {
   // tsx's require hook rather than its CLI, which would put a process of its own in between and hide a crash.
-  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'stack-process.ts')], { env: process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), join(__dirname, 'stack-process.ts')], {
+    env: process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   // Its output (log lines go to stdout, crashes to stderr), the latest part kept for a crash report.
   let err = '';
   const keep = (c: Buffer) => {
@@ -167,7 +199,11 @@ export function messagePattern(message: string): string {
 }
 
 /** The oracles every single answer must pass. */
-function checkAnswer(built: Built, result: SendResult, known: { deleted: Set<string>; owner: Set<string>; other: Set<string> }): Omit<Finding, 'route' | 'reproducer'>[] {
+function checkAnswer(
+  built: Built,
+  result: SendResult,
+  known: { deleted: Set<string>; owner: Set<string>; other: Set<string> },
+): Omit<Finding, 'route' | 'reproducer'>[] {
   if (result.kind === 'timeout') return [{ oracle: 'hang', status: 'timeout', pattern: `no answer within ${result.ms} ms` }];
   if (result.kind === 'no-response') return [{ oracle: 'no-answer', status: '-', pattern: result.detail }];
   const { res } = result;
@@ -189,15 +225,24 @@ function checkAnswer(built: Built, result: SendResult, known: { deleted: Set<str
     const top = param?.split(/[.[]/)[0];
     if (named && (param === null || !message.includes(param))) {
       found.push({ oracle: 'param', status, pattern: `message ${JSON.stringify(messagePattern(message))} but param is ${JSON.stringify(param)}` });
-    } else if (built.expect.field !== undefined && param !== built.expect.field && !(FIELD_GROUPS.get(built.expect.field) ?? [built.expect.field]).includes(top ?? '\u0000')) {
-      found.push({ oracle: 'param', status, pattern: `400 after changing ${JSON.stringify(built.expect.field)} names param ${JSON.stringify(param)}: ${messagePattern(message)}` });
+    } else if (
+      built.expect.field !== undefined &&
+      param !== built.expect.field &&
+      !(FIELD_GROUPS.get(built.expect.field) ?? [built.expect.field]).includes(top ?? '\u0000')
+    ) {
+      found.push({
+        oracle: 'param',
+        status,
+        pattern: `400 after changing ${JSON.stringify(built.expect.field)} names param ${JSON.stringify(param)}: ${messagePattern(message)}`,
+      });
     }
   }
   if (res.status >= 200 && res.status < 300) {
     if (built.expect.crossTenant) found.push({ oracle: 'cross-tenant', status, pattern: `${built.req.method} of another tenant's video answered ${status}` });
     if (built.expect.lists && Array.isArray(body?.data)) {
       const foreign = built.expect.lists === 'owner' ? known.other : known.owner;
-      if (body.data.some((v: { id?: string }) => v.id && foreign.has(v.id))) found.push({ oracle: 'cross-tenant', status, pattern: "a list shows another tenant's video" });
+      if (body.data.some((v: { id?: string }) => v.id && foreign.has(v.id)))
+        found.push({ oracle: 'cross-tenant', status, pattern: "a list shows another tenant's video" });
     }
     if (built.expect.idempotencyKey !== undefined && typeof body?.id === 'string' && known.deleted.has(body.id)) {
       found.push({ oracle: 'replayed-deleted', status, pattern: 'an Idempotency-Key replay returned a deleted video' });
@@ -217,7 +262,13 @@ function shapeProblem(res: RawResponse, method: string, body: any): string | nul
   if (typeof e !== 'object' || e === null) return 'error is not an object';
   const keys = Object.keys(e).sort().join();
   if (keys !== 'code,message,param,type') return `error keys ${keys}`;
-  if (typeof e.message !== 'string' || e.message === '' || typeof e.code !== 'string' || typeof e.type !== 'string' || !(e.param === null || typeof e.param === 'string')) {
+  if (
+    typeof e.message !== 'string' ||
+    e.message === '' ||
+    typeof e.code !== 'string' ||
+    typeof e.type !== 'string' ||
+    !(e.param === null || typeof e.param === 'string')
+  ) {
     return 'error fields of the wrong type';
   }
   return null;
@@ -226,7 +277,15 @@ function shapeProblem(res: RawResponse, method: string, body: any): string | nul
 /** The request as text, secrets replaced by placeholders, long parts cut. */
 function reproducer(req: RawRequest, info: StackInfo): string {
   const hide = (s: string) =>
-    s.split(info.owner).join('<tenant-1-key>').split(info.other).join('<tenant-2-key>').split(info.adminToken).join('<admin-token>').split(Buffer.from(`ops:${info.adminToken}`).toString('base64')).join('<basic-admin>');
+    s
+      .split(info.owner)
+      .join('<tenant-1-key>')
+      .split(info.other)
+      .join('<tenant-2-key>')
+      .split(info.adminToken)
+      .join('<admin-token>')
+      .split(Buffer.from(`ops:${info.adminToken}`).toString('base64'))
+      .join('<basic-admin>');
   const cut = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…(${s.length} chars)` : s);
   const lines = [`${req.method} ${cut(JSON.stringify(req.path).slice(1, -1), 200)}`];
   for (const [n, v] of req.headers) lines.push(`  ${cut(JSON.stringify(n).slice(1, -1), 60)}: ${cut(hide(JSON.stringify(v).slice(1, -1)), 160)}`);
@@ -254,7 +313,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   });
 
   const send = (req: RawRequest, ms = timeoutMs) => sendRaw(host, port, req, ms);
-  const call = async (method: string, path: string, key: string | null, body?: unknown, headers: [string, string][] = []): Promise<{ status: number; body: any; headers: Record<string, string> }> => {
+  const call = async (
+    method: string,
+    path: string,
+    key: string | null,
+    body?: unknown,
+    headers: [string, string][] = [],
+  ): Promise<{ status: number; body: any; headers: Record<string, string> }> => {
     const h: [string, string][] = [...headers];
     if (key) h.push(['Authorization', `Bearer ${key}`]);
     if (body !== undefined) h.push(['Content-Type', 'application/json']);
@@ -282,7 +347,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     if (completed.status !== 200) throw new Error(`setup create answered ${completed.status}: ${JSON.stringify(completed.body)}`);
     const deleted = await call('POST', '/v1/videos', info.owner, { ...tiny, prompt: 'deleted at once' }, [['Idempotency-Key', 'fz-deleted']]);
     await call('DELETE', `/v1/videos/${deleted.body.id}`, info.owner);
-    const others = [await call('POST', '/v1/videos', info.other, { ...tiny, prompt: 'tenant two' }), await call('POST', '/v1/videos', info.other, { ...tiny, prompt: 'tenant two again' })];
+    const others = [
+      await call('POST', '/v1/videos', info.other, { ...tiny, prompt: 'tenant two' }),
+      await call('POST', '/v1/videos', info.other, { ...tiny, prompt: 'tenant two again' }),
+    ];
     const deadline = Date.now() + 60_000;
     for (;;) {
       const v = await call('GET', `/v1/videos/${completed.body.id}`, info.owner);
@@ -323,7 +391,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     // share), and a sweep of a few generic requests per operation spread through the run, so an
     // operation cannot go without requests; the sweep comes after the routes that make ids it uses.
     const sweep = sweepPlans(doc, opts.seed);
-    const drawn = fc.sample(fc.oneof({ weight: 85, arbitrary: planArbitrary(doc, models) }, { weight: 15, arbitrary: genericPlan(doc) }), { seed: opts.seed, numRuns: Math.max(1, opts.n - sweep.length) });
+    const drawn = fc.sample(fc.oneof({ weight: 85, arbitrary: planArbitrary(doc, models) }, { weight: 15, arbitrary: genericPlan(doc) }), {
+      seed: opts.seed,
+      numRuns: Math.max(1, opts.n - sweep.length),
+    });
     const plans: Plan[] = [];
     sweep.forEach((p, i) => {
       const until = Math.floor(((i + 1) * drawn.length) / (sweep.length + 1));
@@ -353,7 +424,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         // A 2xx answer to one tenant never holds an id the run knows as the other tenant's.
         const foreign = asTenant === 'other' ? known.owner : known.other;
         const leaked = strings.all.find((x) => foreign.has(x));
-        if (leaked) findings.push({ oracle: 'cross-tenant', route: plan.route, status: String(result.res.status), pattern: `a 2xx answer to tenant ${asTenant === 'other' ? 2 : 1} holds an id of tenant ${asTenant === 'other' ? 1 : 2}` , reproducer: repro });
+        if (leaked)
+          findings.push({
+            oracle: 'cross-tenant',
+            route: plan.route,
+            status: String(result.res.status),
+            pattern: `a 2xx answer to tenant ${asTenant === 'other' ? 2 : 1} holds an id of tenant ${asTenant === 'other' ? 1 : 2}`,
+            reproducer: repro,
+          });
         // Ids of any kind this tenant was shown are its own: later generic requests put them in paths.
         for (const id of strings.ids) {
           if (foreign.has(id) || known[asTenant].has(id)) continue;
@@ -386,7 +464,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         deletes.push(
           call('DELETE', `/v1/videos/${body.id}`, key).then(
             (d) => {
-              if (d.status !== 200) findings.push({ oracle: d.status >= 500 ? '5xx' : 'stuck-task', route: 'DELETE /v1/videos/{id}', status: String(d.status), pattern: `delete of an accepted task answered ${d.status}`, reproducer: repro });
+              if (d.status !== 200)
+                findings.push({
+                  oracle: d.status >= 500 ? '5xx' : 'stuck-task',
+                  route: 'DELETE /v1/videos/{id}',
+                  status: String(d.status),
+                  pattern: `delete of an accepted task answered ${d.status}`,
+                  reproducer: repro,
+                });
               else known.deleted.add(body.id);
             },
             () => undefined,
@@ -411,7 +496,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         if (count > 1) built.req.body = Buffer.from(JSON.stringify({ ...JSON.parse(builtOnce.req.body!.toString()), prompt: `burst ${world.seq} body ${i}` }));
         if (count > 1) built.req.headers = builtOnce.req.headers;
         const rid = `fz${world.seq}x${i}`;
-        const headers = built.req.headers.some(([n]) => n.toLowerCase() === 'x-request-id') ? built.req.headers : [...built.req.headers, ['X-Request-Id', rid] as [string, string]];
+        const headers = built.req.headers.some(([n]) => n.toLowerCase() === 'x-request-id')
+          ? built.req.headers
+          : [...built.req.headers, ['X-Request-Id', rid] as [string, string]];
         return { built: { ...built, req: { ...built.req, headers } }, rid };
       });
       const results = await Promise.all(batch.map((b) => send(b.built.req)));
@@ -420,7 +507,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         const ids = new Set(results.flatMap((r) => (r.kind === 'response' && r.res.status === 200 ? [json(r.res)?.id] : [])));
         const statuses = results.map((r) => (r.kind === 'response' ? r.res.status : 0));
         if (ids.size > 1 || !statuses.every((s) => s === 200 || s === 409)) {
-          findings.push({ oracle: 'idempotency', route: plan.route, status: [...new Set(statuses)].join('/'), pattern: `${count} creates with one Idempotency-Key: ${ids.size} tasks, statuses ${[...new Set(statuses)].sort().join(',')}`, reproducer: reproducer(batch[0]!.built.req, info) });
+          findings.push({
+            oracle: 'idempotency',
+            route: plan.route,
+            status: [...new Set(statuses)].join('/'),
+            pattern: `${count} creates with one Idempotency-Key: ${ids.size} tasks, statuses ${[...new Set(statuses)].sort().join(',')}`,
+            reproducer: reproducer(batch[0]!.built.req, info),
+          });
         }
       }
       if (results.some((r) => r.kind === 'timeout') && !(await healthy())) {
@@ -446,7 +539,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     await Promise.all(deletes);
     if (crashed) {
       log(`the stack process exited (${crashed}); its last output:\n${stderr()}`);
-      findings.push({ oracle: 'crash', route: '-', status: '-', pattern: `the stack process exited (${crashed})`, reproducer: stderr().trim().split('\n').slice(-4).join('\n').slice(0, 800) });
+      findings.push({
+        oracle: 'crash',
+        route: '-',
+        status: '-',
+        pattern: `the stack process exited (${crashed})`,
+        reproducer: stderr().trim().split('\n').slice(-4).join('\n').slice(0, 800),
+      });
     }
     if (aborted) findings.push({ oracle: 'hang', route: '-', status: '-', pattern: aborted, reproducer: '-' });
 
@@ -463,15 +562,30 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       }
       for (const t of stillLive) {
         const a = accepted.get(t.id)!;
-        findings.push({ oracle: 'stuck-task', route: a.route, status: t.status, pattern: `accepted task still ${t.status} after the drain`, reproducer: a.reproducer });
+        findings.push({
+          oracle: 'stuck-task',
+          route: a.route,
+          status: t.status,
+          pattern: `accepted task still ${t.status} after the drain`,
+          reproducer: a.reproducer,
+        });
       }
-      const rows = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, status: true, errorCode: true, errorMessage: true, deletedAt: true } });
+      const rows = await db.task.findMany({
+        where: { id: { in: ids } },
+        select: { id: true, status: true, errorCode: true, errorMessage: true, deletedAt: true },
+      });
       for (const t of rows) {
         const a = accepted.get(t.id)!;
         // A task its owner deleted (the fuzzer's own cleanup, or a fuzzed DELETE) or an operator cancelled (a fuzzed admin
         // cancel) ends as cancelled; any other failure of a tiny render is a finding.
         if (t.status === 'failed' && !(t.errorCode === 'cancelled' && (t.deletedAt !== null || cancelledByOperator.has(t.id)))) {
-          findings.push({ oracle: 'failed-task', route: a.route, status: t.errorCode ?? 'failed', pattern: messagePattern(t.errorMessage ?? ''), reproducer: a.reproducer });
+          findings.push({
+            oracle: 'failed-task',
+            route: a.route,
+            status: t.errorCode ?? 'failed',
+            pattern: messagePattern(t.errorMessage ?? ''),
+            reproducer: a.reproducer,
+          });
         }
       }
       const made = await db.task.findMany({
@@ -484,10 +598,21 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         // Made by a request that was answered 2xx (a route that makes tasks without naming them, like a batch): accepted, not an orphan.
         if (from && from.status >= 200 && from.status < 300) {
           stillLive.push(t);
-          accepted.set(t.id, { tenant: t.apiKeyId === world.otherKeyId ? 'other' : 'owner', renderable: false, reproducer: from.reproducer, route: from.route });
+          accepted.set(t.id, {
+            tenant: t.apiKeyId === world.otherKeyId ? 'other' : 'owner',
+            renderable: false,
+            reproducer: from.reproducer,
+            route: from.route,
+          });
           continue;
         }
-        findings.push({ oracle: 'orphan-row', route: from?.route ?? '?', status: t.status, pattern: 'a task row exists that no 2xx answer announced', reproducer: from?.reproducer ?? `request id ${t.requestId}` });
+        findings.push({
+          oracle: 'orphan-row',
+          route: from?.route ?? '?',
+          status: t.status,
+          pattern: 'a task row exists that no 2xx answer announced',
+          reproducer: from?.reproducer ?? `request id ${t.requestId}`,
+        });
       }
       // Leave nothing running: whatever is still live is cancelled by its owner.
       for (const t of stillLive) {
@@ -535,7 +660,15 @@ export function formatCoverage(r: FuzzReport): string {
   const opLines = ops.map((k) => `${k.padEnd(opWidth)}  ${String(r.byOperation[k]).padStart(5)}${r.byOperation[k] === 0 ? '  NOT FUZZED' : ''}`);
   const routes = Object.keys(r.byRoute).sort();
   const width = Math.max(...routes.map((k) => k.length));
-  return `requests per OpenAPI operation (${ops.length} operations):\n${opLines.join('\n')}\n\nanswers per generator route and status:\n${routes.map((k) => `${k.padEnd(width)}  ${Object.entries(r.byRoute[k]!).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}:${n}`).join(' ')}`).join('\n')}\n`;
+  return `requests per OpenAPI operation (${ops.length} operations):\n${opLines.join('\n')}\n\nanswers per generator route and status:\n${routes
+    .map(
+      (k) =>
+        `${k.padEnd(width)}  ${Object.entries(r.byRoute[k]!)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([s, n]) => `${s}:${n}`)
+          .join(' ')}`,
+    )
+    .join('\n')}\n`;
 }
 
 /** The run as a table: totals, status counts, oracle counts, then each failure class with one reproducer. */
@@ -543,7 +676,13 @@ export function formatReport(r: FuzzReport): string {
   const rows: [string, string | number][] = [
     ['seed', r.seed],
     ['requests', `${r.requests} (${r.generated} generated; bursts count each request)`],
-    ['status counts', Object.entries(r.statusCounts).sort(([a], [b]) => a.localeCompare(b)).map(([s, n]) => `${s}: ${n}`).join(', ')],
+    [
+      'status counts',
+      Object.entries(r.statusCounts)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(', '),
+    ],
     ['accepted tasks', `${r.accepted} (${r.rendered} rendered to the end, the rest deleted by their owner)`],
     ['5xx', r.counts['5xx']],
     ['hangs', r.counts.hang],

@@ -14,7 +14,11 @@ const doc = {
         requestBody: {
           content: {
             'multipart/form-data': {
-              schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } } },
+              schema: {
+                type: 'object',
+                required: ['file', 'purpose'],
+                properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch'] } },
+              },
             },
           },
         },
@@ -26,7 +30,10 @@ const doc = {
     },
     '/v1/files/special': { get: {} },
     '/admin/v1/tasks/{task_id}/cancel': {
-      post: { security: [{ adminToken: [] }], parameters: [{ name: 'task_id', in: 'path', required: true, schema: { type: 'string', pattern: '^vid_[0-9A-Za-z]+$' } }] },
+      post: {
+        security: [{ adminToken: [] }],
+        parameters: [{ name: 'task_id', in: 'path', required: true, schema: { type: 'string', pattern: '^vid_[0-9A-Za-z]+$' } }],
+      },
     },
   },
   components: { schemas: {} },
@@ -55,7 +62,13 @@ test('every operation of a document gets requests that land on it, well-formed f
   const match = operationMatcher(doc);
   const built = plans.map((p) => ({ route: p.route, ...p.build(world) }));
   const wellFormed = new Map(built.filter((_, i) => i % 3 === 0).map((b) => [b.route.replace(' (generic)', ''), b]));
-  expect([...wellFormed.keys()].sort()).toEqual(['GET /v1/files', 'GET /v1/files/special', 'GET /v1/files/{file_id}', 'POST /admin/v1/tasks/{task_id}/cancel', 'POST /v1/files']);
+  expect([...wellFormed.keys()].sort()).toEqual([
+    'GET /v1/files',
+    'GET /v1/files/special',
+    'GET /v1/files/{file_id}',
+    'POST /admin/v1/tasks/{task_id}/cancel',
+    'POST /v1/files',
+  ]);
   for (const [op, b] of wellFormed) expect(match(b.req.method, b.req.path)).toBe(op);
 
   // The owner's own file id (the prefix from the example), the admin token where the route asks for it.

@@ -1,6 +1,21 @@
 import fc from 'fast-check';
 import { formText, JsonEntries, jsonText, type JsonValue } from './json-text';
-import { authHeader, encodeMultipart, latin1Path, multipartOddity, oddAuthorization, oddJsonBody, pctEncode, type Auth, type Encoded, type MultipartOddity, type OpenApi, type Part, type Plan, type World } from './requests';
+import {
+  authHeader,
+  encodeMultipart,
+  latin1Path,
+  multipartOddity,
+  oddAuthorization,
+  oddJsonBody,
+  pctEncode,
+  type Auth,
+  type Encoded,
+  type MultipartOddity,
+  type OpenApi,
+  type Part,
+  type Plan,
+  type World,
+} from './requests';
 import { arbitraryFor } from './schema';
 import { deepValue, hostileString, hostileValue, IMAGES } from './values';
 
@@ -186,7 +201,18 @@ function pathValue(w: World, p: Parameter, pick: IdPick): { text: string; owner:
   }
 }
 
-const QUERY_ODDITIES = ['__proto__[x]=1', 'constructor=1', 'a[b][c][d][e][f][g]=1', '%zz=1', 'x=%00', '&&&', '=', 'limit[]=1', `x=${'y'.repeat(5000)}`, 'unknown_param=1'];
+const QUERY_ODDITIES = [
+  '__proto__[x]=1',
+  'constructor=1',
+  'a[b][c][d][e][f][g]=1',
+  '%zz=1',
+  'x=%00',
+  '&&&',
+  '=',
+  'limit[]=1',
+  `x=${'y'.repeat(5000)}`,
+  'unknown_param=1',
+];
 
 const NUL_STRINGS = fc.constantFrom('a\u0000b', '\u0000', '\ud800', 'x\udc00y', '\udfff\ud800');
 
@@ -206,7 +232,10 @@ function mutationFor(fields: string[]): fc.Arbitrary<Mutation> {
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('set' as const), field, value: hostileValue }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('nul' as const), field, value: NUL_STRINGS }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('deep' as const), field, value: deepValue }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('unknown' as const), key: fc.oneof(fc.constantFrom('unknown_field', 'Name', 'id', 'object'), hostileString) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant('unknown' as const), key: fc.oneof(fc.constantFrom('unknown_field', 'Name', 'id', 'object'), hostileString) }),
+    },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('proto' as const), key: fc.constantFrom('__proto__', 'constructor', 'prototype') }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('whole' as const), value: hostileValue }) },
   );
@@ -245,19 +274,43 @@ function resolve(schema: Schema | undefined, components: Record<string, Schema>)
   let s = schema ?? {};
   for (let i = 0; i < 5 && typeof s.$ref === 'string'; i++) s = components[s.$ref.split('/').pop()!] ?? {};
   const all = s.allOf as Schema[] | undefined;
-  if (all) s = { ...all.map((x) => resolve(x, components)).reduce((a, b) => ({ ...a, ...b, properties: { ...(a.properties as object), ...(b.properties as object) } }), {}), ...s, allOf: undefined };
+  if (all)
+    s = {
+      ...all
+        .map((x) => resolve(x, components))
+        .reduce((a, b) => ({ ...a, ...b, properties: { ...(a.properties as object), ...(b.properties as object) } }), {}),
+      ...s,
+      allOf: undefined,
+    };
   return s;
 }
 
-const isBinary = (s: Schema): boolean => s.format === 'binary' || s.contentMediaType !== undefined || (s.type === 'array' && isBinary((s.items as Schema | undefined) ?? {}));
+const isBinary = (s: Schema): boolean =>
+  s.format === 'binary' || s.contentMediaType !== undefined || (s.type === 'array' && isBinary((s.items as Schema | undefined) ?? {}));
 
 const fileBytes = fc.oneof(
   fc.constantFrom(...Object.values(IMAGES)),
   fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)),
-  fc.constantFrom(Buffer.alloc(0), Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/videos","body":{"prompt":"x"}}\n'), Buffer.from('\u0000\ud800 not utf8 \xff', 'latin1')),
+  fc.constantFrom(
+    Buffer.alloc(0),
+    Buffer.from('{"custom_id":"a","method":"POST","url":"/v1/videos","body":{"prompt":"x"}}\n'),
+    Buffer.from('\u0000\ud800 not utf8 \xff', 'latin1'),
+  ),
 );
-const fileName = fc.oneof(fc.constantFrom('a.png', 'input.jsonl', 'clip.mp4', 'a.txt', '', '../../etc/passwd', 'x\u0000.bin', 'ü ñ.txt', 'a"b.png', 'n'.repeat(300)), hostileString);
-const fileType = fc.constantFrom('image/png', 'application/octet-stream', 'application/jsonl', 'text/plain', 'video/mp4', '', 'multipart/mixed', 'image/png; charset=utf-16');
+const fileName = fc.oneof(
+  fc.constantFrom('a.png', 'input.jsonl', 'clip.mp4', 'a.txt', '', '../../etc/passwd', 'x\u0000.bin', 'ü ñ.txt', 'a"b.png', 'n'.repeat(300)),
+  hostileString,
+);
+const fileType = fc.constantFrom(
+  'image/png',
+  'application/octet-stream',
+  'application/jsonl',
+  'text/plain',
+  'video/mp4',
+  '',
+  'multipart/mixed',
+  'image/png; charset=utf-16',
+);
 
 interface BodyPick {
   media: number;
@@ -289,14 +342,21 @@ function bodyArbitrary(doc: OpenApi, op: Operation, wellFormed: boolean): fc.Arb
   const schemaValues = medias.map(([, m]) => arbitraryFor(m.schema ?? {}, components));
   return fc.record({
     media: fc.nat({ max: medias.length - 1 }),
-    mode: wellFormed ? fc.constant('example' as const) : fc.constantFrom('example' as const, 'example' as const, 'schema' as const, 'schema' as const, 'odd' as const),
+    mode: wellFormed
+      ? fc.constant('example' as const)
+      : fc.constantFrom('example' as const, 'example' as const, 'schema' as const, 'schema' as const, 'odd' as const),
     example: fc.nat(),
     mutation: wellFormed ? fc.constant<Mutation>({ kind: 'none' }) : mutationFor([...fields]),
     schemaValue: fc.oneof(...schemaValues),
     odd: oddJsonBody,
-    files: fc.array(fc.record({ bytes: fileBytes, name: fileName, type: fileType, omit: fc.boolean() }), { minLength: Math.max(1, binaries), maxLength: Math.max(1, binaries) }),
+    files: fc.array(fc.record({ bytes: fileBytes, name: fileName, type: fileType, omit: fc.boolean() }), {
+      minLength: Math.max(1, binaries),
+      maxLength: Math.max(1, binaries),
+    }),
     oddity: wellFormed ? fc.constant('none' as const) : multipartOddity,
-    wrongType: wellFormed ? fc.constant(undefined) : sometimes(fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json', 'multipart/form-data; boundary=x', ''), 8),
+    wrongType: wellFormed
+      ? fc.constant(undefined)
+      : sometimes(fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'application/json', 'multipart/form-data; boundary=x', ''), 8),
   });
 }
 

@@ -17,7 +17,10 @@ export function jsonText(v: JsonValue): string {
   if (v instanceof RawJson) return v.text;
   if (v instanceof JsonEntries) return `{${v.entries.map(([k, x]) => `${JSON.stringify(k)}:${jsonText(x)}`).join(',')}}`;
   if (Array.isArray(v)) return `[${v.map(jsonText).join(',')}]`;
-  if (v !== null && typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${jsonText(x)}`).join(',')}}`;
+  if (v !== null && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${JSON.stringify(k)}:${jsonText(x)}`)
+      .join(',')}}`;
   // JSON.stringify escapes lone surrogates as \udXXX (well-formed JSON.stringify), as a client would send them.
   return JSON.stringify(v) ?? 'null';
 }

@@ -84,14 +84,27 @@ const idRef: fc.Arbitrary<IdRef> = fc.oneof(
   { weight: 3, arbitrary: fc.nat().map((pick) => ({ kind: 'other' as const, pick })) },
   {
     weight: 4,
-    arbitrary: fc.tuple(
-      fc.oneof(
-        hostileString,
-        fc.constantFrom('vid_', 'vid_doesnotexist0000', 'VID_abc', 'vid_abc def', 'vid_%00', 'vid_..', 'key_abc', 'vid_' + 'a'.repeat(200), 'vid_ä', 'vid_abc/remix'),
-        fc.stringMatching(/^vid_[0-9A-Za-z]{1,30}$/),
-      ),
-      fc.boolean(),
-    ).map(([text, encode]) => ({ kind: 'raw' as const, text, encode })),
+    arbitrary: fc
+      .tuple(
+        fc.oneof(
+          hostileString,
+          fc.constantFrom(
+            'vid_',
+            'vid_doesnotexist0000',
+            'VID_abc',
+            'vid_abc def',
+            'vid_%00',
+            'vid_..',
+            'key_abc',
+            'vid_' + 'a'.repeat(200),
+            'vid_ä',
+            'vid_abc/remix',
+          ),
+          fc.stringMatching(/^vid_[0-9A-Za-z]{1,30}$/),
+        ),
+        fc.boolean(),
+      )
+      .map(([text, encode]) => ({ kind: 'raw' as const, text, encode })),
   },
 );
 
@@ -131,7 +144,9 @@ export function pctEncode(s: string): string {
 
 /** Path text as raw bytes: characters above U+00FF go as UTF-8, the rest as single bytes. */
 export function latin1Path(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1').replace(/[\r\n]/g, '%0A');
+  return Buffer.from(s, 'utf8')
+    .toString('latin1')
+    .replace(/[\r\n]/g, '%0A');
 }
 
 export function authHeader(w: World, auth: Auth): [string, string][] {
@@ -205,7 +220,10 @@ function validCreate(models: ModelInfo[]): fc.Arbitrary<ValidCreate> {
       n: fc.nat({ max: 1 }),
       seed: fc.option(fc.nat({ max: 4294967295 }), { nil: undefined }),
       user: fc.option(fc.string({ unit: 'grapheme', maxLength: 40 }), { nil: undefined }),
-      metadata: fc.option(fc.dictionary(fc.constantFrom('style', 'negative_prompt', 'quality_level', 'camera'), fc.string({ unit: 'grapheme', maxLength: 20 }), { maxKeys: 3 }), { nil: undefined }),
+      metadata: fc.option(
+        fc.dictionary(fc.constantFrom('style', 'negative_prompt', 'quality_level', 'camera'), fc.string({ unit: 'grapheme', maxLength: 20 }), { maxKeys: 3 }),
+        { nil: undefined },
+      ),
       responseFormat: fc.option(fc.constantFrom('url', 'b64_json'), { nil: undefined }),
       callback: fc.option(fc.constantFrom('http://127.0.0.1:9/hook', 'https://example.invalid/hook?x=1'), { nil: undefined }),
       withImage: fc.nat({ max: 5 }),
@@ -243,7 +261,24 @@ function validCreate(models: ModelInfo[]): fc.Arbitrary<ValidCreate> {
     });
 }
 
-const CREATE_FIELDS = ['model', 'prompt', 'image', 'input_reference', 'duration', 'seconds', 'width', 'height', 'size', 'fps', 'seed', 'n', 'response_format', 'user', 'metadata', 'callback_url'];
+const CREATE_FIELDS = [
+  'model',
+  'prompt',
+  'image',
+  'input_reference',
+  'duration',
+  'seconds',
+  'width',
+  'height',
+  'size',
+  'fps',
+  'seed',
+  'n',
+  'response_format',
+  'user',
+  'metadata',
+  'callback_url',
+];
 
 type Mutation =
   | { kind: 'none' }
@@ -262,12 +297,17 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
       .record({ field: fc.constantFrom('image' as const, 'input_reference' as const), img: imageText, wrap: fc.boolean() })
       .map(({ field, img, wrap }) => ({ kind: 'image' as const, field, text: img.text, image: img.image, wrap })),
   },
-  { weight: 2, arbitrary: fc.oneof(fc.constantFrom('promt', 'durations', 'Model', 'size ', 'input', 'quality', 'webhook'), hostileString).map((key) => ({ kind: 'unknown' as const, key })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(fc.constantFrom('promt', 'durations', 'Model', 'size ', 'input', 'quality', 'webhook'), hostileString)
+      .map((key) => ({ kind: 'unknown' as const, key })),
+  },
   { weight: 1, arbitrary: fc.constantFrom(...CREATE_FIELDS).map((field) => ({ kind: 'duplicate' as const, field })) },
   { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype').map((key) => ({ kind: 'prototype' as const, key })) },
 );
 
-    // eslint-disable-next-line no-control-regex -- the fuzzer looks for them on purpose
+// eslint-disable-next-line no-control-regex -- the fuzzer looks for them on purpose
 const UNNAMEABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 interface CreateBody {
@@ -382,7 +422,12 @@ export const oddJsonBody: fc.Arbitrary<Encoded> = fc
     let body: Buffer;
     if (enc === 'utf16le') body = Buffer.from(text, 'utf16le');
     else if (enc === 'latin1-bytes') body = Buffer.from(text.replace('x', 'x\u00e9\u00ff'), 'latin1');
-    else if (enc === 'invalid-utf8') body = Buffer.concat([Buffer.from(text.slice(0, Math.floor(text.length / 2)), 'utf8'), Buffer.from([0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xff]), Buffer.from(text.slice(Math.floor(text.length / 2)), 'utf8')]);
+    else if (enc === 'invalid-utf8')
+      body = Buffer.concat([
+        Buffer.from(text.slice(0, Math.floor(text.length / 2)), 'utf8'),
+        Buffer.from([0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xff]),
+        Buffer.from(text.slice(Math.floor(text.length / 2)), 'utf8'),
+      ]);
     else body = Buffer.from(text, 'utf8');
     return { contentType: contentType === '' ? null : contentType, body };
   });
@@ -409,9 +454,27 @@ export type MultipartOddity =
   | 'array-field';
 
 export const multipartOddity = fc.constantFrom<MultipartOddity>(
-  'none', 'none', 'none', 'nameless-part', 'huge-index', 'deep-brackets', 'repeat-field', 'wrong-boundary', 'truncated', 'no-final-boundary',
-  'file-in-text-field', 'two-files', 'odd-filename', 'long-name', 'odd-brackets', 'no-boundary-param', 'empty-boundary', 'preamble', 'lf-only',
-  'prototype-bracket', 'array-field',
+  'none',
+  'none',
+  'none',
+  'nameless-part',
+  'huge-index',
+  'deep-brackets',
+  'repeat-field',
+  'wrong-boundary',
+  'truncated',
+  'no-final-boundary',
+  'file-in-text-field',
+  'two-files',
+  'odd-filename',
+  'long-name',
+  'odd-brackets',
+  'no-boundary-param',
+  'empty-boundary',
+  'preamble',
+  'lf-only',
+  'prototype-bracket',
+  'array-field',
 );
 
 export interface Part {
@@ -425,9 +488,25 @@ export interface Part {
 function formParts(entries: [string, JsonValue][], bracketMetadata: boolean): Part[] {
   const parts: Part[] = [];
   for (const [k, v] of entries) {
-    if (k === 'input_reference' && v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RawJson) && !(v instanceof JsonEntries) && 'image_url' in v) {
+    if (
+      k === 'input_reference' &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      !(v instanceof RawJson) &&
+      !(v instanceof JsonEntries) &&
+      'image_url' in v
+    ) {
       parts.push({ name: 'input_reference[image_url]', value: Buffer.from(formText(v.image_url as JsonValue)) });
-    } else if (k === 'metadata' && bracketMetadata && v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RawJson) && !(v instanceof JsonEntries)) {
+    } else if (
+      k === 'metadata' &&
+      bracketMetadata &&
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      !(v instanceof RawJson) &&
+      !(v instanceof JsonEntries)
+    ) {
       for (const [mk, mv] of Object.entries(v)) parts.push({ name: `metadata[${mk}]`, value: Buffer.from(formText(mv)) });
     } else {
       parts.push({ name: k, value: Buffer.from(formText(v), 'utf8') });
@@ -480,8 +559,13 @@ export function encodeMultipart(parts: Part[], oddity: MultipartOddity, boundary
   const chunks: Buffer[] = [];
   if (oddity === 'preamble') chunks.push(Buffer.from(`this is a preamble${eol}`));
   for (const p of all) {
-    const disp = p.name === null ? 'form-data' : `form-data; name="${p.name.replace(/"/g, '%22')}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
-    chunks.push(Buffer.from(`--${boundary}${eol}Content-Disposition: ${disp}${eol}${p.contentType ? `Content-Type: ${p.contentType}${eol}` : ''}${eol}`, 'utf8'), p.value, Buffer.from(eol));
+    const disp =
+      p.name === null ? 'form-data' : `form-data; name="${p.name.replace(/"/g, '%22')}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
+    chunks.push(
+      Buffer.from(`--${boundary}${eol}Content-Disposition: ${disp}${eol}${p.contentType ? `Content-Type: ${p.contentType}${eol}` : ''}${eol}`, 'utf8'),
+      p.value,
+      Buffer.from(eol),
+    );
   }
   if (oddity !== 'no-final-boundary') chunks.push(Buffer.from(`--${boundary}--${eol}`));
   let body = Buffer.concat(chunks);
@@ -572,7 +656,10 @@ const oddCreatePlan: fc.Arbitrary<Plan> = fc.tuple(oddJsonBody, fc.constantFrom<
   build(w) {
     const headers = authHeader(w, auth);
     if (enc.contentType !== null) headers.push(['Content-Type', enc.contentType]);
-    return { req: { method: 'POST', path: '/v1/videos', headers, body: enc.body }, expect: { creates: auth === 'owner' ? 'owner' : 'other', renderable: false } };
+    return {
+      req: { method: 'POST', path: '/v1/videos', headers, body: enc.body },
+      expect: { creates: auth === 'owner' ? 'owner' : 'other', renderable: false },
+    };
   },
 }));
 
@@ -606,7 +693,12 @@ function burstPlan(models: ModelInfo[]): fc.Arbitrary<Plan> {
       const key = `fz-burst-${w.seq}-${Math.floor(w.seq / 1000)}`;
       const body = { ...valid.body, prompt: `burst ${w.seq}` };
       return {
-        req: { method: 'POST', path: '/v1/videos', headers: [...authHeader(w, 'owner'), ['Content-Type', 'application/json'], ['Idempotency-Key', key]], body: Buffer.from(JSON.stringify(body)) },
+        req: {
+          method: 'POST',
+          path: '/v1/videos',
+          headers: [...authHeader(w, 'owner'), ['Content-Type', 'application/json'], ['Idempotency-Key', key]],
+          body: Buffer.from(JSON.stringify(body)),
+        },
         expect: { creates: 'owner', idempotencyKey: key, renderable: valid.renderable },
       };
     },
@@ -616,9 +708,27 @@ function burstPlan(models: ModelInfo[]): fc.Arbitrary<Plan> {
 // --- Id routes ---------------------------------------------------------------------------------
 
 const RANGES = [
-  'bytes=0-0', 'bytes=-1', 'bytes=0-', 'bytes=5-1', 'bytes=99999999-', 'bytes=0-1,2-3', 'bytes=0-1,0-1', 'bytes=a-b', 'items=0-1', 'bytes=-0', 'bytes= 0-1',
-  `bytes=${'0-1,'.repeat(2000)}0-1`, 'bytes=00000000000000000000001-2', 'bytes=1e3-2e3', 'bytes=9007199254740993-', 'bytes=-9007199254740993', 'bytes=0-1\u00e9', 'bytes',
-  'bytes=--1', 'bytes=1-2-3', '',
+  'bytes=0-0',
+  'bytes=-1',
+  'bytes=0-',
+  'bytes=5-1',
+  'bytes=99999999-',
+  'bytes=0-1,2-3',
+  'bytes=0-1,0-1',
+  'bytes=a-b',
+  'items=0-1',
+  'bytes=-0',
+  'bytes= 0-1',
+  `bytes=${'0-1,'.repeat(2000)}0-1`,
+  'bytes=00000000000000000000001-2',
+  'bytes=1e3-2e3',
+  'bytes=9007199254740993-',
+  'bytes=-9007199254740993',
+  'bytes=0-1\u00e9',
+  'bytes',
+  'bytes=--1',
+  'bytes=1-2-3',
+  '',
 ];
 
 function idRoutePlan(): fc.Arbitrary<Plan> {
@@ -657,7 +767,7 @@ function idRoutePlan(): fc.Arbitrary<Plan> {
           const id = idText(w, r.id);
           // Tenant 2 asks for tenant 1's video now and then, and the other way round.
           const auth: Auth = r.asOther === 0 ? (id.owner === 'owner' ? 'other' : 'owner') : id.owner === 'other' ? 'other' : 'owner';
-          const cross = id.owner !== null && ((auth === 'other') !== (id.owner === 'other'));
+          const cross = id.owner !== null && (auth === 'other') !== (id.owner === 'other');
           const headers = r.op === 'signed' ? [] : authHeader(w, auth);
           const q = new URLSearchParams();
           if (r.variant !== undefined) q.append('variant', r.variant);
@@ -695,7 +805,11 @@ function idRoutePlan(): fc.Arbitrary<Plan> {
           }
           return {
             req: { method, path, headers, body },
-            expect: { crossTenant: cross && r.op !== 'signed', creates: r.op === 'remix' && !cross ? (auth === 'other' ? 'other' : 'owner') : undefined, renderable: true },
+            expect: {
+              crossTenant: cross && r.op !== 'signed',
+              creates: r.op === 'remix' && !cross ? (auth === 'other' ? 'other' : 'owner') : undefined,
+              renderable: true,
+            },
           };
         },
       };
@@ -713,9 +827,33 @@ function listPlan(doc: OpenApi): fc.Arbitrary<Plan> {
       q: fromSchema,
       raw: fc.option(
         fc.constantFrom(
-          'limit=1&limit=2', 'limit[]=1', 'limit[a][b][c][d][e][f][g]=1', 'a[__proto__][x]=1', '__proto__[x]=1', '__proto__=1', 'constructor=1', 'limit=%00', 'order=%ff',
-          '%zz=1', 'limit=%20%205%20', 'limit=1e3', 'limit=0', 'limit=101', 'limit=-1', 'limit=', '&&&', '=', 'after=', 'after=vid_%00', 'status=queued', 'status=in_progress',
-          `user=${'u'.repeat(5000)}`, 'model=%ed%a0%80', `${'a=1&'.repeat(2000)}`, 'after=OTHER', 'after=DELETED',
+          'limit=1&limit=2',
+          'limit[]=1',
+          'limit[a][b][c][d][e][f][g]=1',
+          'a[__proto__][x]=1',
+          '__proto__[x]=1',
+          '__proto__=1',
+          'constructor=1',
+          'limit=%00',
+          'order=%ff',
+          '%zz=1',
+          'limit=%20%205%20',
+          'limit=1e3',
+          'limit=0',
+          'limit=101',
+          'limit=-1',
+          'limit=',
+          '&&&',
+          '=',
+          'after=',
+          'after=vid_%00',
+          'status=queued',
+          'status=in_progress',
+          `user=${'u'.repeat(5000)}`,
+          'model=%ed%a0%80',
+          `${'a=1&'.repeat(2000)}`,
+          'after=OTHER',
+          'after=DELETED',
         ),
         { freq: 2, nil: undefined },
       ),
@@ -738,13 +876,34 @@ function listPlan(doc: OpenApi): fc.Arbitrary<Plan> {
 }
 
 const dayText = fc.oneof(
-  fc.constantFrom('2026-01-01', '1970-01-01', '0000-01-01', '2026-02-31', '99999-01-01', '2026-1-1', '2026-01-01T00:00:00Z', 'today', '', '1e3', '-2026-01-01', '9998-12-31', '9999-12-31', '1969-12-31', '2026-13-01'),
+  fc.constantFrom(
+    '2026-01-01',
+    '1970-01-01',
+    '0000-01-01',
+    '2026-02-31',
+    '99999-01-01',
+    '2026-1-1',
+    '2026-01-01T00:00:00Z',
+    'today',
+    '',
+    '1e3',
+    '-2026-01-01',
+    '9998-12-31',
+    '9999-12-31',
+    '1969-12-31',
+    '2026-13-01',
+  ),
   hostileString,
   fc.date({ min: new Date('1900-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
 );
 
 const usagePlan: fc.Arbitrary<Plan> = fc
-  .record({ from: fc.option(dayText, { nil: undefined }), to: fc.option(dayText, { nil: undefined }), admin: fc.nat({ max: 3 }), keyId: fc.option(fc.oneof(fc.constant('SPARE'), hostileString), { nil: undefined }) })
+  .record({
+    from: fc.option(dayText, { nil: undefined }),
+    to: fc.option(dayText, { nil: undefined }),
+    admin: fc.nat({ max: 3 }),
+    keyId: fc.option(fc.oneof(fc.constant('SPARE'), hostileString), { nil: undefined }),
+  })
   .map((r): Plan => ({
     route: r.admin === 0 ? 'GET /admin/v1/usage' : 'GET /v1/usage',
     build(w) {
@@ -753,19 +912,26 @@ const usagePlan: fc.Arbitrary<Plan> = fc
       if (r.to !== undefined) q.append('to', r.to);
       if (r.admin === 0 && r.keyId !== undefined) q.append('api_key_id', r.keyId === 'SPARE' ? w.spareKeyId : r.keyId);
       const base = r.admin === 0 ? '/admin/v1/usage' : '/v1/usage';
-      return { req: { method: 'GET', path: `${base}${q.size ? `?${q}` : ''}`, headers: authHeader(w, r.admin === 0 ? 'admin' : 'owner'), body: null }, expect: {} };
+      return {
+        req: { method: 'GET', path: `${base}${q.size ? `?${q}` : ''}`, headers: authHeader(w, r.admin === 0 ? 'admin' : 'owner'), body: null },
+        expect: {},
+      };
     },
   }));
 
-const modelsPlan: fc.Arbitrary<Plan> = fc.tuple(fc.option(fc.oneof(fc.constantFrom('tiny', 'sora-2', 'sora-1.0', 'SORA-2', 'tiny%00', '..'), hostileString), { nil: undefined }), fc.boolean(), fc.constantFrom<Auth>('owner', 'other', 'none', 'garbage')).map(
-  ([id, encode, auth]): Plan => ({
+const modelsPlan: fc.Arbitrary<Plan> = fc
+  .tuple(
+    fc.option(fc.oneof(fc.constantFrom('tiny', 'sora-2', 'sora-1.0', 'SORA-2', 'tiny%00', '..'), hostileString), { nil: undefined }),
+    fc.boolean(),
+    fc.constantFrom<Auth>('owner', 'other', 'none', 'garbage'),
+  )
+  .map(([id, encode, auth]): Plan => ({
     route: id === undefined ? 'GET /v1/models' : 'GET /v1/models/{id}',
     build(w) {
       const path = id === undefined ? '/v1/models' : `/v1/models/${encode ? pctEncode(id) : latin1Path(id)}`;
       return { req: { method: 'GET', path, headers: authHeader(w, auth), body: null }, expect: {} };
     },
-  }),
-);
+  }));
 
 // --- Admin ---------------------------------------------------------------------------------
 
@@ -787,12 +953,23 @@ const adminPlan: fc.Arbitrary<Plan> = fc
     settings: fc.record(KEY_SETTINGS, { requiredKeys: ['name'] }),
     mutate: sometimes(fc.tuple(fc.constantFrom(...Object.keys(KEY_SETTINGS), 'unknown_setting'), hostileValue), 50),
     rawBody: sometimes(oddJsonBody, 15),
-    id: fc.oneof({ weight: 3, arbitrary: fc.constant<string | null>(null) }, { weight: 2, arbitrary: hostileString }, { weight: 1, arbitrary: fc.constantFrom('key_doesnotexist', 'key_', 'KEY_x', 'vid_abc') }),
+    id: fc.oneof(
+      { weight: 3, arbitrary: fc.constant<string | null>(null) },
+      { weight: 2, arbitrary: hostileString },
+      { weight: 1, arbitrary: fc.constantFrom('key_doesnotexist', 'key_', 'KEY_x', 'vid_abc') },
+    ),
     encode: fc.boolean(),
     auth: fc.constantFrom<Auth>('admin', 'admin', 'admin', 'admin', 'admin', 'none', 'admin-wrong', 'owner', 'admin-basic'),
   })
   .map((r): Plan => {
-    const route = { create: 'POST /admin/v1/keys', list: 'GET /admin/v1/keys', get: 'GET /admin/v1/keys/{id}', patch: 'PATCH /admin/v1/keys/{id}', delete: 'DELETE /admin/v1/keys/{id}', revoke: 'POST /admin/v1/keys/{id}/revoke' }[r.op]!;
+    const route = {
+      create: 'POST /admin/v1/keys',
+      list: 'GET /admin/v1/keys',
+      get: 'GET /admin/v1/keys/{id}',
+      patch: 'PATCH /admin/v1/keys/{id}',
+      delete: 'DELETE /admin/v1/keys/{id}',
+      revoke: 'POST /admin/v1/keys/{id}/revoke',
+    }[r.op]!;
     return {
       route,
       build(w) {
@@ -815,7 +992,14 @@ const adminPlan: fc.Arbitrary<Plan> = fc
             headers.push(['Content-Type', 'application/json']);
           }
         }
-        const path = { create: '/admin/v1/keys', list: '/admin/v1/keys', get: `/admin/v1/keys/${id}`, patch: `/admin/v1/keys/${id}`, delete: `/admin/v1/keys/${id}`, revoke: `/admin/v1/keys/${id}/revoke` }[r.op]!;
+        const path = {
+          create: '/admin/v1/keys',
+          list: '/admin/v1/keys',
+          get: `/admin/v1/keys/${id}`,
+          patch: `/admin/v1/keys/${id}`,
+          delete: `/admin/v1/keys/${id}`,
+          revoke: `/admin/v1/keys/${id}/revoke`,
+        }[r.op]!;
         const method = { create: 'POST', list: 'GET', get: 'GET', patch: 'PATCH', delete: 'DELETE', revoke: 'POST' }[r.op]!;
         // A changed setting is what a 400 must name only when the path itself is sound.
         return { req: { method, path, headers, body }, expect: { field: r.auth === 'admin' && r.id === null ? field : undefined } };
@@ -829,8 +1013,19 @@ const webhookPlan: fc.Arbitrary<Plan> = fc
   .record({
     provider: fc.oneof(fc.constantFrom('preview', 'openai-compatible', 'replicate', 'fal', 'gemini-veo', 'nope'), hostileString),
     task: fc.option(idRef, { nil: undefined }),
-    body: fc.oneof(oddJsonBody.map((e) => e.body), fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)), fc.constant(Buffer.from('{"id":"upstream_1","status":"succeeded"}'))),
-    sig: fc.option(fc.tuple(hostileString, fc.oneof(fc.constantFrom('1', '99999999999', '-1', ''), hostileString), fc.oneof(fc.constantFrom('v1,AAAA', 'v1,', 'v2,x'), hostileString)), { nil: undefined }),
+    body: fc.oneof(
+      oddJsonBody.map((e) => e.body),
+      fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
+      fc.constant(Buffer.from('{"id":"upstream_1","status":"succeeded"}')),
+    ),
+    sig: fc.option(
+      fc.tuple(
+        hostileString,
+        fc.oneof(fc.constantFrom('1', '99999999999', '-1', ''), hostileString),
+        fc.oneof(fc.constantFrom('v1,AAAA', 'v1,', 'v2,x'), hostileString),
+      ),
+      { nil: undefined },
+    ),
     contentType: fc.constantFrom('application/json', 'text/plain', 'application/octet-stream', ''),
   })
   .map((r): Plan => ({
@@ -851,12 +1046,30 @@ const webhookPlan: fc.Arbitrary<Plan> = fc
 const opsPlan: fc.Arbitrary<Plan> = fc
   .tuple(
     fc.constantFrom(
-      '/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', '/docs/', '/docs/init.js', '/docs/assets/swagger-ui.css', '/docs/assets/../../package.json', '/docs/assets/%2e%2e/%2e%2e/package.json',
-      '/docs/assets/%00', '/docs/assets/', '/docs/assets/nope.js', '/healthz?x=%00', '/metrics?name[]=x', '/readyz/', '/HEALTHZ',
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/openapi.json',
+      '/docs',
+      '/docs/',
+      '/docs/init.js',
+      '/docs/assets/swagger-ui.css',
+      '/docs/assets/../../package.json',
+      '/docs/assets/%2e%2e/%2e%2e/package.json',
+      '/docs/assets/%00',
+      '/docs/assets/',
+      '/docs/assets/nope.js',
+      '/healthz?x=%00',
+      '/metrics?name[]=x',
+      '/readyz/',
+      '/HEALTHZ',
     ),
     fc.constantFrom('GET', 'GET', 'GET', 'HEAD', 'POST', 'OPTIONS', 'DELETE'),
   )
-  .map(([path, method]): Plan => ({ route: `${method} ${path.split('?')[0]}`, build: () => ({ req: { method, path, headers: [], body: method === 'POST' ? Buffer.from('{}') : null }, expect: {} }) }));
+  .map(([path, method]): Plan => ({
+    route: `${method} ${path.split('?')[0]}`,
+    build: () => ({ req: { method, path, headers: [], body: method === 'POST' ? Buffer.from('{}') : null }, expect: {} }),
+  }));
 
 const DASHBOARD_ROUTES: [string, string][] = [
   ['GET', '/admin/queues'],
@@ -892,11 +1105,23 @@ const DASHBOARD_ROUTES: [string, string][] = [
 const dashboardPlan: fc.Arbitrary<Plan> = fc
   .record({
     route: fc.constantFrom(...DASHBOARD_ROUTES),
-    queue: fc.oneof(fc.nat().map((i) => ({ real: i })), hostileString.map((s) => ({ text: s }))),
+    queue: fc.oneof(
+      fc.nat().map((i) => ({ real: i })),
+      hostileString.map((s) => ({ text: s })),
+    ),
     job: fc.oneof(idRef, fc.constantFrom({ kind: 'raw' as const, text: 'repeat:x', encode: true })),
     status: fc.oneof(fc.constantFrom('failed', 'completed', 'delayed', 'waiting', 'active', 'latest'), hostileString),
     query: fc.option(
-      fc.constantFrom('activeQueue=video-tasks&status=latest&page=1&jobsPerPage=10', 'page=-1', 'page=1e309', 'jobsPerPage=999999999', 'status=%00', 'activeQueue[]=a', 'page=abc&jobsPerPage=-0', 'query=%ff'),
+      fc.constantFrom(
+        'activeQueue=video-tasks&status=latest&page=1&jobsPerPage=10',
+        'page=-1',
+        'page=1e309',
+        'jobsPerPage=999999999',
+        'status=%00',
+        'activeQueue[]=a',
+        'page=abc&jobsPerPage=-0',
+        'query=%ff',
+      ),
       { nil: undefined },
     ),
     body: sometimes(oddJsonBody, 40),
@@ -929,15 +1154,79 @@ const oddHttpPlan: fc.Arbitrary<Plan> = fc
       { method: 'GET', path: `/v1/videos/${'x'.repeat(20_000)}`, headers: [] as [string, string][] },
       { method: 'GET', path: '/healthz', headers: Array.from({ length: 3000 }, (_, i) => [`X-H${i}`, 'v']) as [string, string][] },
       { method: 'GET', path: '/v1/models', headers: [['Content-Length', '-1']] as [string, string][] },
-      { method: 'POST', path: '/v1/videos', headers: [['Content-Length', '5'], ['Transfer-Encoding', 'chunked']] as [string, string][], body: '0\r\n\r\n' },
-      { method: 'POST', path: '/v1/videos', headers: [['Transfer-Encoding', 'chunked'], ['Content-Type', 'application/json']] as [string, string][], body: 'zz\r\n{}\r\n0\r\n\r\n' },
-      { method: 'POST', path: '/v1/videos', headers: [['Transfer-Encoding', 'gzip, chunked'], ['Content-Type', 'application/json']] as [string, string][], body: '2\r\n{}\r\n0\r\n\r\n' },
-      { method: 'POST', path: '/v1/videos', headers: [['Content-Length', '2'], ['Content-Length', '3'], ['Content-Type', 'application/json']] as [string, string][], body: '{}' },
-      { method: 'POST', path: '/v1/videos', headers: [['Content-Type', 'application/json'], ['Content-Encoding', 'gzip']] as [string, string][], body: '{"prompt":"x"}' },
-      { method: 'POST', path: '/v1/videos', headers: [['Content-Type', 'application/json'], ['Content-Encoding', 'br']] as [string, string][], body: '{"prompt":"x"}' },
-      { method: 'POST', path: '/v1/videos', headers: [['Expect', '100-continue'], ['Content-Type', 'application/json']] as [string, string][], body: '{"prompt":"x"}' },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Content-Length', '5'],
+          ['Transfer-Encoding', 'chunked'],
+        ] as [string, string][],
+        body: '0\r\n\r\n',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Transfer-Encoding', 'chunked'],
+          ['Content-Type', 'application/json'],
+        ] as [string, string][],
+        body: 'zz\r\n{}\r\n0\r\n\r\n',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Transfer-Encoding', 'gzip, chunked'],
+          ['Content-Type', 'application/json'],
+        ] as [string, string][],
+        body: '2\r\n{}\r\n0\r\n\r\n',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Content-Length', '2'],
+          ['Content-Length', '3'],
+          ['Content-Type', 'application/json'],
+        ] as [string, string][],
+        body: '{}',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Content-Type', 'application/json'],
+          ['Content-Encoding', 'gzip'],
+        ] as [string, string][],
+        body: '{"prompt":"x"}',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Content-Type', 'application/json'],
+          ['Content-Encoding', 'br'],
+        ] as [string, string][],
+        body: '{"prompt":"x"}',
+      },
+      {
+        method: 'POST',
+        path: '/v1/videos',
+        headers: [
+          ['Expect', '100-continue'],
+          ['Content-Type', 'application/json'],
+        ] as [string, string][],
+        body: '{"prompt":"x"}',
+      },
       { method: 'GET', path: '/v1/models', headers: [['Expect', 'something-else']] as [string, string][] },
-      { method: 'GET', path: '/v1/models', headers: [['Upgrade', 'websocket'], ['Connection', 'Upgrade']] as [string, string][] },
+      {
+        method: 'GET',
+        path: '/v1/models',
+        headers: [
+          ['Upgrade', 'websocket'],
+          ['Connection', 'Upgrade'],
+        ] as [string, string][],
+      },
       { method: 'CONNECT', path: '127.0.0.1:80', headers: [] as [string, string][] },
       { method: 'OPTIONS', path: '*', headers: [] as [string, string][] },
       { method: 'GET', path: 'http://127.0.0.1/healthz', headers: [] as [string, string][] },
@@ -954,14 +1243,25 @@ const oddHttpPlan: fc.Arbitrary<Plan> = fc
       { method: 'PUT', path: '/v1/videos', headers: [] as [string, string][] },
       { method: 'PATCH', path: '/v1/videos/vid_x', headers: [] as [string, string][] },
       { method: 'BREW', path: '/v1/videos', headers: [] as [string, string][] },
-      { method: 'GET', path: '/v1/videos', headers: [['Authorization', 'Bearer a'], ['Authorization', 'Bearer b']] as [string, string][] },
+      {
+        method: 'GET',
+        path: '/v1/videos',
+        headers: [
+          ['Authorization', 'Bearer a'],
+          ['Authorization', 'Bearer b'],
+        ] as [string, string][],
+      },
       { method: 'GET', path: '/v1/models', headers: [['X-Request-Id', '\u00ff'.repeat(200)]] as [string, string][] },
       { method: 'GET', path: '/v1/models', headers: [['Host', '']] as [string, string][] },
       { method: 'GET', path: '/v1/models', headers: [['Accept', 'text/html']] as [string, string][] },
       { method: 'GET', path: '/v1/models', headers: [['Accept-Encoding', 'gzip;q=1e309']] as [string, string][] },
     ),
-    fc.tuple(hostileString, fc.constantFrom('GET', 'POST', 'DELETE', 'HEAD')).map(([p, method]) => ({ method, path: `/${latin1Path(p).replace(/ /g, '%20')}`, headers: [] as [string, string][] })),
-    fc.tuple(fc.constantFrom('/v1/videos', '/v1/models', '/v1/usage', '/admin/v1/keys'), hostileString).map(([base, h]) => ({ method: 'GET', path: base, headers: [['Authorization', `Bearer ${latin1Path(h)}`]] as [string, string][] })),
+    fc
+      .tuple(hostileString, fc.constantFrom('GET', 'POST', 'DELETE', 'HEAD'))
+      .map(([p, method]) => ({ method, path: `/${latin1Path(p).replace(/ /g, '%20')}`, headers: [] as [string, string][] })),
+    fc
+      .tuple(fc.constantFrom('/v1/videos', '/v1/models', '/v1/usage', '/admin/v1/keys'), hostileString)
+      .map(([base, h]) => ({ method: 'GET', path: base, headers: [['Authorization', `Bearer ${latin1Path(h)}`]] as [string, string][] })),
   )
   .map((r): Plan => ({
     route: `${r.method} ${r.path.length > 40 ? `${r.path.slice(0, 40)}…` : r.path} (raw)`,
@@ -969,7 +1269,10 @@ const oddHttpPlan: fc.Arbitrary<Plan> = fc
       const withAuth = r.headers.some(([n]) => n.toLowerCase() === 'authorization') ? r.headers : [...authHeader(w, 'owner'), ...r.headers];
       // Sent as tenant 1 unless it brings its own Authorization: a create that gets through is tenant 1's task.
       const creates = r.method === 'POST' && r.path === '/v1/videos' && withAuth !== r.headers ? ('owner' as const) : undefined;
-      return { req: { method: r.method, path: r.path, headers: withAuth, body: 'body' in r && typeof r.body === 'string' ? Buffer.from(r.body) : null }, expect: { creates } };
+      return {
+        req: { method: r.method, path: r.path, headers: withAuth, body: 'body' in r && typeof r.body === 'string' ? Buffer.from(r.body) : null },
+        expect: { creates },
+      };
     },
   }));
 

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   });
   const other = await stack.newKey();
   const spare = await stack.newKey();
-  process.stdout.write(`${JSON.stringify({ url: stack.url, owner: stack.key, other, spare, adminToken: stack.config.REELAY_ADMIN_TOKEN, pid: process.pid })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ url: stack.url, owner: stack.key, other, spare, adminToken: stack.config.REELAY_ADMIN_TOKEN, pid: process.pid })}\n`,
+  );
   let closing = false;
   const stop = (): void => {
     if (closing) return;

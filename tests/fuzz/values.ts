@@ -100,7 +100,20 @@ export const hostileNumber: fc.Arbitrary<JsonValue> = fc.oneof(
     new RawJson('123456789012345678901234567890'),
     new RawJson('-9223372036854775809'),
   ),
-  fc.constantFrom<JsonValue>(0, -1, 1.5, 0.0001, 4294967295, 4294967296, 2 ** 31, -(2 ** 31) - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1e21, 5e-324),
+  fc.constantFrom<JsonValue>(
+    0,
+    -1,
+    1.5,
+    0.0001,
+    4294967295,
+    4294967296,
+    2 ** 31,
+    -(2 ** 31) - 1,
+    Number.MAX_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER,
+    1e21,
+    5e-324,
+  ),
   fc.double({ noNaN: true, noDefaultInfinity: true }),
   fc.integer(),
 );
@@ -183,7 +196,13 @@ export const IMAGES = {
   /** JPEG magic bytes, then noise. */
   corruptJpeg: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('garbage garbage garbage garbage')]),
   /** WebP container with a chunk that is not VP8 data. */
-  corruptWebp: Buffer.concat([Buffer.from('RIFF'), Buffer.from([0x20, 0, 0, 0]), Buffer.from('WEBPVP8 '), Buffer.from([0x10, 0, 0, 0]), Buffer.alloc(16, 0x41)]),
+  corruptWebp: Buffer.concat([
+    Buffer.from('RIFF'),
+    Buffer.from([0x20, 0, 0, 0]),
+    Buffer.from('WEBPVP8 '),
+    Buffer.from([0x10, 0, 0, 0]),
+    Buffer.alloc(16, 0x41),
+  ]),
   /** Only the PNG signature. */
   truncatedPng: PNG_SIGNATURE,
   notAnImage: Buffer.from('GIF89a definitely not a png'),

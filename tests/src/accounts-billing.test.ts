@@ -17,7 +17,7 @@ afterAll(async () => {
 
 /** A small seeded generator, so a failing run can be repeated. */
 function rng(seed: number): () => number {
-  return () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
 }
 
 test('50 tasks with upstream failures, cancels and worker kills: ledger = settled charges, nothing open, nothing charged twice', async () => {
@@ -28,7 +28,14 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
   const ids: string[] = [];
   for (let i = 0; i < 50; i++) {
     const big = random() < 0.3;
-    const body = { prompt: `bill ${i}`, duration: Math.round((0.3 + random()) * 10) / 10, width: big ? 192 : 128, height: 128, fps: 10, n: random() < 0.2 ? 2 : 1 };
+    const body = {
+      prompt: `bill ${i}`,
+      duration: Math.round((0.3 + random()) * 10) / 10,
+      width: big ? 192 : 128,
+      height: 128,
+      fps: 10,
+      n: random() < 0.2 ? 2 : 1,
+    };
     const res = await http(stack, 'POST', '/v1/videos', { key: key.secret, json: body });
     expect(res.status).toBe(200);
     ids.push(res.body.id);
@@ -50,7 +57,14 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
         upstreamFailures++;
       } else if (roll < 0.12) {
         // The client cancels: the task fails as cancelled, racing the worker that holds it.
-        if (await transitionTask(stack.db, pick.id, pick.status, 'failed', { errorCode: 'cancelled', errorMessage: 'Cancelled by the client', completedAt: new Date() })) cancels++;
+        if (
+          await transitionTask(stack.db, pick.id, pick.status, 'failed', {
+            errorCode: 'cancelled',
+            errorMessage: 'Cancelled by the client',
+            completedAt: new Date(),
+          })
+        )
+          cancels++;
       } else if (roll < 0.16 && kills < 4) {
         const victim = workers.shift()!;
         await victim.stop('SIGKILL');

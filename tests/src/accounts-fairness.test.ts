@@ -18,7 +18,9 @@ afterAll(async () => {
   // Key A's leftovers are cancelled (reservations released) rather than left pending.
   const left = await stack.db.task.findMany({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX, status: 'pending' }, select: { id: true } });
   for (let i = 0; i < left.length; i += 20) {
-    await Promise.all(left.slice(i, i + 20).map(({ id }) => transitionTask(stack.db, id, 'pending', 'failed', { errorCode: 'cancelled', errorMessage: 'test over' })));
+    await Promise.all(
+      left.slice(i, i + 20).map(({ id }) => transitionTask(stack.db, id, 'pending', 'failed', { errorCode: 'cancelled', errorMessage: 'test over' })),
+    );
   }
   await stack.close();
 });
@@ -38,12 +40,22 @@ test("key A's 500 queued tasks delay key B's single task by at most one admissio
   expect(created.status).toBe(200);
 
   let maxBusy = 0;
-  const started = await until('B to start', async () => {
-    const busy = await stack.db.task.count({ where: { provider: 'preview', queuePrefix: stack.config.REELAY_QUEUE_PREFIX, OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }] } });
-    maxBusy = Math.max(maxBusy, busy);
-    const t = await stack.db.task.findUniqueOrThrow({ where: { id: created.body.id } });
-    return t.startedAt ? t : undefined;
-  }, 300_000);
+  const started = await until(
+    'B to start',
+    async () => {
+      const busy = await stack.db.task.count({
+        where: {
+          provider: 'preview',
+          queuePrefix: stack.config.REELAY_QUEUE_PREFIX,
+          OR: [{ status: 'processing' }, { status: 'pending', admittedAt: { not: null } }],
+        },
+      });
+      maxBusy = Math.max(maxBusy, busy);
+      const t = await stack.db.task.findUniqueOrThrow({ where: { id: created.body.id } });
+      return t.startedAt ? t : undefined;
+    },
+    300_000,
+  );
   const bCreated = started.createdAt;
   const aAdmittedMeanwhile = await stack.db.task.count({ where: { apiKeyId: a.id, admittedAt: { gt: bCreated, lt: started.admittedAt! } } });
   const releasesMeanwhile = await stack.db.task.count({ where: { apiKeyId: a.id, completedAt: { gt: bCreated, lte: started.admittedAt! } } });

@@ -17,14 +17,24 @@ afterAll(async () => {
 });
 
 // The CLI belongs to the same deployment (queue prefix), so its revocations reach this stack's key caches.
-const cliEnv = () => ({ ...process.env, DATABASE_URL: stack.config.DATABASE_URL, REELAY_QUEUE_PREFIX: stack.config.REELAY_QUEUE_PREFIX, REELAY_MODELS_FILE: stack.config.REELAY_MODELS_FILE! });
+const cliEnv = () => ({
+  ...process.env,
+  DATABASE_URL: stack.config.DATABASE_URL,
+  REELAY_QUEUE_PREFIX: stack.config.REELAY_QUEUE_PREFIX,
+  REELAY_MODELS_FILE: stack.config.REELAY_MODELS_FILE!,
+});
 /** Runs `npm run reelay -- …` (the CLI's entry point) without blocking this process's event loop. */
 // A shared test database keeps every run's keys, so `keys list` grows with every run; never cut it short.
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env: cliEnv(), maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'apps/cli/src/main.ts', ...args],
+      { cwd: ROOT, env: cliEnv(), maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -50,10 +60,26 @@ test('the admin API: 404 without a configured token, 401 for a wrong one', async
 test('a key is shown once and stored hashed; settings are validated and can be updated', async () => {
   const created = await http(stack, 'POST', '/admin/v1/keys', {
     key: ADMIN_TOKEN,
-    json: { name: 'shop', allowed_models: ['tiny'], max_concurrent: 3, max_queued: 50, rate_limit_per_minute: 100, budget_micros: 5_000_000, webhook_url: 'https://example.com/hook' },
+    json: {
+      name: 'shop',
+      allowed_models: ['tiny'],
+      max_concurrent: 3,
+      max_queued: 50,
+      rate_limit_per_minute: 100,
+      budget_micros: 5_000_000,
+      webhook_url: 'https://example.com/hook',
+    },
   });
   expect(created.status).toBe(201);
-  expect(created.body).toMatchObject({ object: 'api_key', name: 'shop', status: 'active', allowed_models: ['tiny'], max_concurrent: 3, budget_micros: 5_000_000, has_webhook_secret: true });
+  expect(created.body).toMatchObject({
+    object: 'api_key',
+    name: 'shop',
+    status: 'active',
+    allowed_models: ['tiny'],
+    max_concurrent: 3,
+    budget_micros: 5_000_000,
+    has_webhook_secret: true,
+  });
   expect(created.body.key).toMatch(/^rly_/);
   expect(created.body.webhook_secret).toMatch(/^whsec_/);
   const row = await stack.db.apiKey.findUniqueOrThrow({ where: { id: created.body.id } });
@@ -175,7 +201,13 @@ test('a key never sees another key’s tasks or usage', async () => {
 
 test('the request rate limit is one limit shared by two API processes', async () => {
   const c = stack.config;
-  secondApi = spawnApi({ DATABASE_URL: c.DATABASE_URL, REDIS_URL: c.REDIS_URL, REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX, PORT: '0', REELAY_MODELS_FILE: c.REELAY_MODELS_FILE! });
+  secondApi = spawnApi({
+    DATABASE_URL: c.DATABASE_URL,
+    REDIS_URL: c.REDIS_URL,
+    REELAY_QUEUE_PREFIX: c.REELAY_QUEUE_PREFIX,
+    PORT: '0',
+    REELAY_MODELS_FILE: c.REELAY_MODELS_FILE!,
+  });
   // The API logs JSON lines; the one saying it listens carries its URL.
   const m = await secondApi.waitFor(/"url":"(http:[^"]+)"[^\n]*"msg":"api listening"|"msg":"api listening"[^\n]*"url":"(http:[^"]+)"/);
   const url = (m[1] ?? m[2])!;

@@ -142,7 +142,14 @@ test("a task's page shows who owns it, where it ran, and its timeline; a failed-
   const res = await admin('GET', `/admin/v1/tasks/${ids.failover}`);
   expect(res.status).toBe(200);
   const t = res.body;
-  expect(t).toMatchObject({ api_key_id: key1.id, key_name: 'studio-one', model: 'failover', status: 'completed', target: targetKey(target(emulators.b)), prompt: 'a lighthouse in fog' });
+  expect(t).toMatchObject({
+    api_key_id: key1.id,
+    key_name: 'studio-one',
+    model: 'failover',
+    status: 'completed',
+    target: targetKey(target(emulators.b)),
+    prompt: 'a lighthouse in fog',
+  });
   expect(t.video_url).toMatch(/\/v1\/videos\/vid_.+\/content\?/);
   const kinds = t.timeline.map((e: { kind: string }) => e.kind);
   expect(kinds.slice(0, 2)).toEqual(['created', 'admitted']);
@@ -178,7 +185,13 @@ test('stats count tasks per phase, key and target, and the last hour', async () 
   const res = await admin('GET', '/admin/v1/stats');
   expect(res.status).toBe(200);
   expect(res.body.phases.waiting).toBeGreaterThanOrEqual(1);
-  expect(res.body.keys.find((k: { api_key_id: string }) => k.api_key_id === key2.id)).toMatchObject({ key_name: 'studio-two', live: 1, waiting: 1, completed: 5, failed: 0 });
+  expect(res.body.keys.find((k: { api_key_id: string }) => k.api_key_id === key2.id)).toMatchObject({
+    key_name: 'studio-two',
+    live: 1,
+    waiting: 1,
+    completed: 5,
+    failed: 0,
+  });
   expect(res.body.targets.find((t: { target: string }) => t.target === targetKey(target(emulators.b)))).toMatchObject({ completed: 1 });
   expect(res.body.last_hour.completed).toBeGreaterThanOrEqual(14);
   expect(res.body.last_hour.total_seconds_p50).toBeGreaterThan(0);

@@ -27,7 +27,15 @@ afterAll(async () => {
 
 test('a batch of 40 lines never has more admitted-but-not-started tasks than the queue depth plus the worker concurrency', async () => {
   const openai = new OpenAI({ baseURL: `${stack.url}/v1`, apiKey: stack.key, maxRetries: 0, timeout: 30_000 });
-  const text = Array.from({ length: LINES }, (_, i) => JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/videos', body: { model: 'tiny', prompt: `q ${i}`, duration: 1, width: 64, height: 64, fps: 10 } })).join('\n') + '\n';
+  const text =
+    Array.from({ length: LINES }, (_, i) =>
+      JSON.stringify({
+        custom_id: `q${i}`,
+        method: 'POST',
+        url: '/v1/videos',
+        body: { model: 'tiny', prompt: `q ${i}`, duration: 1, width: 64, height: 64, fps: 10 },
+      }),
+    ).join('\n') + '\n';
   const file = await openai.files.create({ file: await toFile(Buffer.from(text), 'q.jsonl'), purpose: 'batch' });
   const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
   await until('the batch tasks', async () => (await stack.db.task.count({ where: { batchId: batch.id } })) === LINES);

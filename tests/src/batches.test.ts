@@ -20,23 +20,36 @@ let openai: OpenAI;
 
 const client = (s: Stack, apiKey: string): OpenAI => new OpenAI({ baseURL: `${s.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000 });
 const jsonl = (lines: unknown[]): string => lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
-const line = (customId: string, body: Record<string, unknown> = {}) => ({ custom_id: customId, method: 'POST', url: '/v1/videos', body: { ...TINY, prompt: `clip ${customId}`, ...body } });
+const line = (customId: string, body: Record<string, unknown> = {}) => ({
+  custom_id: customId,
+  method: 'POST',
+  url: '/v1/videos',
+  body: { ...TINY, prompt: `clip ${customId}`, ...body },
+});
 
 async function upload(o: OpenAI, text: string, purpose: 'batch' | 'user_data' = 'batch'): Promise<OpenAI.Files.FileObject> {
   return o.files.create({ file: await toFile(Buffer.from(text), 'requests.jsonl'), purpose });
 }
 
 async function waitFor(o: OpenAI, id: string, done: (b: OpenAI.Batches.Batch) => boolean, timeoutMs = 120_000): Promise<OpenAI.Batches.Batch> {
-  return until(`batch ${id}`, async () => {
-    const b = await o.batches.retrieve(id);
-    return done(b) ? b : null;
-  }, timeoutMs);
+  return until(
+    `batch ${id}`,
+    async () => {
+      const b = await o.batches.retrieve(id);
+      return done(b) ? b : null;
+    },
+    timeoutMs,
+  );
 }
 const final = (b: OpenAI.Batches.Batch): boolean => ['completed', 'failed', 'cancelled', 'expired'].includes(b.status);
 
 async function readLines(o: OpenAI, fileId: string): Promise<Record<string, any>[]> {
   const res = await o.files.content(fileId);
-  return (await res.text()).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return (await res.text())
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 async function keyRow(s: Stack, secret: string) {
@@ -44,7 +57,12 @@ async function keyRow(s: Stack, secret: string) {
 }
 
 beforeAll(async () => {
-  stack = await startStack({ REELAY_MODELS_FILE: catalog, REELAY_MAX_FILE_BYTES: '1000000', WORKER_BATCH_CHECK_MS: '200', REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1' });
+  stack = await startStack({
+    REELAY_MODELS_FILE: catalog,
+    REELAY_MAX_FILE_BYTES: '1000000',
+    WORKER_BATCH_CHECK_MS: '200',
+    REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1',
+  });
   openai = client(stack, stack.key);
 });
 afterAll(async () => {
@@ -75,10 +93,19 @@ test('files: upload, retrieve, list by purpose, content, delete; 413 over the ca
 test('Idempotency-Key on POST /v1/files and POST /v1/batches replays the first answer', async () => {
   const text = jsonl([line('idem-1')]);
   const run = Math.random().toString(36).slice(2);
-  const f1 = await openai.files.create({ file: await toFile(Buffer.from(text), 'i.jsonl'), purpose: 'batch' }, { headers: { 'Idempotency-Key': `file-${run}` } });
-  const f2 = await openai.files.create({ file: await toFile(Buffer.from(text), 'i.jsonl'), purpose: 'batch' }, { headers: { 'Idempotency-Key': `file-${run}` } });
+  const f1 = await openai.files.create(
+    { file: await toFile(Buffer.from(text), 'i.jsonl'), purpose: 'batch' },
+    { headers: { 'Idempotency-Key': `file-${run}` } },
+  );
+  const f2 = await openai.files.create(
+    { file: await toFile(Buffer.from(text), 'i.jsonl'), purpose: 'batch' },
+    { headers: { 'Idempotency-Key': `file-${run}` } },
+  );
   expect(f2.id).toBe(f1.id);
-  const conflict = openai.files.create({ file: await toFile(Buffer.from('other'), 'i.jsonl'), purpose: 'batch' }, { headers: { 'Idempotency-Key': `file-${run}` } });
+  const conflict = openai.files.create(
+    { file: await toFile(Buffer.from('other'), 'i.jsonl'), purpose: 'batch' },
+    { headers: { 'Idempotency-Key': `file-${run}` } },
+  );
   await expect(conflict).rejects.toMatchObject({ status: 409 });
   const params = { input_file_id: f1.id, endpoint: '/v1/videos' as const, completion_window: '24h' as const };
   const b1 = await openai.batches.create(params, { headers: { 'Idempotency-Key': `batch-${run}` } });
@@ -89,9 +116,23 @@ test('Idempotency-Key on POST /v1/files and POST /v1/batches replays the first a
 });
 
 test('a batch runs to completed: one output line per request, each video downloadable, tasks visible with batch and custom ids', async () => {
-  const file = await upload(openai, jsonl([line('one'), line('two', { seconds: '1', size: '64x64', duration: undefined, width: undefined, height: undefined }), line('three', { metadata: { tag: 'x' } })]));
+  const file = await upload(
+    openai,
+    jsonl([
+      line('one'),
+      line('two', { seconds: '1', size: '64x64', duration: undefined, width: undefined, height: undefined }),
+      line('three', { metadata: { tag: 'x' } }),
+    ]),
+  );
   const created = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h', metadata: { job: 'nightly' } });
-  expect(created).toMatchObject({ object: 'batch', endpoint: '/v1/videos', status: 'validating', input_file_id: file.id, completion_window: '24h', metadata: { job: 'nightly' } });
+  expect(created).toMatchObject({
+    object: 'batch',
+    endpoint: '/v1/videos',
+    status: 'validating',
+    input_file_id: file.id,
+    completion_window: '24h',
+    metadata: { job: 'nightly' },
+  });
   const seen = new Set<string>();
   const done = await waitFor(openai, created.id, (b) => (seen.add(b.status), final(b)));
   expect(done.status).toBe('completed');
@@ -114,22 +155,29 @@ test('a batch runs to completed: one output line per request, each video downloa
   const outFile = await openai.files.retrieve(done.output_file_id!);
   expect(outFile).toMatchObject({ purpose: 'batch_output' });
   const tasks = await stack.db.task.findMany({ where: { batchId: created.id }, orderBy: { batchLine: 'asc' } });
-  expect(tasks.map((t) => [t.customId, t.batchLine])).toEqual([['one', 1], ['two', 2], ['three', 3]]);
+  expect(tasks.map((t) => [t.customId, t.batchLine])).toEqual([
+    ['one', 1],
+    ['two', 2],
+    ['three', 3],
+  ]);
   const listed = [];
   for await (const b of openai.batches.list({ limit: 2 })) listed.push(b.id);
   expect(listed).toContain(created.id);
 });
 
 test('a malformed file fails the batch with errors naming each bad line, and creates no task', async () => {
-  const file = await upload(openai, jsonl([
-    line('ok-1'),
-    '{"custom_id": "broken", ',
-    line('ok-1'),
-    { ...line('m'), method: 'GET' },
-    { ...line('u'), url: '/v1/chat/completions' },
-    line('bad-body', { duration: 999 }),
-    line('bad-model', { model: 'no-such-model' }),
-  ]));
+  const file = await upload(
+    openai,
+    jsonl([
+      line('ok-1'),
+      '{"custom_id": "broken", ',
+      line('ok-1'),
+      { ...line('m'), method: 'GET' },
+      { ...line('u'), url: '/v1/chat/completions' },
+      line('bad-body', { duration: 999 }),
+      line('bad-model', { model: 'no-such-model' }),
+    ]),
+  );
   const created = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
   const done = await waitFor(openai, created.id, final);
   expect(done.status).toBe('failed');
@@ -149,12 +197,21 @@ test('a malformed file fails the batch with errors naming each bad line, and cre
   expect(done.request_counts).toEqual({ total: 0, completed: 0, failed: 0 });
 });
 
-test('create refuses another endpoint, another window, and a file that is not the key\'s or not of purpose batch', async () => {
+test("create refuses another endpoint, another window, and a file that is not the key's or not of purpose batch", async () => {
   const file = await upload(openai, jsonl([line('x')]));
-  await expect(openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({ status: 400, error: { param: 'endpoint' } });
-  await expect(openai.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '48h' as '24h' })).rejects.toMatchObject({ status: 400, error: { param: 'completion_window' } });
+  await expect(openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({
+    status: 400,
+    error: { param: 'endpoint' },
+  });
+  await expect(openai.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '48h' as '24h' })).rejects.toMatchObject({
+    status: 400,
+    error: { param: 'completion_window' },
+  });
   const notes = await upload(openai, jsonl([line('x')]), 'user_data');
-  await expect(openai.batches.create({ input_file_id: notes.id, endpoint: '/v1/videos', completion_window: '24h' })).rejects.toMatchObject({ status: 400, error: { param: 'input_file_id' } });
+  await expect(openai.batches.create({ input_file_id: notes.id, endpoint: '/v1/videos', completion_window: '24h' })).rejects.toMatchObject({
+    status: 400,
+    error: { param: 'input_file_id' },
+  });
   const stranger = client(stack, await stack.newKey());
   await expect(stranger.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' })).rejects.toBeInstanceOf(BadRequestError);
 });
@@ -209,7 +266,7 @@ test('cancel mid-run: cancelled, partial output for what completed, counts add u
   await expect(o.batches.cancel(batch.id)).resolves.toMatchObject({ status: 'cancelled' });
 });
 
-test('a batch that does not fit the key\'s budget fails with insufficient_quota and creates nothing', async () => {
+test("a batch that does not fit the key's budget fails with insufficient_quota and creates nothing", async () => {
   const secret = await stack.newKey();
   await stack.db.apiKey.update({ where: { id: (await keyRow(stack, secret)).id }, data: { budgetMicros: 1500n } });
   const o = client(stack, secret);
@@ -222,7 +279,7 @@ test('a batch that does not fit the key\'s budget fails with insufficient_quota 
   expect(await stack.db.task.count({ where: { batchId: batch.id } })).toBe(0);
 });
 
-test('batch.completed and batch.failed webhooks go to the key\'s webhook URL, verified by webhooks.unwrap, and the batch\'s tasks send none of their own', async () => {
+test("batch.completed and batch.failed webhooks go to the key's webhook URL, verified by webhooks.unwrap, and the batch's tasks send none of their own", async () => {
   const received: { headers: IncomingMessage['headers']; body: string }[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -239,24 +296,49 @@ test('batch.completed and batch.failed webhooks go to the key\'s webhook URL, ve
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
     await stack.db.apiKey.update({ where: { id: (await keyRow(stack, secret)).id }, data: { webhookUrl: url, webhookSecret: hookSecret } });
     const o = client(stack, secret);
-    const good = await o.batches.create({ input_file_id: (await upload(o, jsonl([line('w1'), line('w2')]))).id, endpoint: '/v1/videos', completion_window: '24h' });
+    const good = await o.batches.create({
+      input_file_id: (await upload(o, jsonl([line('w1'), line('w2')]))).id,
+      endpoint: '/v1/videos',
+      completion_window: '24h',
+    });
     const bad = await o.batches.create({ input_file_id: (await upload(o, jsonl(['not json']))).id, endpoint: '/v1/videos', completion_window: '24h' });
     expect((await waitFor(o, good.id, final)).status).toBe('completed');
     expect((await waitFor(o, bad.id, final)).status).toBe('failed');
     const verifier = new OpenAI({ apiKey: 'unused', baseURL: 'http://127.0.0.1:9/unused' });
-    const events = await until('both batch events', async () => {
-      const evs = await Promise.all(received.map((r) => verifier.webhooks.unwrap(r.body, r.headers as Record<string, string>, hookSecret)));
-      return evs.length >= 2 ? evs : null;
-    }, 30_000);
+    const events = await until(
+      'both batch events',
+      async () => {
+        const evs = await Promise.all(received.map((r) => verifier.webhooks.unwrap(r.body, r.headers as Record<string, string>, hookSecret)));
+        return evs.length >= 2 ? evs : null;
+      },
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 500)); // anything else sent would have arrived by now
     expect(received).toHaveLength(2);
-    expect(events.map((e) => [e.type, (e as { data: { id: string } }).data.id])).toEqual(expect.arrayContaining([['batch.completed', good.id], ['batch.failed', bad.id]]));
+    expect(events.map((e) => [e.type, (e as { data: { id: string } }).data.id])).toEqual(
+      expect.arrayContaining([
+        ['batch.completed', good.id],
+        ['batch.failed', bad.id],
+      ]),
+    );
     // Each delivery is on record for the operator, once, against its batch.
-    const recorded = await until('both deliveries recorded', async () => {
-      const rows = await stack.db.webhookDelivery.findMany({ where: { batchId: { in: [good.id, bad.id] } }, select: { batchId: true, status: true, taskId: true } });
-      return rows.length >= 2 ? rows : null;
-    }, 10_000);
-    expect(recorded.map((r) => [r.batchId, r.status, r.taskId]).sort()).toEqual([[bad.id, 'delivered', null], [good.id, 'delivered', null]].sort());
+    const recorded = await until(
+      'both deliveries recorded',
+      async () => {
+        const rows = await stack.db.webhookDelivery.findMany({
+          where: { batchId: { in: [good.id, bad.id] } },
+          select: { batchId: true, status: true, taskId: true },
+        });
+        return rows.length >= 2 ? rows : null;
+      },
+      10_000,
+    );
+    expect(recorded.map((r) => [r.batchId, r.status, r.taskId]).sort()).toEqual(
+      [
+        [bad.id, 'delivered', null],
+        [good.id, 'delivered', null],
+      ].sort(),
+    );
   } finally {
     server.close();
   }
@@ -266,7 +348,13 @@ describe('a short completion window and batch webhooks', () => {
   let short: Stack;
   let rx: { server: Server; url: string; received: { headers: IncomingMessage['headers']; body: string }[] };
   beforeAll(async () => {
-    short = await startStack({ REELAY_MODELS_FILE: catalog, REELAY_BATCH_WINDOW_SECONDS: '3', WORKER_BATCH_CHECK_MS: '200', REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1', WEBHOOK_BACKOFF_MS: '200' });
+    short = await startStack({
+      REELAY_MODELS_FILE: catalog,
+      REELAY_BATCH_WINDOW_SECONDS: '3',
+      WORKER_BATCH_CHECK_MS: '200',
+      REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1',
+      WEBHOOK_BACKOFF_MS: '200',
+    });
     const received: { headers: IncomingMessage['headers']; body: string }[] = [];
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -287,7 +375,10 @@ describe('a short completion window and batch webhooks', () => {
   test('past its window the batch is expired: unfinished requests get batch_expired lines; a batch.expired webhook verifies with webhooks.unwrap', async () => {
     const secret = await short.newKey();
     const hookSecret = newWebhookSecret();
-    await short.db.apiKey.update({ where: { id: (await keyRow(short, secret)).id }, data: { maxConcurrent: 1, webhookUrl: rx.url, webhookSecret: hookSecret } });
+    await short.db.apiKey.update({
+      where: { id: (await keyRow(short, secret)).id },
+      data: { maxConcurrent: 1, webhookUrl: rx.url, webhookSecret: hookSecret },
+    });
     const o = client(short, secret);
     const file = await upload(o, jsonl(Array.from({ length: 6 }, (_, i) => line(`e${i}`, { duration: 4 }))));
     const batch = await o.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
@@ -303,10 +394,14 @@ describe('a short completion window and batch webhooks', () => {
     expect(await short.db.task.count({ where: { batchId: batch.id, status: { in: ['pending', 'processing'] } } })).toBe(0);
 
     const verifier = new OpenAI({ apiKey: 'unused', baseURL: 'http://127.0.0.1:9/unused' });
-    const events = await until('the batch.expired event', async () => {
-      const evs = await Promise.all(rx.received.map((r) => verifier.webhooks.unwrap(r.body, r.headers as Record<string, string>, hookSecret)));
-      return evs.length >= 1 ? evs : null;
-    }, 30_000);
+    const events = await until(
+      'the batch.expired event',
+      async () => {
+        const evs = await Promise.all(rx.received.map((r) => verifier.webhooks.unwrap(r.body, r.headers as Record<string, string>, hookSecret)));
+        return evs.length >= 1 ? evs : null;
+      },
+      30_000,
+    );
     expect(events.map((e) => [e.type, (e as { data: { id: string } }).data.id])).toEqual([['batch.expired', batch.id]]);
     // Tasks of a batch do not announce themselves one by one.
     expect(events.every((e) => e.type.startsWith('batch.'))).toBe(true);

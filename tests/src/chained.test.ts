@@ -66,14 +66,20 @@ test("A relays a task to B and serves exactly B's output bytes", async () => {
 });
 
 test('edit and extend relay through the openai-compatible adapter to B, keeping size and adding seconds', async () => {
-  const made = await http(a, 'POST', '/v1/videos', { key: a.key, json: { model: 'relay', prompt: 'a paper boat', duration: 1, width: 128, height: 96, fps: 24 } });
+  const made = await http(a, 'POST', '/v1/videos', {
+    key: a.key,
+    json: { model: 'relay', prompt: 'a paper boat', duration: 1, width: 128, height: 96, fps: 24 },
+  });
   expect((await waitForVideo(a, a.key, made.body.id, 120_000)).video.status).toBe('completed');
   const source = probe((await http(a, 'GET', `/v1/videos/${made.body.id}/content`, { key: a.key })).bytes);
 
   const edit = await http(a, 'POST', '/v1/videos/edits', { key: a.key, json: { prompt: 'the boat, in the rain', video: { id: made.body.id } } });
   const extend = await http(a, 'POST', '/v1/videos/extensions', { key: a.key, json: { prompt: 'it sails away', seconds: '1', video: { id: made.body.id } } });
   expect([edit.status, extend.status]).toEqual([200, 200]);
-  for (const [res, operation] of [[edit, 'edit'], [extend, 'extend']] as const) {
+  for (const [res, operation] of [
+    [edit, 'edit'],
+    [extend, 'extend'],
+  ] as const) {
     const { video } = await waitForVideo(a, a.key, res.body.id, 120_000);
     expect([video.status, video.error]).toEqual(['completed', null]);
     // B made it with the same operation, from the source A uploaded.

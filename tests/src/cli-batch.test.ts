@@ -24,7 +24,21 @@ afterAll(async () => {
 });
 
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, REELAY_URL: stack.url, REELAY_API_KEY: stack.key });
-const ARGS = (file: string, dir: string) => ['--import', 'tsx', 'apps/cli/src/main.ts', 'batch', 'submit', file, '--wait', '--out', dir, '--poll-ms', '300', '--concurrency', '1'];
+const ARGS = (file: string, dir: string) => [
+  '--import',
+  'tsx',
+  'apps/cli/src/main.ts',
+  'batch',
+  'submit',
+  file,
+  '--wait',
+  '--out',
+  dir,
+  '--poll-ms',
+  '300',
+  '--concurrency',
+  '1',
+];
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) =>
@@ -34,12 +48,20 @@ function run(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   );
 }
 
-const manifestLines = (dir: string): string[] => (existsSync(join(dir, 'manifest.jsonl')) ? readFileSync(join(dir, 'manifest.jsonl'), 'utf8').split('\n').filter((l) => l.endsWith('}')) : []);
+const manifestLines = (dir: string): string[] =>
+  existsSync(join(dir, 'manifest.jsonl'))
+    ? readFileSync(join(dir, 'manifest.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.endsWith('}'))
+    : [];
 
 test('batch submit --wait --out: every video (200) and a manifest whose sha256 match; killed halfway, a re-run finishes without downloading again', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'reelay-cli-batch-'));
   const input = join(dir, 'prompts.jsonl');
-  writeFileSync(input, Array.from({ length: LINES }, (_, i) => JSON.stringify({ prompt: `clip ${i}`, model: 'tiny', duration: 1, width: 64, height: 64, fps: 10 })).join('\n'));
+  writeFileSync(
+    input,
+    Array.from({ length: LINES }, (_, i) => JSON.stringify({ prompt: `clip ${i}`, model: 'tiny', duration: 1, width: 64, height: 64, fps: 10 })).join('\n'),
+  );
   const out = join(dir, 'out');
 
   // First run: killed once some downloads are in the manifest.
@@ -47,10 +69,15 @@ test('batch submit --wait --out: every video (200) and a manifest whose sha256 m
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  await until('the first downloads', async () => {
-    if (child.exitCode !== null) throw new Error(`the CLI exited early (${child.exitCode}): ${stderr.slice(-2000)}`);
-    return manifestLines(out).length >= 10 ? true : null;
-  }, 1_500_000, 2);
+  await until(
+    'the first downloads',
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the CLI exited early (${child.exitCode}): ${stderr.slice(-2000)}`);
+      return manifestLines(out).length >= 10 ? true : null;
+    },
+    1_500_000,
+    2,
+  );
   child.kill('SIGKILL');
   await exited;
   expect(stderr).toMatch(new RegExp(`batch \\|.*\\| \\d+/${LINES} done`)); // the live progress bar
@@ -68,7 +95,9 @@ test('batch submit --wait --out: every video (200) and a manifest whose sha256 m
   expect(second.stdout).toMatch(new RegExp(`downloaded ${LINES - before.size}, already there ${before.size}, not completed 0`));
   expect(await stack.db.batch.count({ where: { apiKey: { keyPrefix: stack.key.slice(0, 8) } } })).toBe(1);
 
-  const entries = manifestLines(out).map((l) => JSON.parse(l) as { custom_id: string; video_id: string; status: string; file: string; bytes: number; sha256: string });
+  const entries = manifestLines(out).map(
+    (l) => JSON.parse(l) as { custom_id: string; video_id: string; status: string; file: string; bytes: number; sha256: string },
+  );
   expect(entries).toHaveLength(LINES);
   expect(new Set(entries.map((e) => e.custom_id)).size).toBe(LINES);
   for (const e of entries) {

@@ -40,7 +40,16 @@ test('the compiled bundles run with plain node: migrate, make a key, serve /heal
   const worker = spawnProcess(process.execPath, ['apps/worker/dist/main.js'], { env: { ...env, WORKER_METRICS_PORT: String(workerPort) } });
   procs.push(api, worker);
   for (const port of [apiPort, workerPort]) {
-    await until(`/healthz on ${port}`, () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false), 60_000, 100);
+    await until(
+      `/healthz on ${port}`,
+      () =>
+        fetch(`http://127.0.0.1:${port}/healthz`).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      60_000,
+      100,
+    );
   }
   const target = { url: `http://127.0.0.1:${apiPort}` };
   // Files the bundle finds beside itself at run time: the docs page's assets and the OpenAPI document.

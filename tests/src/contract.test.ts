@@ -33,7 +33,12 @@ describe('GET /v1/videos', () => {
     key = await stack.newKey();
     // Kept pending: the worker only sees them once they exist, and the list does not care.
     for (let i = 0; i < 5; i++) {
-      const v = await create(key, { prompt: `list ${i}`, user: i % 2 === 0 ? 'alice' : 'bob', model: i === 4 ? 'tiny-2' : 'tiny', ...(i === 4 ? { duration: undefined, seconds: '1', width: undefined, height: undefined, size: '128x128' } : {}) });
+      const v = await create(key, {
+        prompt: `list ${i}`,
+        user: i % 2 === 0 ? 'alice' : 'bob',
+        model: i === 4 ? 'tiny-2' : 'tiny',
+        ...(i === 4 ? { duration: undefined, seconds: '1', width: undefined, height: undefined, size: '128x128' } : {}),
+      });
       ids.push(v.id);
       await new Promise((r) => setTimeout(r, 5)); // distinct created_at, so creation order is the list order
     }
@@ -77,7 +82,7 @@ describe('GET /v1/videos', () => {
     expect(tiny2.body.data.map((v: any) => v.id)).toEqual([ids[4]]);
   });
 
-  test('status filters take either dialect\'s words', async () => {
+  test("status filters take either dialect's words", async () => {
     // Rows written directly with fixed states (no job queued), so no worker moves them meanwhile.
     const statusKey = await stack.newKey();
     const k = await stack.db.apiKey.findUniqueOrThrow({ where: { keyHash: hashApiKey(statusKey) } });
@@ -86,7 +91,20 @@ describe('GET /v1/videos', () => {
       const id = `vid_status${status}${Date.now()}`;
       byState[status] = id;
       await stack.db.task.create({
-        data: { id, apiKeyId: k.id, model: 'tiny', provider: 'preview', prompt: status, durationSeconds: 1, width: 64, height: 64, fps: 10, seed: 1n, status, expiresAt: new Date(Date.now() + 3600_000) },
+        data: {
+          id,
+          apiKeyId: k.id,
+          model: 'tiny',
+          provider: 'preview',
+          prompt: status,
+          durationSeconds: 1,
+          width: 64,
+          height: 64,
+          fps: 10,
+          seed: 1n,
+          status,
+          expiresAt: new Date(Date.now() + 3600_000),
+        },
       });
     }
     const ids = async (word: string) => (await http(stack, 'GET', `/v1/videos?status=${word}`, { key: statusKey })).body.data.map((v: any) => v.id);
@@ -100,7 +118,7 @@ describe('GET /v1/videos', () => {
     await stack.db.task.deleteMany({ where: { apiKeyId: k.id } });
   });
 
-  test("a key sees only its own, non-deleted videos", async () => {
+  test('a key sees only its own, non-deleted videos', async () => {
     const other = await stack.newKey();
     const mine = await create(other, { prompt: 'someone else' });
     const list = await http(stack, 'GET', '/v1/videos?limit=100', { key });
@@ -125,7 +143,21 @@ describe('GET /v1/videos', () => {
     const tied = ['vid_tieA', 'vid_tieB', 'vid_tieC', 'vid_tieD'];
     for (const id of tied) {
       await stack.db.task.create({
-        data: { id: `${id}${Date.now()}`, apiKeyId: k.id, model: 'tiny', provider: 'preview', prompt: id, durationSeconds: 1, width: 64, height: 64, fps: 10, seed: 1n, status: 'completed', createdAt: at, expiresAt: new Date(at.getTime() + 3600_000) },
+        data: {
+          id: `${id}${Date.now()}`,
+          apiKeyId: k.id,
+          model: 'tiny',
+          provider: 'preview',
+          prompt: id,
+          durationSeconds: 1,
+          width: 64,
+          height: 64,
+          fps: 10,
+          seed: 1n,
+          status: 'completed',
+          createdAt: at,
+          expiresAt: new Date(at.getTime() + 3600_000),
+        },
       });
     }
     for (const order of ['desc', 'asc']) {

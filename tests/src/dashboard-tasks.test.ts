@@ -12,7 +12,10 @@ import { startStack, type Stack } from './harness';
 const ADMIN = 'admin-token-for-dashboard-tests';
 const KEY = 'sk-upstream-dashboard-0000';
 const slow = new OpenAIVideosEmulator({ apiKey: KEY, behaviour: { taskMs: 8000, queuedMs: 50 } });
-const failing = new OpenAIVideosEmulator({ apiKey: KEY, behaviour: { taskMs: 300, queuedMs: 50, taskFailure: { code: 'internal_error', message: 'GPU node lost' } } });
+const failing = new OpenAIVideosEmulator({
+  apiKey: KEY,
+  behaviour: { taskMs: 300, queuedMs: 50, taskFailure: { code: 'internal_error', message: 'GPU node lost' } },
+});
 const model = (id: string, e: OpenAIVideosEmulator) => ({
   id,
   targets: [{ provider: 'openai-compatible', baseUrl: e.url, credentials: 'UPSTREAM_KEY', upstreamModel: 'sora-2' }],

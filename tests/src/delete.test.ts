@@ -142,7 +142,7 @@ describe('steps run twice, or racing a delete', () => {
     expect(row).toMatchObject({ status: 'failed', errorCode: 'cancelled' });
   });
 
-  test('a second run of the same finalize (a job queued again) keeps the completed task\'s outputs', async () => {
+  test("a second run of the same finalize (a job queued again) keeps the completed task's outputs", async () => {
     const { id } = await createVideo(stack, stack.key, { prompt: 'twice', duration: 1, width: 64, height: 64, fps: 24 });
     expect((await admitPendingTasks(ctx)).map((a) => a.id)).toEqual([id]);
     await advanceTask(ctx, id);

@@ -108,7 +108,10 @@ browserTest('Authorize, then Try it out and Execute answer 200 on GET /v1/models
   await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: join(dir, 'docs-top.png') });
   for (const id of ['listModels', 'createVideo']) {
-    await operation(id).locator('.responses-inner').first().screenshot({ path: join(dir, `docs-${id}-answer.png`) });
+    await operation(id)
+      .locator('.responses-inner')
+      .first()
+      .screenshot({ path: join(dir, `docs-${id}-answer.png`) });
   }
   console.log(`/docs screenshots in ${dir}`);
 

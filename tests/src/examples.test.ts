@@ -65,10 +65,14 @@ test('cURL: curl.sh creates the seed video; run-curl.sh polls and downloads it',
   expect(stdout).toMatch(/"seconds":"10.0","completed_at":null/);
 }, 600_000);
 
-(python ? test : test.skip)('Python (requests): example.py creates it; run_example.py polls and downloads it', async () => {
-  const stdout = await expectSeedVideo(python!, [join(EXAMPLES, 'run_example.py')]);
-  expect(stdout).toContain('"size": "1920x1080"');
-}, 600_000);
+(python ? test : test.skip)(
+  'Python (requests): example.py creates it; run_example.py polls and downloads it',
+  async () => {
+    const stdout = await expectSeedVideo(python!, [join(EXAMPLES, 'run_example.py')]);
+    expect(stdout).toContain('"size": "1920x1080"');
+  },
+  600_000,
+);
 
 test('JavaScript (fetch): example.mjs creates it; run-example.mjs polls and downloads it', async () => {
   const stdout = await expectSeedVideo(process.execPath, [join(EXAMPLES, 'run-example.mjs')]);

@@ -62,7 +62,7 @@ test("the seed's cURL request is accepted with every field of the seed's success
   expect(isJpeg(thumb.bytes)).toBe(true);
 });
 
-test('duration 999 is refused with the seed\'s exact error, and no task is created', async () => {
+test("duration 999 is refused with the seed's exact error, and no task is created", async () => {
   const before = await taskCount(stack.key);
   const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { ...SEED_BODY, duration: 999 } });
   expect(res.status).toBe(400);

@@ -61,8 +61,7 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
   const api = await startApi(config, { logger });
   const worker = opts.worker === false ? null : await startWorker(config, { logger });
   const db = createDb(config.DATABASE_URL, 3);
-  const newKey = async (o: { dialect?: 'seed' | 'openai' } = {}) =>
-    (await createApiKey(db, { name: 'test', statusDialect: o.dialect ?? null })).secret;
+  const newKey = async (o: { dialect?: 'seed' | 'openai' } = {}) => (await createApiKey(db, { name: 'test', statusDialect: o.dialect ?? null })).secret;
   const first = await createApiKey(db, { name: 'test', statusDialect: null });
   return {
     config,

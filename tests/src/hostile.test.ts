@@ -22,7 +22,13 @@ function rawPost(path: string, headers: Record<string, string>, body: Buffer): P
   const url = new URL(stack.url + path);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path, method: 'POST', headers: { ...headers, 'content-length': String(body.length), authorization: `Bearer ${stack.key}` } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(body.length), authorization: `Bearer ${stack.key}` },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -66,7 +72,14 @@ test('a JSON body declared as UTF-16 is a 415 and the API keeps serving', async 
 });
 
 test('a multipart field with a huge array index does not stall the process', async () => {
-  const res = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['metadata[a][150000000]', '1']]));
+  const res = await rawPost(
+    '/v1/videos',
+    { 'content-type': 'multipart/form-data; boundary=hostile-boundary' },
+    multipart([
+      ['prompt', 'x'],
+      ['metadata[a][150000000]', '1'],
+    ]),
+  );
   expect(res.status).toBeLessThan(500);
   await stillServing();
 });
@@ -78,7 +91,14 @@ test('deeply nested JSON and bracket notation are 400s naming the field', async 
   expect(res.status).toBe(400);
   expect(res.body.error.param).toBe('metadata');
   expect(res.body.error.message).toMatch(/nests deeper/);
-  const deepForm = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['metadata[a][b][c][d][e][f]', '1']]));
+  const deepForm = await rawPost(
+    '/v1/videos',
+    { 'content-type': 'multipart/form-data; boundary=hostile-boundary' },
+    multipart([
+      ['prompt', 'x'],
+      ['metadata[a][b][c][d][e][f]', '1'],
+    ]),
+  );
   expect(deepForm.status).toBe(400);
   expect(deepForm.body.error.param).toBe('metadata');
   expect(await taskCount()).toBe(before);
@@ -86,7 +106,14 @@ test('deeply nested JSON and bracket notation are 400s naming the field', async 
 });
 
 test('a multipart part without a field name is a 400, not a crash', async () => {
-  const res = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['', 'nameless']]));
+  const res = await rawPost(
+    '/v1/videos',
+    { 'content-type': 'multipart/form-data; boundary=hostile-boundary' },
+    multipart([
+      ['prompt', 'x'],
+      ['', 'nameless'],
+    ]),
+  );
   expect(res.status).toBe(400);
   expect(res.body.error.message).toMatch(/no field name/);
 });
@@ -154,7 +181,11 @@ test("one tenant's hostile ids never fail another tenant's reads sent at the sam
   expect(answers.filter((_, i) => i % 2 === 1).map((a) => a.status)).toEqual(Array(30).fill(404));
 
   // Below the edge too: a read whose value Postgres refuses, batched with good reads, fails alone.
-  const mixed = await Promise.allSettled([findVideoForOwner(stack.db, id, stack.keyId), findVideoForOwner(stack.db, 'vid_\u0000', stack.keyId), findVideoForOwner(stack.db, id, stack.keyId)]);
+  const mixed = await Promise.allSettled([
+    findVideoForOwner(stack.db, id, stack.keyId),
+    findVideoForOwner(stack.db, 'vid_\u0000', stack.keyId),
+    findVideoForOwner(stack.db, id, stack.keyId),
+  ]);
   expect(mixed.map((m) => m.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   expect((mixed[0] as PromiseFulfilledResult<{ id: string } | null>).value?.id).toBe(id);
 });
@@ -162,7 +193,11 @@ test("one tenant's hostile ids never fail another tenant's reads sent at the sam
 test('a multipart body cut off inside a file part is a 400 and the process lives on', async () => {
   const boundary = 'hostile-boundary';
   const head = `--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
-  const res = await rawPost('/v1/videos', { 'content-type': `multipart/form-data; boundary=${boundary}` }, Buffer.concat([Buffer.from(head), Buffer.from([0x89, 0x50, 0x4e, 0x47])]));
+  const res = await rawPost(
+    '/v1/videos',
+    { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    Buffer.concat([Buffer.from(head), Buffer.from([0x89, 0x50, 0x4e, 0x47])]),
+  );
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param: 'input_reference' });
   expect(res.body.error.message).toMatch(/Unexpected end of form/);
@@ -182,18 +217,44 @@ test.each([
   ['a header value with a control byte', 'GET', '/v1/models', [['X-Bad', 'a\u0001b']], 400],
   ['a header name with spaces', 'GET', '/v1/models', [['X Bad', '1']], 400],
   ['a request target with raw non-ASCII bytes', 'GET', '/v1/\u00ff', [], 400],
-  ['a chunked body with a bad chunk size', 'POST', '/v1/videos', [['Transfer-Encoding', 'chunked'], ['Content-Type', 'application/json'], ['Authorization', 'Bearer KEY']], 400],
-  ['both Content-Length and Transfer-Encoding', 'POST', '/v1/videos', [['Content-Length', '5'], ['Transfer-Encoding', 'chunked']], 400],
+  [
+    'a chunked body with a bad chunk size',
+    'POST',
+    '/v1/videos',
+    [
+      ['Transfer-Encoding', 'chunked'],
+      ['Content-Type', 'application/json'],
+      ['Authorization', 'Bearer KEY'],
+    ],
+    400,
+  ],
+  [
+    'both Content-Length and Transfer-Encoding',
+    'POST',
+    '/v1/videos',
+    [
+      ['Content-Length', '5'],
+      ['Transfer-Encoding', 'chunked'],
+    ],
+    400,
+  ],
   ['headers above 16 KB', 'GET', '/healthz', [['X-Big', 'b'.repeat(20_000)]], 431],
   ['an Expect other than 100-continue', 'GET', '/v1/models', [['Expect', 'tea']], 417],
   ['CONNECT', 'CONNECT', '127.0.0.1:80', [], 405],
 ] as [string, string, string, [string, string][], number][])("%s: Node's own answer comes in the error shape", async (_name, method, path, headers, status) => {
   const body = method === 'POST' ? Buffer.from('zz\r\n{}\r\n0\r\n\r\n') : null;
-  const res = await raw(method, path, headers.map(([n, v]) => [n, v.replace('KEY', stack.key)]), body);
+  const res = await raw(
+    method,
+    path,
+    headers.map(([n, v]) => [n, v.replace('KEY', stack.key)]),
+    body,
+  );
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   expect(res.headers['x-request-id']).toMatch(/^req_/);
-  expect(res.body).toEqual({ error: { message: expect.any(String), code: 'invalid_request', type: 'invalid_request_error', param: status === 417 ? 'Expect' : null } });
+  expect(res.body).toEqual({
+    error: { message: expect.any(String), code: 'invalid_request', type: 'invalid_request_error', param: status === 417 ? 'Expect' : null },
+  });
   await stillServing();
 });
 
@@ -228,7 +289,14 @@ test.each([
 ])('metadata sent as one JSON string %s is a 400 naming the field, in JSON and in multipart', async (_name, text, param, says) => {
   const before = await taskCount();
   const json = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { ...OK, metadata: text } });
-  const form = await rawPost('/v1/videos', { 'content-type': 'multipart/form-data; boundary=hostile-boundary' }, multipart([['prompt', 'x'], ['metadata', text]]));
+  const form = await rawPost(
+    '/v1/videos',
+    { 'content-type': 'multipart/form-data; boundary=hostile-boundary' },
+    multipart([
+      ['prompt', 'x'],
+      ['metadata', text],
+    ]),
+  );
   for (const res of [json, form]) {
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param });
@@ -244,8 +312,17 @@ test('a path segment that is not valid percent-encoding is a 400 that does not e
     ['PATCH', '/admin/v1/keys/%{e:while(1,1)}', admin],
     ['POST', '/v1/upstream-webhooks/preview/%E0%A4%A', {}],
   ] as [string, string, Record<string, string>][]) {
-    const res = await http(stack, method, path, { key: Object.keys(headers).length ? null : stack.key, headers, json: method === 'PATCH' ? { name: 'x' } : undefined });
+    const res = await http(stack, method, path, {
+      key: Object.keys(headers).length ? null : stack.key,
+      headers,
+      json: method === 'PATCH' ? { name: 'x' } : undefined,
+    });
     expect([method, path, res.status]).toEqual([method, path, 400]);
-    expect(res.body.error).toEqual({ message: 'Malformed URL: a path segment is not valid percent-encoding', code: 'invalid_request', type: 'invalid_request_error', param: null });
+    expect(res.body.error).toEqual({
+      message: 'Malformed URL: a path segment is not valid percent-encoding',
+      code: 'invalid_request',
+      type: 'invalid_request_error',
+      param: null,
+    });
   }
 });

@@ -29,7 +29,11 @@ test('20 concurrent creates with one Idempotency-Key and different bodies: one t
     // Reserved once: the losers left no ledger rows behind.
     expect(await stack.db.ledgerEntry.count({ where: { taskId: winner.body.id, kind: 'reserve' } })).toBe(1);
     // Its own body still replays it.
-    const replay = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: bodies.find((b) => b.prompt === winner.body.prompt), headers: { 'idempotency-key': k } });
+    const replay = await http(stack, 'POST', '/v1/videos', {
+      key: stack.key,
+      json: bodies.find((b) => b.prompt === winner.body.prompt),
+      headers: { 'idempotency-key': k },
+    });
     expect([replay.status, replay.body.id]).toEqual([200, winner.body.id]);
   }
 });

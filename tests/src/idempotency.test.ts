@@ -14,8 +14,7 @@ const BODY = { prompt: 'idempotent cat', duration: 1, width: 128, height: 128, f
 let counter = 0;
 const newKey = () => `idem-${Date.now()}-${process.pid}-${counter++}`;
 const rows = (idempotencyKey: string) => stack.db.task.count({ where: { idempotencyKey } });
-const create = (key: string, idem: string, json: unknown = BODY) =>
-  http(stack, 'POST', '/v1/videos', { key, json, headers: { 'idempotency-key': idem } });
+const create = (key: string, idem: string, json: unknown = BODY) => http(stack, 'POST', '/v1/videos', { key, json, headers: { 'idempotency-key': idem } });
 
 test('a retried create with the same key and body returns the same task with 200', async () => {
   const k = newKey();
@@ -38,7 +37,12 @@ test('the same key with a different body is 409 idempotency_conflict and creates
   const other = await create(stack.key, k, { ...BODY, prompt: 'a different cat' });
   expect(other.status).toBe(409);
   expect(other.body).toEqual({
-    error: { message: expect.stringContaining('different request body'), code: 'idempotency_conflict', type: 'invalid_request_error', param: 'Idempotency-Key' },
+    error: {
+      message: expect.stringContaining('different request body'),
+      code: 'idempotency_conflict',
+      type: 'invalid_request_error',
+      param: 'Idempotency-Key',
+    },
   });
   expect(await rows(k)).toBe(1);
   expect((await create(stack.key, k)).body.id).toBe(first.body.id);
@@ -110,7 +114,6 @@ test('a malformed Idempotency-Key is a 400 naming the header', async () => {
   expect(res.status).toBe(400);
   expect(res.body.error).toMatchObject({ code: 'invalid_parameter', param: 'Idempotency-Key' });
 });
-
 
 test('a replay after the video was deleted is 409 idempotency_conflict, not the deleted video and not a new one', async () => {
   const k = newKey();

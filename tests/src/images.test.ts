@@ -58,7 +58,11 @@ test.each([
 });
 
 test('real PNG, JPEG and WebP images are accepted', async () => {
-  for (const [image, mime] of [[solidPng('blue'), 'image/png'], [solidImage('jpeg'), 'image/jpeg'], [solidImage('webp'), 'image/webp']] as const) {
+  for (const [image, mime] of [
+    [solidPng('blue'), 'image/png'],
+    [solidImage('jpeg'), 'image/jpeg'],
+    [solidImage('webp'), 'image/webp'],
+  ] as const) {
     const res = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { ...BASE, image: dataUrl(image, mime) } });
     expect([mime, res.status]).toEqual([mime, 200]);
   }
@@ -69,7 +73,10 @@ test('the pixel cap is configurable (REELAY_MAX_IMAGE_PIXELS)', async () => {
   try {
     const res = await http(small, 'POST', '/v1/videos', { key: small.key, json: { ...BASE, image: dataUrl(solidPng('red', 64)) } });
     expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ param: 'image', message: 'Invalid parameter: image is 64x64 pixels; images of at most 1000 pixels (0 megapixels) are accepted' });
+    expect(res.body.error).toMatchObject({
+      param: 'image',
+      message: 'Invalid parameter: image is 64x64 pixels; images of at most 1000 pixels (0 megapixels) are accepted',
+    });
   } finally {
     await small.close();
   }

@@ -43,14 +43,30 @@ test('stale temp files and render folders of ended tasks are swept; a live task 
   const keyId = stack.keyId;
   const liveId = `vid_leftoverlive${Date.now()}`;
   await insertTask(stack.db, {
-    id: liveId, apiKeyId: keyId, model: 'sora-1.0', provider: 'other', providerTarget: 'other', upstreamId: `preview_${liveId}`, status: 'processing',
-    durationSeconds: 1, width: 64, height: 64, fps: 8, seed: 1n, expiresAt: new Date(Date.now() + 86_400_000), queuePrefix: 'elsewhere',
+    id: liveId,
+    apiKeyId: keyId,
+    model: 'sora-1.0',
+    provider: 'other',
+    providerTarget: 'other',
+    upstreamId: `preview_${liveId}`,
+    status: 'processing',
+    durationSeconds: 1,
+    width: 64,
+    height: 64,
+    fps: 8,
+    seed: 1n,
+    expiresAt: new Date(Date.now() + 86_400_000),
+    queuePrefix: 'elsewhere',
   });
   const live = join(renders, `preview_${liveId}`);
   mkdirSync(live);
   old(live);
 
-  await until('the sweep to reclaim the leftovers', () => !existsSync(ended) && !existsSync(join(storageTmp, '999-1-x.tmp')) && !existsSync(join(storageTmp, 'finalize-abc')), 20_000);
+  await until(
+    'the sweep to reclaim the leftovers',
+    () => !existsSync(ended) && !existsSync(join(storageTmp, '999-1-x.tmp')) && !existsSync(join(storageTmp, 'finalize-abc')),
+    20_000,
+  );
   expect(existsSync(live)).toBe(true);
   // The completed video is still served.
   expect((await http(stack, 'GET', `/v1/videos/${video.id}/content`, { key: stack.key })).status).toBe(200);

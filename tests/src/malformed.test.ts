@@ -109,7 +109,11 @@ const cases: Case[] = [
   { name: 'a non-image data URL', req: json({ image: 'data:text/plain;base64,aGVsbG8gd29ybGQ=' }), param: 'image' },
   { name: 'a data URL that is not base64', req: json({ image: 'data:image/png,hello' }), param: 'image' },
   { name: 'an ftp image URL', req: json({ image: 'ftp://example.com/a.png' }), param: 'image' },
-  { name: 'image and input_reference together', req: json({ image: PNG_1x1.toString('base64'), input_reference: { image_url: PNG_1x1.toString('base64') } }), param: 'input_reference' },
+  {
+    name: 'image and input_reference together',
+    req: json({ image: PNG_1x1.toString('base64'), input_reference: { image_url: PNG_1x1.toString('base64') } }),
+    param: 'input_reference',
+  },
   // Conflicting spellings.
   { name: 'duration and seconds disagree', req: json({ duration: 4, seconds: '8' }), param: 'seconds' },
   { name: 'size disagrees with width/height', req: json({ size: '128x128' }), param: 'size' },
@@ -121,7 +125,12 @@ const cases: Case[] = [
     param: null,
     says: 'multipart',
   },
-  { name: 'multipart without a boundary', req: { body: multipart(okParts), headers: { 'content-type': 'multipart/form-data' } }, param: null, says: 'multipart' },
+  {
+    name: 'multipart without a boundary',
+    req: { body: multipart(okParts), headers: { 'content-type': 'multipart/form-data' } },
+    param: null,
+    says: 'multipart',
+  },
   {
     name: 'a file under an unexpected field',
     req: form([...okParts, { name: 'video', filename: 'a.png', type: 'image/png', data: PNG_1x1 }]),
@@ -136,14 +145,29 @@ const cases: Case[] = [
     ]),
     param: 'input_reference',
   },
-  { name: 'a text file as input_reference', req: form([...okParts, { name: 'input_reference', filename: 'a.txt', type: 'text/plain', data: Buffer.from('hello') }]), param: 'input_reference' },
+  {
+    name: 'a text file as input_reference',
+    req: form([...okParts, { name: 'input_reference', filename: 'a.txt', type: 'text/plain', data: Buffer.from('hello') }]),
+    param: 'input_reference',
+  },
   { name: 'JSON field sent twice', req: raw('{"prompt":"a","duration":1,"width":64,"height":64,"duration":60}'), param: 'duration' },
   { name: 'multipart field sent twice', req: form([...okParts, { name: 'prompt', value: 'another' }]), param: 'prompt' },
-  { name: 'multipart number as a word', req: form([{ name: 'prompt', value: 'a' }, { name: 'seconds', value: 'four' }]), param: 'seconds' },
+  {
+    name: 'multipart number as a word',
+    req: form([
+      { name: 'prompt', value: 'a' },
+      { name: 'seconds', value: 'four' },
+    ]),
+    param: 'seconds',
+  },
   { name: 'multipart metadata not JSON', req: form([...okParts, { name: 'metadata', value: '{style: noir' }]), param: 'metadata' },
   { name: 'multipart unknown field', req: form([...okParts, { name: 'quality', value: 'high' }]), param: 'quality' },
   { name: 'multipart unknown bracket field', req: form([...okParts, { name: 'input_reference[file_url]', value: 'file_1' }]), param: 'input_reference' },
-  { name: 'multipart file id of the wrong form', req: form([...okParts, { name: 'input_reference[file_id]', value: 'file_1' }]), param: 'input_reference.file_id' },
+  {
+    name: 'multipart file id of the wrong form',
+    req: form([...okParts, { name: 'input_reference[file_id]', value: 'file_1' }]),
+    param: 'input_reference.file_id',
+  },
 ];
 
 test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -163,9 +187,15 @@ test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
 test('the well-formed baselines of the battery are accepted (so each refusal above is about its one defect)', async () => {
   const a = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: OK });
   expect(a.status).toBe(200);
-  const b = await http(stack, 'POST', '/v1/videos', { key: stack.key, ...form([...okParts, { name: 'input_reference', filename: 'a.png', type: 'image/png', data: PNG_1x1 }]) });
+  const b = await http(stack, 'POST', '/v1/videos', {
+    key: stack.key,
+    ...form([...okParts, { name: 'input_reference', filename: 'a.png', type: 'image/png', data: PNG_1x1 }]),
+  });
   expect(b.status).toBe(200);
-  const c = await http(stack, 'POST', '/v1/videos', { key: stack.key, ...form([...okParts, { name: 'metadata', value: '{"style":"noir"}' }, { name: 'seconds', value: '1' }]) });
+  const c = await http(stack, 'POST', '/v1/videos', {
+    key: stack.key,
+    ...form([...okParts, { name: 'metadata', value: '{"style":"noir"}' }, { name: 'seconds', value: '1' }]),
+  });
   expect(c.status).toBe(200);
   expect(c.body.metadata.style).toBe('noir');
 });

@@ -53,10 +53,18 @@ beforeAll(async () => {
     const proc = spawnApi({ ...env, PORT: String(port), REELAY_STORAGE_DIR: join(root, name, 'storage') });
     const api = { proc, url: `http://127.0.0.1:${port}` };
     apis.push(api);
-    await until(`${name} to answer`, () => {
-      if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
-      return fetch(`${api.url}/healthz`).then((r) => r.ok, () => false);
-    }, 240_000, 200).catch((err: Error) => {
+    await until(
+      `${name} to answer`,
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`${name} exited: ${proc.output()}`);
+        return fetch(`${api.url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+      },
+      240_000,
+      200,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${proc.output().slice(-3000)}`);
     });
   });
@@ -64,7 +72,15 @@ beforeAll(async () => {
     mkdirSync(join(root, 'workers', name), { recursive: true });
     const storage = join(root, 'workers', name); // siblings: <workers>/preview-renders is the shared upstream
     const w = spawnWorker(
-      { config: { DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL, REELAY_QUEUE_PREFIX: prefix, REELAY_STORAGE_DIR: storage, REELAY_MODELS_FILE: env.REELAY_MODELS_FILE } },
+      {
+        config: {
+          DATABASE_URL: env.DATABASE_URL,
+          REDIS_URL: env.REDIS_URL,
+          REELAY_QUEUE_PREFIX: prefix,
+          REELAY_STORAGE_DIR: storage,
+          REELAY_MODELS_FILE: env.REELAY_MODELS_FILE,
+        },
+      },
       // The production lock (10 s): on a loaded machine a 3 s lock lapses under a live worker.
       { ...env, WORKER_RENDER_SLOTS: '4', WORKER_EXPIRY_SWEEP_INTERVAL_MS: '500', WORKER_LOCK_MS: '10000', LOG_LEVEL: 'info' },
     );
@@ -93,26 +109,35 @@ const keysOf = async (prefix: string) => {
 async function inBatches<T, R>(items: T[], width: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!, i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
   return out;
 }
 
 let ids: string[] = [];
 
 test('200 tasks created across two APIs all complete once, with a worker killed mid-run', async () => {
-  ids = await inBatches(Array.from({ length: TASKS }, (_, i) => i), 16, async (i) => {
-    // As a careful client does: an Idempotency-Key, and the same request again if the connection
-    // drops, so a retry can never make a second task (checked below: 200 tasks under the key).
-    const send = () => http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` }, headers: { 'idempotency-key': `multi-node-${i}` } });
-    const res = await send().catch(() => send()).catch(() => send());
-    if (res.status !== 200) throw new Error(`create ${i} answered ${res.status}: ${JSON.stringify(res.body)}`);
-    return res.body.id as string;
-  });
+  ids = await inBatches(
+    Array.from({ length: TASKS }, (_, i) => i),
+    16,
+    async (i) => {
+      // As a careful client does: an Idempotency-Key, and the same request again if the connection
+      // drops, so a retry can never make a second task (checked below: 200 tasks under the key).
+      const send = () =>
+        http(apis[i % 2]!, 'POST', '/v1/videos', { key, json: { ...TINIEST, prompt: `multi-node ${i}` }, headers: { 'idempotency-key': `multi-node-${i}` } });
+      const res = await send()
+        .catch(() => send())
+        .catch(() => send());
+      if (res.status !== 200) throw new Error(`create ${i} answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body.id as string;
+    },
+  );
   expect(new Set(ids).size).toBe(TASKS);
   expect(await db.task.count({ where: { queuePrefix: prefix, id: { notIn: ids } } })).toBe(0); // no task made twice
   const completedCount = () => db.task.count({ where: { id: { in: ids }, status: 'completed' } });
@@ -122,7 +147,12 @@ test('200 tasks created across two APIs all complete once, with a worker killed 
   expect(killed.signal).toBe('SIGKILL');
   expect(await completedCount()).toBeLessThan(TASKS);
 
-  await until('every task to end', async () => (await db.task.count({ where: { id: { in: ids }, status: { in: ['completed', 'failed'] } } })) === TASKS, 600_000, 500);
+  await until(
+    'every task to end',
+    async () => (await db.task.count({ where: { id: { in: ids }, status: { in: ['completed', 'failed'] } } })) === TASKS,
+    600_000,
+    500,
+  );
   const rows = await db.task.findMany({ where: { id: { in: ids } }, include: { outputs: true } });
   expect(rows.filter((t) => t.status !== 'completed').map((t) => `${t.id}: ${t.status} ${t.errorMessage ?? ''}`)).toEqual([]);
   for (const t of rows) expect(t.outputs.map((o) => o.variant).sort()).toEqual(['spritesheet', 'thumbnail', 'video']);
@@ -160,7 +190,12 @@ test('deletes through either API and the expiry sweep of the surviving worker re
   for (const [i, id] of deleted.entries()) expect((await http(apis[i % 2]!, 'DELETE', `/v1/videos/${id}`, { key })).status).toBe(200);
   for (const id of deleted) expect(await keysOf(`videos/${id}`)).toEqual([]);
   await db.task.updateMany({ where: { id: { in: expiring } }, data: { expiresAt: new Date(Date.now() - 1000) } });
-  await until('the sweep to stamp the expired tasks', async () => (await db.task.count({ where: { id: { in: expiring }, filesDeletedAt: { not: null } } })) === expiring.length, 60_000, 250);
+  await until(
+    'the sweep to stamp the expired tasks',
+    async () => (await db.task.count({ where: { id: { in: expiring }, filesDeletedAt: { not: null } } })) === expiring.length,
+    60_000,
+    250,
+  );
   for (const id of expiring) {
     expect(await keysOf(`videos/${id}`)).toEqual([]);
     expect((await http(apis[1]!, 'GET', `/v1/videos/${id}/content`, { key })).status).toBe(410);

@@ -57,11 +57,24 @@ function exampleRequests(doc: Doc): ExampleRequest[] {
       );
       const label = `${method.toUpperCase()} ${path}`;
       for (const b of bodies.length ? bodies : [undefined]) {
-        out.push({ label: b ? `${label} (${b.mediaType} #${b.i + 1})` : label, method: method.toUpperCase(), path, op, params: base, ...(b ? { body: b } : {}) });
+        out.push({
+          label: b ? `${label} (${b.mediaType} #${b.i + 1})` : label,
+          method: method.toUpperCase(),
+          path,
+          op,
+          params: base,
+          ...(b ? { body: b } : {}),
+        });
       }
       for (const p of params) {
         for (const [i, value] of paramExamples(p).slice(1).entries()) {
-          out.push({ label: `${label} (${p.name} #${i + 2})`, method: method.toUpperCase(), path, op, params: base.map((x) => (x.name === p.name ? { ...x, value } : x)) });
+          out.push({
+            label: `${label} (${p.name} #${i + 2})`,
+            method: method.toUpperCase(),
+            path,
+            op,
+            params: base.map((x) => (x.name === p.name ? { ...x, value } : x)),
+          });
         }
       }
     }
@@ -132,7 +145,10 @@ describe('the API with the built-in catalog', () => {
     stack = await startStack({ REELAY_ADMIN_TOKEN: ADMIN_TOKEN });
     doc = (await http(stack, 'GET', '/openapi.json')).body;
     // One small finished video, for content and remix.
-    const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'sora-1.0', prompt: 'fixture', duration: 1, width: 64, height: 64, fps: 24 } });
+    const created = await http(stack, 'POST', '/v1/videos', {
+      key: stack.key,
+      json: { model: 'sora-1.0', prompt: 'fixture', duration: 1, width: 64, height: 64, fps: 24 },
+    });
     expect(created.status).toBe(200);
     completed = (await waitForVideo(stack, stack.key, created.body.id)).video.id;
   });
@@ -210,7 +226,10 @@ describe('the API with the built-in catalog', () => {
         }
         // Input means an example: an operation with a body or parameters has one, each path parameter one in the issued id form.
         const params = op.parameters ?? [];
-        const bodyExamples = Object.values(op.requestBody?.content ?? {}).flatMap((m) => [...(m.example !== undefined ? [m.example] : []), ...Object.values(m.examples ?? {})]);
+        const bodyExamples = Object.values(op.requestBody?.content ?? {}).flatMap((m) => [
+          ...(m.example !== undefined ? [m.example] : []),
+          ...Object.values(m.examples ?? {}),
+        ]);
         if (op.requestBody || params.length) {
           expect({ where, examples: bodyExamples.length + params.flatMap(paramExamples).length > 0 }).toEqual({ where, examples: true });
         }
@@ -230,7 +249,9 @@ describe('the API with the built-in catalog', () => {
   test('every example request is accepted (2xx) and answered as documented', async () => {
     const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
     const newKey = async () => (await http(stack, 'POST', '/admin/v1/keys', { headers: admin, json: { name: 'example target' } })).body.id as string;
-    const newVideo = async () => (await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'sora-1.0', prompt: 'to delete', duration: 1, width: 64, height: 64 } })).body.id as string;
+    const newVideo = async () =>
+      (await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'sora-1.0', prompt: 'to delete', duration: 1, width: 64, height: 64 } })).body
+        .id as string;
     const cancelledVideo = async () => {
       const id = await newVideo();
       expect((await http(stack, 'POST', `/admin/v1/tasks/${id}/cancel`, { headers: admin })).status).toBe(200);
@@ -245,10 +266,13 @@ describe('the API with the built-in catalog', () => {
       return form;
     };
     const createFileReq = exampleRequests(doc).find((r) => r.op.operationId === 'createFile')!;
-    const newFile = async () => (await http(stack, 'POST', '/v1/files', { key: stack.key, body: fileForm(createFileReq.body!.value as { purpose: string; file: string }) })).body.id as string;
+    const newFile = async () =>
+      (await http(stack, 'POST', '/v1/files', { key: stack.key, body: fileForm(createFileReq.body!.value as { purpose: string; file: string }) })).body
+        .id as string;
     const sharedFile = await newFile();
     const newBatch = async () =>
-      (await http(stack, 'POST', '/v1/batches', { key: stack.key, json: { input_file_id: sharedFile, endpoint: '/v1/videos', completion_window: '24h' } })).body.id as string;
+      (await http(stack, 'POST', '/v1/batches', { key: stack.key, json: { input_file_id: sharedFile, endpoint: '/v1/videos', completion_window: '24h' } })).body
+        .id as string;
     const sharedBatch = await newBatch();
     const character = await http(stack, 'POST', '/v1/videos/characters', { key: stack.key, json: { name: 'example', video: { id: completed } } });
     expect(character.status).toBe(200);
@@ -322,8 +346,18 @@ describe('upstream webhook examples, signed as the upstream signs them', () => {
       JSON.stringify({
         defaultModel: 'via-openai',
         models: [
-          { ...small, id: 'via-openai', targets: [{ provider: 'openai-compatible', baseUrl: openai.url, credentials: 'EX_OPENAI_KEY', options: { webhookSecretEnv: 'EX_OPENAI_WEBHOOK_SECRET' } }] },
-          { ...small, id: 'via-replicate', targets: [{ provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'EX_REPLICATE_TOKEN' }] },
+          {
+            ...small,
+            id: 'via-openai',
+            targets: [
+              { provider: 'openai-compatible', baseUrl: openai.url, credentials: 'EX_OPENAI_KEY', options: { webhookSecretEnv: 'EX_OPENAI_WEBHOOK_SECRET' } },
+            ],
+          },
+          {
+            ...small,
+            id: 'via-replicate',
+            targets: [{ provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'EX_REPLICATE_TOKEN' }],
+          },
         ],
       }),
     );
@@ -367,7 +401,11 @@ describe('upstream webhook examples, signed as the upstream signs them', () => {
         const body = JSON.stringify(value);
         const msgId = 'msg_examples';
         const now = new Date();
-        const headers = { 'webhook-id': msgId, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': new Webhook(OPENAI_WEBHOOK_SECRET).sign(msgId, now, body) };
+        const headers = {
+          'webhook-id': msgId,
+          'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+          'webhook-signature': new Webhook(OPENAI_WEBHOOK_SECRET).sign(msgId, now, body),
+        };
         prepared = { body, headers };
       } else if (provider === 'replicate') {
         const { id, upstreamId } = await submitted('via-replicate');
@@ -392,7 +430,16 @@ describe('upstream webhook examples, signed as the upstream signs them', () => {
       ['via-replicate', { adapter: 'replicate', targets: [{ adapter: 'replicate', model: 'acme/video', priority: 0 }] }],
     ]);
     const text = res.bytes.toString('utf8');
-    for (const secret of [OPENAI_KEY, OPENAI_WEBHOOK_SECRET, REPLICATE_TOKEN, 'EX_OPENAI_KEY', 'EX_REPLICATE_TOKEN', 'EX_OPENAI_WEBHOOK_SECRET', openai.url, replicate.url]) {
+    for (const secret of [
+      OPENAI_KEY,
+      OPENAI_WEBHOOK_SECRET,
+      REPLICATE_TOKEN,
+      'EX_OPENAI_KEY',
+      'EX_REPLICATE_TOKEN',
+      'EX_OPENAI_WEBHOOK_SECRET',
+      openai.url,
+      replicate.url,
+    ]) {
       expect(text).not.toContain(secret);
     }
   });

@@ -128,7 +128,9 @@ describe('health, metrics, logs', () => {
     const lines = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.length).toBeGreaterThan(5);
     // The create request is logged with its id, route, status and key id, without its headers at info...
-    const createLog = lines.find((l) => (l.req as { id?: string; method?: string } | undefined)?.id === requestId && (l.req as { method: string }).method === 'POST');
+    const createLog = lines.find(
+      (l) => (l.req as { id?: string; method?: string } | undefined)?.id === requestId && (l.req as { method: string }).method === 'POST',
+    );
     expect(createLog).toMatchObject({ route: '/v1/videos/', status: 200, keyId: expect.stringMatching(/^key_/) });
     // (this stack logs at debug, the one level that adds the request's headers, credentials redacted)
     expect((createLog!.req as { headers: Record<string, string> }).headers.authorization).toBe('[redacted]');
@@ -137,7 +139,11 @@ describe('health, metrics, logs', () => {
     expect(refused).toMatchObject({ errorCode: expect.any(String), keyId: expect.stringMatching(/^key_/) });
     // ...and the end of a task says what it was, where it ran and how long it took.
     expect(lines.find((l) => l.taskId === videoId && l.msg === 'task ended')).toMatchObject({
-      keyId: expect.stringMatching(/^key_/), model: 'sora-1.0', target: expect.any(String), status: 'completed', durationMs: expect.any(Number),
+      keyId: expect.stringMatching(/^key_/),
+      model: 'sora-1.0',
+      target: expect.any(String),
+      status: 'completed',
+      durationMs: expect.any(Number),
     });
     // ...and the worker's lines for that task carry the same request id.
     expect(lines.some((l) => l.requestId === requestId && l.taskId === videoId && l.msg === 'task ended')).toBe(true);

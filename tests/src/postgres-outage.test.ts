@@ -59,31 +59,41 @@ function requests(): [string, string, Parameters<typeof http>[3]][] {
   ];
 }
 
-test.each(['fast', 'immediate'] as const)('Postgres stopped (%s): 503 with Retry-After on every endpoint, nothing created, served again once it is back', async (mode) => {
-  const tasksBefore = (await http(stack, 'GET', '/v1/videos?limit=100', { key: stack.key })).body.data.length;
-  freshKey = await stack.newKey(); // never used before the outage, so not in the API's key cache
-  pg.stop(mode);
-  try {
-    for (const [method, path, opts] of requests()) {
-      const started = Date.now();
-      const res = await http(stack, method, path, opts);
-      const took = Date.now() - started;
-      expect([method, path, res.status]).toEqual([method, path, 503]);
-      expect([method, path, res.headers.get('retry-after')]).toEqual([method, path, expect.stringMatching(/^\d+$/)]);
-      expect(took).toBeLessThan(3000);
-      if (method !== 'HEAD') {
-        expect(res.body).toEqual({ error: { message: expect.stringMatching(/database is unavailable|conflicting request/), code: 'service_unavailable', type: 'server_error', param: null } });
+test.each(['fast', 'immediate'] as const)(
+  'Postgres stopped (%s): 503 with Retry-After on every endpoint, nothing created, served again once it is back',
+  async (mode) => {
+    const tasksBefore = (await http(stack, 'GET', '/v1/videos?limit=100', { key: stack.key })).body.data.length;
+    freshKey = await stack.newKey(); // never used before the outage, so not in the API's key cache
+    pg.stop(mode);
+    try {
+      for (const [method, path, opts] of requests()) {
+        const started = Date.now();
+        const res = await http(stack, method, path, opts);
+        const took = Date.now() - started;
+        expect([method, path, res.status]).toEqual([method, path, 503]);
+        expect([method, path, res.headers.get('retry-after')]).toEqual([method, path, expect.stringMatching(/^\d+$/)]);
+        expect(took).toBeLessThan(3000);
+        if (method !== 'HEAD') {
+          expect(res.body).toEqual({
+            error: {
+              message: expect.stringMatching(/database is unavailable|conflicting request/),
+              code: 'service_unavailable',
+              type: 'server_error',
+              param: null,
+            },
+          });
+        }
       }
+      const ready = await http(stack, 'GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.checks).toEqual({ postgres: 'unavailable', redis: 'ok' }); // no host or port in an unauthenticated answer
+    } finally {
+      pg.start();
     }
-    const ready = await http(stack, 'GET', '/readyz');
-    expect(ready.status).toBe(503);
-    expect(ready.body.checks).toEqual({ postgres: 'unavailable', redis: 'ok' }); // no host or port in an unauthenticated answer
-  } finally {
-    pg.start();
-  }
-  // Back: the same requests are served, and the refused creates left no rows.
-  expect((await http(stack, 'GET', '/v1/videos?limit=100', { key: stack.key })).body.data.length).toBe(tasksBefore);
-  const again = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: BODY });
-  expect(again.status).toBe(200);
-  expect((await http(stack, 'GET', '/v1/models', { key: freshKey })).status).toBe(200);
-});
+    // Back: the same requests are served, and the refused creates left no rows.
+    expect((await http(stack, 'GET', '/v1/videos?limit=100', { key: stack.key })).body.data.length).toBe(tasksBefore);
+    const again = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: BODY });
+    expect(again.status).toBe(200);
+    expect((await http(stack, 'GET', '/v1/models', { key: freshKey })).status).toBe(200);
+  },
+);

@@ -43,7 +43,8 @@ export class PrivatePostgres {
   static async create(): Promise<PrivatePostgres> {
     const dir = mkdtempSync(join(tmpdir(), 'reelay-pg-'));
     const pg = new PrivatePostgres(dir, await freePort(), binDir());
-    if (process.getuid?.() === 0) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+    if (process.getuid?.() === 0)
+      chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
     pg.run('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
     return pg;
   }

@@ -17,7 +17,10 @@ afterAll(async () => {
 });
 
 test('a hash-tagged queue prefix ({...}) is accepted by BullMQ and a task completes under it', async () => {
-  const created = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { prompt: 'cluster prefix', duration: 1, width: 128, height: 128, fps: 24 } });
+  const created = await http(stack, 'POST', '/v1/videos', {
+    key: stack.key,
+    json: { prompt: 'cluster prefix', duration: 1, width: 128, height: 128, fps: 24 },
+  });
   expect(created.status).toBe(200);
   const { video } = await waitForVideo(stack, stack.key, created.body.id);
   expect(video.status).toBe('completed');

@@ -17,7 +17,7 @@ afterAll(async () => {
   await a.close();
 });
 
-test('after Redis loses a task\'s job, only the deployment that owns the task queues it again', async () => {
+test("after Redis loses a task's job, only the deployment that owns the task queues it again", async () => {
   const created = await http(a, 'POST', '/v1/videos', { key: a.key, json: { prompt: 'lost job', duration: 1, width: 128, height: 128, fps: 24 } });
   expect(created.status).toBe(200);
   const id = created.body.id as string;

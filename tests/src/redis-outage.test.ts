@@ -11,7 +11,18 @@ let redis: Spawned | null = null;
 let stack: Stack;
 
 async function startRedis(): Promise<void> {
-  const child = spawnProcess('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction']);
+  const child = spawnProcess('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
   await child.waitFor(/Ready to accept connections/);
   redis = child;
 }
@@ -21,7 +32,6 @@ async function stopRedis(): Promise<void> {
   redis = null;
   await child.stop('SIGKILL');
 }
-
 
 beforeAll(async () => {
   port = await freePort();
@@ -61,7 +71,20 @@ test('/readyz: 200, then 503 naming Redis while it is stopped, then 200 once it 
   // made here, so that no render of it is running.)
   const owner = stack.keyId;
   const live = newVideoId();
-  await stack.db.task.create({ data: { id: live, apiKeyId: owner, model: 'sora-1.0', provider: 'preview', durationSeconds: 1, width: 64, height: 64, fps: 24, seed: 1n, expiresAt: new Date(Date.now() + 3600_000) } });
+  await stack.db.task.create({
+    data: {
+      id: live,
+      apiKeyId: owner,
+      model: 'sora-1.0',
+      provider: 'preview',
+      durationSeconds: 1,
+      width: 64,
+      height: 64,
+      fps: 24,
+      seed: 1n,
+      expiresAt: new Date(Date.now() + 3600_000),
+    },
+  });
   const deleted = await http(stack, 'DELETE', `/v1/videos/${live}`, { key: stack.key });
   expect([deleted.status, deleted.body.error.code, deleted.headers.get('retry-after')]).toEqual([503, 'service_unavailable', expect.stringMatching(/^\d+$/)]);
   process.stdout.write(`create with Redis down answered ${created.status} in ${Date.now() - started} ms\n`);

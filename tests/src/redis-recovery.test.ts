@@ -115,7 +115,10 @@ test('after Redis loses its data, every live task has a job again, the scheduler
     expect(res.status).toBe(200);
     ids.push(res.body.id as string);
   }
-  await until('every task submitted upstream', async () => emu.acceptedTasks === TASKS && (await stack.db.task.count({ where: { id: { in: ids }, status: 'processing' } })) === TASKS);
+  await until(
+    'every task submitted upstream',
+    async () => emu.acceptedTasks === TASKS && (await stack.db.task.count({ where: { id: { in: ids }, status: 'processing' } })) === TASKS,
+  );
   expect(await joblessLiveTasks()).toEqual({ live: TASKS, jobless: [] });
   expect((await readyz()).api.status).toBe(200);
 
@@ -129,7 +132,9 @@ test('after Redis loses its data, every live task has a job again, the scheduler
   expect(during.worker.body.status).toBe('recovering');
   const flushSeen = new Set<string>();
   const afterFlush = await recovered('recovery after FLUSHALL', flushedAt, flushSeen);
-  process.stdout.write(`FLUSHALL with ${TASKS} tasks live: every live task had a job again after ${afterFlush.toFixed(2)} s (readyz seen: ${[...flushSeen].join(', ')})\n`);
+  process.stdout.write(
+    `FLUSHALL with ${TASKS} tasks live: every live task had a job again after ${afterFlush.toFixed(2)} s (readyz seen: ${[...flushSeen].join(', ')})\n`,
+  );
 
   // 2. Killed and restarted empty: the reconnect tells.
   expect((await joblessLiveTasks()).live).toBeGreaterThanOrEqual(50);
@@ -138,7 +143,9 @@ test('after Redis loses its data, every live task has a job again, the scheduler
   const restartedAt = Date.now();
   const restartSeen = new Set<string>();
   const afterRestart = await recovered('recovery after a restart with no data', restartedAt, restartSeen);
-  process.stdout.write(`Redis restarted empty with ${TASKS} tasks live: every live task had a job again ${afterRestart.toFixed(2)} s after it was back (readyz seen: ${[...restartSeen].join(', ')})\n`);
+  process.stdout.write(
+    `Redis restarted empty with ${TASKS} tasks live: every live task had a job again ${afterRestart.toFixed(2)} s after it was back (readyz seen: ${[...restartSeen].join(', ')})\n`,
+  );
 
   // Every task ends, each submitted upstream exactly once.
   for (const id of ids) expect((await waitForVideo(stack, stack.key, id, 120_000)).video.status).toBe('completed');

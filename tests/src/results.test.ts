@@ -73,7 +73,14 @@ describe('response_format url', () => {
   });
 
   test.each([
-    ['a changed signature', (u: URL) => u.searchParams.set('signature', u.searchParams.get('signature')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')))],
+    [
+      'a changed signature',
+      (u: URL) =>
+        u.searchParams.set(
+          'signature',
+          u.searchParams.get('signature')!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+        ),
+    ],
     ['a changed index', (u: URL) => u.searchParams.set('index', '1')],
     ['a later expiry', (u: URL) => u.searchParams.set('expires', String(Number(u.searchParams.get('expires')) + 3600))],
     ['a different variant', (u: URL) => u.searchParams.set('variant', 'thumbnail')],
@@ -158,8 +165,7 @@ describe('response_format b64_json', () => {
 describe('GET /v1/videos/{id}/content', () => {
   let full: Buffer;
   let etag: string;
-  const get = (headers: Record<string, string> = {}, query = '') =>
-    http(stack, 'GET', `/v1/videos/${pair.id}/content${query}`, { key: stack.key, headers });
+  const get = (headers: Record<string, string> = {}, query = '') => http(stack, 'GET', `/v1/videos/${pair.id}/content${query}`, { key: stack.key, headers });
 
   beforeAll(async () => {
     const res = await get();

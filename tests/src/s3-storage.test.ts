@@ -56,7 +56,11 @@ let bytes: Buffer;
 
 test('a task completes with its video, thumbnail, spritesheet and input image in the bucket, none on local disk', async () => {
   video = await completed({ prompt: 'stored in a bucket', image: `data:image/png;base64,${solidPng('teal', 64, 64).toString('base64')}` });
-  expect(await keysOf(`videos/${video.id}`)).toEqual([`videos/${video.id}/0/spritesheet.jpg`, `videos/${video.id}/0/thumbnail.jpg`, `videos/${video.id}/0/video.mp4`]);
+  expect(await keysOf(`videos/${video.id}`)).toEqual([
+    `videos/${video.id}/0/spritesheet.jpg`,
+    `videos/${video.id}/0/thumbnail.jpg`,
+    `videos/${video.id}/0/video.mp4`,
+  ]);
   expect(await keysOf(`inputs/${video.id}`)).toEqual([`inputs/${video.id}/image.png`]);
   for (const stack of [streaming, redirecting]) {
     expect(existsSync(join(stack.config.REELAY_STORAGE_DIR, 'videos'))).toBe(false);
@@ -118,7 +122,10 @@ test('redirect delivery: 302 to a presigned URL that serves the same bytes and r
   expect(Buffer.from(await sdk.arrayBuffer()).equals(bytes)).toBe(true);
 
   // Errors stay Reelay's own: another key's video is 404, a tampered link 403.
-  const other = await fetch(`${redirecting.url}/v1/videos/${video.id}/content`, { headers: { authorization: `Bearer ${await redirecting.newKey()}` }, redirect: 'manual' });
+  const other = await fetch(`${redirecting.url}/v1/videos/${video.id}/content`, {
+    headers: { authorization: `Bearer ${await redirecting.newKey()}` },
+    redirect: 'manual',
+  });
   expect(other.status).toBe(404);
   const tampered = await fetch(video.url.replace(streaming.url, redirecting.url).replace(/signature=[^&]+/, 'signature=00'), { redirect: 'manual' });
   expect(tampered.status).toBe(403);

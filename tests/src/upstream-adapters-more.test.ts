@@ -22,7 +22,14 @@ import { startStack, type Stack } from './harness';
  * routes a model to each, `POST /v1/videos` runs to completed and the content downloads from
  * Reelay; a model whose first upstream is down is served by its second.
  */
-const KEYS = { runway: `key_${'cd'.repeat(64)}`, luma: 'luma-e2e-key', minimax: 'minimax-e2e-key', klingAk: 'kling-e2e-ak', klingSk: 'kling-e2e-sk', ark: 'ark-e2e-key' };
+const KEYS = {
+  runway: `key_${'cd'.repeat(64)}`,
+  luma: 'luma-e2e-key',
+  minimax: 'minimax-e2e-key',
+  klingAk: 'kling-e2e-ak',
+  klingSk: 'kling-e2e-sk',
+  ark: 'ark-e2e-key',
+};
 
 let dir: string;
 let mp4: Buffer;
@@ -37,7 +44,15 @@ let stack: Stack;
 
 const model = (id: string, targets: Record<string, unknown>[], size: string, duration: number) => {
   const [width, height] = size.split('x').map(Number);
-  return { id, targets, duration: { values: [duration] }, size: { values: [size] }, fps: { values: [24] }, maxN: 1, defaults: { duration, width, height, fps: 24 } };
+  return {
+    id,
+    targets,
+    duration: { values: [duration] },
+    size: { values: [size] },
+    fps: { values: [24] },
+    maxN: 1,
+    defaults: { duration, width, height, fps: 24 },
+  };
 };
 
 beforeAll(async () => {
@@ -70,13 +85,31 @@ beforeAll(async () => {
         model('runway', [{ provider: 'runway', upstreamModel: 'gen4.5', baseUrl: runway.url, credentials: 'E2E_RUNWAY' }], '1280x720', 5),
         model('luma', [{ provider: 'luma', upstreamModel: 'ray-2', baseUrl: luma.url, credentials: 'E2E_LUMA' }], '1280x720', 5),
         model('hailuo', [{ provider: 'minimax', upstreamModel: 'MiniMax-Hailuo-02', baseUrl: minimax.url, credentials: 'E2E_MINIMAX' }], '1366x768', 6),
-        model('kling', [{ provider: 'kling', upstreamModel: 'kling-v2-master', baseUrl: kling.url, credentials: 'E2E_KLING_AK', options: { secretKeyEnv: 'E2E_KLING_SK', mode: 'pro' } }], '1280x720', 5),
+        model(
+          'kling',
+          [
+            {
+              provider: 'kling',
+              upstreamModel: 'kling-v2-master',
+              baseUrl: kling.url,
+              credentials: 'E2E_KLING_AK',
+              options: { secretKeyEnv: 'E2E_KLING_SK', mode: 'pro' },
+            },
+          ],
+          '1280x720',
+          5,
+        ),
         model('seedance', [{ provider: 'seedance', upstreamModel: 'seedance-1-0-pro-250528', baseUrl: seedance.url, credentials: 'E2E_ARK' }], '1280x720', 5),
         model('comfy', [{ provider: 'comfyui', baseUrl: comfy.url, options: { workflow } }], '848x480', 2),
-        model('failover', [
-          { provider: 'seedance', upstreamModel: 'seedance-1-0-pro-250528', baseUrl: seedanceDown.url, credentials: 'E2E_ARK' },
-          { provider: 'luma', upstreamModel: 'ray-2', baseUrl: luma.url, credentials: 'E2E_LUMA' },
-        ], '1280x720', 5),
+        model(
+          'failover',
+          [
+            { provider: 'seedance', upstreamModel: 'seedance-1-0-pro-250528', baseUrl: seedanceDown.url, credentials: 'E2E_ARK' },
+            { provider: 'luma', upstreamModel: 'ray-2', baseUrl: luma.url, credentials: 'E2E_LUMA' },
+          ],
+          '1280x720',
+          5,
+        ),
       ],
     }),
   );
@@ -110,10 +143,15 @@ async function completed(json: Record<string, unknown>) {
 
 /** Waits until the client sees the task running at `progress`. */
 const progressSeen = (id: string, progress: number) =>
-  until(`video ${id} at ${progress}%`, async () => {
-    const res = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
-    return ['processing', 'in_progress'].includes(res.body.status) && res.body.progress === progress ? true : null;
-  }, 30_000, 100);
+  until(
+    `video ${id} at ${progress}%`,
+    async () => {
+      const res = await http(stack, 'GET', `/v1/videos/${id}`, { key: stack.key });
+      return ['processing', 'in_progress'].includes(res.body.status) && res.body.progress === progress ? true : null;
+    },
+    30_000,
+    100,
+  );
 
 test('Runway: the client sees its progress, then the video completes and downloads from Reelay', async () => {
   const { id } = await createVideo(stack, stack.key, { model: 'runway', prompt: 'Clouds over a city', size: '1280x720', seconds: '5' });
@@ -138,7 +176,12 @@ test('MiniMax: the file is retrieved on success and downloads', async () => {
 
 test('Kling: signed with the access/secret key pair, submitted with the task id as external_task_id', async () => {
   const video = await completed({ model: 'kling', prompt: 'A retriever in autumn leaves', size: '1280x720', seconds: '5' });
-  expect(kling.requests('POST', /text2video$/).at(-1)!.json).toMatchObject({ model_name: 'kling-v2-master', mode: 'pro', duration: '5', external_task_id: video.id });
+  expect(kling.requests('POST', /text2video$/).at(-1)!.json).toMatchObject({
+    model_name: 'kling-v2-master',
+    mode: 'pro',
+    duration: '5',
+    external_task_id: video.id,
+  });
 });
 
 test('Seedance: a content generation task completes and downloads', async () => {

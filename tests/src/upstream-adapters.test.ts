@@ -38,7 +38,11 @@ beforeAll(async () => {
     JSON.stringify({
       defaultModel: 'veo',
       models: [
-        { id: 'veo', targets: [{ provider: 'gemini-veo', upstreamModel: 'veo-3.1-fast-generate-preview', baseUrl: veo.url, credentials: 'E2E_GEMINI_KEY' }], ...limits },
+        {
+          id: 'veo',
+          targets: [{ provider: 'gemini-veo', upstreamModel: 'veo-3.1-fast-generate-preview', baseUrl: veo.url, credentials: 'E2E_GEMINI_KEY' }],
+          ...limits,
+        },
         { id: 'wan', targets: [{ provider: 'replicate', upstreamModel: 'acme/wan', baseUrl: replicate.url, credentials: 'E2E_REPLICATE_TOKEN' }], ...limits },
       ],
     }),

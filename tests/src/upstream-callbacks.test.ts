@@ -19,7 +19,15 @@ let stack: Stack;
 
 const model = (id: string, target: Record<string, unknown>, size: string, duration: number) => {
   const [width, height] = size.split('x').map(Number);
-  return { id, targets: [target], duration: { values: [duration] }, size: { values: [size] }, fps: { values: [24] }, maxN: 1, defaults: { duration, width, height, fps: 24 } };
+  return {
+    id,
+    targets: [target],
+    duration: { values: [duration] },
+    size: { values: [size] },
+    fps: { values: [24] },
+    maxN: 1,
+    defaults: { duration, width, height, fps: 24 },
+  };
 };
 
 beforeAll(async () => {
@@ -72,7 +80,7 @@ async function submitted(json: Record<string, unknown>) {
   return { id, upstreamId: task.upstreamId! };
 }
 
-test("MiniMax: the route echoes the URL check during the submit; the success callback finishes the task without waiting for a poll", async () => {
+test('MiniMax: the route echoes the URL check during the submit; the success callback finishes the task without waiting for a poll', async () => {
   const { id, upstreamId } = await submitted({ model: 'hailuo', prompt: 'A lantern in the rain', size: '1366x768', seconds: '6' });
   const callbackUrl = `${stack.config.REELAY_PUBLIC_URL}/v1/upstream-webhooks/minimax/${id}`;
   expect((minimax.requests('POST', /video_generation$/).at(-1)!.json as Record<string, unknown>).callback_url).toBe(callbackUrl);
@@ -99,7 +107,10 @@ test('Luma: a forged "completed" wakes the task, but the poll says it is still q
   expect(luma.requests('GET', new RegExp(`/generations/${upstreamId}$`))).toHaveLength(1);
 
   // A delivery naming another generation is refused and wakes nothing.
-  const other = await http(stack, 'POST', url, { body: JSON.stringify({ id: 'another', state: 'completed' }), headers: { 'content-type': 'application/json' } });
+  const other = await http(stack, 'POST', url, {
+    body: JSON.stringify({ id: 'another', state: 'completed' }),
+    headers: { 'content-type': 'application/json' },
+  });
   expect(other.status).toBe(401);
 
   // The real completion arrives by callback and ends the task.

@@ -173,7 +173,10 @@ test('a worker that died after submitting but before recording the upstream id c
   const quiet = await startStack(stackEnv(), { worker: false });
   try {
     const key = await quiet.newKey();
-    const res = await http(quiet, 'POST', '/v1/videos', { key, json: { model: 'single', prompt: 'crash test', duration: 1, width: 128, height: 128, fps: 12 } });
+    const res = await http(quiet, 'POST', '/v1/videos', {
+      key,
+      json: { model: 'single', prompt: 'crash test', duration: 1, width: 128, height: 128, fps: 12 },
+    });
     const id = res.body.id as string;
     // What the dead worker did: chose the target, submitted with the task id as key, then died.
     const registry = new ProviderRegistry(quiet.config, ModelCatalog.load(catalogFile));
@@ -181,8 +184,19 @@ test('a worker that died after submitting but before recording the upstream id c
     await quiet.db.task.update({ where: { id }, data: { providerTarget: target } });
     const task = await quiet.db.task.findUniqueOrThrow({ where: { id } });
     const first = await registry.get(target)!.submit({
-      taskId: id, idempotencyKey: id, upstreamModel: 'sora-2', prompt: task.prompt, imagePath: null, imageMime: null,
-      durationSeconds: 1, width: 128, height: 128, fps: 12, seed: Number(task.seed), n: 1, metadata: {},
+      taskId: id,
+      idempotencyKey: id,
+      upstreamModel: 'sora-2',
+      prompt: task.prompt,
+      imagePath: null,
+      imageMime: null,
+      durationSeconds: 1,
+      width: 128,
+      height: 128,
+      fps: 12,
+      seed: Number(task.seed),
+      n: 1,
+      metadata: {},
     });
     expect(emuA.acceptedTasks).toBe(1);
 

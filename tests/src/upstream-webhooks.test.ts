@@ -24,7 +24,6 @@ let fal: FalEmulator;
 let openai: OpenAIVideosEmulator;
 let stack: Stack;
 
-
 const model = (id: string, target: Record<string, unknown>) => ({
   id,
   targets: [target],
@@ -55,9 +54,18 @@ beforeAll(async () => {
       defaultModel: 'replicate-video',
       models: [
         model('replicate-video', { provider: 'replicate', upstreamModel: 'acme/video', baseUrl: replicate.url, credentials: 'E2E_REPLICATE_TOKEN' }),
-        model('fal-video', { provider: 'fal', upstreamModel: 'fal-ai/acme-video/text-to-video', baseUrl: fal.url, credentials: 'E2E_FAL_KEY', options: { jwksUrl: fal.jwksUrl } }),
+        model('fal-video', {
+          provider: 'fal',
+          upstreamModel: 'fal-ai/acme-video/text-to-video',
+          baseUrl: fal.url,
+          credentials: 'E2E_FAL_KEY',
+          options: { jwksUrl: fal.jwksUrl },
+        }),
         model('openai-video', {
-          provider: 'openai-compatible', upstreamModel: 'sora-2', baseUrl: openai.url, credentials: 'E2E_OPENAI_KEY',
+          provider: 'openai-compatible',
+          upstreamModel: 'sora-2',
+          baseUrl: openai.url,
+          credentials: 'E2E_OPENAI_KEY',
           options: { webhookSecretEnv: 'E2E_OPENAI_WEBHOOK_SECRET' },
         }),
       ],
@@ -123,14 +131,21 @@ test('Replicate: a signed completion webhook finishes the task long before its n
     headers: replicate.signedDelivery(payload, 'whsec_' + Buffer.from('not the real secret at all').toString('base64')),
   });
   expect(forged.status).toBe(401);
-  expect(forged.body).toEqual({ error: { message: 'Invalid replicate webhook signature', code: 'invalid_signature', type: 'authentication_error', param: null } });
+  expect(forged.body).toEqual({
+    error: { message: 'Invalid replicate webhook signature', code: 'invalid_signature', type: 'authentication_error', param: null },
+  });
   await expectUntouched(id, predictionGets);
 
   // A genuine signature for a task that does not exist, or through the wrong provider's route: 404.
-  expect((await http(stack, 'POST', '/v1/upstream-webhooks/replicate/vid_doesnotexist', { body: payload, headers: replicate.signedDelivery(payload) })).status).toBe(404);
+  expect(
+    (await http(stack, 'POST', '/v1/upstream-webhooks/replicate/vid_doesnotexist', { body: payload, headers: replicate.signedDelivery(payload) })).status,
+  ).toBe(404);
   expect((await http(stack, 'POST', `/v1/upstream-webhooks/fal/${id}`, { body: payload, headers: replicate.signedDelivery(payload) })).status).toBe(404);
   // Oversized bodies are refused before anything is parsed.
-  const huge = await http(stack, 'POST', `/v1/upstream-webhooks/replicate/${id}`, { body: 'x'.repeat(100 * 1024), headers: { 'content-type': 'application/json' } });
+  const huge = await http(stack, 'POST', `/v1/upstream-webhooks/replicate/${id}`, {
+    body: 'x'.repeat(100 * 1024),
+    headers: { 'content-type': 'application/json' },
+  });
   expect(huge.status).toBe(413);
   expect(huge.body.error.code).toBe('payload_too_large');
   await expectUntouched(id, predictionGets);
@@ -191,7 +206,10 @@ test('OpenAI-style: a project webhook (one URL, signed video.completed event) wa
   };
 
   const forgedBody = event(upstreamId);
-  const forged = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', { body: forgedBody, headers: sign(forgedBody, `whsec_${Buffer.from('someone else').toString('base64')}`) });
+  const forged = await http(stack, 'POST', '/v1/upstream-webhooks/openai-compatible', {
+    body: forgedBody,
+    headers: sign(forgedBody, `whsec_${Buffer.from('someone else').toString('base64')}`),
+  });
   expect(forged.status).toBe(401);
   expect(forged.body.error.code).toBe('invalid_signature');
   expect((await http(stack, 'POST', '/v1/upstream-webhooks/no-such-provider', { body: forgedBody, headers: sign(forgedBody) })).status).toBe(404);

@@ -17,10 +17,14 @@ let other: OpenAI;
 const client = (s: Stack, apiKey: string): OpenAI => new OpenAI({ baseURL: `${s.url}/v1`, apiKey, maxRetries: 0, timeout: 30_000 });
 
 async function finished(sdk: OpenAI, id: string): Promise<OpenAI.Videos.Video> {
-  return until(`video ${id} to end`, async () => {
-    const v = await sdk.videos.retrieve(id);
-    return v.status === 'completed' || v.status === 'failed' ? v : null;
-  }, 120_000);
+  return until(
+    `video ${id} to end`,
+    async () => {
+      const v = await sdk.videos.retrieve(id);
+      return v.status === 'completed' || v.status === 'failed' ? v : null;
+    },
+    120_000,
+  );
 }
 
 async function content(sdk: OpenAI, id: string): Promise<Buffer> {
@@ -53,11 +57,21 @@ beforeAll(async () => {
   });
   catalog.models.push({ ...catalog.models.find((m: { id: string }) => m.id === 'tiny'), id: 'tiny-priced', pricing: [{ microsPerSecond: 1000 }] });
   writeFileSync(path, JSON.stringify(catalog));
-  stack = await startStack({ REELAY_MODELS_FILE: path, EDITS_TEST_FAL_KEY: 'not-a-real-key', REELAY_CORS_ORIGINS: '*', REELAY_MAX_VIDEO_UPLOAD_BYTES: '400000' });
+  stack = await startStack({
+    REELAY_MODELS_FILE: path,
+    EDITS_TEST_FAL_KEY: 'not-a-real-key',
+    REELAY_CORS_ORIGINS: '*',
+    REELAY_MAX_VIDEO_UPLOAD_BYTES: '400000',
+  });
   openai = client(stack, stack.key);
   otherKey = await stack.newKey();
   other = client(stack, otherKey);
-  const created = await openai.videos.create({ model: 'tiny', prompt: 'the source: a red kite', seconds: '2' as OpenAI.Videos.VideoSeconds, size: '128x96' as OpenAI.Videos.VideoSize });
+  const created = await openai.videos.create({
+    model: 'tiny',
+    prompt: 'the source: a red kite',
+    seconds: '2' as OpenAI.Videos.VideoSeconds,
+    size: '128x96' as OpenAI.Videos.VideoSize,
+  });
   sourceId = created.id;
   expect((await finished(openai, sourceId)).status).toBe('completed');
 }, 180_000);
@@ -75,7 +89,12 @@ test('edit by video id: a new video of the same duration and size, visibly chang
   const [src, out] = [await content(openai, sourceId), await content(openai, edit.id)];
   expect(isMp4(out)).toBe(true);
   const [ps, pe] = [probe(src), probe(out)];
-  expect({ width: pe.width, height: pe.height, frames: pe.frames, fps: pe.fps }).toEqual({ width: ps.width, height: ps.height, frames: ps.frames, fps: ps.fps });
+  expect({ width: pe.width, height: pe.height, frames: pe.frames, fps: pe.fps }).toEqual({
+    width: ps.width,
+    height: ps.height,
+    frames: ps.frames,
+    fps: ps.fps,
+  });
   expect(Math.abs(pe.duration - ps.duration)).toBeLessThan(0.05);
   expect(distance(averageColor(out, 1), averageColor(src, 1))).toBeGreaterThan(10);
 
@@ -114,7 +133,12 @@ test('extend: one continuous MP4, the source followed by `seconds` more, billed 
 
   // An uploaded source works the same way.
   const upload = await toFile(testMp4({ width: 128, height: 128, fps: 10, seconds: 1 }), 'one.mp4', { type: 'video/mp4' });
-  const fromUpload = await openai.videos.extend({ prompt: 'and then', seconds: '1' as OpenAI.Videos.VideoSeconds, video: upload, model: 'tiny' } as OpenAI.Videos.VideoExtendParams);
+  const fromUpload = await openai.videos.extend({
+    prompt: 'and then',
+    seconds: '1' as OpenAI.Videos.VideoSeconds,
+    video: upload,
+    model: 'tiny',
+  } as OpenAI.Videos.VideoExtendParams);
   expect((await finished(openai, fromUpload.id)).status).toBe('completed');
   expect(probe(await content(openai, fromUpload.id))).toMatchObject({ width: 128, height: 128, frames: 20 });
 });
@@ -150,7 +174,10 @@ test('createCharacter / getCharacter round-trip; another key gets 404 for the ch
   expect((await other.videos.list()).data).toEqual([]);
 
   // A create casts it by `characters` or by its id in the prompt; the preview renderer takes characters.
-  const cast = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: `${made.id} flies a kite`, characters: [{ id: made.id }] } });
+  const cast = await http(stack, 'POST', '/v1/videos', {
+    key: stack.key,
+    json: { model: 'tiny', prompt: `${made.id} flies a kite`, characters: [{ id: made.id }] },
+  });
   expect(cast.status).toBe(200);
   expect((await finished(openai, cast.body.id)).status).toBe('completed');
   expect((await stack.db.task.findUniqueOrThrow({ where: { id: cast.body.id } })).characterIds).toEqual([made.id]);
@@ -172,22 +199,31 @@ test('openai-poll-after-ms is sent, positive, on create and on retrieve while un
   const onCreate = Number(res.headers.get('openai-poll-after-ms'));
   expect(onCreate).toBeGreaterThan(0);
   const seen: number[] = [];
-  await until('the edit to finish', async () => {
-    const r = await http(stack, 'GET', `/v1/videos/${res.body.id}`, { key: stack.key });
-    const header = r.headers.get('openai-poll-after-ms');
-    if (r.body.status === 'completed') {
-      expect(header).toBeNull();
-      return true;
-    }
-    seen.push(Number(header));
-    return null;
-  }, 120_000, 50);
+  await until(
+    'the edit to finish',
+    async () => {
+      const r = await http(stack, 'GET', `/v1/videos/${res.body.id}`, { key: stack.key });
+      const header = r.headers.get('openai-poll-after-ms');
+      if (r.body.status === 'completed') {
+        expect(header).toBeNull();
+        return true;
+      }
+      seen.push(Number(header));
+      return null;
+    },
+    120_000,
+    50,
+  );
   expect(seen.length).toBeGreaterThan(0);
   expect(seen.every((ms) => Number.isInteger(ms) && ms > 0)).toBe(true);
 });
 
 test('CORS: a preflight from another origin is allowed on /v1/videos and refused on /admin/v1/keys', async () => {
-  const preflight = { origin: 'https://app.elsewhere.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' };
+  const preflight = {
+    origin: 'https://app.elsewhere.example',
+    'access-control-request-method': 'POST',
+    'access-control-request-headers': 'authorization,content-type',
+  };
   const api = await http(stack, 'OPTIONS', '/v1/videos', { headers: preflight });
   expect(api.status).toBe(204);
   expect(api.headers.get('access-control-allow-origin')).toBe('*');
@@ -279,7 +315,10 @@ describe('input_reference {file_id}', () => {
 
   test("an image uploaded with files.create (purpose vision) is the key's input reference; another key's id is refused; a batch input file is not an image", async () => {
     const image = await openai.files.create({ file: await toFile(solidPng('orange', 64, 64), 'orange.png', { type: 'image/png' }), purpose: 'vision' });
-    const mine = await http(stack, 'POST', '/v1/videos', { key: stack.key, json: { model: 'tiny', prompt: 'from a file', input_reference: { file_id: image.id } } });
+    const mine = await http(stack, 'POST', '/v1/videos', {
+      key: stack.key,
+      json: { model: 'tiny', prompt: 'from a file', input_reference: { file_id: image.id } },
+    });
     expect(mine.status).toBe(200);
     expect((await finished(openai, mine.body.id)).status).toBe('completed');
     const rgb = averageColor(await content(openai, mine.body.id), 0.5);

@@ -29,9 +29,10 @@ function receiver(plan: (n: number) => number): Promise<{ server: Server; url: s
       res.writeHead(answered).end();
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received })),
+  );
 }
-
 
 const TINY = { prompt: 'webhook test', duration: 1, width: 128, height: 128, fps: 24 };
 const DEPLOYMENT_SECRET = 'deployment-webhook-secret-0123456789';
@@ -83,7 +84,9 @@ test('a receiver failing 3 times gets video.completed once it succeeds, verified
     expect(new Set(rx.received.map((r) => r.headers['webhook-id'])).size).toBe(1);
     expect(rx.received[0]!.headers['webhook-id']).toBe((events[0] as { id: string }).id);
     // A wrong secret is refused by the SDK: the signature really depends on the key's secret.
-    await expect(client.webhooks.unwrap(rx.received[3]!.body, rx.received[3]!.headers as Record<string, string>, newWebhookSecret())).rejects.toThrow(/signature/i);
+    await expect(client.webhooks.unwrap(rx.received[3]!.body, rx.received[3]!.headers as Record<string, string>, newWebhookSecret())).rejects.toThrow(
+      /signature/i,
+    );
 
     const attempts = await until('4 recorded attempts', async () => {
       const rows = await stack.db.webhookDelivery.findMany({ where: { taskId: id }, orderBy: { attempt: 'asc' } });

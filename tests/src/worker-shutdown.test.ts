@@ -52,7 +52,11 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
   process.stdout.write(`worker exited ${JSON.stringify(result)} ${tookMs} ms after SIGTERM (grace ${GRACE_MS} ms)\n`);
   expect(result).toEqual({ code: 0, signal: null });
   expect(tookMs).toBeLessThan(GRACE_MS);
-  const logs = first.output().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string });
+  const logs = first
+    .output()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { msg: string });
   expect(logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['worker started', 'finishing held jobs', 'stopped']));
 
   // The task's job is still in Redis (delayed or waiting), not lost with the process.

@@ -51,7 +51,8 @@ function usePolling(load, deps, ms = 2000) {
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 const money = (micros) => (micros === null || micros === undefined ? '—' : `$${(micros / 1e6).toFixed(4)}`);
-const Phase = ({ phase, error }) => html`<span class="phase ${phase}" data-phase=${phase}>${phase === 'waiting' ? 'waiting for slot' : phase}${error ? ` · ${error.code}` : ''}</span>`;
+const Phase = ({ phase, error }) =>
+  html`<span class="phase ${phase}" data-phase=${phase}>${phase === 'waiting' ? 'waiting for slot' : phase}${error ? ` · ${error.code}` : ''}</span>`;
 const Bar = ({ value }) => html`<span class="bar" title="${value}%"><i style="width:${value}%"></i></span> <span class="muted">${value}%</span>`;
 
 function Tasks() {
@@ -64,11 +65,14 @@ function Tasks() {
   const field = (name) => (e) => setDraft({ ...draft, [name]: e.target.value });
   return html`
     <h1>Tasks</h1>
-    ${stats && html`<div class="cards">
+    ${
+      stats &&
+      html`<div class="cards">
       ${Object.entries(stats.phases).map(([p, n]) => html`<div class="card" data-card=${p}><b>${n}</b><span>${p === 'waiting' ? 'waiting for a slot' : p}</span></div>`)}
       <div class="card"><b>${stats.last_hour.completed}</b><span>completed, last hour</span></div>
       <div class="card"><b>${stats.last_hour.total_seconds_p50 ?? '—'}s</b><span>create → finish p50</span></div>
-    </div>`}
+    </div>`
+    }
     <form class="filters" onSubmit=${(e) => (e.preventDefault(), setFilter(draft))}>
       <label>Phase<select name="phase" value=${draft.phase} onChange=${field('phase')}>
         <option value="">any</option>
@@ -83,18 +87,23 @@ function Tasks() {
       <button type="submit">Search</button>
     </form>
     ${error && html`<div class="error">${error}</div>`}
-    ${page && html`<p class="muted" data-total=${page.total}>${page.total} task(s)</p>
+    ${
+      page &&
+      html`<p class="muted" data-total=${page.total}>${page.total} task(s)</p>
       <table class="tasks">
         <thead><tr><th></th><th>Task</th><th>Key</th><th>Model</th><th>Prompt</th><th>Status</th><th>Progress</th><th>Created</th></tr></thead>
-        <tbody>${page.data.map((t) => html`
+        <tbody>${page.data.map(
+          (t) => html`
           <tr class="link" data-task=${t.id} onClick=${() => (location.hash = `#/tasks/${t.id}`)}>
             <td>${t.thumbnail_url ? html`<img class="thumb" src=${t.thumbnail_url} alt="" onError=${(e) => (e.target.style.visibility = 'hidden')} />` : html`<span class="thumb"></span>`}</td>
             <td class="mono">${t.id}</td><td>${t.key_name}</td><td>${t.model}</td>
             <td>${(t.prompt ?? '').slice(0, 60)}</td><td><${Phase} phase=${t.phase} error=${t.error} /></td>
             <td><${Bar} value=${t.progress} /></td><td class="muted">${when(t.created_at)}</td>
-          </tr>`)}
+          </tr>`,
+        )}
         </tbody>
-      </table>`}
+      </table>`
+    }
   `;
 }
 
@@ -144,11 +153,13 @@ function TaskPage({ id }) {
       </div>
       <div>
         <h2>Timeline</h2>
-        <ol class="timeline">${task.timeline.map((e) => html`
+        <ol class="timeline">${task.timeline.map(
+          (e) => html`
           <li data-kind=${e.kind}><b>${e.kind.replace('_', ' ')}</b> <span class="muted">${new Date(e.at).toLocaleTimeString()}</span>
             ${e.target && html` <span class="mono">${e.target}</span>`}${e.attempt !== null ? ` · attempt ${e.attempt}` : ''}
             ${e.progress !== null ? ` · ${e.progress}%` : ''}${e.code ? ` · ${e.code}` : ''}${e.message ? html` — ${e.message}` : ''}${e.actor ? ` · by ${e.actor}` : ''}
-          </li>`)}
+          </li>`,
+        )}
         </ol>
       </div>
     </div>
@@ -195,25 +206,35 @@ function Keys() {
       <label>Budget (micros)<input name="budget_micros" type="number" min="0" value=${form.budget_micros} onInput=${(e) => setForm({ ...form, budget_micros: e.target.value })} /></label>
       <button type="submit" data-action="create-key">Create key</button>
     </form>
-    ${secret && html`<div class="secret" data-secret>
+    ${
+      secret &&
+      html`<div class="secret" data-secret>
       Key <b>${secret.name}</b> created. Copy its secret now: it is shown only this once.
       <div class="mono" data-key>${secret.key}</div>
       <button class="secondary" onClick=${() => setSecret(null)}>Done</button>
-    </div>`}
+    </div>`
+    }
     ${(problem || error) && html`<div class="error">${problem || error}</div>`}
-    ${keys && html`<table class="keys">
+    ${
+      keys &&
+      html`<table class="keys">
       <thead><tr><th>Name</th><th>Id</th><th>Status</th><th>Max concurrent</th><th>Max queued</th><th>Budget (micros)</th><th>Committed</th><th></th></tr></thead>
-      <tbody>${keys.data.map((k) => html`
+      <tbody>${keys.data.map(
+        (k) => html`
         <tr data-key-id=${k.id}>
           <td>${k.name}</td><td class="mono">${k.id}</td><td>${k.status}</td>
-          ${['max_concurrent', 'max_queued', 'budget_micros'].map((f) => html`<td>
+          ${['max_concurrent', 'max_queued', 'budget_micros'].map(
+            (f) => html`<td>
             <input type="number" min="0" style="width:110px" name=${f} value=${k[f] ?? ''} disabled=${k.status !== 'active'}
-              onChange=${(e) => edit(k, f, e.target.value)} placeholder="none" /></td>`)}
+              onChange=${(e) => edit(k, f, e.target.value)} placeholder="none" /></td>`,
+          )}
           <td>${k.committed_micros ?? '—'}</td>
           <td>${k.status === 'active' && html`<button class="danger" data-action="revoke" onClick=${() => revoke(k)}>Revoke</button>`}</td>
-        </tr>`)}
+        </tr>`,
+      )}
       </tbody>
-    </table>`}
+    </table>`
+    }
   `;
 }
 
@@ -224,7 +245,12 @@ function BarChart({ title, labels, series }) {
     const chart = new window.Chart(canvas.current, {
       type: 'bar',
       data: { labels, datasets: series },
-      options: { animation: false, responsive: true, plugins: { title: { display: true, text: title } }, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } },
+      options: {
+        animation: false,
+        responsive: true,
+        plugins: { title: { display: true, text: title } },
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } },
+      },
     });
     return () => chart.destroy();
   }, [JSON.stringify({ labels, series })]);

@@ -29,7 +29,9 @@ function parserRefusal(code: string | undefined): ApiError {
 /** A complete HTTP/1.1 answer in the API's error shape, for a socket no Express response exists on. */
 function rawAnswer(err: ApiError): string {
   const body = JSON.stringify(err.toBody());
-  const reason = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large' }[err.status] ?? 'Error';
+  const reason =
+    { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 417: 'Expectation Failed', 431: 'Request Header Fields Too Large' }[err.status] ??
+    'Error';
   return [
     `HTTP/1.1 ${err.status} ${reason}`,
     'Content-Type: application/json; charset=utf-8',

@@ -123,7 +123,13 @@ async function waitForBatch(openai: OpenAI, id: string, pollMs: number, quiet: b
 }
 
 /** Downloads every completed request not already in the manifest (resumable), appending a manifest line per request. */
-async function collect(openai: OpenAI, batch: OpenAI.Batches.Batch, dir: string, quiet: boolean, workerCount: number): Promise<{ downloaded: number; skipped: number; failed: number }> {
+async function collect(
+  openai: OpenAI,
+  batch: OpenAI.Batches.Batch,
+  dir: string,
+  quiet: boolean,
+  workerCount: number,
+): Promise<{ downloaded: number; skipped: number; failed: number }> {
   const manifestPath = join(dir, 'manifest.jsonl');
   const done = readManifest(manifestPath);
   interface OutputLine {
@@ -158,7 +164,14 @@ async function collect(openai: OpenAI, batch: OpenAI.Batches.Batch, dir: string,
           entry = { custom_id: l.custom_id, video_id: video.id, status: 'completed', file, bytes: got.bytes, sha256: got.sha256 };
           downloaded++;
         } else {
-          entry = { custom_id: l.custom_id, video_id: video?.id ?? null, status: l.error?.code ?? video?.status ?? 'failed', file: null, bytes: null, sha256: null };
+          entry = {
+            custom_id: l.custom_id,
+            video_id: video?.id ?? null,
+            status: l.error?.code ?? video?.status ?? 'failed',
+            file: null,
+            bytes: null,
+            sha256: null,
+          };
           failed++;
         }
         appendFileSync(manifestPath, `${JSON.stringify(entry)}\n`);
@@ -219,7 +232,10 @@ export function addApiCommands(reelay: Command): void {
       console.log(`${video.id}\tcompleted\t${path}\t${got.bytes} bytes\tsha256=${got.sha256}`);
     });
 
-  const batch = reelay.command('batch').description('Submit and follow batches of video creates over HTTP (REELAY_URL, REELAY_API_KEY)').addHelpText('after', API_ENV);
+  const batch = reelay
+    .command('batch')
+    .description('Submit and follow batches of video creates over HTTP (REELAY_URL, REELAY_API_KEY)')
+    .addHelpText('after', API_ENV);
   batch
     .command('submit')
     .description('Upload a JSONL file (full batch lines or plain {"prompt", …} lines) and create a batch; --wait follows it and downloads every video')
@@ -236,7 +252,10 @@ export function addApiCommands(reelay: Command): void {
       // re-run after a kill picks up the batch it made instead of making another.
       const digest = createHash('sha256').update(lines).digest('hex').slice(0, 40);
       const { toFile } = await import('openai');
-      const uploaded = await openai.files.create({ file: await toFile(Buffer.from(lines), 'batch.jsonl'), purpose: 'batch' }, { headers: { 'Idempotency-Key': `reelay-cli-file-${digest}` } });
+      const uploaded = await openai.files.create(
+        { file: await toFile(Buffer.from(lines), 'batch.jsonl'), purpose: 'batch' },
+        { headers: { 'Idempotency-Key': `reelay-cli-file-${digest}` } },
+      );
       const created = await openai.batches.create(
         { input_file_id: uploaded.id, endpoint: '/v1/videos', completion_window: '24h' },
         { headers: { 'Idempotency-Key': `reelay-cli-batch-${digest}` } },

@@ -20,13 +20,13 @@ afterAll(async () => {
 });
 
 /** Runs the CLI; `env` replaces the whole environment when given. */
-function reelay(args: string[], env: NodeJS.ProcessEnv = { ...process.env, REELAY_QUEUE_PREFIX: PREFIX }): Promise<{ code: number; stdout: string; stderr: string }> {
+function reelay(
+  args: string[],
+  env: NodeJS.ProcessEnv = { ...process.env, REELAY_QUEUE_PREFIX: PREFIX },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'apps/cli/src/main.ts', ...args],
-      { cwd: ROOT, env, maxBuffer: 256 * 1024 * 1024 },
-      (err, stdout, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(process.execPath, ['--import', 'tsx', 'apps/cli/src/main.ts', ...args], { cwd: ROOT, env, maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) =>
+      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -81,7 +81,20 @@ test('unknown commands, unknown flags and missing arguments exit 2 saying what i
 test('keys create, then list shows the key; update and revoke change it and tell API processes', async () => {
   const version = async () => Number((await redis.get(apiKeyVersionKey(PREFIX))) ?? 0);
   const name = `cli-test-${process.pid}`;
-  const made = await reelay(['keys', 'create', '--name', name, '--models', 'sora-2,sora-2-pro', '--max-concurrent', '4', '--budget-micros', '50000000', '--webhook-url', 'https://shop.example/hooks']);
+  const made = await reelay([
+    'keys',
+    'create',
+    '--name',
+    name,
+    '--models',
+    'sora-2,sora-2-pro',
+    '--max-concurrent',
+    '4',
+    '--budget-micros',
+    '50000000',
+    '--webhook-url',
+    'https://shop.example/hooks',
+  ]);
   expect([made.code, made.stderr]).toEqual([0, '']);
   const [first, secret, webhook] = made.stdout.trim().split('\n');
   const id = /^created key (key_\w+) \(cli-test-\d+\)\. The secret is shown once; store it now:$/.exec(first!)?.[1];
@@ -92,7 +105,9 @@ test('keys create, then list shows the key; update and revoke change it and tell
   const listed = await reelay(['keys', 'list']);
   expect(listed.code).toBe(0);
   const line = listed.stdout.split('\n').find((l) => l.startsWith(`${id}\t`));
-  expect(line).toContain(`${secret!.slice(0, 8)}…\tactive\t${name}\tmodels=sora-2,sora-2-pro max_concurrent=4 max_queued=- rate_limit_per_minute=- budget_micros=50000000`);
+  expect(line).toContain(
+    `${secret!.slice(0, 8)}…\tactive\t${name}\tmodels=sora-2,sora-2-pro max_concurrent=4 max_queued=- rate_limit_per_minute=- budget_micros=50000000`,
+  );
   expect(listed.stdout).not.toContain(secret); // never a secret
   // Help, not the list.
   expect((await reelay(['keys', 'list', '--help'])).stdout).not.toContain(id);
@@ -131,9 +146,13 @@ describe('catalog check', () => {
     const text = readFileSync(join(ROOT, path), 'utf8');
     const parsed = parseCatalog(text);
     if (!parsed.ok) throw new Error(`${file}: ${JSON.stringify(parsed.problems)}`);
-    const variables = [...new Set(parsed.catalog.list().flatMap((m) => m.targets.flatMap((t) => [t.credentials, ...ENV_VARIABLE_OPTIONS.map((o) => t.options?.[o] as string | undefined)])))].filter(
-      (v): v is string => !!v,
-    );
+    const variables = [
+      ...new Set(
+        parsed.catalog
+          .list()
+          .flatMap((m) => m.targets.flatMap((t) => [t.credentials, ...ENV_VARIABLE_OPTIONS.map((o) => t.options?.[o] as string | undefined)])),
+      ),
+    ].filter((v): v is string => !!v);
 
     const without = await reelay(['catalog', 'check', path], bare);
     if (variables.length) {
@@ -149,7 +168,8 @@ describe('catalog check', () => {
     expect(withKeys.stdout).toContain(`${path}: valid`);
     for (const model of parsed.catalog.list()) {
       expect(withKeys.stdout).toMatch(new RegExp(`^${model.id}( \\(default model\\))?$`, 'm'));
-      for (const t of model.targets) expect(withKeys.stdout).toContain(`. ${t.provider}: ${t.provider === 'preview' ? 'built-in' : (t.upstreamModel ?? '(no upstreamModel)')}`);
+      for (const t of model.targets)
+        expect(withKeys.stdout).toContain(`. ${t.provider}: ${t.provider === 'preview' ? 'built-in' : (t.upstreamModel ?? '(no upstreamModel)')}`);
     }
     expect(withKeys.stdout).not.toContain('dummy-'); // names of variables, never their values
   });

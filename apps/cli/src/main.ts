@@ -24,17 +24,42 @@ const SETTINGS: { flag: string; field: keyof KeySettings; parse: (v: string) => 
     parse: (v) => (v === 'all' || v === '' ? [] : v.split(',').map((m) => m.trim())),
     help: 'models the key may use, comma-separated (e.g. sora-2,sora-2-pro); "all" allows every model',
   },
-  { flag: '--max-concurrent <n|none>', field: 'max_concurrent', parse: limit, help: "the key's tasks running at once; more wait in pending until a slot frees" },
-  { flag: '--max-queued <n|none>', field: 'max_queued', parse: limit, help: "the key's tasks waiting in pending; one more is refused (429 concurrency_limit_exceeded)" },
-  { flag: '--rate-limit <n|none>', field: 'rate_limit_per_minute', parse: limit, help: 'requests per minute over all API processes; more are refused (429 rate_limit_exceeded)' },
+  {
+    flag: '--max-concurrent <n|none>',
+    field: 'max_concurrent',
+    parse: limit,
+    help: "the key's tasks running at once; more wait in pending until a slot frees",
+  },
+  {
+    flag: '--max-queued <n|none>',
+    field: 'max_queued',
+    parse: limit,
+    help: "the key's tasks waiting in pending; one more is refused (429 concurrency_limit_exceeded)",
+  },
+  {
+    flag: '--rate-limit <n|none>',
+    field: 'rate_limit_per_minute',
+    parse: limit,
+    help: 'requests per minute over all API processes; more are refused (429 rate_limit_exceeded)',
+  },
   {
     flag: '--budget-micros <n|none>',
     field: 'budget_micros',
     parse: limit,
     help: 'spending cap in micro-units (1000000 = 1 unit of your currency); a create whose estimate does not fit is refused (429 insufficient_quota)',
   },
-  { flag: '--dialect <seed|openai|none>', field: 'status_dialect', parse: orNone, help: 'status words for this key: seed (pending, processing) or openai (queued, in_progress); none: the server default' },
-  { flag: '--webhook-url <url|none>', field: 'webhook_url', parse: orNone, help: "http(s) URL that receives this key's task webhooks; a signing secret is made (and shown once) if you give none" },
+  {
+    flag: '--dialect <seed|openai|none>',
+    field: 'status_dialect',
+    parse: orNone,
+    help: 'status words for this key: seed (pending, processing) or openai (queued, in_progress); none: the server default',
+  },
+  {
+    flag: '--webhook-url <url|none>',
+    field: 'webhook_url',
+    parse: orNone,
+    help: "http(s) URL that receives this key's task webhooks; a signing secret is made (and shown once) if you give none",
+  },
   { flag: '--webhook-secret <secret|none>', field: 'webhook_secret', parse: orNone, help: "the webhooks' signing secret, 16 to 256 characters" },
 ];
 
@@ -73,9 +98,7 @@ type Db = typeof import('@reelay/db');
 
 function show(presentApiKey: Db['presentApiKey'], k: ApiKey): string {
   const v = presentApiKey(k);
-  const limits = ['max_concurrent', 'max_queued', 'rate_limit_per_minute', 'budget_micros']
-    .map((f) => `${f}=${v[f] ?? '-'}`)
-    .join(' ');
+  const limits = ['max_concurrent', 'max_queued', 'rate_limit_per_minute', 'budget_micros'].map((f) => `${f}=${v[f] ?? '-'}`).join(' ');
   const models = k.allowedModels.length ? k.allowedModels.join(',') : 'all';
   return `${k.id}\t${k.keyPrefix}…\t${k.status}\t${k.name}\tmodels=${models} ${limits} committed_micros=${v.committed_micros}\t${k.createdAt.toISOString()}`;
 }
@@ -152,10 +175,7 @@ function program(): Command {
     .showHelpAfterError('(add --help for usage)')
     .showSuggestionAfterError();
 
-  const keys = reelay
-    .command('keys')
-    .description('Create, update, revoke and list API keys (straight in Postgres)')
-    .addHelpText('after', DB_ENV);
+  const keys = reelay.command('keys').description('Create, update, revoke and list API keys (straight in Postgres)').addHelpText('after', DB_ENV);
 
   addSettings(keys.command('create').description('Create a key; its secret is printed once, store it then'), { nameRequired: true }).action(
     (values: Record<string, string | undefined>) =>
@@ -207,7 +227,7 @@ function program(): Command {
   catalog
     .command('check')
     .description(
-      'Validate a catalog as a worker would at start: schema (each problem named by its field path), every target\'s adapter known, every `credentials` variable set in this environment. Prints which upstream serves each model. Exits 0 when valid, 1 when not. Calls no upstream.',
+      "Validate a catalog as a worker would at start: schema (each problem named by its field path), every target's adapter known, every `credentials` variable set in this environment. Prints which upstream serves each model. Exits 0 when valid, 1 when not. Calls no upstream.",
     )
     .argument('[FILE]', 'the catalog (JSON, comments allowed); default: $REELAY_MODELS_FILE')
     .action(async (file: string | undefined) => {

@@ -101,7 +101,12 @@ export class Admitter {
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
       await enqueueTasks(
         this.queue,
-        admitted.map((a) => ({ taskId: a.id, requestId: a.request_id ?? undefined, name: taskJobName({ model: a.model, keyName: a.key_name, prompt: a.prompt_start }), batch: a.batch })),
+        admitted.map((a) => ({
+          taskId: a.id,
+          requestId: a.request_id ?? undefined,
+          name: taskJobName({ model: a.model, keyName: a.key_name, prompt: a.prompt_start }),
+          batch: a.batch,
+        })),
       );
       if (!backlog || admitted.length < limit) return 'done';
       return limit === ADMISSION_MAX_PER_RUN ? 'full' : 'queue-full';

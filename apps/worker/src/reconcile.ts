@@ -31,8 +31,14 @@ export async function reconcileTasks(
   for (;;) {
     const tasks = await findLiveTasksWithJobs(ctx.db, { queuePrefix: ctx.config.REELAY_QUEUE_PREFIX, quietSince, limit: batch, afterId });
     if (tasks.length === 0) break;
-    const queued = await ensureTaskJobs(queue, tasks.map((t) => ({ taskId: t.id, requestId: t.requestId ?? undefined })));
-    await touchLiveTasks(ctx.db, tasks.map((t) => t.id));
+    const queued = await ensureTaskJobs(
+      queue,
+      tasks.map((t) => ({ taskId: t.id, requestId: t.requestId ?? undefined })),
+    );
+    await touchLiveTasks(
+      ctx.db,
+      tasks.map((t) => t.id),
+    );
     result.checked += tasks.length;
     result.requeued += queued.length;
     await opts.afterBatch?.();

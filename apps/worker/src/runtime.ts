@@ -4,17 +4,7 @@ import { ModelCatalog } from '@reelay/core';
 import { createDb, pingDatabase } from '@reelay/db';
 import { createLogger, pollLag, type Logger } from '@reelay/observability';
 import { instrumentProvider, PROVIDER_FACTORIES, ProviderRegistry, type ProviderFactory } from '@reelay/providers';
-import {
-  createQueue,
-  createRedis,
-  QUEUES,
-  registerWorker,
-  upsertSchedulers,
-  wakeTask,
-  type PayloadOf,
-  type QueueKey,
-  type QueueSpec,
-} from '@reelay/queue';
+import { createQueue, createRedis, QUEUES, registerWorker, upsertSchedulers, wakeTask, type PayloadOf, type QueueKey, type QueueSpec } from '@reelay/queue';
 import { createStorage } from '@reelay/storage';
 import type { Processor, Queue } from 'bullmq';
 import { Admitter } from './admission';
@@ -103,7 +93,9 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   // Providers that see a task move on by themselves (a local render exiting) wake it at once.
   for (const provider of new Set(ctx.providers.keys().map((key) => ctx.providers.get(key)))) {
     provider?.onTaskChange?.((taskId) => {
-      void wakeTask(queues.tasks, upstreamRedis, taskId).catch((err: Error) => logger.warn({ err, taskId }, 'could not wake a task; its scheduled poll will see it'));
+      void wakeTask(queues.tasks, upstreamRedis, taskId).catch((err: Error) =>
+        logger.warn({ err, taskId }, 'could not wake a task; its scheduled poll will see it'),
+      );
     });
   }
   const restoreSchedulers = async () => {

@@ -44,7 +44,9 @@ test('storage: local disk by default; s3 needs a bucket, both keys or neither, a
   expect(() => parseConfig({ REELAY_STORAGE: 's3' })).toThrow('Invalid environment variable REELAY_S3_BUCKET: required when REELAY_STORAGE=s3');
   expect(() => parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'Not_A_Bucket' })).toThrow(/REELAY_S3_BUCKET: must be an S3 bucket name/);
   expect(() => parseConfig({ REELAY_STORAGE: 'nfs' })).toThrow(/REELAY_STORAGE/);
-  expect(() => parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'reelay-videos', REELAY_S3_ACCESS_KEY_ID: 'AKIA123' })).toThrow(/REELAY_S3_SECRET_ACCESS_KEY: set both/);
+  expect(() => parseConfig({ REELAY_STORAGE: 's3', REELAY_S3_BUCKET: 'reelay-videos', REELAY_S3_ACCESS_KEY_ID: 'AKIA123' })).toThrow(
+    /REELAY_S3_SECRET_ACCESS_KEY: set both/,
+  );
   expect(() => parseConfig({ REELAY_CONTENT_DELIVERY: 'redirect' })).toThrow(/REELAY_CONTENT_DELIVERY: redirect needs REELAY_STORAGE=s3/);
   expect(() => parseConfig({ REELAY_S3_ENDPOINT: 'minio:9000' })).toThrow(/REELAY_S3_ENDPOINT/);
 });

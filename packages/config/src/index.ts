@@ -7,9 +7,7 @@ function isAddressEntry(e: string): boolean {
   return m ? isIP(m[1]!) !== 0 : isIP(e) === 6;
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const ms = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
@@ -17,7 +15,15 @@ const ms = (def: number) => z.coerce.number().int().nonnegative().default(def);
 const perProviderLimits = z
   .string()
   .regex(/^\s*[\w.-]+\s*=\s*\d+\s*(,\s*[\w.-]+\s*=\s*\d+\s*)*$/, 'must look like "preview=4,replicate=10"')
-  .transform((v) => Object.fromEntries(v.split(',').map((p) => p.split('=').map((x) => x.trim())).map(([k, n]) => [k!, Number(n)])) as Record<string, number>);
+  .transform(
+    (v) =>
+      Object.fromEntries(
+        v
+          .split(',')
+          .map((p) => p.split('=').map((x) => x.trim()))
+          .map(([k, n]) => [k!, Number(n)]),
+      ) as Record<string, number>,
+  );
 
 /**
  * The API key `pnpm start` creates when REELAY_BOOTSTRAP_KEY is unset (infra/scripts/start.sh sets
@@ -41,12 +47,19 @@ export const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)')
     .optional(),
-  REELAY_S3_ENDPOINT: z.string().regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL').pipe(z.string().url()).optional(),
+  REELAY_S3_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL')
+    .pipe(z.string().url())
+    .optional(),
   REELAY_S3_REGION: z.string().min(1).default('us-east-1'),
   REELAY_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   REELAY_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   REELAY_S3_FORCE_PATH_STYLE: bool.default(false),
-  REELAY_S3_PREFIX: z.string().regex(/^[\w!.*'()/-]+$/, 'must be an object key prefix (letters, digits, / and !-_.*\'())').optional(),
+  REELAY_S3_PREFIX: z
+    .string()
+    .regex(/^[\w!.*'()/-]+$/, "must be an object key prefix (letters, digits, / and !-_.*'())")
+    .optional(),
   /** How content is delivered: `stream` through the API, or `redirect` (302) to a short-lived presigned URL (s3 only). */
   REELAY_CONTENT_DELIVERY: z.enum(['stream', 'redirect']).default('stream'),
   REELAY_MODELS_FILE: z.string().optional(),
@@ -57,27 +70,59 @@ export const envSchema = z.object({
   WORKER_ADMISSION_INTERVAL_MS: ms(1_000),
   WORKER_ADMISSION_QUEUE_DEPTH: z.coerce.number().int().positive().default(200),
   REELAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  REELAY_RESULT_TTL_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
-  REELAY_MAX_BODY_BYTES: z.coerce.number().int().positive().default(25 * 1024 * 1024),
-  REELAY_MAX_IMAGE_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  REELAY_RESULT_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(24 * 3600),
+  REELAY_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(25 * 1024 * 1024),
+  REELAY_MAX_IMAGE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   /** Width × height an input image may have (its header is read before anything else). */
   REELAY_MAX_IMAGE_PIXELS: z.coerce.number().int().positive().default(40_000_000),
   /** How long ffmpeg may take to decode an input image at create before it counts as undecodable. */
   REELAY_IMAGE_CHECK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Largest upload POST /v1/files takes (OpenAI's limit for batch input files is 200 MB). */
-  REELAY_MAX_FILE_BYTES: z.coerce.number().int().positive().default(200 * 1024 * 1024),
+  REELAY_MAX_FILE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(200 * 1024 * 1024),
   /** Lines a batch input file may have (OpenAI's limit). */
   REELAY_BATCH_MAX_LINES: z.coerce.number().int().positive().default(50_000),
   /** The completion window a batch gets, in seconds; `24h` is the only window clients ask for, shortened here for tests. */
-  REELAY_BATCH_WINDOW_SECONDS: z.coerce.number().int().positive().default(24 * 3600),
+  REELAY_BATCH_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(24 * 3600),
   /** How often a running batch's job looks at its tasks (counts, end, expiry). */
   WORKER_BATCH_CHECK_MS: z.coerce.number().int().min(50).default(2_000),
   REELAY_MAX_PROMPT_CHARS: z.coerce.number().int().positive().default(4000),
   /** Cap on an upstream provider's callback body (POST /v1/upstream-webhooks/…); larger ones get 413. */
-  REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce.number().int().positive().default(8 * 1024 * 1024),
-  REELAY_MAX_B64_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  REELAY_UPSTREAM_WEBHOOK_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(8 * 1024 * 1024),
+  REELAY_MAX_B64_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   /** Cap on an uploaded source video (edits, extensions, characters); must fit in REELAY_MAX_BODY_BYTES. */
-  REELAY_MAX_VIDEO_UPLOAD_BYTES: z.coerce.number().int().positive().default(20 * 1024 * 1024),
+  REELAY_MAX_VIDEO_UPLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(20 * 1024 * 1024),
   /** Longest uploaded source video accepted, in seconds. */
   REELAY_MAX_VIDEO_UPLOAD_SECONDS: z.coerce.number().positive().default(60),
   /**
@@ -164,9 +209,13 @@ function checkStorage(c: z.infer<typeof envSchema>): void {
   };
   if (c.REELAY_STORAGE === 's3' && !c.REELAY_S3_BUCKET) fail('REELAY_S3_BUCKET', 'required when REELAY_STORAGE=s3');
   if (!c.REELAY_S3_ACCESS_KEY_ID !== !c.REELAY_S3_SECRET_ACCESS_KEY) {
-    fail(c.REELAY_S3_ACCESS_KEY_ID ? 'REELAY_S3_SECRET_ACCESS_KEY' : 'REELAY_S3_ACCESS_KEY_ID', 'set both REELAY_S3_ACCESS_KEY_ID and REELAY_S3_SECRET_ACCESS_KEY, or neither (the SDK then finds credentials itself)');
+    fail(
+      c.REELAY_S3_ACCESS_KEY_ID ? 'REELAY_S3_SECRET_ACCESS_KEY' : 'REELAY_S3_ACCESS_KEY_ID',
+      'set both REELAY_S3_ACCESS_KEY_ID and REELAY_S3_SECRET_ACCESS_KEY, or neither (the SDK then finds credentials itself)',
+    );
   }
-  if (c.REELAY_CONTENT_DELIVERY === 'redirect' && c.REELAY_STORAGE !== 's3') fail('REELAY_CONTENT_DELIVERY', 'redirect needs REELAY_STORAGE=s3 (local disk has no presigned URLs)');
+  if (c.REELAY_CONTENT_DELIVERY === 'redirect' && c.REELAY_STORAGE !== 's3')
+    fail('REELAY_CONTENT_DELIVERY', 'redirect needs REELAY_STORAGE=s3 (local disk has no presigned URLs)');
 }
 
 // Kept beside the config rather than in it, so printing or serialising a config shows no secret.

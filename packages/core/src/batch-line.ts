@@ -17,7 +17,10 @@ export interface BatchLineError {
 
 export type BatchLine = { ok: true; customId: string; input: CreateVideoInput } | { ok: false; error: BatchLineError };
 
-const lineError = (line: number, code: string, message: string, param: string | null = null): BatchLine => ({ ok: false, error: { code, message, param, line } });
+const lineError = (line: number, code: string, message: string, param: string | null = null): BatchLine => ({
+  ok: false,
+  error: { code, message, param, line },
+});
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -61,13 +64,18 @@ export function parseBatchLine(text: string, line: number, catalog: ModelCatalog
 }
 
 /** POST /v1/batches (OpenAI's BatchCreateParams); `endpoint` and `completion_window` are checked by value after this. */
-export const createBatchBodySchema = z.strictObject({
-  input_file_id: z.string().min(1).max(80).describe('A file uploaded with purpose batch'),
-  endpoint: z.string().describe('Only /v1/videos'),
-  completion_window: z.string().describe('Only 24h'),
-  metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional().describe('Up to 16 key-value pairs'),
-  output_expires_after: z.object({ anchor: z.literal('created_at'), seconds: z.number().int() }).optional().describe('Accepted for compatibility; outputs follow the server\'s result lifetime'),
-}).meta({ id: 'CreateBatchRequest' });
+export const createBatchBodySchema = z
+  .strictObject({
+    input_file_id: z.string().min(1).max(80).describe('A file uploaded with purpose batch'),
+    endpoint: z.string().describe('Only /v1/videos'),
+    completion_window: z.string().describe('Only 24h'),
+    metadata: z.record(z.string().max(64), z.string().max(512)).nullable().optional().describe('Up to 16 key-value pairs'),
+    output_expires_after: z
+      .object({ anchor: z.literal('created_at'), seconds: z.number().int() })
+      .optional()
+      .describe("Accepted for compatibility; outputs follow the server's result lifetime"),
+  })
+  .meta({ id: 'CreateBatchRequest' });
 export type CreateBatchBody = z.output<typeof createBatchBodySchema>;
 
 /** GET /v1/files and GET /v1/batches. */

@@ -62,7 +62,15 @@ test('every problem is reported, each by its field path; a misspelt field is not
   );
   expect(problems).toHaveLength(5);
   // Once the schema holds, the rules across fields: ids are unique.
-  const dup = parseCatalog(JSON.stringify({ defaultModel: 'a', models: [{ ...model, id: 'a' }, { ...model, id: 'a' }] }));
+  const dup = parseCatalog(
+    JSON.stringify({
+      defaultModel: 'a',
+      models: [
+        { ...model, id: 'a' },
+        { ...model, id: 'a' },
+      ],
+    }),
+  );
   expect(dup.ok ? [] : dup.problems).toEqual([{ path: 'models[1].id', message: 'duplicate model id "a"' }]);
   const syntax = parseCatalog('{\n  "defaultModel": "a"\n  "models": []\n}');
   expect(syntax.ok ? [] : syntax.problems).toEqual([{ path: 'line 3, column 3', message: 'syntax error: CommaExpected' }]);
@@ -70,11 +78,16 @@ test('every problem is reported, each by its field path; a misspelt field is not
 
 test('targets are tried by priority (default: position); equal priorities form one round-robin group', () => {
   const groups = targetGroups({ targets: [{ provider: 'a', priority: 1 }, { provider: 'b', priority: 0 }, { provider: 'c', priority: 1 }, { provider: 'd' }] });
-  expect(groups.map((g) => [g.priority, g.targets.map((t) => t.provider)])).toEqual([[0, ['b']], [1, ['a', 'c']], [3, ['d']]]);
+  expect(groups.map((g) => [g.priority, g.targets.map((t) => t.provider)])).toEqual([
+    [0, ['b']],
+    [1, ['a', 'c']],
+    [3, ['d']],
+  ]);
 });
 
 test('a model names its adapters in the order they are tried, without credentials or addresses', () => {
-  for (const m of ModelCatalog.load().list()) expect(modelUpstream(m)).toEqual({ adapter: 'preview', targets: [{ adapter: 'preview', model: null, priority: 0 }] });
+  for (const m of ModelCatalog.load().list())
+    expect(modelUpstream(m)).toEqual({ adapter: 'preview', targets: [{ adapter: 'preview', model: null, priority: 0 }] });
   const mixed = modelUpstream({
     targets: [
       { provider: 'replicate', upstreamModel: 'acme/video', credentials: 'REPLICATE_TOKEN', priority: 5 },

@@ -45,10 +45,9 @@ export const modelSpecSchema = z.strictObject({
   targets: z.array(targetSchema).min(1),
   duration: rangeOrValues(z.number().positive()),
   /** Either a list of "WxH" sizes or ranges for width and height (even numbers only). */
-  size: z.union(
-    [z.strictObject({ values: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }), z.strictObject({ width: range, height: range })],
-    { error: 'must be {"values": ["WxH", ...]} or {"width": {"min": N, "max": N}, "height": {"min": N, "max": N}}' },
-  ),
+  size: z.union([z.strictObject({ values: z.array(z.string().regex(/^\d+x\d+$/)).min(1) }), z.strictObject({ width: range, height: range })], {
+    error: 'must be {"values": ["WxH", ...]} or {"width": {"min": N, "max": N}, "height": {"min": N, "max": N}}',
+  }),
   fps: rangeOrValues(z.number().int().positive()),
   maxN: z.number().int().positive().default(1),
   acceptsImage: z.boolean().default(true),
@@ -80,8 +79,7 @@ export type ModelTarget = z.infer<typeof targetSchema>;
  * Stored on the task, so every poll, download and cancel reaches the upstream and key that
  * accepted it, even after a restart or a catalog reordering.
  */
-export const targetKey = (t: Pick<ModelTarget, 'provider' | 'baseUrl' | 'credentials'>): string =>
-  [t.provider, t.baseUrl ?? '', t.credentials ?? ''].join('|');
+export const targetKey = (t: Pick<ModelTarget, 'provider' | 'baseUrl' | 'credentials'>): string => [t.provider, t.baseUrl ?? '', t.credentials ?? ''].join('|');
 
 export const catalogFileSchema = z.strictObject({
   defaultModel: z.string().min(1),
@@ -128,7 +126,7 @@ export const DEFAULT_CATALOG: CatalogFile = {
     },
     {
       id: 'sora-2',
-      description: "OpenAI-style model: 4, 8 or 12 s at 720x1280 or 1280x720.",
+      description: 'OpenAI-style model: 4, 8 or 12 s at 720x1280 or 1280x720.',
       targets: preview,
       duration: { values: [4, 8, 12] },
       size: { values: ['720x1280', '1280x720'] },

@@ -42,7 +42,10 @@ test("keeps the seed's exact messages and names every field", () => {
   expect(refusal({ prompt: 'p', width: 'wide', height: 64 })).toMatchObject({ message: 'Invalid parameter: width must be an integer' });
   expect(refusal({ prompt: 'p', seconds: 'four' })).toMatchObject({ message: 'Invalid parameter: seconds must be a number' });
   expect(refusal({ prompt: 'p', metadata: 'nope' })).toMatchObject({ message: 'Invalid parameter: metadata must be a JSON object' });
-  expect(refusal({ prompt: 'p', duration: 4, seconds: '8' })).toMatchObject({ param: 'seconds', message: 'Invalid parameter: seconds conflicts with duration; send one of them' });
+  expect(refusal({ prompt: 'p', duration: 4, seconds: '8' })).toMatchObject({
+    param: 'seconds',
+    message: 'Invalid parameter: seconds conflicts with duration; send one of them',
+  });
   expect(refusal({ model: 'sora-2', prompt: 'p', size: '640x360' })).toMatchObject({ message: 'Invalid parameter: size must be one of 720x1280, 1280x720' });
   expect(refusal({ prompt: 'p'.repeat(101) })).toMatchObject({ message: 'Invalid parameter: prompt must be at most 100 characters' });
   expect(refusal([1])).toMatchObject({ code: 'invalid_json', param: null });

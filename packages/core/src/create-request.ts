@@ -108,13 +108,17 @@ export const createVideoBodySchema = z
       .nullish()
       .meta({ description: 'WIDTHxHEIGHT, e.g. "1280x720" (OpenAI spelling of width/height)' }),
     fps: integer('must be an integer').nullish(),
-    seed: integer('must be an integer').nullish().meta({ description: `0..${SEED_MAX}; Reelay picks one when absent and returns it` }),
+    seed: integer('must be an integer')
+      .nullish()
+      .meta({ description: `0..${SEED_MAX}; Reelay picks one when absent and returns it` }),
     n: integer('must be an integer').nullish().meta({ description: "Number of videos, 1..the model's max_n" }),
     response_format: z.enum(['url', 'b64_json'], { error: 'must be one of url, b64_json' }).nullish(),
     user: text().max(256, 'must be at most 256 characters').nullish().meta({ description: 'End-user id, stored and filterable' }),
     metadata: metadata.nullish(),
     characters: z
-      .array(z.union([text(), z.strictObject({ id: text() })], { error: 'must be a character id or {"id": "char_..."}' }), { error: 'must be a list of character ids' })
+      .array(z.union([text(), z.strictObject({ id: text() })], { error: 'must be a character id or {"id": "char_..."}' }), {
+        error: 'must be a list of character ids',
+      })
       .max(MAX_CHARACTERS, `must name at most ${MAX_CHARACTERS} characters`)
       .nullish()
       .meta({ description: 'Characters (from POST /v1/videos/characters) to cast; ids written in the prompt count too' }),
@@ -164,11 +168,7 @@ export type ExtendVideoBody = z.output<typeof extendVideoBodySchema>;
 /** POST /v1/videos/characters: a name and the `video` (an MP4 upload, or `{"id"}` of a completed video of the key). */
 export const createCharacterBodySchema = z
   .strictObject({
-    name: text()
-      .trim()
-      .min(1, 'must not be empty')
-      .max(80, 'must be at most 80 characters')
-      .meta({ description: 'Display name of the character' }),
+    name: text().trim().min(1, 'must not be empty').max(80, 'must be at most 80 characters').meta({ description: 'Display name of the character' }),
     video: videoReference.nullish(),
   })
   .meta({ id: 'CreateCharacterRequest' });
@@ -253,7 +253,14 @@ const given = <T>(v: T | null | undefined): v is T => v !== undefined && v !== n
 /** The model a request names (or the catalog default); an unknown name is a 400 listing the models. */
 export function resolveModel(catalog: ModelCatalog, name: string | null | undefined): ModelSpec {
   const model = given(name) ? catalog.get(name) : catalog.defaultModel;
-  if (!model) throw invalidParameter('model', `must be one of ${catalog.list().map((m) => m.id).join(', ')}`);
+  if (!model)
+    throw invalidParameter(
+      'model',
+      `must be one of ${catalog
+        .list()
+        .map((m) => m.id)
+        .join(', ')}`,
+    );
   return model;
 }
 

@@ -58,8 +58,7 @@ export class ApiError extends Error {
   }
 }
 
-export const invalidParameter = (param: string, rule: string): ApiError =>
-  new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
+export const invalidParameter = (param: string, rule: string): ApiError => new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} ${rule}`, param);
 
 /** Seconds a client is told to wait when Postgres or Redis is unreachable. */
 export const OUTAGE_RETRY_AFTER_SECONDS = 5;
@@ -77,7 +76,10 @@ const TASK_MESSAGE_MAX = 300;
  * this only keeps an odd upstream message from breaking a client's display or logs.
  */
 export function cleanTaskMessage(message: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
-  const line = message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').replace(/\s+/g, ' ').trim();
+  const line = message
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this removes
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return line.length > TASK_MESSAGE_MAX ? `${line.slice(0, TASK_MESSAGE_MAX - 1)}…` : line || 'The task failed';
 }

@@ -18,7 +18,7 @@ function randomByte(): number {
 export function randomBase62(length: number): string {
   // Written into one small buffer: appending character by character made a string per character.
   const out = Buffer.allocUnsafe(length);
-  for (let n = 0; n < length; ) {
+  for (let n = 0; n < length;) {
     const byte = randomByte();
     if (byte < 248) out[n++] = ALPHABET[byte % 62]!;
   }

@@ -51,6 +51,10 @@ test('an image above the pixel cap is refused, stating its size and the cap', ()
   } catch (e) {
     err = e;
   }
-  expect(err).toMatchObject({ status: 400, param: 'input_reference', message: 'Invalid parameter: input_reference is 60000x60000 pixels; images of at most 40000000 pixels (40 megapixels) are accepted' });
+  expect(err).toMatchObject({
+    status: 400,
+    param: 'input_reference',
+    message: 'Invalid parameter: input_reference is 60000x60000 pixels; images of at most 40000000 pixels (40 megapixels) are accepted',
+  });
   expect(checkImageBytes(png(8000, 5000), 'image', 40_000_000)).toMatchObject({ mime: 'image/png', width: 8000, height: 5000 });
 });

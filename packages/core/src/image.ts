@@ -84,7 +84,10 @@ export function checkImageBytes(data: Buffer, param: string, maxPixels: number):
   const size = imageSize(data, mime);
   if (!size || size.width === 0 || size.height === 0) throw invalidParameter(param, `is not a valid ${KIND[mime]} image: its header is missing or damaged`);
   if (size.width * size.height > maxPixels) {
-    throw invalidParameter(param, `is ${size.width}x${size.height} pixels; images of at most ${maxPixels} pixels (${Math.floor(maxPixels / 1e6)} megapixels) are accepted`);
+    throw invalidParameter(
+      param,
+      `is ${size.width}x${size.height} pixels; images of at most ${maxPixels} pixels (${Math.floor(maxPixels / 1e6)} megapixels) are accepted`,
+    );
   }
   return { data, mime, ...size };
 }

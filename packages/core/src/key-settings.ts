@@ -49,9 +49,13 @@ export function parseKeySettings(body: unknown, opts: { requireName: boolean; kn
   if (opts.requireName && !settings.name) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: name is required', 'name');
   for (const m of settings.allowed_models ?? []) {
     if (!opts.knownModels.includes(m)) {
-      throw new ApiError(400, 'invalid_parameter', `Invalid parameter: allowed_models: unknown model "${m}" (known: ${opts.knownModels.join(', ')})`, 'allowed_models');
+      throw new ApiError(
+        400,
+        'invalid_parameter',
+        `Invalid parameter: allowed_models: unknown model "${m}" (known: ${opts.knownModels.join(', ')})`,
+        'allowed_models',
+      );
     }
   }
   return settings;
 }
-

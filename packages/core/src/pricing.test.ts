@@ -16,7 +16,10 @@ test('the price per second follows the resolution tier of the video', () => {
   expect(pricePerSecondMicros(tiered, 1920, 1080)).toBe(100_000n);
   expect(pricePerSecondMicros(tiered, 3840, 2160)).toBe(300_000n);
   // Without an open-ended last tier, anything larger pays the last tier's price.
-  const capped = priced([{ maxPixels: 1280 * 720, microsPerSecond: 300_000 }, { maxPixels: 1792 * 1024, microsPerSecond: 500_000 }]);
+  const capped = priced([
+    { maxPixels: 1280 * 720, microsPerSecond: 300_000 },
+    { maxPixels: 1792 * 1024, microsPerSecond: 500_000 },
+  ]);
   expect(pricePerSecondMicros(capped, 720, 1280)).toBe(300_000n);
   expect(pricePerSecondMicros(capped, 1024, 1792)).toBe(500_000n);
   expect(pricePerSecondMicros(capped, 3840, 2160)).toBe(500_000n);
@@ -30,7 +33,12 @@ test('a model without pricing is free', () => {
 test('the built-in preview models are free at every size they accept', () => {
   for (const model of defaults.list()) {
     expect({ model: model.id, pricing: model.pricing }).toEqual({ model: model.id, pricing: undefined });
-    for (const [w, h] of [[64, 64], [1280, 720], [1792, 1024], [3840, 3840]] as const) {
+    for (const [w, h] of [
+      [64, 64],
+      [1280, 720],
+      [1792, 1024],
+      [3840, 3840],
+    ] as const) {
       expect(estimateCostMicros(pricePerSecondMicros(model, w, h), 60, 4)).toBe(0n);
     }
   }

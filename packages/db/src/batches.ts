@@ -48,7 +48,13 @@ export async function listBatches(db: Db, q: { apiKeyId: string; after?: string;
  * Moves a batch to `to` if it is still in one of `from`, so of two racing steps (a cancel and the
  * worker's finalize) exactly one wins. Returns whether this call made the move.
  */
-export async function moveBatch(db: Db, id: string, from: readonly BatchStatus[], to: BatchStatus, data: Prisma.BatchUpdateManyMutationInput = {}): Promise<boolean> {
+export async function moveBatch(
+  db: Db,
+  id: string,
+  from: readonly BatchStatus[],
+  to: BatchStatus,
+  data: Prisma.BatchUpdateManyMutationInput = {},
+): Promise<boolean> {
   const res = await db.batch.updateMany({ where: { id, status: { in: [...from] } }, data: { ...data, status: to } });
   return res.count === 1;
 }

@@ -55,7 +55,10 @@ interface MigrationRow {
   applied_steps_count: number;
 }
 const bookkeeping = (url: string) =>
-  query<MigrationRow>(url, 'SELECT migration_name, checksum, finished_at, logs, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name, started_at');
+  query<MigrationRow>(
+    url,
+    'SELECT migration_name, checksum, finished_at, logs, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name, started_at',
+  );
 
 let root: string;
 beforeAll(() => {

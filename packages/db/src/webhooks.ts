@@ -17,7 +17,12 @@ export async function findWebhookDestination(db: Db, taskId: string): Promise<We
     select: { callbackUrl: true, deletedAt: true, apiKey: { select: { webhookUrl: true, webhookSecret: true } } },
   });
   if (!task) return null;
-  return { callbackUrl: task.callbackUrl, deleted: task.deletedAt !== null, keyWebhookUrl: task.apiKey.webhookUrl, keyWebhookSecret: task.apiKey.webhookSecret };
+  return {
+    callbackUrl: task.callbackUrl,
+    deleted: task.deletedAt !== null,
+    keyWebhookUrl: task.apiKey.webhookUrl,
+    keyWebhookSecret: task.apiKey.webhookSecret,
+  };
 }
 
 /** Where a batch's events go: the key's webhook URL only (a batch has no callback_url). */

@@ -8,7 +8,11 @@ let lookup: jest.SpyInstance;
 beforeEach(() => {
   lookup = jest.spyOn(dns.promises, 'lookup').mockImplementation((async (host: string, opts: dns.LookupAllOptions) => {
     if (host === 'localhost') return realLookup(host, opts);
-    if (host === 'mixed.test') return [{ address: '8.8.8.8', family: 4 }, { address: '10.0.0.1', family: 4 }];
+    if (host === 'mixed.test')
+      return [
+        { address: '8.8.8.8', family: 4 },
+        { address: '10.0.0.1', family: 4 },
+      ];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
   }) as never);
 });
@@ -25,24 +29,62 @@ async function refusal(host: string): Promise<UnsafeUrlError> {
 
 describe('isPublicAddress', () => {
   test.each([
-    '127.0.0.1', '127.255.255.254', '::1', '0.0.0.0', '::',
-    '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1', 'fd00::1', 'fc00::1',
-    '169.254.169.254', 'fe80::1', '100.64.0.1', '100.127.255.255',
-    '224.0.0.1', 'ff02::1', '255.255.255.255', '240.0.0.1', '198.18.0.1', '198.19.255.255',
-    '192.0.2.1', '198.51.100.7', '203.0.113.9', '2001:db8::1', '192.0.0.8',
-    '::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:10.0.0.1', '::ffff:a00:1', '::ffff:169.254.169.254',
-    '[::1]', '::7f00:1', // deprecated IPv4-compatible form
-    '64:ff9b::7f00:1', '64:ff9b::a9fe:a9fe', '64:ff9b:1::808:808', // NAT64
-    '2002:7f00:1::1', '2002:a00:1::1', // 6to4
+    '127.0.0.1',
+    '127.255.255.254',
+    '::1',
+    '0.0.0.0',
+    '::',
+    '10.0.0.1',
+    '172.16.5.4',
+    '172.31.255.255',
+    '192.168.1.1',
+    'fd00::1',
+    'fc00::1',
+    '169.254.169.254',
+    'fe80::1',
+    '100.64.0.1',
+    '100.127.255.255',
+    '224.0.0.1',
+    'ff02::1',
+    '255.255.255.255',
+    '240.0.0.1',
+    '198.18.0.1',
+    '198.19.255.255',
+    '192.0.2.1',
+    '198.51.100.7',
+    '203.0.113.9',
+    '2001:db8::1',
+    '192.0.0.8',
+    '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::ffff:10.0.0.1',
+    '::ffff:a00:1',
+    '::ffff:169.254.169.254',
+    '[::1]',
+    '::7f00:1', // deprecated IPv4-compatible form
+    '64:ff9b::7f00:1',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b:1::808:808', // NAT64
+    '2002:7f00:1::1',
+    '2002:a00:1::1', // 6to4
     '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo, client 127.0.0.1 (stored inverted)
-    'not-an-ip', '', '1.2.3.4.5',
+    'not-an-ip',
+    '',
+    '1.2.3.4.5',
   ])('%s is not public', (ip) => {
     expect(isPublicAddress(ip)).toBe(false);
   });
 
   test.each([
-    '8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700::1111', '[2606:4700::1111]',
-    '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1',
+    '8.8.8.8',
+    '1.1.1.1',
+    '172.32.0.1',
+    '100.128.0.1',
+    '2606:4700::1111',
+    '[2606:4700::1111]',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
     '2001:0:4136:e378:8000:63bf:f7f7:f7f7', // Teredo, client 8.8.8.8
   ])('%s is public', (ip) => {
     expect(isPublicAddress(ip)).toBe(true);
@@ -85,9 +127,7 @@ describe('resolvePublic', () => {
     for (const url of ['http://2130706433/', 'http://0177.0.0.1/', 'http://0x7f.0.0.1/', 'http://127.1/']) {
       const { hostname } = new URL(url);
       expect(hostname).toBe('127.0.0.1');
-      expect((await refusal(hostname)).message).toBe(
-        'URL host 127.0.0.1 resolves to a non-public address (127.0.0.1)',
-      );
+      expect((await refusal(hostname)).message).toBe('URL host 127.0.0.1 resolves to a non-public address (127.0.0.1)');
     }
   });
 

@@ -50,7 +50,10 @@ function pinnedLookup(vetted: readonly ResolvedAddress[]): LookupFunction {
       if (!first) {
         callback(Object.assign(new Error('no vetted address of the requested family'), { code: 'ENOTFOUND' }), '');
       } else if (options.all) {
-        callback(null, usable.map((a) => ({ ...a })));
+        callback(
+          null,
+          usable.map((a) => ({ ...a })),
+        );
       } else {
         callback(null, first.address, first.family);
       }
@@ -90,16 +93,13 @@ interface Hop {
 
 type HopResult = { redirect: string; status: number } | SafeFetchResponse;
 
-async function fetchHop(
-  url: URL,
-  hop: Hop,
-  opts: SafeFetchOptions,
-  signal: AbortSignal,
-  isAllowed: (ip: string, port: number) => boolean,
-): Promise<HopResult> {
+async function fetchHop(url: URL, hop: Hop, opts: SafeFetchOptions, signal: AbortSignal, isAllowed: (ip: string, port: number) => boolean): Promise<HopResult> {
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   // WHATWG URL has already normalised legacy IPv4 spellings (2130706433, 0177.0.0.1, ...) in hostname.
-  const vetted = await abortable(vetHost(url.hostname, (ip) => isAllowed(ip, port)), signal);
+  const vetted = await abortable(
+    vetHost(url.hostname, (ip) => isAllowed(ip, port)),
+    signal,
+  );
   // A fresh agent per hop: its only way to resolve a name is the pinned list for this one host.
   // undici 7 follows no redirects unless a redirect interceptor is composed in; none is.
   const agent = new Agent({ connect: { lookup: pinnedLookup(vetted) } });
@@ -118,8 +118,7 @@ async function fetchHop(
       return { redirect: Array.isArray(location) ? (location[0] ?? '') : location, status: res.statusCode };
     }
 
-    const tooLarge = (): UnsafeUrlError =>
-      new UnsafeUrlError('too_large', `response from ${url.hostname} is larger than ${opts.maxBytes} bytes`);
+    const tooLarge = (): UnsafeUrlError => new UnsafeUrlError('too_large', `response from ${url.hostname} is larger than ${opts.maxBytes} bytes`);
     if (Number(res.headers['content-length']) > opts.maxBytes) {
       discard(res.body);
       throw tooLarge();

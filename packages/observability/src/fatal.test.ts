@@ -20,17 +20,24 @@ ${how === 'throw' ? "setImmediate(() => { throw new Error('boom'); });" : "Promi
 `,
   );
   const out = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', env: { ...process.env, LOG_FORMAT: '' } });
-  const lines = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: number });
+  const lines = out.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { msg: string; level: number });
   return { lines, status: out.status };
 }
 
-test.each(['throw', 'reject'] as const)('an uncaught %s exits 1 with every earlier line and a fatal line in the log', (how) => {
-  const { lines, status } = crash(how);
-  expect(status).toBe(1);
-  expect(lines.filter((l) => l.msg.startsWith('step '))).toHaveLength(2000);
-  expect(lines.map((l) => l.msg)).toContain('the last step before the crash');
-  const last = lines[lines.length - 1]!;
-  expect(last.level).toBe(60);
-  expect(last.msg).toMatch(how === 'throw' ? /uncaught exception/ : /unhandled rejection/);
-  expect(JSON.stringify(last)).toContain('boom');
-}, 60_000);
+test.each(['throw', 'reject'] as const)(
+  'an uncaught %s exits 1 with every earlier line and a fatal line in the log',
+  (how) => {
+    const { lines, status } = crash(how);
+    expect(status).toBe(1);
+    expect(lines.filter((l) => l.msg.startsWith('step '))).toHaveLength(2000);
+    expect(lines.map((l) => l.msg)).toContain('the last step before the crash');
+    const last = lines[lines.length - 1]!;
+    expect(last.level).toBe(60);
+    expect(last.msg).toMatch(how === 'throw' ? /uncaught exception/ : /unhandled rejection/);
+    expect(JSON.stringify(last)).toContain('boom');
+  },
+  60_000,
+);

@@ -26,7 +26,10 @@ test('credentials are redacted wherever the usual field names put them', () => {
 
 test('pretty logs: one readable line per entry, without headers, redacted the same way', async () => {
   const { logger, text } = capture('pretty');
-  logger.info({ taskId: 'vid_1', req: { method: 'GET', url: '/v1/videos', headers: { authorization: 'Bearer rly_SECRET1', accept: '*/*' } } }, 'request completed');
+  logger.info(
+    { taskId: 'vid_1', req: { method: 'GET', url: '/v1/videos', headers: { authorization: 'Bearer rly_SECRET1', accept: '*/*' } } },
+    'request completed',
+  );
   logger.warn({ token: 'SECRET2' }, 'upstream slow');
   await new Promise((r) => setImmediate(r));
   const lines = text().split('\n').filter(Boolean);

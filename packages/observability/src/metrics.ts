@@ -52,7 +52,7 @@ export const queueOldestWaitingAge = new Gauge({
 
 export const queueEvents = new Counter({
   name: 'reelay_queue_events_total',
-  help: 'Queue and worker events that mean trouble: error, failed (a job attempt threw), stalled (a dead worker\'s job taken back), lock_renewal_failed',
+  help: "Queue and worker events that mean trouble: error, failed (a job attempt threw), stalled (a dead worker's job taken back), lock_renewal_failed",
   labelNames: ['queue', 'event'] as const,
   registers: [registry],
 });

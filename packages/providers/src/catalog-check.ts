@@ -119,7 +119,9 @@ export function checkCatalogFile(
     models: catalog.list().map((model) => ({
       id: model.id,
       isDefault: model.id === catalog.defaultModel.id,
-      routes: targetGroups(model).flatMap((group, i) => group.targets.map((target) => ({ rank: i + 1, target, url: target.baseUrl ?? DEFAULT_BASE_URLS[target.provider] ?? null }))),
+      routes: targetGroups(model).flatMap((group, i) =>
+        group.targets.map((target) => ({ rank: i + 1, target, url: target.baseUrl ?? DEFAULT_BASE_URLS[target.provider] ?? null })),
+      ),
     })),
   };
 }

@@ -21,8 +21,7 @@ test('HTTP statuses map to what the worker must do', () => {
 });
 
 describe('raw upstream answers stay out of client-facing messages', () => {
-  const answer = (status: number, text: string) =>
-    ({ status, headers: {}, body: { text: async () => text } }) as unknown as import('./http').UpstreamResponse;
+  const answer = (status: number, text: string) => ({ status, headers: {}, body: { text: async () => text } }) as unknown as import('./http').UpstreamResponse;
   const html = '<html><body>nginx: upstream 10.0.3.7:8443 reset</body></html>';
 
   test('a non-JSON error answer gives "HTTP <status>"; its text is only in detail', async () => {

@@ -15,7 +15,9 @@ test('there is an example catalog for each of the six newer adapters', () => {
 
 test.each(files)('%s loads and every target builds', (file) => {
   const catalog = ModelCatalog.load(join(dir, file));
-  const variables = [...catalog.targets().values()].flatMap((t) => [t.credentials, ...ENV_VARIABLE_OPTIONS.map((o) => t.options?.[o])]).filter((v): v is string => typeof v === 'string');
+  const variables = [...catalog.targets().values()]
+    .flatMap((t) => [t.credentials, ...ENV_VARIABLE_OPTIONS.map((o) => t.options?.[o])])
+    .filter((v): v is string => typeof v === 'string');
   const registry = new ProviderRegistry(parseConfig(Object.fromEntries(variables.map((v) => [v, 'example-secret']))), catalog);
   expect(registry.keys().length).toBe(catalog.targets().size);
   for (const m of catalog.list()) expect(m.description).not.toBe('');

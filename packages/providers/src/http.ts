@@ -43,12 +43,7 @@ export async function upstreamRequest(req: UpstreamRequest): Promise<UpstreamRes
 function toTransient(err: unknown, req: UpstreamRequest): TransientProviderError {
   const e = err as Error & { code?: string };
   const what = `${req.method} ${new URL(req.url).pathname}`;
-  if (
-    e instanceof undiciErrors.HeadersTimeoutError ||
-    e instanceof undiciErrors.BodyTimeoutError ||
-    e.name === 'TimeoutError' ||
-    e.name === 'AbortError'
-  ) {
+  if (e instanceof undiciErrors.HeadersTimeoutError || e instanceof undiciErrors.BodyTimeoutError || e.name === 'TimeoutError' || e.name === 'AbortError') {
     return new TransientProviderError('timeout', `${what} timed out after ${req.timeoutMs} ms`);
   }
   return new TransientProviderError('network', `${what} failed: ${e.code ?? e.message}`);
@@ -78,7 +73,11 @@ export async function readJson<T>(
   if (res.status >= 200 && res.status < 300) return body as T;
   const { message, contentPolicy, detail } = messageOf(body, res.status);
   const retryAfter = res.headers['retry-after'];
-  throw errorForStatus(res.status, message, { retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, contentPolicy, detail: detail ?? rawDetail(body) });
+  throw errorForStatus(res.status, message, {
+    retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+    contentPolicy,
+    detail: detail ?? rawDetail(body),
+  });
 }
 
 /** A streamed download; a non-2xx answer is drained and mapped to a provider error. */

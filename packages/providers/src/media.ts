@@ -19,6 +19,7 @@ export interface ProbeResult {
 }
 
 export async function probeVideo(tools: MediaTools, path: string): Promise<ProbeResult> {
+  // prettier-ignore
   const { stdout } = await run(tools.ffprobePath, [
     '-v', 'error', '-select_streams', 'v:0', '-count_packets',
     '-show_entries', 'stream=width,height,r_frame_rate,codec_name,nb_read_packets:format=duration',
@@ -40,6 +41,7 @@ export async function probeVideo(tools: MediaTools, path: string): Promise<Probe
 
 /** A JPEG from the middle of the video. */
 export async function makeThumbnail(tools: MediaTools, video: string, out: string, durationSeconds: number): Promise<void> {
+  // prettier-ignore
   const at = (seconds: number) => [
     '-y', '-v', 'error', '-ss', String(seconds), '-i', video,
     '-frames:v', '1', '-q:v', '3', '-f', 'image2', '-c:v', 'mjpeg', out,
@@ -52,6 +54,7 @@ export async function makeThumbnail(tools: MediaTools, video: string, out: strin
 /** A 5x5 grid of frames spread over the video, each 160 px wide (JPEG). */
 export async function makeSpritesheet(tools: MediaTools, video: string, out: string, durationSeconds: number): Promise<void> {
   const every = Math.max(durationSeconds / 25, 0.04);
+  // prettier-ignore
   await run(tools.ffmpegPath, [
     '-y', '-v', 'error', '-i', video,
     '-vf', `fps=1/${every.toFixed(4)},scale=160:-2,tile=5x5`,
@@ -62,7 +65,8 @@ export async function makeSpritesheet(tools: MediaTools, video: string, out: str
 /** ffmpeg's demuxer for each accepted image type, so bytes are read as the type they claim. */
 const IMAGE_DEMUXER: Record<string, string> = { 'image/png': 'png_pipe', 'image/jpeg': 'jpeg_pipe', 'image/webp': 'webp_pipe' };
 
-export type ImageDecodeResult = { ok: true } | { ok: false; reason: 'undecodable' | 'timeout'; detail: string } | { ok: false; reason: 'unavailable'; detail: string };
+export type ImageDecodeResult =
+  { ok: true } | { ok: false; reason: 'undecodable' | 'timeout'; detail: string } | { ok: false; reason: 'unavailable'; detail: string };
 
 /**
  * Decodes the first frame of image bytes with ffmpeg (stdin in, null muxer out, any decode error

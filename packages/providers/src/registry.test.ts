@@ -4,8 +4,16 @@ import { OpenAICompatibleProvider } from './openai-compatible/openai-compatible-
 import { ProviderRegistry } from './registry';
 
 const model = (id: string, targets: CatalogFile['models'][number]['targets']) => ({
-  id, description: '', targets, duration: { min: 1, max: 10 }, size: { values: ['128x128'] }, fps: { values: [24] },
-  maxN: 1, acceptsImage: true, supportsRemix: true, deadlineSeconds: 60,
+  id,
+  description: '',
+  targets,
+  duration: { min: 1, max: 10 },
+  size: { values: ['128x128'] },
+  fps: { values: [24] },
+  maxN: 1,
+  acceptsImage: true,
+  supportsRemix: true,
+  deadlineSeconds: 60,
   defaults: { duration: 1, width: 128, height: 128, fps: 24 },
 });
 const oai = (credentials: string, baseUrl = 'http://127.0.0.1:9') => ({ provider: 'openai-compatible', baseUrl, credentials });
@@ -16,9 +24,7 @@ test('one provider instance per distinct target; two models sharing a target sha
     models: [model('a', [oai('KEY_ONE'), oai('KEY_TWO')]), model('b', [oai('KEY_ONE'), { provider: 'preview' }])],
   });
   const reg = new ProviderRegistry(parseConfig({ KEY_ONE: 'sk-1', KEY_TWO: 'sk-2' }), catalog);
-  expect(reg.keys().sort()).toEqual(
-    [targetKey(oai('KEY_ONE')), targetKey(oai('KEY_TWO')), targetKey({ provider: 'preview' })].sort(),
-  );
+  expect(reg.keys().sort()).toEqual([targetKey(oai('KEY_ONE')), targetKey(oai('KEY_TWO')), targetKey({ provider: 'preview' })].sort());
   const one = reg.get(targetKey(oai('KEY_ONE')));
   expect(one).toBeInstanceOf(OpenAICompatibleProvider);
   expect(one).not.toBe(reg.get(targetKey(oai('KEY_TWO'))));

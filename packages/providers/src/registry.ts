@@ -81,11 +81,7 @@ export class ProviderRegistry {
   private readonly byKey = new Map<string, Provider>();
   private readonly targetByKey = new Map<string, ModelTarget>();
 
-  constructor(
-    config: Config,
-    catalog: ModelCatalog,
-    factories: Record<string, ProviderFactory> = PROVIDER_FACTORIES,
-  ) {
+  constructor(config: Config, catalog: ModelCatalog, factories: Record<string, ProviderFactory> = PROVIDER_FACTORIES) {
     const shared = new Map<string, Provider>(); // preview has no key or URL: one renderer per process
     for (const [key, target] of catalog.targets()) {
       const factory = factories[target.provider];
@@ -96,7 +92,14 @@ export class ProviderRegistry {
       const provider =
         !target.baseUrl && !target.credentials && shared.has(target.provider)
           ? shared.get(target.provider)!
-          : factory({ targetKey: key, baseUrl: target.baseUrl, apiKey, requestTimeoutMs: config.PROVIDER_REQUEST_TIMEOUT_MS, options: target.options ?? {}, config });
+          : factory({
+              targetKey: key,
+              baseUrl: target.baseUrl,
+              apiKey,
+              requestTimeoutMs: config.PROVIDER_REQUEST_TIMEOUT_MS,
+              options: target.options ?? {},
+              config,
+            });
       if (!target.baseUrl && !target.credentials) shared.set(target.provider, provider);
       this.byKey.set(key, provider);
       this.targetByKey.set(key, target);

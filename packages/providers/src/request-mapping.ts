@@ -15,7 +15,13 @@ export function aspectRatioOf(width: number, height: number): string {
 export const resolutionOf = (width: number, height: number): string => `${Math.min(width, height)}p`;
 
 const sniff = (b: Buffer): string =>
-  b[0] === 0x89 && b[1] === 0x50 ? 'image/png' : b[0] === 0xff && b[1] === 0xd8 ? 'image/jpeg' : b.subarray(8, 12).toString('latin1') === 'WEBP' ? 'image/webp' : 'application/octet-stream';
+  b[0] === 0x89 && b[1] === 0x50
+    ? 'image/png'
+    : b[0] === 0xff && b[1] === 0xd8
+      ? 'image/jpeg'
+      : b.subarray(8, 12).toString('latin1') === 'WEBP'
+        ? 'image/webp'
+        : 'application/octet-stream';
 
 /** The task's input image (already validated and stored by the API) as bytes and MIME type. */
 export async function readInputImage(req: SubmitRequest): Promise<{ bytes: Buffer; mime: string } | null> {

@@ -16,7 +16,7 @@ test.each(specs.map((s) => [s.name, s] as const))('%s: finished and failed jobs 
   expect(options.attempts).toBeGreaterThanOrEqual(1);
 });
 
-test.each(specs.map((s) => [s.name, s] as const))('%s: a killed worker\'s job is taken back within 15 s and the takeover does not fail it', (_name, spec) => {
+test.each(specs.map((s) => [s.name, s] as const))("%s: a killed worker's job is taken back within 15 s and the takeover does not fail it", (_name, spec) => {
   const w = spec.worker(config);
   expect(w.lockDuration + w.stalledInterval).toBeLessThanOrEqual(15_000);
   expect(w.maxStalledCount).toBeGreaterThanOrEqual(1);
@@ -37,7 +37,10 @@ test('queue names are unique and the names list is the catalog', () => {
 
 test('the maintenance schedulers follow their settings; the reconcile sweep can be switched off', () => {
   const every = Object.fromEntries(QUEUES.maintenance.schedulers.map((s) => [s.id, s.every(config)]));
-  expect(every).toEqual({ [SCHEDULERS.expireResults]: config.WORKER_EXPIRY_SWEEP_INTERVAL_MS, [SCHEDULERS.reconcileTasks]: config.WORKER_RECONCILE_INTERVAL_MS });
+  expect(every).toEqual({
+    [SCHEDULERS.expireResults]: config.WORKER_EXPIRY_SWEEP_INTERVAL_MS,
+    [SCHEDULERS.reconcileTasks]: config.WORKER_RECONCILE_INTERVAL_MS,
+  });
   const off = parseConfig({ WORKER_RECONCILE_INTERVAL_MS: '0' });
   expect(QUEUES.maintenance.schedulers.find((s) => s.id === SCHEDULERS.reconcileTasks)!.every(off)).toBe(0);
 });
@@ -61,7 +64,14 @@ describe('rolling deploys: payloads queued by the previous release still parse',
 
 test('every Reelay key lives under the prefix, in a space no queue is named', () => {
   const prefix = '{p}';
-  const keys = [admissionChannel(prefix), apiKeyVersionKey(prefix), upstreamKey(prefix, 'rate', 't'), recoveryEpochKey(prefix), recoveryLeaseKey(prefix), wakeKey(prefix, 'vid_x')];
+  const keys = [
+    admissionChannel(prefix),
+    apiKeyVersionKey(prefix),
+    upstreamKey(prefix, 'rate', 't'),
+    recoveryEpochKey(prefix),
+    recoveryLeaseKey(prefix),
+    wakeKey(prefix, 'vid_x'),
+  ];
   for (const key of keys) {
     expect(key.startsWith(`${prefix}:`)).toBe(true);
     expect(KEY_SPACES).toContain(key.split(':')[1]);

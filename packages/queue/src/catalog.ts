@@ -114,7 +114,12 @@ export const QUEUES = {
     payload: taskJobSchema,
     // A step that throws is retried; waiting for an upstream is a re-delay and costs no attempt.
     // Ended tasks' jobs stay a while for the queue dashboard (a failed task's job is failed on purpose).
-    jobOptions: () => ({ attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: DAY_SECONDS, count: 2000 }, removeOnFail: { age: WEEK_SECONDS, count: 10_000 } }),
+    jobOptions: () => ({
+      attempts: 8,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: DAY_SECONDS, count: 2000 },
+      removeOnFail: { age: WEEK_SECONDS, count: 10_000 },
+    }),
     // A task job lives for the whole task (submit, every poll, finalize), so it may outlive several
     // worker deaths; past five the job fails and the reconciler queues the task again.
     worker: (c) => ({ concurrency: c.WORKER_CONCURRENCY, ...takeover(c), maxStalledCount: 5 }),
@@ -123,7 +128,12 @@ export const QUEUES = {
   cancels: {
     name: 'task-cancels',
     payload: cancelJobSchema,
-    jobOptions: () => ({ attempts: 6, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: true, removeOnFail: { age: WEEK_SECONDS, count: 10_000 } }),
+    jobOptions: () => ({
+      attempts: 6,
+      backoff: { type: 'exponential', delay: 500 },
+      removeOnComplete: true,
+      removeOnFail: { age: WEEK_SECONDS, count: 10_000 },
+    }),
     worker: (c) => ({ concurrency: 10, ...takeover(c), maxStalledCount: 3 }),
     schedulers: [],
   } satisfies QueueSpec<CancelJob>,
@@ -131,7 +141,12 @@ export const QUEUES = {
     name: 'video-batches',
     payload: batchJobSchema,
     // A step that throws (Postgres or storage away) is retried; watching a running batch is a re-delay.
-    jobOptions: () => ({ attempts: 10, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: WEEK_SECONDS, count: 1000 } }),
+    jobOptions: () => ({
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: true,
+      removeOnFail: { age: WEEK_SECONDS, count: 1000 },
+    }),
     // Validation streams a file of up to 50,000 lines: two at a time per process is plenty.
     worker: (c) => ({ concurrency: 2, ...takeover(c), maxStalledCount: 5 }),
     schedulers: [],

@@ -16,8 +16,7 @@ export const apiKeyVersionKey = (prefix: string): string => `${prefix}:api-keys:
  * (set from a 429's Retry-After), `rate` (the request-rate limiter's key prefix) and `rr`
  * (round-robin turn of a model's priority group).
  */
-export const upstreamKey = (prefix: string, kind: 'inflight' | 'cooldown' | 'rate' | 'rr', name: string): string =>
-  `${prefix}:upstream:${kind}:${name}`;
+export const upstreamKey = (prefix: string, kind: 'inflight' | 'cooldown' | 'rate' | 'rr', name: string): string => `${prefix}:upstream:${kind}:${name}`;
 
 /**
  * Written once Redis holds every live task's job; its absence means Redis lost its data (restart

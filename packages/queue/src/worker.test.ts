@@ -60,7 +60,12 @@ test('every catalog queue and worker listens for error, and workers for failed a
   for (const spec of Object.values(QUEUES)) {
     const queue = createQueue(spec as Parameters<typeof createQueue>[0], connection, `${prefix}-listeners`, config, logger);
     expect(queue.listenerCount('error')).toBeGreaterThan(0);
-    const w = registerWorker(spec as Parameters<typeof registerWorker>[0], async () => undefined, { connection, prefix: `${prefix}-listeners`, config, logger });
+    const w = registerWorker(spec as Parameters<typeof registerWorker>[0], async () => undefined, {
+      connection,
+      prefix: `${prefix}-listeners`,
+      config,
+      logger,
+    });
     for (const event of ['error', 'failed', 'stalled'] as const) expect(w.listenerCount(event)).toBeGreaterThan(0);
     await w.close();
     await queue.close();

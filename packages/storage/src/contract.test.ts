@@ -49,9 +49,12 @@ function bytesOf(n: number, seed = 1): Buffer {
   }
   return b;
 }
-const chunked = (b: Buffer, size = 64 * 1024) => Readable.from((function* () {
-  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
-})());
+const chunked = (b: Buffer, size = 64 * 1024) =>
+  Readable.from(
+    (function* () {
+      for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+    })(),
+  );
 const keysOf = async (storage: ObjectStorage, prefix: string) => {
   const keys: string[] = [];
   for await (const o of storage.list(prefix)) keys.push(o.key);
@@ -96,7 +99,9 @@ describe.each(backends)('%s', (_name, make) => {
   test('past maxBytes the write fails with ObjectTooLargeError and nothing is stored (also mid-way through a multipart upload)', async () => {
     await expect(storage.put('videos/a/0/video.mp4', chunked(bytesOf(1000)), 999)).rejects.toBeInstanceOf(ObjectTooLargeError);
     expect(await storage.size('videos/a/0/video.mp4')).toBeNull();
-    await expect(storage.put('videos/b/0/video.mp4', chunked(bytesOf(18 * 1024 * 1024), 1024 * 1024), 17 * 1024 * 1024)).rejects.toBeInstanceOf(ObjectTooLargeError);
+    await expect(storage.put('videos/b/0/video.mp4', chunked(bytesOf(18 * 1024 * 1024), 1024 * 1024), 17 * 1024 * 1024)).rejects.toBeInstanceOf(
+      ObjectTooLargeError,
+    );
     expect(await storage.size('videos/b/0/video.mp4')).toBeNull();
     expect(await keysOf(storage, '')).toEqual([]);
   }, 60_000);
@@ -105,10 +110,12 @@ describe.each(backends)('%s', (_name, make) => {
     // The open error fires on a later tick, typically while put() is still preparing.
     await expect(storage.put('videos/x/0/video.mp4', createReadStream(join(dir, 'missing.mp4')))).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await storage.size('videos/x/0/video.mp4')).toBeNull();
-    const broken = Readable.from((async function* () {
-      yield bytesOf(9 * 1024 * 1024);
-      throw new Error('connection reset by upstream');
-    })());
+    const broken = Readable.from(
+      (async function* () {
+        yield bytesOf(9 * 1024 * 1024);
+        throw new Error('connection reset by upstream');
+      })(),
+    );
     await expect(storage.put('videos/y/0/video.mp4', broken)).rejects.toThrow('connection reset by upstream');
     expect(await storage.size('videos/y/0/video.mp4')).toBeNull();
   }, 60_000);

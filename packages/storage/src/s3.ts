@@ -54,7 +54,8 @@ export class S3Storage implements ObjectStorage {
       region: settings.region,
       endpoint: settings.endpoint,
       forcePathStyle: settings.forcePathStyle,
-      credentials: settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } : undefined,
+      credentials:
+        settings.accessKeyId && settings.secretAccessKey ? { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey } : undefined,
       // Integrity is Reelay's own sha256; checksums beyond what S3 requires are left off, since
       // several S3-compatible servers reject the SDK's default CRC headers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -149,7 +150,12 @@ export class S3Storage implements ObjectStorage {
   }
 
   async presignedUrl(key: string, options: { expiresInSeconds: number; contentType?: string; cacheControl?: string }): Promise<string | null> {
-    const request = new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ResponseContentType: options.contentType, ResponseCacheControl: options.cacheControl });
+    const request = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: this.objectKey(key),
+      ResponseContentType: options.contentType,
+      ResponseCacheControl: options.cacheControl,
+    });
     return getSignedUrl(this.client, request, { expiresIn: Math.max(1, Math.floor(options.expiresInSeconds)) });
   }
 
@@ -179,7 +185,9 @@ export class S3Storage implements ObjectStorage {
   private async *objectsUnder(objectPrefix: string) {
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: objectPrefix || this.prefix || undefined, ContinuationToken: token }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: objectPrefix || this.prefix || undefined, ContinuationToken: token }),
+      );
       for (const o of page.Contents ?? []) if (o.Key) yield o;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

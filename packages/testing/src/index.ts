@@ -2,7 +2,17 @@
  * The private test kit: provider emulators on one kit, and the helpers every suite uses to run
  * Reelay's processes and talk to them. Only tests and benches import it.
  */
-export { Emulator, EmulatorServer, ServedFiles, sendBytes, sendJson, type Handler, type Interruption, type LoggedRequest, type ServerOptions } from './emulators/kit';
+export {
+  Emulator,
+  EmulatorServer,
+  ServedFiles,
+  sendBytes,
+  sendJson,
+  type Handler,
+  type Interruption,
+  type LoggedRequest,
+  type ServerOptions,
+} from './emulators/kit';
 export { OpenAIVideosEmulator, emulatedContent, type EmulatorBehaviour, type EmulatorRoute, type VideosCall } from './emulators/openai-compatible';
 export { FalEmulator, type EmulatedFalRequest, type FalEmulatorOptions } from './emulators/fal';
 export { ReplicateEmulator, type EmulatedPrediction, type ReplicateEmulatorOptions } from './emulators/replicate';

@@ -12,6 +12,7 @@ export function probe(bytes: Buffer): { width: number; height: number; fps: numb
   try {
     const file = join(dir, 'v');
     writeFileSync(file, bytes);
+    // prettier-ignore
     const out = execFileSync(process.env.FFPROBE_PATH ?? 'ffprobe', [
       '-v', 'error', '-select_streams', 'v:0', '-count_packets',
       '-show_entries', 'stream=width,height,r_frame_rate,codec_name,nb_read_packets:format=duration,format_name', '-of', 'json', file,
@@ -30,6 +31,7 @@ export const isMp4 = (b: Buffer): boolean => b.length > 12 && b.toString('latin1
 
 /** A small solid-colour PNG (e.g. color "red" or "0x00ff00"). */
 export function solidPng(color: string, width = 64, height = width): Buffer {
+  // prettier-ignore
   return execFileSync(ffmpeg(), [
     '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${width}x${height}`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2', 'pipe:1',
   ]);
@@ -40,6 +42,7 @@ export function testMp4(opts: { width: number; height: number; fps: number; seco
   const dir = mkdtempSync(join(tmpdir(), 'reelay-testsrc-'));
   try {
     const file = join(dir, 'testsrc.mp4');
+    // prettier-ignore
     execFileSync(ffmpeg(), [
       '-v', 'error', '-f', 'lavfi', '-i', `testsrc=size=${opts.width}x${opts.height}:rate=${opts.fps}`, '-t', String(opts.seconds ?? 1),
       '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-movflags', '+faststart', file,
@@ -53,6 +56,7 @@ export function testMp4(opts: { width: number; height: number; fps: number; seco
 /** A small solid-colour JPEG or WebP, made by ffmpeg. */
 export function solidImage(format: 'jpeg' | 'webp', color = 'red', size = 64): Buffer {
   const codec = format === 'jpeg' ? ['-c:v', 'mjpeg', '-f', 'image2'] : ['-c:v', 'libwebp', '-f', 'webp'];
+  // prettier-ignore
   return execFileSync(ffmpeg(), [
     '-v', 'error', '-f', 'lavfi', '-i', `color=c=${color}:s=${size}x${size}`, '-frames:v', '1', '-pix_fmt', format === 'jpeg' ? 'yuvj420p' : 'yuv420p', ...codec, 'pipe:1',
   ]);
@@ -64,6 +68,7 @@ export function averageColor(video: Buffer, atSeconds: number): [number, number,
   try {
     const file = join(dir, 'v.mp4');
     writeFileSync(file, video);
+    // prettier-ignore
     const rgb = execFileSync(ffmpeg(), [
       '-v', 'error', '-ss', String(atSeconds), '-i', file, '-frames:v', '1', '-vf', 'scale=1:1:flags=area', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
     ]);

@@ -26,7 +26,11 @@ export interface Spawned {
 
 /** Runs a command from the repository root with its output kept (or passed through with `inheritOutput`). */
 export function spawnProcess(command: string, args: string[], opts: { env?: Record<string, string | undefined>; inheritOutput?: boolean } = {}): Spawned {
-  const child = spawn(command, args, { cwd: ROOT, env: opts.env ?? process.env, stdio: ['ignore', opts.inheritOutput ? 'inherit' : 'pipe', opts.inheritOutput ? 'inherit' : 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', opts.inheritOutput ? 'inherit' : 'pipe', opts.inheritOutput ? 'inherit' : 'pipe'],
+  });
   let out = '';
   const watchers = new Set<() => void>();
   const collect = (d: Buffer) => {

@@ -24,7 +24,9 @@ export function requireAdmin(token: string | undefined) {
     res.setHeader('www-authenticate', 'Basic realm="reelay-admin", charset="UTF-8"');
     res.status(401).json({
       error: {
-        message: token ? 'Admin authentication required: Bearer REELAY_ADMIN_TOKEN, or Basic with it as password' : 'Admin routes are disabled: REELAY_ADMIN_TOKEN is not set',
+        message: token
+          ? 'Admin authentication required: Bearer REELAY_ADMIN_TOKEN, or Basic with it as password'
+          : 'Admin routes are disabled: REELAY_ADMIN_TOKEN is not set',
         code: 'invalid_admin_token',
         type: 'invalid_request_error',
         param: null,

@@ -166,7 +166,8 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBo
       if (failed) return;
       if (!name) return fail(multipartError('a part has no field name'));
       if (info.nameTruncated) return fail(multipartError(`a field name is longer than 200 characters`, topField(name)));
-      if (info.valueTruncated) return fail(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`, topField(name)));
+      if (info.valueTruncated)
+        return fail(new ApiError(413, 'payload_too_large', `Request body exceeds the limit of ${limits.maxBodyBytes} bytes`, topField(name)));
       const earlier = fields.get(name);
       if (earlier === undefined) fields.set(name, name.endsWith('[]') ? [value] : value);
       else if (Array.isArray(earlier)) earlier.push(value);
@@ -199,7 +200,11 @@ function readMultipart(req: Request, limits: BodyLimits): Promise<ParsedCreateBo
       });
     });
     bb.on('filesLimit', () =>
-      fail(limits.maxVideoBytes !== undefined ? invalidParameter('video', 'must be a single file; send one MP4') : invalidParameter('input_reference', 'must be a single file; send one image')),
+      fail(
+        limits.maxVideoBytes !== undefined
+          ? invalidParameter('video', 'must be a single file; send one MP4')
+          : invalidParameter('input_reference', 'must be a single file; send one image'),
+      ),
     );
     bb.on('fieldsLimit', () => fail(multipartError('more than 100 fields')));
     bb.on('partsLimit', () => fail(multipartError('more than 101 parts')));

@@ -20,11 +20,17 @@ const ADAPTER_UNREACHABLE = new Set(['DatabaseNotReachable', 'ConnectionClosed',
 /** Postgres SQLSTATEs: connection exceptions (08xxx), shutting down or starting up, too many connections. */
 const PG_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
 /** pg-pool and ioredis say these in words only. */
-const UNREACHABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection|Connection is closed|Stream isn't writeable|max retries per request|the database system is (starting up|shutting down)/i;
+const UNREACHABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|terminating connection|Connection is closed|Stream isn't writeable|max retries per request|the database system is (starting up|shutting down)/i;
 
 /** Why a dependency failure is the client's 503 (retry later) rather than a 500; null when it is not one. */
 function outageOf(err: unknown): ApiError | null {
-  const e = (err ?? {}) as { code?: unknown; message?: unknown; name?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } } };
+  const e = (err ?? {}) as {
+    code?: unknown;
+    message?: unknown;
+    name?: unknown;
+    meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } };
+  };
   const code = typeof e.code === 'string' ? e.code : '';
   const cause = e.meta?.driverAdapterError?.cause;
   const sqlState = typeof cause?.originalCode === 'string' ? cause.originalCode : code;
@@ -35,7 +41,13 @@ function outageOf(err: unknown): ApiError | null {
   const message = typeof e.message === 'string' ? e.message : '';
   const fromRedis = e.name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|max retries per request/i.test(message);
   if (fromRedis) return serviceUnavailable('The task queue is unavailable; try again shortly');
-  if (PRISMA_UNREACHABLE.has(code) || ADAPTER_UNREACHABLE.has(String(cause?.kind)) || PG_UNAVAILABLE.test(sqlState) || UNREACHABLE.has(code) || UNREACHABLE_MESSAGE.test(message)) {
+  if (
+    PRISMA_UNREACHABLE.has(code) ||
+    ADAPTER_UNREACHABLE.has(String(cause?.kind)) ||
+    PG_UNAVAILABLE.test(sqlState) ||
+    UNREACHABLE.has(code) ||
+    UNREACHABLE_MESSAGE.test(message)
+  ) {
     return serviceUnavailable('The database is unavailable; try again shortly');
   }
   return null;

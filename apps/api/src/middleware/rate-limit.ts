@@ -47,10 +47,16 @@ export function rateLimitByKey(deps: ApiDeps) {
       if (!(err instanceof RateLimiterRes)) return next(err);
       const headers = setHeaders(err);
       next(
-        new ApiError(429, 'rate_limit_exceeded', `Rate limit of ${points} requests per minute reached for this API key; retry in ${headers['x-ratelimit-reset']} s`, null, {
-          ...headers,
-          'retry-after': headers['x-ratelimit-reset']!,
-        }),
+        new ApiError(
+          429,
+          'rate_limit_exceeded',
+          `Rate limit of ${points} requests per minute reached for this API key; retry in ${headers['x-ratelimit-reset']} s`,
+          null,
+          {
+            ...headers,
+            'retry-after': headers['x-ratelimit-reset']!,
+          },
+        ),
       );
     }
   };

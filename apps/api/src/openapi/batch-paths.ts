@@ -29,7 +29,10 @@ const batchSchema = z
     object: z.literal('batch'),
     endpoint: z.literal('/v1/videos'),
     errors: z
-      .object({ object: z.literal('list'), data: z.array(z.object({ code: z.string(), message: z.string(), param: z.string().nullable(), line: z.int().nullable() })) })
+      .object({
+        object: z.literal('list'),
+        data: z.array(z.object({ code: z.string(), message: z.string(), param: z.string().nullable(), line: z.int().nullable() })),
+      })
       .nullable()
       .meta({ description: 'Why validation failed, one entry per bad line (line is 1-based)' }),
     input_file_id: z.string(),
@@ -56,17 +59,40 @@ const batchListSchema = z
 
 export const BATCH_RESPONSE_SCHEMAS = [fileSchema, fileListSchema, fileDeletedSchema, batchSchema, batchListSchema];
 
-const EXAMPLE_LINE = JSON.stringify({ custom_id: 'request-1', method: 'POST', url: '/v1/videos', body: { model: 'sora-1.0', prompt: 'a lighthouse at dusk', duration: 1, width: 64, height: 64 } });
-const fileId = { name: 'file_id', in: 'path', required: true, description: 'A file id (file-…) of this key', schema: { type: 'string' }, example: 'file-8Hq2bQ0nT5xWcL3mZr7aKd1e' };
-const batchId = { name: 'batch_id', in: 'path', required: true, description: 'A batch id (batch_…) of this key', schema: { type: 'string' }, example: 'batch_8Hq2bQ0nT5xWcL3mZr7aKd1e' };
+const EXAMPLE_LINE = JSON.stringify({
+  custom_id: 'request-1',
+  method: 'POST',
+  url: '/v1/videos',
+  body: { model: 'sora-1.0', prompt: 'a lighthouse at dusk', duration: 1, width: 64, height: 64 },
+});
+const fileId = {
+  name: 'file_id',
+  in: 'path',
+  required: true,
+  description: 'A file id (file-…) of this key',
+  schema: { type: 'string' },
+  example: 'file-8Hq2bQ0nT5xWcL3mZr7aKd1e',
+};
+const batchId = {
+  name: 'batch_id',
+  in: 'path',
+  required: true,
+  description: 'A batch id (batch_…) of this key',
+  schema: { type: 'string' },
+  example: 'batch_8Hq2bQ0nT5xWcL3mZr7aKd1e',
+};
 
 /** The paths; `json`, `errors` and `body` are the document's own helpers. */
-export function batchPaths(h: {
-  json: (id: string, description: string) => unknown;
-  errors: (...statuses: number[]) => Record<string, unknown>;
-}) {
+export function batchPaths(h: { json: (id: string, description: string) => unknown; errors: (...statuses: number[]) => Record<string, unknown> }) {
   const { json, errors } = h;
-  const idempotency = { name: 'Idempotency-Key', in: 'header', required: false, description: 'A retry with the same key and request answers with what the first made', schema: { type: 'string' }, example: 'upload-2026-12-02-1' };
+  const idempotency = {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'A retry with the same key and request answers with what the first made',
+    schema: { type: 'string' },
+    example: 'upload-2026-12-02-1',
+  };
   return {
     '/v1/files': {
       post: {
@@ -78,7 +104,11 @@ export function batchPaths(h: {
           required: true,
           content: {
             'multipart/form-data': {
-              schema: { type: 'object', required: ['file', 'purpose'], properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch', 'vision', 'user_data'] } } } satisfies JsonSchema,
+              schema: {
+                type: 'object',
+                required: ['file', 'purpose'],
+                properties: { file: { type: 'string', format: 'binary' }, purpose: { type: 'string', enum: ['batch', 'vision', 'user_data'] } },
+              } satisfies JsonSchema,
               examples: { batch: { summary: 'A one-line batch input file', value: { purpose: 'batch', file: `${EXAMPLE_LINE}\n` } } },
             },
           },
@@ -99,8 +129,20 @@ export function batchPaths(h: {
       },
     },
     '/v1/files/{file_id}': {
-      get: { operationId: 'retrieveFile', tags: ['files'], summary: 'One file', parameters: [fileId], responses: { '200': json('File', 'The file'), ...errors(401, 404, 429) } },
-      delete: { operationId: 'deleteFile', tags: ['files'], summary: 'Delete a file and its stored bytes', parameters: [fileId], responses: { '200': json('FileDeleted', 'Deleted'), ...errors(401, 404, 429) } },
+      get: {
+        operationId: 'retrieveFile',
+        tags: ['files'],
+        summary: 'One file',
+        parameters: [fileId],
+        responses: { '200': json('File', 'The file'), ...errors(401, 404, 429) },
+      },
+      delete: {
+        operationId: 'deleteFile',
+        tags: ['files'],
+        summary: 'Delete a file and its stored bytes',
+        parameters: [fileId],
+        responses: { '200': json('FileDeleted', 'Deleted'), ...errors(401, 404, 429) },
+      },
     },
     '/v1/files/{file_id}/content': {
       get: {
@@ -108,7 +150,10 @@ export function batchPaths(h: {
         tags: ['files'],
         summary: "The file's bytes (a batch's output or error file: JSONL)",
         parameters: [fileId],
-        responses: { '200': { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors(401, 404, 429) },
+        responses: {
+          '200': { description: 'The bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          ...errors(401, 404, 429),
+        },
       },
     },
     '/v1/batches': {
@@ -122,7 +167,12 @@ export function batchPaths(h: {
           content: {
             'application/json': {
               schema: ref('CreateBatchRequest'),
-              examples: { videos: { summary: 'A batch of video creates', value: { input_file_id: 'file-8Hq2bQ0nT5xWcL3mZr7aKd1e', endpoint: '/v1/videos', completion_window: '24h', metadata: { job: 'nightly' } } } },
+              examples: {
+                videos: {
+                  summary: 'A batch of video creates',
+                  value: { input_file_id: 'file-8Hq2bQ0nT5xWcL3mZr7aKd1e', endpoint: '/v1/videos', completion_window: '24h', metadata: { job: 'nightly' } },
+                },
+              },
             },
           },
         },
@@ -140,7 +190,13 @@ export function batchPaths(h: {
       },
     },
     '/v1/batches/{batch_id}': {
-      get: { operationId: 'retrieveBatch', tags: ['batches'], summary: 'One batch, with current request counts', parameters: [batchId], responses: { '200': json('Batch', 'The batch'), ...errors(401, 404, 429) } },
+      get: {
+        operationId: 'retrieveBatch',
+        tags: ['batches'],
+        summary: 'One batch, with current request counts',
+        parameters: [batchId],
+        responses: { '200': json('Batch', 'The batch'), ...errors(401, 404, 429) },
+      },
     },
     '/v1/batches/{batch_id}/cancel': {
       post: {

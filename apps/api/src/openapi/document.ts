@@ -139,7 +139,10 @@ const json = (id: string, description: string) => ({ description, content: { 'ap
 
 /** openai-poll-after-ms: sent with a video that is not finished yet (openai-python's create_and_poll waits this long). */
 const pollAfterHeader = {
-  'openai-poll-after-ms': { description: 'While the video is pending or processing: milliseconds to wait before retrieving it again', schema: { type: 'integer', minimum: 1 } },
+  'openai-poll-after-ms': {
+    description: 'While the video is pending or processing: milliseconds to wait before retrieving it again',
+    schema: { type: 'integer', minimum: 1 },
+  },
 };
 const videoAnswer = (description: string) => ({ ...json('Video', description), headers: pollAfterHeader });
 
@@ -156,8 +159,22 @@ function body(media: Record<string, { schema: JsonSchema; examples: Record<strin
 }
 
 // Placeholders in the issued id form: Try it out needs a real id pasted in, and the example test fills its own.
-const videoId = { name: 'video_id', in: 'path', required: true, description: 'A video id (vid_…) of this key', schema: { type: 'string' }, example: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' };
-const keyId = { name: 'key_id', in: 'path', required: true, description: 'An API key id (key_…)', schema: { type: 'string' }, example: 'key_8Hq2bQ0nT5xWcL3mZr7a' };
+const videoId = {
+  name: 'video_id',
+  in: 'path',
+  required: true,
+  description: 'A video id (vid_…) of this key',
+  schema: { type: 'string' },
+  example: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e',
+};
+const keyId = {
+  name: 'key_id',
+  in: 'path',
+  required: true,
+  description: 'An API key id (key_…)',
+  schema: { type: 'string' },
+  example: 'key_8Hq2bQ0nT5xWcL3mZr7a',
+};
 
 const day = (name: 'from' | 'to', description: string, example: string) => ({
   name,
@@ -203,8 +220,20 @@ const createExamples = {
 
 const upstreamWebhookHeaders = [
   { name: 'webhook-id', in: 'header', required: false, description: 'Standard Webhooks message id (Replicate, OpenAI)', schema: { type: 'string' } },
-  { name: 'webhook-timestamp', in: 'header', required: false, description: 'Standard Webhooks timestamp, unix seconds (Replicate, OpenAI)', schema: { type: 'string' } },
-  { name: 'webhook-signature', in: 'header', required: false, description: 'Standard Webhooks signature "v1,<base64>" (Replicate, OpenAI)', schema: { type: 'string' } },
+  {
+    name: 'webhook-timestamp',
+    in: 'header',
+    required: false,
+    description: 'Standard Webhooks timestamp, unix seconds (Replicate, OpenAI)',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'webhook-signature',
+    in: 'header',
+    required: false,
+    description: 'Standard Webhooks signature "v1,<base64>" (Replicate, OpenAI)',
+    schema: { type: 'string' },
+  },
 ];
 
 /** Operations for the Reelay API key (bearerAuth); the default of the document. */
@@ -266,11 +295,21 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
         requestBody: body({
           'application/json': {
             schema: ref('EditVideoRequest'),
-            examples: { byId: { summary: 'Edit a completed video of this key', value: { prompt: 'The same scene at night, lit by paper lanterns', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+            examples: {
+              byId: {
+                summary: 'Edit a completed video of this key',
+                value: { prompt: 'The same scene at night, lit by paper lanterns', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } },
+              },
+            },
           },
           'multipart/form-data': {
             schema: ref('EditVideoMultipartRequest'),
-            examples: { form: { summary: 'As the openai SDK sends it (video[id], or a video file)', value: { prompt: 'The same scene in heavy snow', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+            examples: {
+              form: {
+                summary: 'As the openai SDK sends it (video[id], or a video file)',
+                value: { prompt: 'The same scene in heavy snow', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' },
+              },
+            },
           },
         }),
         responses: { '200': videoAnswer('The new task'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
@@ -282,16 +321,26 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
         tags: ['videos'],
         summary: 'A new video: the source followed by `seconds` more, one continuous MP4',
         description:
-          'The output is the source as it is, then a new segment of `seconds` (within the model\'s duration limits); it is billed for the new seconds. ' +
+          "The output is the source as it is, then a new segment of `seconds` (within the model's duration limits); it is billed for the new seconds. " +
           'The source is `video` as for an edit.',
         requestBody: body({
           'application/json': {
             schema: ref('ExtendVideoRequest'),
-            examples: { byId: { summary: 'Extend a completed video of this key', value: { prompt: 'The camera pulls back to show the whole harbour', seconds: '4', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+            examples: {
+              byId: {
+                summary: 'Extend a completed video of this key',
+                value: { prompt: 'The camera pulls back to show the whole harbour', seconds: '4', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } },
+              },
+            },
           },
           'multipart/form-data': {
             schema: ref('ExtendVideoMultipartRequest'),
-            examples: { form: { summary: 'As the openai SDK sends it', value: { prompt: 'And then it starts to rain', seconds: '2', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+            examples: {
+              form: {
+                summary: 'As the openai SDK sends it',
+                value: { prompt: 'And then it starts to rain', seconds: '2', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' },
+              },
+            },
           },
         }),
         responses: { '200': videoAnswer('The new task'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
@@ -305,11 +354,18 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
         requestBody: body({
           'multipart/form-data': {
             schema: ref('CreateCharacterMultipartRequest'),
-            examples: { form: { summary: 'A name and the video (here by id; the openai SDK uploads a file)', value: { name: 'Captain Kite', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+            examples: {
+              form: {
+                summary: 'A name and the video (here by id; the openai SDK uploads a file)',
+                value: { name: 'Captain Kite', 'video[id]': 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' },
+              },
+            },
           },
           'application/json': {
             schema: ref('CreateCharacterRequest'),
-            examples: { byId: { summary: 'From a completed video of this key', value: { name: 'Harbour cat', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } } },
+            examples: {
+              byId: { summary: 'From a completed video of this key', value: { name: 'Harbour cat', video: { id: 'vid_8Hq2bQ0nT5xWcL3mZr7aKd1e' } } },
+            },
           },
         }),
         responses: { '200': json('Character', 'The character'), ...errors(400, 401, 409, 410, 413, 415, 429, 503) },
@@ -319,8 +375,17 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
       get: {
         operationId: 'getCharacter',
         tags: ['videos'],
-        summary: 'A character of this key (another key\'s is a 404)',
-        parameters: [{ name: 'character_id', in: 'path', required: true, description: 'A character id (char_…) of this key', schema: { type: 'string' }, example: 'char_8Hq2bQ0nT5xWcL3mZr7a' }],
+        summary: "A character of this key (another key's is a 404)",
+        parameters: [
+          {
+            name: 'character_id',
+            in: 'path',
+            required: true,
+            description: 'A character id (char_…) of this key',
+            schema: { type: 'string' },
+            example: 'char_8Hq2bQ0nT5xWcL3mZr7a',
+          },
+        ],
         responses: { '200': json('Character', 'The character'), ...errors(401, 404, 429) },
       },
     },
@@ -357,10 +422,30 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
             schema: { type: 'string', enum: ['video', 'thumbnail', 'spritesheet'], default: 'video' },
             example: 'thumbnail',
           },
-          { name: 'index', in: 'query', required: false, description: 'Which output when n > 1', schema: { type: 'integer', minimum: 0, default: 0 }, example: 0 },
-          { name: 'Range', in: 'header', required: false, description: 'One byte range; answered with 206', schema: { type: 'string' }, example: 'bytes=0-1023' },
+          {
+            name: 'index',
+            in: 'query',
+            required: false,
+            description: 'Which output when n > 1',
+            schema: { type: 'integer', minimum: 0, default: 0 },
+            example: 0,
+          },
+          {
+            name: 'Range',
+            in: 'header',
+            required: false,
+            description: 'One byte range; answered with 206',
+            schema: { type: 'string' },
+            example: 'bytes=0-1023',
+          },
           { name: 'expires', in: 'query', required: false, description: 'Signed link: expiry (unix seconds)', schema: { type: 'integer' } },
-          { name: 'signature', in: 'query', required: false, description: 'Signed link: HMAC-SHA256; with it no API key is needed', schema: { type: 'string' } },
+          {
+            name: 'signature',
+            in: 'query',
+            required: false,
+            description: 'Signed link: HMAC-SHA256; with it no API key is needed',
+            schema: { type: 'string' },
+          },
         ],
         responses: {
           '200': {
@@ -372,7 +457,8 @@ function apiPaths(schemas: Record<string, JsonSchema>) {
             content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } }, 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
           },
           '302': {
-            description: 'With REELAY_CONTENT_DELIVERY=redirect: the bytes are served by the object store at a short-lived presigned URL (Range works there too)',
+            description:
+              'With REELAY_CONTENT_DELIVERY=redirect: the bytes are served by the object store at a short-lived presigned URL (Range works there too)',
             headers: { Location: { description: 'The presigned URL', schema: { type: 'string', format: 'uri' } } },
           },
           '304': { description: 'Not modified (If-None-Match)' },
@@ -446,7 +532,15 @@ function adminPaths() {
             basic: { summary: 'A key with no limits', value: { name: 'local-testing' } },
             limited: {
               summary: 'A key limited to one model, with a rate limit and a budget',
-              value: { name: 'acme-production', allowed_models: ['sora-2'], max_concurrent: 4, max_queued: 100, rate_limit_per_minute: 120, budget_micros: 50_000_000, status_dialect: 'openai' },
+              value: {
+                name: 'acme-production',
+                allowed_models: ['sora-2'],
+                max_concurrent: 4,
+                max_queued: 100,
+                rate_limit_per_minute: 120,
+                budget_micros: 50_000_000,
+                status_dialect: 'openai',
+              },
             },
           },
           ['name'],
@@ -472,10 +566,24 @@ function adminPaths() {
         requestBody: settings({ limits: { summary: 'New limits', value: { rate_limit_per_minute: 60, max_queued: 50, budget_micros: null } } }),
         responses: keyResponses('The updated key'),
       },
-      delete: { operationId: 'deleteApiKey', tags: ['admin'], summary: 'Revoke a key (same as POST …/revoke)', security: admin, parameters: [keyId], responses: keyResponses('The revoked key') },
+      delete: {
+        operationId: 'deleteApiKey',
+        tags: ['admin'],
+        summary: 'Revoke a key (same as POST …/revoke)',
+        security: admin,
+        parameters: [keyId],
+        responses: keyResponses('The revoked key'),
+      },
     },
     '/admin/v1/keys/{key_id}/revoke': {
-      post: { operationId: 'revokeApiKey', tags: ['admin'], summary: 'Revoke a key; its requests answer 401 from now on', security: admin, parameters: [keyId], responses: keyResponses('The revoked key') },
+      post: {
+        operationId: 'revokeApiKey',
+        tags: ['admin'],
+        summary: 'Revoke a key; its requests answer 401 from now on',
+        security: admin,
+        parameters: [keyId],
+        responses: keyResponses('The revoked key'),
+      },
     },
     '/admin/v1/usage': {
       get: {
@@ -495,18 +603,50 @@ function adminPaths() {
         description: 'Every filter is optional and they combine (AND). An unknown parameter, a repeated one or a bad value is a 400 naming it.',
         security: admin,
         parameters: [
-          { name: 'phase', in: 'query', required: false, description: 'waiting (for a slot), admitted, processing, completed or failed', schema: { type: 'string', enum: ['waiting', 'admitted', 'processing', 'completed', 'failed'] }, example: 'waiting' },
+          {
+            name: 'phase',
+            in: 'query',
+            required: false,
+            description: 'waiting (for a slot), admitted, processing, completed or failed',
+            schema: { type: 'string', enum: ['waiting', 'admitted', 'processing', 'completed', 'failed'] },
+            example: 'waiting',
+          },
           { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'processing', 'completed', 'failed'] } },
-          { name: 'error_code', in: 'query', required: false, description: 'A failed task\'s code, e.g. cancelled or upstream_error', schema: { type: 'string' } },
-          { name: 'api_key_id', in: 'query', required: false, description: 'Only this key\'s tasks (key_…)', schema: { type: 'string' } },
-          { name: 'batch_id', in: 'query', required: false, description: 'Only the tasks made from this batch\'s lines (batch_…)', schema: { type: 'string' } },
+          {
+            name: 'error_code',
+            in: 'query',
+            required: false,
+            description: "A failed task's code, e.g. cancelled or upstream_error",
+            schema: { type: 'string' },
+          },
+          { name: 'api_key_id', in: 'query', required: false, description: "Only this key's tasks (key_…)", schema: { type: 'string' } },
+          { name: 'batch_id', in: 'query', required: false, description: "Only the tasks made from this batch's lines (batch_…)", schema: { type: 'string' } },
           { name: 'model', in: 'query', required: false, schema: { type: 'string' } },
-          { name: 'target', in: 'query', required: false, description: 'A catalog target key (as in `target`) or a bare provider name', schema: { type: 'string' } },
+          {
+            name: 'target',
+            in: 'query',
+            required: false,
+            description: 'A catalog target key (as in `target`) or a bare provider name',
+            schema: { type: 'string' },
+          },
           { name: 'user', in: 'query', required: false, description: 'The `user` the client sent', schema: { type: 'string' } },
           { name: 'created_after', in: 'query', required: false, description: 'Unix seconds or ISO 8601 (inclusive)', schema: { type: 'string' } },
           { name: 'created_before', in: 'query', required: false, description: 'Unix seconds or ISO 8601 (exclusive)', schema: { type: 'string' } },
-          { name: 'q', in: 'query', required: false, description: 'Words the prompt contains, case-insensitive (up to 200 characters)', schema: { type: 'string' }, example: 'harbour' },
-          { name: 'include_deleted', in: 'query', required: false, description: 'true: also tasks their owner deleted', schema: { type: 'string', enum: ['true', 'false'] } },
+          {
+            name: 'q',
+            in: 'query',
+            required: false,
+            description: 'Words the prompt contains, case-insensitive (up to 200 characters)',
+            schema: { type: 'string' },
+            example: 'harbour',
+          },
+          {
+            name: 'include_deleted',
+            in: 'query',
+            required: false,
+            description: 'true: also tasks their owner deleted',
+            schema: { type: 'string', enum: ['true', 'false'] },
+          },
           { name: 'limit', in: 'query', required: false, description: '1-100, default 20', schema: { type: 'integer', minimum: 1, maximum: 100 }, example: 20 },
           { name: 'after', in: 'query', required: false, description: '`next_cursor` of the previous page', schema: { type: 'string' } },
         ],
@@ -539,7 +679,7 @@ function adminPaths() {
         operationId: 'retryTask',
         tags: ['admin'],
         summary: 'Run a failed task again as a new task of the same key, linked by retried_from_id',
-        description: "Created and charged like any create of that key (its budget, limits and allowed models apply). 409 unless the task failed.",
+        description: 'Created and charged like any create of that key (its budget, limits and allowed models apply). 409 unless the task failed.',
         security: admin,
         parameters: [videoId],
         responses: { '201': json('AdminTaskDetail', 'The new task'), ...errors(400, 401, 404, 409, 429, 503) },
@@ -591,7 +731,13 @@ function publicPaths() {
   });
   return {
     '/healthz': {
-      get: { operationId: 'health', tags: ['operations'], summary: 'Liveness: the process answers', security: none, responses: { '200': json('Health', 'Alive') } },
+      get: {
+        operationId: 'health',
+        tags: ['operations'],
+        summary: 'Liveness: the process answers',
+        security: none,
+        responses: { '200': json('Health', 'Alive') },
+      },
     },
     '/readyz': {
       get: {
@@ -627,7 +773,13 @@ function publicPaths() {
             examples: {
               completed: {
                 summary: 'OpenAI video.completed (signed with the project webhook secret)',
-                value: { id: 'evt_6bq2bQ0nT5xWcL3m', object: 'event', type: 'video.completed', created_at: 1764614400, data: { id: 'video_68d7512d07848190b3e45da0' } },
+                value: {
+                  id: 'evt_6bq2bQ0nT5xWcL3m',
+                  object: 'event',
+                  type: 'video.completed',
+                  created_at: 1764614400,
+                  data: { id: 'video_68d7512d07848190b3e45da0' },
+                },
               },
             },
           },
@@ -640,13 +792,20 @@ function publicPaths() {
         operationId: 'upstreamTaskWebhook',
         tags: ['upstream webhooks'],
         summary: 'An upstream saying one task ended (Replicate, fal); Reelay registers this URL on submit',
-        description: 'Needs REELAY_PUBLIC_URL. Authenticated by the provider signature (Standard Webhooks for Replicate, Ed25519 x-fal-webhook-* headers for fal).',
+        description:
+          'Needs REELAY_PUBLIC_URL. Authenticated by the provider signature (Standard Webhooks for Replicate, Ed25519 x-fal-webhook-* headers for fal).',
         security: none,
         parameters: [
           provider(['replicate', 'fal'], 'replicate'),
           { ...videoId, description: 'The Reelay video id the callback URL was registered for' },
           ...upstreamWebhookHeaders,
-          ...['request-id', 'user-id', 'timestamp', 'signature'].map((h) => ({ name: `x-fal-webhook-${h}`, in: 'header', required: false, description: 'fal signature header', schema: { type: 'string' } })),
+          ...['request-id', 'user-id', 'timestamp', 'signature'].map((h) => ({
+            name: `x-fal-webhook-${h}`,
+            in: 'header',
+            required: false,
+            description: 'fal signature header',
+            schema: { type: 'string' },
+          })),
         ],
         requestBody: body({
           'application/json': {
@@ -672,7 +831,13 @@ function publicPaths() {
       },
     },
     '/docs': {
-      get: { operationId: 'docs', tags: ['docs'], summary: 'Browsable API reference with Try it out (works offline)', security: none, responses: { '200': page('HTML page') } },
+      get: {
+        operationId: 'docs',
+        tags: ['docs'],
+        summary: 'Browsable API reference with Try it out (works offline)',
+        security: none,
+        responses: { '200': page('HTML page') },
+      },
     },
   };
 }

@@ -32,7 +32,10 @@ export const videoSchema = z
     user: z.string().nullable(),
     n: z.int(),
     remixed_from_video_id: z.string().nullable(),
-    cost_micros: z.int().nullable().meta({ description: 'Settled charge in micro-units (1/1,000,000 of the currency); null until the task completes and is charged' }),
+    cost_micros: z
+      .int()
+      .nullable()
+      .meta({ description: 'Settled charge in micro-units (1/1,000,000 of the currency); null until the task completes and is charged' }),
     url: z.string().optional().meta({ description: 'Completed: signed link to the content, usable without a key until expires_at' }),
     urls: z.array(z.string()).optional().meta({ description: 'n > 1: one signed link per index' }),
     b64_json: z
@@ -54,9 +57,7 @@ export const videoListSchema = z
   })
   .meta({ id: 'VideoList' });
 
-export const videoDeletedSchema = z
-  .object({ id: z.string(), object: z.literal('video.deleted'), deleted: z.literal(true) })
-  .meta({ id: 'VideoDeleted' });
+export const videoDeletedSchema = z.object({ id: z.string(), object: z.literal('video.deleted'), deleted: z.literal(true) }).meta({ id: 'VideoDeleted' });
 
 /** OpenAI's VideoCreateCharacterResponse / VideoGetCharacterResponse: exactly these three fields. */
 export const characterSchema = z
@@ -69,7 +70,10 @@ export const characterSchema = z
 
 export const modelUpstreamSchema = z
   .object({
-    adapter: z.string().meta({ description: 'The adapter of the target tried first: "preview" is the built-in renderer (placeholder clips, no real model)', examples: ['preview', 'openai-compatible', 'replicate'] }),
+    adapter: z.string().meta({
+      description: 'The adapter of the target tried first: "preview" is the built-in renderer (placeholder clips, no real model)',
+      examples: ['preview', 'openai-compatible', 'replicate'],
+    }),
     targets: z
       .array(
         z.object({
@@ -188,7 +192,9 @@ const adminTaskFields = {
   upstream_model: z.string().nullable(),
   upstream_id: z.string().nullable(),
   status: z.enum(['pending', 'processing', 'completed', 'failed']),
-  phase: z.enum(['waiting', 'admitted', 'processing', 'completed', 'failed']).meta({ description: 'waiting = waiting for a slot (max_concurrent / provider limits)' }),
+  phase: z
+    .enum(['waiting', 'admitted', 'processing', 'completed', 'failed'])
+    .meta({ description: 'waiting = waiting for a slot (max_concurrent / provider limits)' }),
   progress: z.int().min(0).max(100),
   prompt: z.string().nullable(),
   user: z.string().nullable(),

@@ -1,5 +1,18 @@
 import { Router, type Request } from 'express';
-import { ApiError, invalidParameter, isIssuedId, isLive, notFound, phaseOf, serviceUnavailable, TASK_ERROR_CODES, TASK_PHASES, TASK_STATUSES, type TaskPhase, type TaskStatus } from '@reelay/core';
+import {
+  ApiError,
+  invalidParameter,
+  isIssuedId,
+  isLive,
+  notFound,
+  phaseOf,
+  serviceUnavailable,
+  TASK_ERROR_CODES,
+  TASK_PHASES,
+  TASK_STATUSES,
+  type TaskPhase,
+  type TaskStatus,
+} from '@reelay/core';
 import {
   failLiveTask,
   findRetriesOf,
@@ -17,7 +30,22 @@ import type { ApiDeps } from '../deps';
 import { contentLinks, publicBaseUrl } from '../services/present-video';
 import { retryVideo } from '../services/retry-video';
 
-const LIST_PARAMS = ['phase', 'status', 'error_code', 'api_key_id', 'batch_id', 'model', 'target', 'user', 'created_after', 'created_before', 'q', 'include_deleted', 'limit', 'after'] as const;
+const LIST_PARAMS = [
+  'phase',
+  'status',
+  'error_code',
+  'api_key_id',
+  'batch_id',
+  'model',
+  'target',
+  'user',
+  'created_after',
+  'created_before',
+  'q',
+  'include_deleted',
+  'limit',
+  'after',
+] as const;
 const MAX_LIMIT = 100;
 const MAX_TEXT = 200;
 
@@ -51,14 +79,16 @@ const encodeCursor = (t: { createdAt: Date; id: string }): string => Buffer.from
 function decodeCursor(raw: string): AdminTaskCursor {
   const [at, id, ...rest] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
   const createdAt = new Date(at ?? '');
-  if (rest.length || !id || !isIssuedId('vid', id) || Number.isNaN(createdAt.getTime())) throw invalidParameter('after', 'must be a next_cursor from a previous page');
+  if (rest.length || !id || !isIssuedId('vid', id) || Number.isNaN(createdAt.getTime()))
+    throw invalidParameter('after', 'must be a next_cursor from a previous page');
   return { createdAt, id };
 }
 
 /** The query of GET /admin/v1/tasks as a filter; an unknown or malformed parameter is a 400 naming it. */
 function parseTaskSearch(req: Request): { filter: AdminTaskFilter; limit: number; after: AdminTaskCursor | null } {
   for (const name of Object.keys(req.query)) {
-    if (!(LIST_PARAMS as readonly string[]).includes(name)) throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${name}; known: ${LIST_PARAMS.join(', ')}`, name);
+    if (!(LIST_PARAMS as readonly string[]).includes(name))
+      throw new ApiError(400, 'invalid_parameter', `Unknown parameter: ${name}; known: ${LIST_PARAMS.join(', ')}`, name);
   }
   const apiKeyId = single(req, 'api_key_id');
   if (apiKeyId !== undefined && !isIssuedId('key', apiKeyId)) throw invalidParameter('api_key_id', 'must be an API key id (key_…)');

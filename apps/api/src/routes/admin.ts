@@ -41,7 +41,9 @@ export function adminRouter(deps: ApiDeps): Router {
   router.use(jsonBody('64kb'));
   router.use(adminTasksRouter(deps));
   // A key id of the wrong form names no key: 404 before any query.
-  router.param('id', (_req, _res, next, id: string) => next(isIssuedId('key', id) ? undefined : new ApiError(404, 'not_found', 'No API key found with that id')));
+  router.param('id', (_req, _res, next, id: string) =>
+    next(isIssuedId('key', id) ? undefined : new ApiError(404, 'not_found', 'No API key found with that id')),
+  );
 
   router.post('/keys', async (req, res) => {
     const settings = parseKeySettings(req.body, { requireName: true, knownModels: knownModels() });
@@ -85,7 +87,8 @@ export function adminRouter(deps: ApiDeps): Router {
   router.get('/usage', async (req, res) => {
     const range = parseUsageRange(req.query);
     const raw = req.query.api_key_id;
-    if (raw !== undefined && !isIssuedId('key', raw)) throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: api_key_id must be an API key id (key_…)', 'api_key_id');
+    if (raw !== undefined && !isIssuedId('key', raw))
+      throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: api_key_id must be an API key id (key_…)', 'api_key_id');
     const apiKeyId = raw;
     const rows = await usageByDay(deps.db, { ...range, apiKeyId, byKey: true });
     res.json(usageBody(range, rows, apiKeyId ? { api_key_id: apiKeyId } : {}));

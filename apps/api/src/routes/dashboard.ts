@@ -15,7 +15,10 @@ export const DASHBOARD_PATH = '/admin/queues';
 function dashboardError(status: number, body: unknown, redisDown = false): ApiError {
   const b = (body ?? {}) as { error?: { key?: unknown } | string; message?: unknown };
   const key = typeof b.error === 'object' && typeof b.error?.key === 'string' ? b.error.key : '';
-  const words = key.replace(/^ERRORS\./, '').toLowerCase().replace(/_/g, ' ');
+  const words = key
+    .replace(/^ERRORS\./, '')
+    .toLowerCase()
+    .replace(/_/g, ' ');
   const what = words ? `${words[0]!.toUpperCase()}${words.slice(1)}` : 'Request failed';
   if (status >= 500) {
     if (redisDown || /REDIS/.test(key)) return serviceUnavailable('Queue dashboard: Redis is unavailable; try again shortly');

@@ -21,7 +21,11 @@ export function opsRouter(deps: ApiDeps): Router {
     if (!report.ready) return void res.status(503).json({ status: 'unavailable', checks: report.checks });
     const prefix = deps.config.REELAY_QUEUE_PREFIX;
     try {
-      const recovering = await withTimeout(isRecovering(deps.redis, prefix, () => hasLiveTasksWithJobs(deps.db, prefix)), timeoutMs, 'recovery check');
+      const recovering = await withTimeout(
+        isRecovering(deps.redis, prefix, () => hasLiveTasksWithJobs(deps.db, prefix)),
+        timeoutMs,
+        'recovery check',
+      );
       if (recovering) return void res.status(503).json({ status: 'recovering', checks: report.checks, recovery: { reason: RECOVERING_REASON } });
     } catch (err) {
       return void res.status(503).json({ status: 'unavailable', checks: { ...report.checks, recovery: (err as Error).message } });

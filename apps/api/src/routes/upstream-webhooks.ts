@@ -25,7 +25,11 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
   const parse = express.raw({ type: () => true, limit });
   const raw = (req: Request, res: Response, next: NextFunction): void =>
     parse(req, res, (err?: unknown) =>
-      next((err as { type?: string } | undefined)?.type === 'entity.too.large' ? new ApiError(413, 'payload_too_large', `Webhook body exceeds the limit of ${limit} bytes`) : err),
+      next(
+        (err as { type?: string } | undefined)?.type === 'entity.too.large'
+          ? new ApiError(413, 'payload_too_large', `Webhook body exceeds the limit of ${limit} bytes`)
+          : err,
+      ),
     );
 
   // OpenAI-style: one URL per upstream account, the delivery names the upstream task.
@@ -39,7 +43,10 @@ export function upstreamWebhooksRouter(deps: ApiDeps): Router {
         console.error(`[${req.id}] upstream webhook: providers unavailable: ${(err as Error).message}`);
         throw new ApiError(503, 'service_unavailable', 'Upstream webhooks are not available right now', null, { 'retry-after': '30' });
       }
-      const candidates = registry.keys().map((key) => ({ key, provider: registry.get(key)! })).filter((c) => c.provider.name === providerName && c.provider.identifyWebhook);
+      const candidates = registry
+        .keys()
+        .map((key) => ({ key, provider: registry.get(key)! }))
+        .filter((c) => c.provider.name === providerName && c.provider.identifyWebhook);
       if (candidates.length === 0) throw new ApiError(404, 'not_found', `No webhook endpoint for provider ${providerName}`);
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       for (const { key, provider } of candidates) {

@@ -41,7 +41,11 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   router.param('id', (_req, _res, next, id: string) => next(isIssuedId('vid', id) ? undefined : notFound()));
   router.get('/:id/content', signedContent(deps));
   router.use(authenticate);
-  const limits = { maxPromptChars: config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES, maxImagePixels: config.REELAY_MAX_IMAGE_PIXELS };
+  const limits = {
+    maxPromptChars: config.REELAY_MAX_PROMPT_CHARS,
+    maxImageBytes: config.REELAY_MAX_IMAGE_BYTES,
+    maxImagePixels: config.REELAY_MAX_IMAGE_PIXELS,
+  };
 
   const bodyParser = createBodyParser({ maxBodyBytes: config.REELAY_MAX_BODY_BYTES, maxImageBytes: config.REELAY_MAX_IMAGE_BYTES });
   const videoBodyParser = createBodyParser({
@@ -195,15 +199,7 @@ function parseVariantAndIndex(req: Request, n: number): { variant: Variant; inde
  * Streams one stored output with ETag and byte-range support, so a <video> element can seek; or,
  * with REELAY_CONTENT_DELIVERY=redirect, answers 302 to a presigned URL of the object.
  */
-async function sendContent(
-  deps: ApiDeps,
-  req: Request,
-  res: Response,
-  taskId: string,
-  status: string,
-  expiresAt: Date,
-  n: number,
-): Promise<void> {
+async function sendContent(deps: ApiDeps, req: Request, res: Response, taskId: string, status: string, expiresAt: Date, n: number): Promise<void> {
   const { variant, index } = parseVariantAndIndex(req, n);
   if (status !== 'completed') {
     throw new ApiError(409, 'video_not_ready', `Video ${taskId} is ${status}; content is available once it is completed`);
@@ -218,7 +214,11 @@ async function sendContent(
   if (deps.config.REELAY_CONTENT_DELIVERY === 'redirect') {
     // The bucket serves the bytes (Range included); the link lives no longer than the content.
     const expiresInSeconds = Math.min(PRESIGNED_URL_SECONDS, (expiresAt.getTime() - Date.now()) / 1000);
-    const url = await deps.storage.presignedUrl(output.storageKey, { expiresInSeconds, contentType: output.contentType, cacheControl: 'private, max-age=3600' });
+    const url = await deps.storage.presignedUrl(output.storageKey, {
+      expiresInSeconds,
+      contentType: output.contentType,
+      cacheControl: 'private, max-age=3600',
+    });
     if (url) {
       res.setHeader('cache-control', 'no-store');
       res.redirect(302, url);

@@ -14,7 +14,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -28,7 +31,8 @@ export async function createBatch(deps: ApiDeps, req: Request, body: unknown): P
   const input = parseBody(createBatchBodySchema, body);
   if (input.endpoint !== BATCH_ENDPOINT) throw invalidParameter('endpoint', `must be ${BATCH_ENDPOINT}, the only batch endpoint of this server`);
   if (input.completion_window !== '24h') throw invalidParameter('completion_window', 'must be 24h');
-  if (input.metadata && Object.keys(input.metadata).length > MAX_METADATA_PAIRS) throw invalidParameter('metadata', `must have at most ${MAX_METADATA_PAIRS} keys`);
+  if (input.metadata && Object.keys(input.metadata).length > MAX_METADATA_PAIRS)
+    throw invalidParameter('metadata', `must have at most ${MAX_METADATA_PAIRS} keys`);
   const idemKey = req.header('idempotency-key');
   if (idemKey !== undefined && !KEY_FORMAT.test(idemKey)) {
     throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
@@ -38,7 +42,12 @@ export async function createBatch(deps: ApiDeps, req: Request, body: unknown): P
     if (idemKey === undefined) return null;
     const batch = await findBatchByIdempotencyKey(deps.db, req.apiKey.id, idemKey);
     if (batch && batch.requestHash !== requestHash) {
-      throw new ApiError(409, 'idempotency_conflict', 'Idempotency-Key was already used with a different request body; use a new key for a different request', 'Idempotency-Key');
+      throw new ApiError(
+        409,
+        'idempotency_conflict',
+        'Idempotency-Key was already used with a different request body; use a new key for a different request',
+        'Idempotency-Key',
+      );
     }
     return batch;
   };

@@ -1,6 +1,26 @@
-import { ApiError, checkImageBytes, estimateCostMicros, invalidParameter, newId, newVideoId, pricePerSecondMicros, serviceUnavailable, type CreateVideoInput, type ImageBytes } from '@reelay/core';
+import {
+  ApiError,
+  checkImageBytes,
+  estimateCostMicros,
+  invalidParameter,
+  newId,
+  newVideoId,
+  pricePerSecondMicros,
+  serviceUnavailable,
+  type CreateVideoInput,
+  type ImageBytes,
+} from '@reelay/core';
 import { decodeImage, modelSupports } from '@reelay/providers';
-import { createTask, discardUnstartedTask, findCharactersForOwner, findFileForOwner, type ApiKey, type CreateRefusal, type NewTask, type VideoRow } from '@reelay/db';
+import {
+  createTask,
+  discardUnstartedTask,
+  findCharactersForOwner,
+  findFileForOwner,
+  type ApiKey,
+  type CreateRefusal,
+  type NewTask,
+  type VideoRow,
+} from '@reelay/db';
 import { taskKeys } from '@reelay/storage';
 import { tasksCreated } from '@reelay/observability';
 import { Readable } from 'node:stream';
@@ -37,7 +57,12 @@ function refusalError(refused: CreateRefusal): ApiError {
 /** A key limited to some models gets a 400 on `model` for any other. */
 function assertModelAllowed(key: ApiKey, model: string): void {
   if (key.allowedModels.length > 0 && !key.allowedModels.includes(model)) {
-    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`, 'model');
+    throw new ApiError(
+      400,
+      'invalid_parameter',
+      `Invalid parameter: model ${model} is not allowed for this API key (allowed: ${key.allowedModels.join(', ')})`,
+      'model',
+    );
   }
 }
 
@@ -45,7 +70,8 @@ function assertModelAllowed(key: ApiKey, model: string): void {
 async function storedImageFile(deps: ApiDeps, key: ApiKey, fileId: string, param: string): Promise<ImageBytes> {
   const file = await findFileForOwner(deps.db, fileId, key.id);
   if (!file || !IMAGE_FILE_PURPOSES.has(file.purpose)) throw invalidParameter(param, 'names no image file of this API key (purpose vision or user_data)');
-  if (Number(file.bytes) > deps.config.REELAY_MAX_IMAGE_BYTES) throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
+  if (Number(file.bytes) > deps.config.REELAY_MAX_IMAGE_BYTES)
+    throw invalidParameter(param, `must name a file of at most ${deps.config.REELAY_MAX_IMAGE_BYTES} bytes`);
   const chunks: Buffer[] = [];
   for await (const chunk of deps.storage.read(file.storageKey)) chunks.push(chunk as Buffer);
   return checkImageBytes(Buffer.concat(chunks), param, deps.config.REELAY_MAX_IMAGE_PIXELS);
@@ -61,7 +87,8 @@ async function assertCharactersUsable(deps: ApiDeps, key: ApiKey, input: CreateV
   if (input.characterIds.length === 0) return;
   const found = new Set((await findCharactersForOwner(deps.db, input.characterIds, key.id)).map((c) => c.id));
   const missing = input.characterIds.filter((id) => !found.has(id));
-  if (missing.length) throw new ApiError(400, 'invalid_parameter', `Invalid parameter: characters names no character of this API key: ${missing.join(', ')}`, 'characters');
+  if (missing.length)
+    throw new ApiError(400, 'invalid_parameter', `Invalid parameter: characters names no character of this API key: ${missing.join(', ')}`, 'characters');
   if (!modelSupports(input.model, 'characters')) {
     throw new ApiError(400, 'unsupported_operation', `Model ${input.model.id} does not support characters`, 'characters');
   }
@@ -73,7 +100,12 @@ async function assertCharactersUsable(deps: ApiDeps, key: ApiKey, input: CreateV
  * later in a renderer or upstream. ffmpeg's own words go to the log only.
  */
 async function assertImageDecodes(deps: ApiDeps, image: ImageBytes, param: string): Promise<void> {
-  const result = await decodeImage({ ffmpegPath: deps.config.FFMPEG_PATH, ffprobePath: deps.config.FFPROBE_PATH }, image.data, image.mime, deps.config.REELAY_IMAGE_CHECK_TIMEOUT_MS);
+  const result = await decodeImage(
+    { ffmpegPath: deps.config.FFMPEG_PATH, ffprobePath: deps.config.FFPROBE_PATH },
+    image.data,
+    image.mime,
+    deps.config.REELAY_IMAGE_CHECK_TIMEOUT_MS,
+  );
   if (result.ok) return;
   if (result.reason === 'unavailable') {
     deps.logger.error({ detail: result.detail }, 'input image check: ffmpeg could not be run');

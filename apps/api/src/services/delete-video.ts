@@ -27,6 +27,6 @@ export async function deleteVideo(deps: ApiDeps, key: ApiKey, id: string): Promi
   // The video is deleted once the row says so; files a racing finalize is still writing are its to
   // remove (it lost the completion), so a failed removal here is logged, not the client's error.
   await removeTaskFiles(deps.storage, task.id).catch((err: Error) => {
-    deps.logger.warn({ taskId: task.id, err: err.message }, 'removing a deleted video\'s files failed');
+    deps.logger.warn({ taskId: task.id, err: err.message }, "removing a deleted video's files failed");
   });
 }

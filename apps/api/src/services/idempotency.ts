@@ -17,7 +17,10 @@ function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj).sort().map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`).join(',')}}`;
+    return `{${Object.keys(obj)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
@@ -86,7 +89,7 @@ export async function createOnce<T extends Task | VideoRow>(
   create: () => Promise<T>,
 ): Promise<{ task: T | Task; replayed: boolean }> {
   const slot = `${apiKeyId}\u0000${claim.key}`;
-  for (let races = 0; ; ) {
+  for (let races = 0; ;) {
     const running = inFlight.get(slot);
     if (running) {
       await running.catch(() => undefined);
@@ -103,7 +106,9 @@ export async function createOnce<T extends Task | VideoRow>(
       if (winner) return { task: winner, replayed: true };
       // The winner has not committed yet, or was itself rolled back: try again, a few times.
       if (++races >= RACE_ATTEMPTS) {
-        throw new ApiError(503, 'service_unavailable', 'A concurrent request with this Idempotency-Key is still being decided; retry', 'Idempotency-Key', { 'retry-after': '1' });
+        throw new ApiError(503, 'service_unavailable', 'A concurrent request with this Idempotency-Key is still being decided; retry', 'Idempotency-Key', {
+          'retry-after': '1',
+        });
       }
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
     } finally {
@@ -112,7 +117,12 @@ export async function createOnce<T extends Task | VideoRow>(
   }
 }
 
-async function lookupOrCreate<T extends Task | VideoRow>(deps: ApiDeps, apiKeyId: string, claim: IdempotencyClaim, create: () => Promise<T>): Promise<{ task: T | Task; replayed: boolean }> {
+async function lookupOrCreate<T extends Task | VideoRow>(
+  deps: ApiDeps,
+  apiKeyId: string,
+  claim: IdempotencyClaim,
+  create: () => Promise<T>,
+): Promise<{ task: T | Task; replayed: boolean }> {
   const earlier = await findIdempotentTask(deps, apiKeyId, claim);
   if (earlier) return { task: earlier, replayed: true };
   return { task: await create(), replayed: false };

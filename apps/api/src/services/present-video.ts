@@ -13,8 +13,7 @@ export function publicBaseUrl(deps: ApiDeps, req: Request): string {
   return deps.config.REELAY_PUBLIC_URL ?? `${req.protocol}://${req.host}`;
 }
 
-const resultAvailable = (task: VideoRow): boolean =>
-  task.status === 'completed' && task.filesDeletedAt === null && task.expiresAt.getTime() > Date.now();
+const resultAvailable = (task: VideoRow): boolean => task.status === 'completed' && task.filesDeletedAt === null && task.expiresAt.getTime() > Date.now();
 
 /** A link to one output that works without the bearer header until the task's expires_at. */
 function contentLink(deps: ApiDeps, baseUrl: string, task: VideoRow, variant: ContentVariant = 'video', index = 0): string {

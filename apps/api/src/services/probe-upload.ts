@@ -41,7 +41,12 @@ export async function probeUploadedVideo(deps: ApiDeps, data: Buffer, param: str
     }
     const max = deps.config.REELAY_MAX_VIDEO_UPLOAD_SECONDS;
     if (probed.durationSeconds > max) {
-      throw new ApiError(400, 'invalid_parameter', `Invalid parameter: ${param} is ${probed.durationSeconds.toFixed(2)} s long; at most ${max} s is accepted`, param);
+      throw new ApiError(
+        400,
+        'invalid_parameter',
+        `Invalid parameter: ${param} is ${probed.durationSeconds.toFixed(2)} s long; at most ${max} s is accepted`,
+        param,
+      );
     }
     return probed;
   } finally {

@@ -56,7 +56,16 @@ export async function resolveSource(deps: ApiDeps, key: ApiKey, video: { id: str
   }
   const output = source.expiresAt.getTime() > Date.now() && !source.filesDeletedAt ? await findTaskOutput(deps.db, source.id, 0, 'video') : null;
   if (!output) throw new ApiError(410, 'video_expired', `Video ${source.id} has expired; its content is no longer stored`, 'video.id');
-  return { kind: 'video', id: source.id, model: source.model, storageKey: output.storageKey, width: source.width, height: source.height, fps: source.fps, durationSeconds: source.durationSeconds };
+  return {
+    kind: 'video',
+    id: source.id,
+    model: source.model,
+    storageKey: output.storageKey,
+    width: source.width,
+    height: source.height,
+    fps: source.fps,
+    durationSeconds: source.durationSeconds,
+  };
 }
 
 const rangeOf = (r: ModelSpec['duration']): { min: number; max: number } => ('values' in r ? { min: Math.min(...r.values), max: Math.max(...r.values) } : r);
@@ -93,7 +102,8 @@ export async function createFromSource(
   }
   const param = source.kind === 'video' ? 'video.id' : 'video';
   const sizeIssue = sizeProblem(model, source.width, source.height);
-  if (sizeIssue) throw invalidParameter(param, `is ${source.width}x${source.height}; model ${model.id} ${sizeIssue.replace(/^must/, 'needs a video that must')}`);
+  if (sizeIssue)
+    throw invalidParameter(param, `is ${source.width}x${source.height}; model ${model.id} ${sizeIssue.replace(/^must/, 'needs a video that must')}`);
   const fps = outputFps(model, source.fps);
   // Whole frames at the output rate, so the stored length is what the render produces.
   const sourceSeconds = Math.max(1, Math.round(source.durationSeconds * fps)) / fps;

@@ -7,7 +7,8 @@ import { fileKeys, ObjectTooLargeError } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
 
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
-const multipartError = (message: string, param: string | null = null): ApiError => new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${message}`, param);
+const multipartError = (message: string, param: string | null = null): ApiError =>
+  new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${message}`, param);
 const tooLarge = (max: number): ApiError => new ApiError(413, 'payload_too_large', `Uploaded file exceeds the limit of ${max} bytes`, 'file');
 
 interface Received {
@@ -49,7 +50,8 @@ async function receive(deps: ApiDeps, req: Request, id: string): Promise<Receive
     };
     bb.on('field', (name, value) => {
       if (name === 'purpose') got.purpose = value;
-      else if (name !== 'expires_after[anchor]' && name !== 'expires_after[seconds]') fail(invalidParameter(name || '(unnamed)', 'is not a parameter of this endpoint'));
+      else if (name !== 'expires_after[anchor]' && name !== 'expires_after[seconds]')
+        fail(invalidParameter(name || '(unnamed)', 'is not a parameter of this endpoint'));
     });
     bb.on('file', (name, stream, info) => {
       if (name !== 'file' || failed) {
@@ -110,7 +112,12 @@ export async function uploadFile(deps: ApiDeps, req: Request): Promise<{ file: S
     if (idemKey === undefined) return null;
     const file = await findFileByIdempotencyKey(deps.db, req.apiKey.id, idemKey);
     if (file && (file.requestHash !== requestHash || file.deletedAt)) {
-      throw new ApiError(409, 'idempotency_conflict', 'Idempotency-Key was already used with a different upload (or for a file since deleted); use a new key', 'Idempotency-Key');
+      throw new ApiError(
+        409,
+        'idempotency_conflict',
+        'Idempotency-Key was already used with a different upload (or for a file since deleted); use a new key',
+        'Idempotency-Key',
+      );
     }
     return file;
   };

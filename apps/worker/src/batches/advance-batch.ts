@@ -66,18 +66,27 @@ async function validate(ctx: WorkerContext, batch: Batch): Promise<void> {
   const result = await validateBatchFile(ctx, batch);
   const validateMs = Date.now() - started;
   if (!result.ok) {
-    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', { failedAt: new Date(), errors: { object: 'list', data: result.errors as unknown as object[] } });
+    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', {
+      failedAt: new Date(),
+      errors: { object: 'list', data: result.errors as unknown as object[] },
+    });
     return;
   }
   const outcome = await insertBatchTasks(ctx.db, batch.apiKeyId, batch.id, result.tasks);
   if (outcome.refused?.reason === 'over_budget') {
     const { reservedMicros, leftMicros } = outcome.refused;
     const message = `This batch is estimated at ${reservedMicros} micro-units but the API key has ${leftMicros} of its budget left; nothing was created`;
-    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', { failedAt: new Date(), errors: { object: 'list', data: [{ code: 'insufficient_quota', message, param: null, line: null }] } });
+    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', {
+      failedAt: new Date(),
+      errors: { object: 'list', data: [{ code: 'insufficient_quota', message, param: null, line: null }] },
+    });
     return;
   }
   if (outcome.refused?.reason === 'inactive_key') {
-    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', { failedAt: new Date(), errors: { object: 'list', data: [{ code: 'invalid_api_key', message: 'The API key of this batch was revoked', param: null, line: null }] } });
+    await moveBatch(ctx.db, batch.id, ['validating'], 'failed', {
+      failedAt: new Date(),
+      errors: { object: 'list', data: [{ code: 'invalid_api_key', message: 'The API key of this batch was revoked', param: null, line: null }] },
+    });
     return;
   }
   if (outcome.created !== undefined) {
@@ -114,12 +123,24 @@ async function finish(ctx: WorkerContext, batch: Batch, from: BatchStatus[], to:
   });
 }
 
-const EVENT_OF: Record<string, WebhookEventType> = { completed: 'batch.completed', failed: 'batch.failed', cancelled: 'batch.cancelled', expired: 'batch.expired' };
+const EVENT_OF: Record<string, WebhookEventType> = {
+  completed: 'batch.completed',
+  failed: 'batch.failed',
+  cancelled: 'batch.cancelled',
+  expired: 'batch.expired',
+};
 
 async function queueBatchEvent(ctx: WorkerContext, batch: Batch): Promise<void> {
   const type = EVENT_OF[batch.status];
   if (!type) return;
   const dest = await findBatchWebhookDestination(ctx.db, batch.id);
   if (!dest?.keyWebhookUrl) return;
-  await enqueueWebhook(ctx.webhooksQueue, { eventId: webhookEventId(batch.id, type), type, batchId: batch.id, target: 'key', createdAt: Math.floor(Date.now() / 1000), requestId: batch.requestId ?? undefined });
+  await enqueueWebhook(ctx.webhooksQueue, {
+    eventId: webhookEventId(batch.id, type),
+    type,
+    batchId: batch.id,
+    target: 'key',
+    createdAt: Math.floor(Date.now() / 1000),
+    requestId: batch.requestId ?? undefined,
+  });
 }

@@ -15,12 +15,19 @@ export type ValidationResult = { ok: true; tasks: NewReservedTask[] } | { ok: fa
  * line is good. The tasks are built here, ready for one bulk insert.
  */
 export async function validateBatchFile(ctx: WorkerContext, batch: Batch): Promise<ValidationResult> {
-  const fail = (code: string, message: string, param: string | null = null): ValidationResult => ({ ok: false, errors: [{ code, message, param, line: null }] });
+  const fail = (code: string, message: string, param: string | null = null): ValidationResult => ({
+    ok: false,
+    errors: [{ code, message, param, line: null }],
+  });
   const file = await findFileForOwner(ctx.db, batch.inputFileId, batch.apiKeyId);
   if (!file) return fail('invalid_file', `Input file ${batch.inputFileId} no longer exists`, 'input_file_id');
   const key = await findApiKeyById(ctx.db, batch.apiKeyId);
   if (!key) return fail('invalid_api_key', 'The API key of this batch no longer exists');
-  const limits = { maxPromptChars: ctx.config.REELAY_MAX_PROMPT_CHARS, maxImageBytes: ctx.config.REELAY_MAX_IMAGE_BYTES, maxImagePixels: ctx.config.REELAY_MAX_IMAGE_PIXELS };
+  const limits = {
+    maxPromptChars: ctx.config.REELAY_MAX_PROMPT_CHARS,
+    maxImageBytes: ctx.config.REELAY_MAX_IMAGE_BYTES,
+    maxImagePixels: ctx.config.REELAY_MAX_IMAGE_PIXELS,
+  };
   const maxLines = ctx.config.REELAY_BATCH_MAX_LINES;
   const errors: BatchLineError[] = [];
   const tasks: NewReservedTask[] = [];
@@ -44,7 +51,12 @@ export async function validateBatchFile(ctx: WorkerContext, batch: Batch): Promi
     }
     if (seen.has(parsed.customId)) {
       if (errors.length < MAX_REPORTED_ERRORS) {
-        errors.push({ code: 'duplicate_custom_id', message: `Line ${lineNo}: custom_id ${JSON.stringify(parsed.customId)} is used by an earlier line`, param: 'custom_id', line: lineNo });
+        errors.push({
+          code: 'duplicate_custom_id',
+          message: `Line ${lineNo}: custom_id ${JSON.stringify(parsed.customId)} is used by an earlier line`,
+          param: 'custom_id',
+          line: lineNo,
+        });
       }
       continue;
     }

@@ -35,16 +35,23 @@ async function* linesOf(ctx: WorkerContext, batch: Batch, want: 'completed' | 'f
  * and the error file (one line per request that did not complete), streamed into storage page
  * by page, and records both as files of purpose batch_output. Returns their ids (null when empty).
  */
-export async function writeBatchResults(ctx: WorkerContext, batch: Batch, counts: { completed: number; failed: number }): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
+export async function writeBatchResults(
+  ctx: WorkerContext,
+  batch: Batch,
+  counts: { completed: number; failed: number },
+): Promise<{ outputFileId: string | null; errorFileId: string | null }> {
   const key = await findApiKeyById(ctx.db, batch.apiKeyId);
   const dialect = ((key?.statusDialect as StatusDialect | null) ?? ctx.config.REELAY_STATUS_DIALECT) as StatusDialect;
   const secret = await signingSecret(ctx);
   const requestLineId = (t: BatchTaskRow): string => `batch_req_${t.id.slice('vid_'.length)}`;
   const requestId = (t: BatchTaskRow): string => t.requestId ?? batch.requestId ?? batch.id;
   const videoOf = (t: BatchTaskRow): Record<string, unknown> => {
-    const links = t.status === 'completed' && t.responseFormat !== 'b64_json'
-      ? Array.from({ length: t.n }, (_, i) => signedContentUrl(batch.baseUrl, secret, { videoId: t.id, variant: 'video', index: i, expires: Math.floor(t.expiresAt.getTime() / 1000) }))
-      : [];
+    const links =
+      t.status === 'completed' && t.responseFormat !== 'b64_json'
+        ? Array.from({ length: t.n }, (_, i) =>
+            signedContentUrl(batch.baseUrl, secret, { videoId: t.id, variant: 'video', index: i, expires: Math.floor(t.expiresAt.getTime() / 1000) }),
+          )
+        : [];
     const result = links.length === 0 ? {} : t.n > 1 ? { url: links[0]!, urls: links } : { url: links[0]! };
     return toVideoObject(t, dialect, result);
   };
@@ -60,7 +67,15 @@ export async function writeBatchResults(ctx: WorkerContext, batch: Batch, counts
 
   const write = async (id: string, want: 'completed' | 'failed', render: (t: BatchTaskRow) => string, suffix: string): Promise<string> => {
     const stored = await ctx.storage.put(fileKeys.content(id), Readable.from(linesOf(ctx, batch, want, render)));
-    await upsertFile(ctx.db, { id, apiKeyId: batch.apiKeyId, filename: `${batch.id}_${suffix}.jsonl`, purpose: 'batch_output', bytes: stored.bytes, checksum: stored.checksum, storageKey: stored.key });
+    await upsertFile(ctx.db, {
+      id,
+      apiKeyId: batch.apiKeyId,
+      filename: `${batch.id}_${suffix}.jsonl`,
+      purpose: 'batch_output',
+      bytes: stored.bytes,
+      checksum: stored.checksum,
+      storageKey: stored.key,
+    });
     return id;
   };
   return {

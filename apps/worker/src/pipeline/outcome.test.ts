@@ -5,7 +5,10 @@ function pollsFor(runMs: number, minMs: number, maxMs: number, withProgress: boo
   let t = 0;
   let polls = 0;
   for (;;) {
-    t += polls === 0 ? minMs : nextPollDelay(polls - 1, minMs, maxMs, undefined, withProgress ? { percent: Math.floor((t / runMs) * 100), elapsedMs: t } : undefined);
+    t +=
+      polls === 0
+        ? minMs
+        : nextPollDelay(polls - 1, minMs, maxMs, undefined, withProgress ? { percent: Math.floor((t / runMs) * 100), elapsedMs: t } : undefined);
     polls++;
     if (t >= runMs) return polls;
   }

@@ -13,13 +13,7 @@ const POLL_GROWTH = 1.6;
  * remaining / done), the next poll aims at that moment instead, within [minMs, maxMs] and never
  * later than twice the plain backoff. With 1 s / 20 s bounds a 120 s task is polled about 11 times.
  */
-export function nextPollDelay(
-  pollCount: number,
-  minMs: number,
-  maxMs: number,
-  etaSeconds?: number,
-  progress?: { percent: number; elapsedMs: number },
-): number {
+export function nextPollDelay(pollCount: number, minMs: number, maxMs: number, etaSeconds?: number, progress?: { percent: number; elapsedMs: number }): number {
   const backoff = Math.min(maxMs, minMs * Math.pow(POLL_GROWTH, pollCount));
   let etaMs = etaSeconds !== undefined && etaSeconds > 0 ? etaSeconds * 1000 : undefined;
   if (etaMs === undefined && progress && progress.percent >= 5 && progress.percent < 100) {

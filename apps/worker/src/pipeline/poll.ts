@@ -8,8 +8,7 @@ import { finalizeTask } from './finalize';
 import { done, jitteredBackoff, nextPollDelay, waitFor, type StepOutcome } from './outcome';
 
 /** The target that accepted the task; tasks from before targets were recorded used the bare provider. */
-export const taskTargetKey = (task: Pick<Task, 'providerTarget' | 'provider'>): string =>
-  task.providerTarget ?? targetKey({ provider: task.provider });
+export const taskTargetKey = (task: Pick<Task, 'providerTarget' | 'provider'>): string => task.providerTarget ?? targetKey({ provider: task.provider });
 
 /**
  * Asks the target that accepted a processing task how it is doing, and schedules the next poll.
@@ -50,7 +49,10 @@ export async function pollTask(ctx: WorkerContext, task: Task): Promise<StepOutc
       return schedule(ctx, task, ms, false);
     }
     const errors = task.pollErrors + 1;
-    ctx.logger.warn({ taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: errors, errorCode: 'poll_failed', err: (err as Error).message }, 'poll failed');
+    ctx.logger.warn(
+      { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: errors, errorCode: 'poll_failed', err: (err as Error).message },
+      'poll failed',
+    );
     ctx.job?.log(`poll ${errors} in a row failed: ${(err as Error).message}`);
     if (errors >= ctx.config.PROVIDER_POLL_ERROR_LIMIT) {
       await endFailed(ctx, task, provider, key, 'upstream_error', `Gave up polling the upstream after ${errors} failed polls`, (err as Error).message);
@@ -104,7 +106,15 @@ async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedP
   return outcome;
 }
 
-async function endFailed(ctx: WorkerContext, task: Task, provider: Provider, key: string, code: TaskErrorCode, message: string, detail?: string): Promise<void> {
+async function endFailed(
+  ctx: WorkerContext,
+  task: Task,
+  provider: Provider,
+  key: string,
+  code: TaskErrorCode,
+  message: string,
+  detail?: string,
+): Promise<void> {
   await failTask(ctx, task.id, code, message, detail);
   await provider.release?.(task.upstreamId!).catch(() => undefined);
   await gateOf(ctx).releaseSlot(key, task.id);

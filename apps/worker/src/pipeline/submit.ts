@@ -42,7 +42,12 @@ interface LocalInputs {
 }
 
 /** Runs `use` with a local path for each key (null for a null key), each file kept until it returns. */
-function withLocalFiles<T>(storage: ObjectStorage, keys: (string | null)[], use: (paths: (string | null)[]) => Promise<T>, found: (string | null)[] = []): Promise<T> {
+function withLocalFiles<T>(
+  storage: ObjectStorage,
+  keys: (string | null)[],
+  use: (paths: (string | null)[]) => Promise<T>,
+  found: (string | null)[] = [],
+): Promise<T> {
   if (found.length === keys.length) return use(found);
   const key = keys[found.length];
   if (!key) return withLocalFiles(storage, keys, use, [...found, null]);
@@ -101,14 +106,37 @@ async function submitRound(ctx: WorkerContext, task: Task, inputs: LocalInputs):
       }
       lastError = `${provider.name}: ${(err as Error).message}${(err as { detail?: string }).detail ? ` (${(err as { detail?: string }).detail})` : ''}`;
       const code = err instanceof PermanentProviderError ? err.code : err instanceof RateLimitedError ? 'rate_limited' : 'upstream_error';
-      await recordTaskEvent(ctx.db, { taskId: task.id, kind: 'submit_failed', target: key, attempt: task.submitAttempts + 1, code, message: (err as Error).message });
-      const step = { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, durationMs: Date.now() - submitStarted, errorCode: code };
+      await recordTaskEvent(ctx.db, {
+        taskId: task.id,
+        kind: 'submit_failed',
+        target: key,
+        attempt: task.submitAttempts + 1,
+        code,
+        message: (err as Error).message,
+      });
+      const step = {
+        taskId: task.id,
+        keyId: task.apiKeyId,
+        model: task.model,
+        target: key,
+        attempt: task.submitAttempts + 1,
+        durationMs: Date.now() - submitStarted,
+        errorCode: code,
+      };
       ctx.logger.warn(step, 'submit refused; trying the next target');
       ctx.job?.log(`submit to ${key} (attempt ${step.attempt}) refused: ${code}: ${(err as Error).message}`);
       continue;
     }
     ctx.logger.info(
-      { taskId: task.id, keyId: task.apiKeyId, model: task.model, target: key, attempt: task.submitAttempts + 1, upstreamId: answer.upstreamId, durationMs: Date.now() - submitStarted },
+      {
+        taskId: task.id,
+        keyId: task.apiKeyId,
+        model: task.model,
+        target: key,
+        attempt: task.submitAttempts + 1,
+        upstreamId: answer.upstreamId,
+        durationMs: Date.now() - submitStarted,
+      },
       'task submitted',
     );
     ctx.job?.log(`submitted to ${key} (attempt ${task.submitAttempts + 1}), upstream id ${answer.upstreamId}`);

@@ -117,16 +117,17 @@ export class TargetGate implements UpstreamGate {
     if (!known) this.cooldowns.set(targetKey, (known = { clearUntil: 0, coolingUntil: 0 }));
     // Concurrent polls of one target share one lookup.
     const entry = known;
-    entry.lookup ??= this.redis.pttl(this.key('cooldown', targetKey)).then(
-      (left) => {
+    entry.lookup ??= this.redis
+      .pttl(this.key('cooldown', targetKey))
+      .then((left) => {
         const at = Date.now();
         if (left > 0) entry.coolingUntil = at + left;
         else entry.clearUntil = at + COOLDOWN_CHECK_MS;
         return Math.max(0, left);
-      },
-    ).finally(() => {
-      entry.lookup = undefined;
-    });
+      })
+      .finally(() => {
+        entry.lookup = undefined;
+      });
     return entry.lookup;
   }
 

@@ -5,10 +5,7 @@ import { webhookDeliveries, webhookDeliveryDuration } from '@reelay/observabilit
 import type { WebhookJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 
-export type DeliveryResult =
-  | { kind: 'delivered'; responseCode: number }
-  | { kind: 'retry'; reason: string }
-  | { kind: 'skip'; reason: string };
+export type DeliveryResult = { kind: 'delivered'; responseCode: number } | { kind: 'retry'; reason: string } | { kind: 'skip'; reason: string };
 
 const MAX_RESPONSE_BYTES = 256 * 1024;
 
@@ -27,7 +24,19 @@ export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attemp
   if (!url) return { kind: 'skip', reason: `no ${job.target === 'key' ? 'webhook_url on the key' : 'callback_url on the task'}` };
 
   const record = (status: 'delivered' | 'failed', latencyMs: number, responseCode: number | null, error: string | null) =>
-    recordWebhookAttempt(ctx.db, { eventId: job.eventId, eventType: job.type, taskId: job.taskId ?? null, batchId: job.batchId ?? null, target: job.target, url, attempt, status, responseCode, latencyMs, error });
+    recordWebhookAttempt(ctx.db, {
+      eventId: job.eventId,
+      eventType: job.type,
+      taskId: job.taskId ?? null,
+      batchId: job.batchId ?? null,
+      target: job.target,
+      url,
+      attempt,
+      status,
+      responseCode,
+      latencyMs,
+      error,
+    });
 
   const secret = task.keyWebhookSecret ?? ctx.config.REELAY_WEBHOOK_SECRET;
   if (!secret) {
@@ -68,6 +77,9 @@ export async function deliverWebhook(ctx: WorkerContext, job: WebhookJob, attemp
   webhookDeliveryDuration.observe({ target: job.target }, latencyMs / 1000);
   await record(error ? 'failed' : 'delivered', latencyMs, responseCode, error);
   webhookDeliveries.inc({ target: job.target, outcome: error ? 'failed' : 'delivered' });
-  ctx.logger.info({ eventId: job.eventId, taskId: job.taskId, batchId: job.batchId, target: job.target, attempt, responseCode, latencyMs, error: error ?? undefined }, 'webhook attempt');
+  ctx.logger.info(
+    { eventId: job.eventId, taskId: job.taskId, batchId: job.batchId, target: job.target, attempt, responseCode, latencyMs, error: error ?? undefined },
+    'webhook attempt',
+  );
   return error ? { kind: 'retry', reason: error } : { kind: 'delivered', responseCode: responseCode! };
 }

@@ -13,7 +13,10 @@ const INSERT_CHUNK = 1000;
 
 export type BatchCreateOutcome =
   | { created: number; refused?: undefined }
-  | { created?: undefined; refused: { reason: 'inactive_key' } | { reason: 'over_budget'; reservedMicros: bigint; leftMicros: bigint } | { reason: 'batch_moved' } };
+  | {
+      created?: undefined;
+      refused: { reason: 'inactive_key' } | { reason: 'over_budget'; reservedMicros: bigint; leftMicros: bigint } | { reason: 'batch_moved' };
+    };
 
 /**
  * Creates every task of a batch, or none: in one transaction the key row is locked, the whole
@@ -104,7 +107,10 @@ export async function failWaitingBatchTasks(db: Db, batchId: string, code: TaskE
         [rows.map(() => newId('led')), rows.map((r) => r.api_key_id), rows.map((r) => r.id), rows.map((r) => r.reserved_micros.toString())],
       );
       const sum = rows.reduce((s, r) => s + r.reserved_micros, 0n);
-      await client.query('UPDATE api_keys SET committed_micros = committed_micros - $2, updated_at = now() WHERE id = $1', [rows[0]!.api_key_id, sum.toString()]);
+      await client.query('UPDATE api_keys SET committed_micros = committed_micros - $2, updated_at = now() WHERE id = $1', [
+        rows[0]!.api_key_id,
+        sum.toString(),
+      ]);
     }
     await client.query('COMMIT');
     return rows.length;
@@ -124,9 +130,34 @@ export async function findRunningBatchTaskIds(db: Db, batchId: string): Promise<
 
 export type BatchTaskRow = Pick<
   Task,
-  | 'id' | 'apiKeyId' | 'model' | 'provider' | 'status' | 'progress' | 'prompt' | 'durationSeconds' | 'width' | 'height' | 'fps' | 'seed' | 'n'
-  | 'responseFormat' | 'user' | 'metadata' | 'errorCode' | 'errorMessage' | 'createdAt' | 'completedAt' | 'expiresAt' | 'deletedAt'
-  | 'filesDeletedAt' | 'remixedFromId' | 'costMicros' | 'customId' | 'batchLine' | 'requestId'
+  | 'id'
+  | 'apiKeyId'
+  | 'model'
+  | 'provider'
+  | 'status'
+  | 'progress'
+  | 'prompt'
+  | 'durationSeconds'
+  | 'width'
+  | 'height'
+  | 'fps'
+  | 'seed'
+  | 'n'
+  | 'responseFormat'
+  | 'user'
+  | 'metadata'
+  | 'errorCode'
+  | 'errorMessage'
+  | 'createdAt'
+  | 'completedAt'
+  | 'expiresAt'
+  | 'deletedAt'
+  | 'filesDeletedAt'
+  | 'remixedFromId'
+  | 'costMicros'
+  | 'customId'
+  | 'batchLine'
+  | 'requestId'
 >;
 
 /** One page of a batch's tasks in line order (the output file is written from these). */
@@ -136,10 +167,34 @@ export function batchTasksPage(db: Db, batchId: string, afterLine: number, limit
     orderBy: { batchLine: 'asc' },
     take: limit,
     select: {
-      id: true, apiKeyId: true, model: true, provider: true, status: true, progress: true, prompt: true, durationSeconds: true, width: true,
-      height: true, fps: true, seed: true, n: true, responseFormat: true, user: true, metadata: true, errorCode: true, errorMessage: true,
-      createdAt: true, completedAt: true, expiresAt: true, deletedAt: true, filesDeletedAt: true, remixedFromId: true, costMicros: true,
-      customId: true, batchLine: true, requestId: true,
+      id: true,
+      apiKeyId: true,
+      model: true,
+      provider: true,
+      status: true,
+      progress: true,
+      prompt: true,
+      durationSeconds: true,
+      width: true,
+      height: true,
+      fps: true,
+      seed: true,
+      n: true,
+      responseFormat: true,
+      user: true,
+      metadata: true,
+      errorCode: true,
+      errorMessage: true,
+      createdAt: true,
+      completedAt: true,
+      expiresAt: true,
+      deletedAt: true,
+      filesDeletedAt: true,
+      remixedFromId: true,
+      costMicros: true,
+      customId: true,
+      batchLine: true,
+      requestId: true,
     },
   });
 }

@@ -7,13 +7,37 @@ import { snake } from '../pg';
  * again to send and parse.
  */
 export const VIDEO_COLUMNS = [
-  'id', 'apiKeyId', 'model', 'provider', 'status', 'progress', 'prompt', 'durationSeconds', 'width', 'height', 'fps', 'seed', 'n',
-  'responseFormat', 'user', 'metadata', 'errorCode', 'errorMessage', 'createdAt', 'completedAt', 'expiresAt', 'deletedAt',
-  'filesDeletedAt', 'remixedFromId', 'costMicros', 'nextPollAt',
+  'id',
+  'apiKeyId',
+  'model',
+  'provider',
+  'status',
+  'progress',
+  'prompt',
+  'durationSeconds',
+  'width',
+  'height',
+  'fps',
+  'seed',
+  'n',
+  'responseFormat',
+  'user',
+  'metadata',
+  'errorCode',
+  'errorMessage',
+  'createdAt',
+  'completedAt',
+  'expiresAt',
+  'deletedAt',
+  'filesDeletedAt',
+  'remixedFromId',
+  'costMicros',
+  'nextPollAt',
 ] as const satisfies readonly (keyof Task)[];
 export type VideoRow = Pick<Task, (typeof VIDEO_COLUMNS)[number]>;
 /** `"api_key_id" AS "apiKeyId", …` for a SELECT or RETURNING, with an optional table prefix. */
 export const videoColumnList = (table: string): string => VIDEO_COLUMNS.map((c) => `${table}"${snake(c)}" AS "${c}"`).join(', ');
 
 /** Columns a new task is created with (camelCase, as in the Prisma model); omitted ones take their defaults. */
-export type NewTask = Partial<Task> & Pick<Task, 'id' | 'apiKeyId' | 'model' | 'provider' | 'durationSeconds' | 'width' | 'height' | 'fps' | 'seed' | 'expiresAt'>;
+export type NewTask = Partial<Task> &
+  Pick<Task, 'id' | 'apiKeyId' | 'model' | 'provider' | 'durationSeconds' | 'width' | 'height' | 'fps' | 'seed' | 'expiresAt'>;

@@ -78,7 +78,9 @@ async function drainLane(db: Db, byKey: Map<string, (PendingCreate & { done: (r:
   while (waiting.length > 0) {
     const batch = waiting.splice(0, CREATE_BATCH_MAX);
     // Every create gets an answer, whatever happens, or its request would hang.
-    const results = await runReserve(poolOf(db), key, batch, false).catch((error: unknown) => new Map(batch.map((c) => [c.data.id, { kind: 'failed', error } as const])));
+    const results = await runReserve(poolOf(db), key, batch, false).catch(
+      (error: unknown) => new Map(batch.map((c) => [c.data.id, { kind: 'failed', error } as const])),
+    );
     for (const c of batch) c.done(results.get(c.data.id) ?? { kind: 'failed', error: new Error('create was not answered') });
   }
   byKey.delete(key);
@@ -160,7 +162,13 @@ function videoRowOf(row: Record<string, unknown>): VideoRow {
   return video as unknown as VideoRow;
 }
 
-function refusalOf(owner: Record<string, unknown> | undefined, reservedMicros: bigint, reservedBefore: bigint, alone: boolean, queueChecked: boolean): ReserveResult {
+function refusalOf(
+  owner: Record<string, unknown> | undefined,
+  reservedMicros: bigint,
+  reservedBefore: bigint,
+  alone: boolean,
+  queueChecked: boolean,
+): ReserveResult {
   if (!owner || owner.owner_status !== 'active') return { kind: 'refused', refused: { reason: 'inactive_key' }, alone: true };
   if (owner.owner_max_queued !== null && !queueChecked) return { kind: 'queue_limited' };
   const budget = owner.owner_budget_micros as bigint;

@@ -10,17 +10,7 @@ import { fromRow, statement } from '../pg';
 export const TIMELINE_MAX = 100;
 
 export type TaskEventKind =
-  | 'created'
-  | 'admitted'
-  | 'submitting'
-  | 'submit_failed'
-  | 'submitted'
-  | 'progress'
-  | 'poll_error'
-  | 'webhook'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+  'created' | 'admitted' | 'submitting' | 'submit_failed' | 'submitted' | 'progress' | 'poll_error' | 'webhook' | 'completed' | 'failed' | 'cancelled';
 
 /** Who made a step when it was not the worker. */
 export type TaskEventActor = 'owner' | 'operator';
@@ -53,7 +43,18 @@ const ALWAYS: ReadonlySet<TaskEventKind> = new Set(['created', 'completed', 'fai
 export async function recordTaskEvent(db: Db, e: NewTaskEvent): Promise<void> {
   await poolOf(db).query({
     ...INSERT_EVENT,
-    values: [e.taskId, e.kind, e.target ?? null, e.attempt ?? null, e.upstreamId ?? null, e.progress ?? null, e.code ?? null, e.message?.slice(0, 2000) ?? null, e.actor ?? null, ALWAYS.has(e.kind)],
+    values: [
+      e.taskId,
+      e.kind,
+      e.target ?? null,
+      e.attempt ?? null,
+      e.upstreamId ?? null,
+      e.progress ?? null,
+      e.code ?? null,
+      e.message?.slice(0, 2000) ?? null,
+      e.actor ?? null,
+      ALWAYS.has(e.kind),
+    ],
   });
 }
 

@@ -17,10 +17,7 @@ export interface LiveTaskRef {
  * last id of the previous page). `quietSince` keeps only tasks not updated since then: a task
  * being polled writes its row on every poll, so it plainly has a job.
  */
-export async function findLiveTasksWithJobs(
-  db: Db,
-  opts: { queuePrefix: string; quietSince: Date; limit: number; afterId?: string },
-): Promise<LiveTaskRef[]> {
+export async function findLiveTasksWithJobs(db: Db, opts: { queuePrefix: string; quietSince: Date; limit: number; afterId?: string }): Promise<LiveTaskRef[]> {
   const res = await poolOf(db).query<{ id: string; request_id: string | null }>({
     name: 'reconcile_live_tasks',
     // The zone of an ISO string is dropped on the way into a timestamp column: UTC wall time, as stored.

@@ -1,6 +1,16 @@
 import { createApiKey, revokeApiKey } from '../keys';
 import { createDb, type Db } from '../client';
-import { createTask, findTaskById, findTaskForOwner, findVideoForOwner, insertTask, isIdempotencyKeyRace, recordPoll, VIDEO_COLUMNS, type NewReservedTask } from '.';
+import {
+  createTask,
+  findTaskById,
+  findTaskForOwner,
+  findVideoForOwner,
+  insertTask,
+  isIdempotencyKeyRace,
+  recordPoll,
+  VIDEO_COLUMNS,
+  type NewReservedTask,
+} from '.';
 import type { Task } from '../generated/prisma/client';
 
 const videoOf = (task: Task) => Object.fromEntries(VIDEO_COLUMNS.map((c) => [c, task[c]]));
@@ -20,9 +30,23 @@ test('insertTask and findTaskForOwner return exactly what Prisma returns for the
   const now = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
   const id = `vid_hotpath${Date.now()}`;
   const inserted = await insertTask(db, {
-    id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', prompt: 'it\'s "quoted"', durationSeconds: 2.5,
-    width: 128, height: 96, fps: 24, seed: 4294967295n, n: 2, responseFormat: 'b64_json', user: null,
-    metadata: { style: 'noir', nested: { a: [1, 2] } }, createdAt: now, updatedAt: now, expiresAt: new Date(now.getTime() + 86_400_000),
+    id,
+    apiKeyId: key.id,
+    model: 'sora-1.0',
+    provider: 'preview',
+    prompt: 'it\'s "quoted"',
+    durationSeconds: 2.5,
+    width: 128,
+    height: 96,
+    fps: 24,
+    seed: 4294967295n,
+    n: 2,
+    responseFormat: 'b64_json',
+    user: null,
+    metadata: { style: 'noir', nested: { a: [1, 2] } },
+    createdAt: now,
+    updatedAt: now,
+    expiresAt: new Date(now.getTime() + 86_400_000),
   });
   const viaPrisma = await db.task.findUniqueOrThrow({ where: { id } });
   expect(inserted).toEqual(viaPrisma);
@@ -45,8 +69,17 @@ test('timestamps read back to the millisecond, however Postgres writes their fra
   for (const [i, iso] of times.entries()) {
     const id = `vid_hottime${Date.now()}_${i}`;
     await insertTask(db, {
-      id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', durationSeconds: 4, width: 64, height: 64, fps: 24, seed: 1n,
-      createdAt: new Date(iso), expiresAt: new Date(iso),
+      id,
+      apiKeyId: key.id,
+      model: 'sora-1.0',
+      provider: 'preview',
+      durationSeconds: 4,
+      width: 64,
+      height: 64,
+      fps: 24,
+      seed: 1n,
+      createdAt: new Date(iso),
+      expiresAt: new Date(iso),
     });
     const read = (await findTaskById(db, id))!;
     expect([read.createdAt.toISOString(), read.expiresAt.toISOString()]).toEqual([iso, iso]);
@@ -59,8 +92,17 @@ test('recordPoll counts polls and failed polls apart, only raises progress, and 
   const id = `vid_hotpoll${Date.now()}`;
   const now = new Date();
   await insertTask(db, {
-    id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', durationSeconds: 4, width: 64, height: 64, fps: 24, seed: 1n,
-    status: 'processing', expiresAt: new Date(now.getTime() + 86_400_000),
+    id,
+    apiKeyId: key.id,
+    model: 'sora-1.0',
+    provider: 'preview',
+    durationSeconds: 4,
+    width: 64,
+    height: 64,
+    fps: 24,
+    seed: 1n,
+    status: 'processing',
+    expiresAt: new Date(now.getTime() + 86_400_000),
   });
   const due = new Date(Date.UTC(2026, 5, 1, 12, 0, 0, 250));
   await recordPoll(db, id, { failed: false, nextPollAt: due, progress: 40.7 });
@@ -85,8 +127,18 @@ test('concurrent reads and poll records, batched into one statement each, reach 
   const ids = Array.from({ length: 40 }, (_, i) => `vid_hotbatch${Date.now()}_${i}`);
   for (const [i, id] of ids.entries()) {
     await insertTask(db, {
-      id, apiKeyId: key.id, model: 'sora-1.0', provider: 'preview', prompt: `task ${i}`, durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i),
-      status: 'processing', expiresAt: new Date(Date.now() + 86_400_000),
+      id,
+      apiKeyId: key.id,
+      model: 'sora-1.0',
+      provider: 'preview',
+      prompt: `task ${i}`,
+      durationSeconds: 4,
+      width: 64,
+      height: 64,
+      fps: 24,
+      seed: BigInt(i),
+      status: 'processing',
+      expiresAt: new Date(Date.now() + 86_400_000),
     });
   }
   // Issued in one turn of the event loop: one batch, with a missing id and a repeated id in it.
@@ -105,9 +157,20 @@ test('concurrent reads and poll records, batched into one statement each, reach 
 
 describe('createTask: the creates of one turn, one statement per key, one budget rule', () => {
   const newTask = (apiKeyId: string, i: number, extra: Partial<NewReservedTask> = {}): NewReservedTask => ({
-    id: `vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`, apiKeyId, model: 'sora-1.0', provider: 'preview',
-    durationSeconds: 4, width: 64, height: 64, fps: 24, seed: BigInt(i), reservedMicros: 1000n, priceMicrosPerSecond: 250n,
-    createdAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000), ...extra,
+    id: `vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`,
+    apiKeyId,
+    model: 'sora-1.0',
+    provider: 'preview',
+    durationSeconds: 4,
+    width: 64,
+    height: 64,
+    fps: 24,
+    seed: BigInt(i),
+    reservedMicros: 1000n,
+    priceMicrosPerSecond: 250n,
+    createdAt: new Date(),
+    expiresAt: new Date(Date.now() + 86_400_000),
+    ...extra,
   });
   const ledgerOf = (apiKeyId: string) => db.ledgerEntry.findMany({ where: { apiKeyId }, orderBy: { taskId: 'asc' } });
   const create = (d: NewReservedTask) => createTask(db, d, `led_${d.id}`);
@@ -121,7 +184,9 @@ describe('createTask: the creates of one turn, one statement per key, one budget
     }
     expect(made.map((o) => o.task!.seed)).toEqual(data.map((d) => d.seed));
     const ledger = await ledgerOf(key.id);
-    expect(ledger.map((e) => [e.taskId, e.kind, e.amountMicros])).toEqual([...data].sort((a, b) => (a.id < b.id ? -1 : 1)).map((d) => [d.id, 'reserve', 1000n]));
+    expect(ledger.map((e) => [e.taskId, e.kind, e.amountMicros])).toEqual(
+      [...data].sort((a, b) => (a.id < b.id ? -1 : 1)).map((d) => [d.id, 'reserve', 1000n]),
+    );
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(12_000n);
   });
 
@@ -130,8 +195,11 @@ describe('createTask: the creates of one turn, one statement per key, one budget
     const data = Array.from({ length: 5 }, (_, i) => newTask(key.id, i));
     const made = await Promise.all(data.map(create));
     expect(made.map((o) => o.task?.id ?? o.refused)).toEqual([
-      data[0]!.id, data[1]!.id, data[2]!.id,
-      { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n }, { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n },
+      data[0]!.id,
+      data[1]!.id,
+      data[2]!.id,
+      { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n },
+      { reason: 'over_budget', reservedMicros: 1000n, leftMicros: 500n },
     ]);
     expect(await db.task.count({ where: { apiKeyId: key.id } })).toBe(3);
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(3000n);

@@ -13,7 +13,21 @@ import type { Workflow } from './workflow-template';
 const WORKFLOW: Workflow = {
   '1': { class_type: 'UNETLoader', inputs: { unet_name: 'hunyuan_video_t2v_720p_bf16.safetensors', weight_dtype: 'default' } },
   '2': { class_type: 'CLIPTextEncode', inputs: { text: 'cinematic, {{prompt}}', clip: ['1', 0] } },
-  '3': { class_type: 'KSampler', inputs: { seed: '{{seed}}', steps: 20, cfg: 6, sampler_name: 'euler', scheduler: 'simple', denoise: 1, model: ['1', 0], positive: ['2', 0], negative: ['4', 0], latent_image: ['5', 0] } },
+  '3': {
+    class_type: 'KSampler',
+    inputs: {
+      seed: '{{seed}}',
+      steps: 20,
+      cfg: 6,
+      sampler_name: 'euler',
+      scheduler: 'simple',
+      denoise: 1,
+      model: ['1', 0],
+      positive: ['2', 0],
+      negative: ['4', 0],
+      latent_image: ['5', 0],
+    },
+  },
   '4': { class_type: 'CLIPTextEncode', inputs: { text: '{{negative_prompt}}', clip: ['1', 0] } },
   '5': { class_type: 'EmptyHunyuanLatentVideo', inputs: { width: '{{width}}', height: '{{height}}', length: '{{frames}}', batch_size: 1 } },
   '6': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['1', 0] } },
@@ -40,7 +54,17 @@ afterEach(async () => {
   await emu.close();
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_comfy', prompt: 'a fox running through snow', durationSeconds: 2, width: 848, height: 480, seed: 123456, metadata: { negative_prompt: 'blurry' }, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_comfy',
+    prompt: 'a fox running through snow',
+    durationSeconds: 2,
+    width: 848,
+    height: 480,
+    seed: 123456,
+    metadata: { negative_prompt: 'blurry' },
+    ...over,
+  });
 
 test('the template is filled with typed values, queued, run with websocket progress, and its video fetched from /view', async () => {
   const { upstreamId } = await provider.submit(request());
@@ -56,10 +80,12 @@ test('the template is filled with typed values, queued, run with websocket progr
   expect(emu.connectedClients).toContain(sent.client_id);
 
   emu.mode = 'manual';
-  expect(await until('progress from the websocket', async () => {
-    const r = await provider.poll(upstreamId);
-    return r.state === 'running' && r.progress === 50 ? r : null;
-  })).toEqual({ state: 'running', progress: 50 });
+  expect(
+    await until('progress from the websocket', async () => {
+      const r = await provider.poll(upstreamId);
+      return r.state === 'running' && r.progress === 50 ? r : null;
+    }),
+  ).toEqual({ state: 'running', progress: 50 });
   emu.finish(upstreamId);
   const done = await provider.poll(upstreamId);
   if (done.state !== 'succeeded') throw new Error(`expected success, got ${JSON.stringify(done)}`);
@@ -108,7 +134,9 @@ test("an input image is uploaded and its name put in the template's {{image}}", 
 });
 
 test('a workflow ComfyUI refuses is a permanent invalid_request naming the node and input', async () => {
-  const broken = make({ workflow: { ...WORKFLOW, '5': { class_type: 'EmptyHunyuanLatentVideo', inputs: { width: '{{width}}', height: 0, length: '{{frames}}', batch_size: 1 } } } });
+  const broken = make({
+    workflow: { ...WORKFLOW, '5': { class_type: 'EmptyHunyuanLatentVideo', inputs: { width: '{{width}}', height: 0, length: '{{frames}}', batch_size: 1 } } },
+  });
   const err = await rejection(broken.submit(request()));
   expect(err).toBeInstanceOf(PermanentProviderError);
   expect((err as PermanentProviderError).code).toBe('invalid_request');
@@ -120,7 +148,11 @@ test('a workflow ComfyUI refuses is a permanent invalid_request naming the node 
 test("a node's execution error fails the task with ComfyUI's message", async () => {
   const { upstreamId } = await provider.submit(request({ prompt: 'this will fail' }));
   await provider.poll(upstreamId);
-  expect(await provider.poll(upstreamId)).toEqual({ state: 'failed', code: 'upstream_error', message: 'comfyui: KSampler failed: CUDA out of memory. Tried to allocate 2.00 GiB' });
+  expect(await provider.poll(upstreamId)).toEqual({
+    state: 'failed',
+    code: 'upstream_error',
+    message: 'comfyui: KSampler failed: CUDA out of memory. Tried to allocate 2.00 GiB',
+  });
 });
 
 test('cancel interrupts the running prompt and deletes a waiting one from the queue', async () => {
@@ -175,7 +207,14 @@ test('the SaveVideo node (outputs under `images`) and outputNode are honoured', 
 });
 
 describe('the factory checks the catalog template', () => {
-  const init = (options: Record<string, unknown>): ProviderInit => ({ targetKey: 'comfyui||', baseUrl: undefined, apiKey: undefined, requestTimeoutMs: 1000, options, config: parseConfig({}) });
+  const init = (options: Record<string, unknown>): ProviderInit => ({
+    targetKey: 'comfyui||',
+    baseUrl: undefined,
+    apiKey: undefined,
+    requestTimeoutMs: 1000,
+    options,
+    config: parseConfig({}),
+  });
   test.each([
     ['no workflow', {}, 'comfyui options.workflow is required'],
     ['a list', { workflow: [] }, 'options.workflow must be an object of nodes'],

@@ -57,10 +57,22 @@ const VIDEO = /\.(mp4|webm|mov|mkv|gif)$/i;
 
 /** /prompt refusals: `{error: {message, details}, node_errors: {id: {class_type, errors: [{message, details}]}}}`. */
 function readError(body: unknown, status: number): { message: string } {
-  const b = (body && typeof body === 'object' ? body : {}) as { error?: unknown; node_errors?: Record<string, { class_type?: string; errors?: Array<{ message?: string; details?: string }> }> };
+  const b = (body && typeof body === 'object' ? body : {}) as {
+    error?: unknown;
+    node_errors?: Record<string, { class_type?: string; errors?: Array<{ message?: string; details?: string }> }>;
+  };
   const e = b.error as { message?: unknown; details?: unknown } | string | undefined;
-  const head = typeof e === 'string' ? e : typeof e?.message === 'string' ? `${e.message}${typeof e.details === 'string' && e.details ? `: ${e.details}` : ''}` : typeof body === 'string' && body ? body.slice(0, 300) : `HTTP ${status}`;
-  const nodes = Object.entries(b.node_errors ?? {}).flatMap(([id, n]) => (n.errors ?? []).map((x) => `node ${id} (${n.class_type ?? '?'}): ${x.message ?? ''}${x.details ? `: ${x.details}` : ''}`));
+  const head =
+    typeof e === 'string'
+      ? e
+      : typeof e?.message === 'string'
+        ? `${e.message}${typeof e.details === 'string' && e.details ? `: ${e.details}` : ''}`
+        : typeof body === 'string' && body
+          ? body.slice(0, 300)
+          : `HTTP ${status}`;
+  const nodes = Object.entries(b.node_errors ?? {}).flatMap(([id, n]) =>
+    (n.errors ?? []).map((x) => `node ${id} (${n.class_type ?? '?'}): ${x.message ?? ''}${x.details ? `: ${x.details}` : ''}`),
+  );
   return { message: `comfyui: ${[head, ...nodes].join('; ')}` };
 }
 
@@ -87,7 +99,8 @@ export class ComfyUIProvider implements Provider {
     this.api = new JsonApi(this.base, () => this.auth, opts.requestTimeoutMs ?? 30_000, readError);
     this.clientId = `reelay-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
     this.usesImage = placeholdersOf(opts.workflow).has('image');
-    if (opts.progress !== false) this.socket = new ProgressSocket(`${this.base.replace(/^http/, 'ws')}/ws?clientId=${encodeURIComponent(this.clientId)}`, this.auth);
+    if (opts.progress !== false)
+      this.socket = new ProgressSocket(`${this.base.replace(/^http/, 'ws')}/ws?clientId=${encodeURIComponent(this.clientId)}`, this.auth);
   }
 
   /** From a catalog target: options.workflow / workflowFile (required), outputNode, progress; `credentials` optional. */
@@ -101,8 +114,8 @@ export class ComfyUIProvider implements Provider {
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
     if (req.n > 1) throw new PermanentProviderError('invalid_request', 'comfyui: a workflow run makes one video (n must be 1)');
     const image = await readInputImage(req);
-    if (image && !this.usesImage) throw new PermanentProviderError('invalid_request', 'comfyui: this model\'s workflow takes no input image');
-    if (!image && this.usesImage) throw new PermanentProviderError('invalid_request', 'comfyui: this model\'s workflow needs an input image');
+    if (image && !this.usesImage) throw new PermanentProviderError('invalid_request', "comfyui: this model's workflow takes no input image");
+    if (!image && this.usesImage) throw new PermanentProviderError('invalid_request', "comfyui: this model's workflow needs an input image");
     const promptId = promptIdFor(req.idempotencyKey);
     if (await this.known(promptId)) return { upstreamId: promptId };
 
@@ -140,7 +153,13 @@ export class ComfyUIProvider implements Provider {
     const form = new FormData();
     form.append('image', new Blob([image.bytes], { type: image.mime }), `reelay-${promptId}.${image.mime.split('/')[1] ?? 'png'}`);
     form.append('overwrite', 'true');
-    const res = await upstreamRequest({ method: 'POST', url: `${this.base}/upload/image`, headers: { ...this.auth }, body: form, timeoutMs: this.opts.requestTimeoutMs ?? 30_000 });
+    const res = await upstreamRequest({
+      method: 'POST',
+      url: `${this.base}/upload/image`,
+      headers: { ...this.auth },
+      body: form,
+      timeoutMs: this.opts.requestTimeoutMs ?? 30_000,
+    });
     const saved = await readJson<{ name?: unknown; subfolder?: unknown }>(res, readError);
     if (typeof saved.name !== 'string') throw new PermanentProviderError('other', 'comfyui: the upload answer carried no file name');
     return typeof saved.subfolder === 'string' && saved.subfolder ? `${saved.subfolder}/${saved.name}` : saved.name;
@@ -169,22 +188,31 @@ export class ComfyUIProvider implements Provider {
     const late = entry ?? (await this.history(upstreamId));
     const result = late && this.ended(upstreamId, late);
     this.socket?.unwatch(upstreamId);
-    return result || { state: 'failed', code: 'upstream_error', message: 'comfyui: the server no longer has this prompt (restarted, or its queue was cleared)' };
+    return (
+      result || { state: 'failed', code: 'upstream_error', message: 'comfyui: the server no longer has this prompt (restarted, or its queue was cleared)' }
+    );
   }
 
   /** The outcome a history entry records, or undefined while it is still being written. */
   private ended(promptId: string, entry: HistoryEntry): PollResult | undefined {
     const messages = entry.status?.messages ?? [];
     const error = messages.find(([kind]) => kind === 'execution_error')?.[1];
-    if (messages.some(([kind]) => kind === 'execution_interrupted')) return { state: 'failed', code: 'cancelled', message: 'comfyui: the prompt was interrupted' };
+    if (messages.some(([kind]) => kind === 'execution_interrupted'))
+      return { state: 'failed', code: 'cancelled', message: 'comfyui: the prompt was interrupted' };
     if (entry.status?.status_str === 'error' || error) {
-      const what = error ? `${String(error.node_type ?? 'a node')} failed: ${String(error.exception_message ?? 'execution error').trim()}` : 'the workflow failed';
+      const what = error
+        ? `${String(error.node_type ?? 'a node')} failed: ${String(error.exception_message ?? 'execution error').trim()}`
+        : 'the workflow failed';
       return { state: 'failed', code: 'upstream_error', message: `comfyui: ${what}` };
     }
     if (entry.status && entry.status.completed === false) return undefined;
     const outputs = this.outputsOf(entry);
     if (outputs.length === 0) {
-      return { state: 'failed', code: 'upstream_error', message: `comfyui: prompt ${promptId} finished without a video output${this.opts.outputNode ? ` from node ${this.opts.outputNode}` : ''} (does the workflow save one?)` };
+      return {
+        state: 'failed',
+        code: 'upstream_error',
+        message: `comfyui: prompt ${promptId} finished without a video output${this.opts.outputNode ? ` from node ${this.opts.outputNode}` : ''} (does the workflow save one?)`,
+      };
     }
     return { state: 'succeeded', outputs };
   }

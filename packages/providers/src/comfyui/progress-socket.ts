@@ -56,7 +56,10 @@ export class ProgressSocket {
   /** Resolves once open (or on failure: progress is a nicety, never a reason to fail a submit). */
   private connect(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    if (this.socket) return this.socket.readyState === WebSocket.CONNECTING ? new Promise((r) => this.socket!.once('open', () => r()).once('close', () => r())) : Promise.resolve();
+    if (this.socket)
+      return this.socket.readyState === WebSocket.CONNECTING
+        ? new Promise((r) => this.socket!.once('open', () => r()).once('close', () => r()))
+        : Promise.resolve();
     const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: 5000 });
     this.socket = socket;
     socket.on('message', (data, isBinary) => {

@@ -44,7 +44,8 @@ export function workflowFromOptions(options: Record<string, unknown>): { workflo
     throw new Error(`model catalog: comfyui ${where} ${why}`);
   };
   if (raw === undefined) fail('is required: a workflow in ComfyUI API format (Export (API) in ComfyUI)');
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || Object.keys(raw).length === 0) fail('must be an object of nodes (node id → {class_type, inputs})');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw) || Object.keys(raw).length === 0)
+    fail('must be an object of nodes (node id → {class_type, inputs})');
   for (const [id, node] of Object.entries(raw as Record<string, unknown>)) {
     const n = node as { class_type?: unknown; inputs?: unknown } | null;
     if (!n || typeof n.class_type !== 'string' || !n.inputs || typeof n.inputs !== 'object' || Array.isArray(n.inputs)) {
@@ -54,7 +55,10 @@ export function workflowFromOptions(options: Record<string, unknown>): { workflo
   const workflow = raw as Workflow;
   const used = placeholdersOf(workflow);
   const unknown = [...used].filter((p) => !(PLACEHOLDERS as readonly string[]).includes(p));
-  if (unknown.length) fail(`uses unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')})`);
+  if (unknown.length)
+    fail(
+      `uses unknown placeholder${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')} (known: ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')})`,
+    );
   if (!used.has('prompt')) fail('has no {{prompt}} placeholder: put it where the prompt text goes (e.g. a CLIPTextEncode text input)');
   const outputNode = options.outputNode;
   if (outputNode !== undefined && (typeof outputNode !== 'string' || !workflow[outputNode])) {

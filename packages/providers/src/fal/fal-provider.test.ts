@@ -16,9 +16,15 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'fal-ai/kling-video/v2.1/master/text-to-video', width: 1920, height: 1080, metadata: { negative_prompt: 'blur' }, ...over });
-
-
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_test',
+    upstreamModel: 'fal-ai/kling-video/v2.1/master/text-to-video',
+    width: 1920,
+    height: 1080,
+    metadata: { negative_prompt: 'blur' },
+    ...over,
+  });
 
 test('submit goes to the endpoint with Key auth; status and result drop the subpath; the video is downloaded', async () => {
   const { upstreamId } = await provider.submit(request());
@@ -95,12 +101,16 @@ test('the webhook URL rides on fal_webhook; a signed delivery verifies, forged o
   expect(await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body), body: Buffer.from(body) }, upstreamId)).toEqual({ terminal: true });
 
   const attacker = generateKeyPairSync('ed25519').privateKey;
-  expect(await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body, { forgeWith: attacker }), body: Buffer.from(body) }, upstreamId)).toBeNull();
+  expect(
+    await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body, { forgeWith: attacker }), body: Buffer.from(body) }, upstreamId),
+  ).toBeNull();
   // A genuine signature over another body, an old timestamp, or another task's request id: refused.
   expect(await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body), body: Buffer.from(body.replace('OK', 'ERROR')) }, upstreamId)).toBeNull();
   const old = emu.signedDelivery(requestId, body, { timestamp: Math.floor(Date.now() / 1000) - 600 });
   expect(await provider.verifyWebhook({ headers: old, body: Buffer.from(body) }, upstreamId)).toBeNull();
-  expect(await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body), body: Buffer.from(body) }, 'fal-ai/kling-video/requests/another')).toBeNull();
+  expect(
+    await provider.verifyWebhook({ headers: emu.signedDelivery(requestId, body), body: Buffer.from(body) }, 'fal-ai/kling-video/requests/another'),
+  ).toBeNull();
   expect(emu.requests('GET', /jwks\.json$/).length).toBeGreaterThanOrEqual(1);
 });
 

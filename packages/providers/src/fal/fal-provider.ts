@@ -3,16 +3,7 @@ import type { Readable } from 'node:stream';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
 import { headerOf, readJson, upstreamRequest, type UpstreamResponse } from '../http';
-import type {
-  OutputRef,
-  PollOutput,
-  PollResult,
-  Provider,
-  ProviderInit,
-  SubmitRequest,
-  UpstreamWebhookEvent,
-  UpstreamWebhookRequest,
-} from '../provider';
+import type { OutputRef, PollOutput, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
 
 /**
@@ -86,7 +77,8 @@ export class FalProvider implements Provider {
   static fromInit(init: ProviderInit): FalProvider {
     if (!init.apiKey) throw new Error('model catalog: a fal target needs `credentials` (the variable holding the fal key)');
     const jwksUrl = init.options.jwksUrl;
-    if (jwksUrl !== undefined && (typeof jwksUrl !== 'string' || !/^https?:\/\//.test(jwksUrl))) throw new Error('model catalog: fal options.jwksUrl must be an http(s) URL');
+    if (jwksUrl !== undefined && (typeof jwksUrl !== 'string' || !/^https?:\/\//.test(jwksUrl)))
+      throw new Error('model catalog: fal options.jwksUrl must be an http(s) URL');
     return new FalProvider({ apiKey: init.apiKey, baseUrl: init.baseUrl, jwksUrl, requestTimeoutMs: init.requestTimeoutMs });
   }
 

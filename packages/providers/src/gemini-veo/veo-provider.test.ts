@@ -19,9 +19,17 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'veo-3.1-generate-preview', durationSeconds: 8, width: 1920, height: 1080, seed: 99, metadata: { negative_prompt: 'text overlays' }, ...over });
-
-
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_test',
+    upstreamModel: 'veo-3.1-generate-preview',
+    durationSeconds: 8,
+    width: 1920,
+    height: 1080,
+    seed: 99,
+    metadata: { negative_prompt: 'text overlays' },
+    ...over,
+  });
 
 test('size maps to aspect ratio and resolution; the operation is polled to done and the video downloaded with the key', async () => {
   const { upstreamId } = await provider.submit(request());
@@ -85,7 +93,11 @@ test('Veo 2 takes 5-8 s and gets no resolution parameter', async () => {
 test("a failed operation surfaces Google's message; a safety block is a content policy violation", async () => {
   const failing = await provider.submit(request({ prompt: 'this will fail' }));
   await provider.poll(failing.upstreamId);
-  expect(await provider.poll(failing.upstreamId)).toEqual({ state: 'failed', code: 'upstream_error', message: 'veo: Video generation failed: internal error in the model backend' });
+  expect(await provider.poll(failing.upstreamId)).toEqual({
+    state: 'failed',
+    code: 'upstream_error',
+    message: 'veo: Video generation failed: internal error in the model backend',
+  });
 
   emu.mode = 'manual';
   const blocked = await provider.submit(request());
@@ -106,14 +118,25 @@ test('an invalid key is a permanent auth error', async () => {
 });
 
 test('429 RESOURCE_EXHAUSTED is rate limited, with the delay from Retry-After or from RetryInfo', async () => {
-  emu.server.interrupt({ status: 429, headers: { 'retry-after': '20' }, body: { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } } });
+  emu.server.interrupt({
+    status: 429,
+    headers: { 'retry-after': '20' },
+    body: { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED' } },
+  });
   const withHeader = await rejection(provider.submit(request()));
   expect(withHeader).toBeInstanceOf(RateLimitedError);
   expect((withHeader as RateLimitedError).retryAfterMs).toBe(20_000);
 
   emu.server.interrupt({
     status: 429,
-    body: { error: { code: 429, message: 'Quota exceeded', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '31s' }] } },
+    body: {
+      error: {
+        code: 429,
+        message: 'Quota exceeded',
+        status: 'RESOURCE_EXHAUSTED',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '31s' }],
+      },
+    },
   });
   const withDetails = await rejection(provider.submit(request()));
   expect((withDetails as RateLimitedError).retryAfterMs).toBe(31_000);

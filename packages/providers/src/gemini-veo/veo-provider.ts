@@ -42,7 +42,14 @@ interface Limits {
 /** What each Veo generation accepts on the Gemini API (24 fps, 16:9 or 9:16 throughout). */
 export function veoLimits(model: string): Limits {
   if (model.startsWith('veo-2')) {
-    return { durations: (d) => Number.isInteger(d) && d >= 5 && d <= 8, durationText: 'between 5 and 8 seconds (whole seconds)', resolutions: ['720p'], highResNeeds8s: false, maxSamples: 2, sendsResolution: false };
+    return {
+      durations: (d) => Number.isInteger(d) && d >= 5 && d <= 8,
+      durationText: 'between 5 and 8 seconds (whole seconds)',
+      resolutions: ['720p'],
+      highResNeeds8s: false,
+      maxSamples: 2,
+      sendsResolution: false,
+    };
   }
   const v31 = model.startsWith('veo-3.1');
   return {
@@ -64,15 +71,16 @@ const SIZES: Record<string, { aspectRatio: string; resolution: string }> = {
   '2160x3840': { aspectRatio: '9:16', resolution: '4k' },
 };
 
-const refuse = (model: string, what: string): PermanentProviderError =>
-  new PermanentProviderError('invalid_request', `veo: ${model} cannot render ${what}`);
+const refuse = (model: string, what: string): PermanentProviderError => new PermanentProviderError('invalid_request', `veo: ${model} cannot render ${what}`);
 
 /** The request body for a task, or a permanent error naming what the model accepts instead. */
 export function veoRequestBody(model: string, req: SubmitRequest, image: { bytes: Buffer; mime: string } | null): Record<string, unknown> {
   const limits = veoLimits(model);
   const size = `${req.width}x${req.height}`;
   const mapped = SIZES[size];
-  const allowedSizes = Object.entries(SIZES).filter(([, v]) => limits.resolutions.includes(v.resolution)).map(([k]) => k);
+  const allowedSizes = Object.entries(SIZES)
+    .filter(([, v]) => limits.resolutions.includes(v.resolution))
+    .map(([k]) => k);
   if (!mapped || !limits.resolutions.includes(mapped.resolution)) throw refuse(model, `size ${size}: it renders ${allowedSizes.join(', ')}`);
   if (!limits.durations(req.durationSeconds)) throw refuse(model, `${req.durationSeconds} s: duration must be ${limits.durationText}`);
   if (limits.highResNeeds8s && mapped.resolution !== '720p' && req.durationSeconds !== 8) {
@@ -109,7 +117,9 @@ interface Operation {
   name?: string;
   done?: boolean;
   error?: { code?: number; message?: string };
-  response?: { generateVideoResponse?: { generatedSamples?: Array<{ video?: { uri?: string } }>; raiMediaFilteredCount?: number; raiMediaFilteredReasons?: string[] } };
+  response?: {
+    generateVideoResponse?: { generatedSamples?: Array<{ video?: { uri?: string } }>; raiMediaFilteredCount?: number; raiMediaFilteredReasons?: string[] };
+  };
 }
 
 export class VeoProvider implements Provider {
@@ -132,7 +142,13 @@ export class VeoProvider implements Provider {
   private async call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
     const headers: Record<string, string> = { 'x-goog-api-key': this.opts.apiKey, accept: 'application/json' };
     if (json !== undefined) headers['content-type'] = 'application/json';
-    const res = await upstreamRequest({ method, url: `${this.base}${path}`, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
+    const res = await upstreamRequest({
+      method,
+      url: `${this.base}${path}`,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      timeoutMs: this.timeoutMs,
+    });
     return this.read<T>(res);
   }
 
@@ -161,7 +177,8 @@ export class VeoProvider implements Provider {
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
     const model = req.upstreamModel;
-    if (!model || !/^[a-z0-9.-]+$/.test(model)) throw new PermanentProviderError('other', 'veo: the catalog target needs an upstreamModel like "veo-3.1-generate-preview"');
+    if (!model || !/^[a-z0-9.-]+$/.test(model))
+      throw new PermanentProviderError('other', 'veo: the catalog target needs an upstreamModel like "veo-3.1-generate-preview"');
     const body = veoRequestBody(model, req, await readInputImage(req));
     const op = await this.call<Operation>('POST', `/v1beta/models/${model}:predictLongRunning`, body);
     if (!op?.name) throw new PermanentProviderError('other', 'veo: the answer carried no operation name');
@@ -169,7 +186,8 @@ export class VeoProvider implements Provider {
   }
 
   private path(upstreamId: string): string {
-    if (!/^models\/[a-z0-9.-]+\/operations\/[A-Za-z0-9_-]+$/.test(upstreamId)) throw new PermanentProviderError('other', `veo: "${upstreamId}" is not an operation name`);
+    if (!/^models\/[a-z0-9.-]+\/operations\/[A-Za-z0-9_-]+$/.test(upstreamId))
+      throw new PermanentProviderError('other', `veo: "${upstreamId}" is not an operation name`);
     return `/v1beta/${upstreamId}`;
   }
 
@@ -178,13 +196,21 @@ export class VeoProvider implements Provider {
     if (!op.done) return { state: 'running' };
     if (op.error) {
       if (op.error.code === 1) return { state: 'failed', code: 'cancelled', message: 'veo: the operation was cancelled' };
-      return { state: 'failed', code: op.error.code === 3 ? 'invalid_request' : 'upstream_error', message: `veo: ${op.error.message ?? `error code ${op.error.code}`}` };
+      return {
+        state: 'failed',
+        code: op.error.code === 3 ? 'invalid_request' : 'upstream_error',
+        message: `veo: ${op.error.message ?? `error code ${op.error.code}`}`,
+      };
     }
     const r = op.response?.generateVideoResponse;
     const uris = (r?.generatedSamples ?? []).map((s) => s.video?.uri).filter((u): u is string => typeof u === 'string');
     if (uris.length === 0) {
       if (r?.raiMediaFilteredCount) {
-        return { state: 'failed', code: 'content_policy_violation', message: `veo: ${(r.raiMediaFilteredReasons ?? []).join(' ') || 'the video was blocked by safety filters'}` };
+        return {
+          state: 'failed',
+          code: 'content_policy_violation',
+          message: `veo: ${(r.raiMediaFilteredReasons ?? []).join(' ') || 'the video was blocked by safety filters'}`,
+        };
       }
       return { state: 'failed', code: 'upstream_error', message: 'veo: the operation finished without a video' };
     }

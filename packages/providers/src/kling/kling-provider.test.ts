@@ -20,12 +20,22 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_kling', upstreamModel: 'kling-v2-master', prompt: 'A golden retriever in autumn leaves', seed: 3, metadata: { negative_prompt: 'text, watermark' }, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_kling',
+    upstreamModel: 'kling-v2-master',
+    prompt: 'A golden retriever in autumn leaves',
+    seed: 3,
+    metadata: { negative_prompt: 'text, watermark' },
+    ...over,
+  });
 
 const finished = (id: string) => pollUntilEnded(provider, id);
 
 const claimsOf = (authorization: unknown): { header: Record<string, unknown>; claims: Record<string, number | string> } => {
-  const [h, p] = String(authorization).replace(/^Bearer /, '').split('.');
+  const [h, p] = String(authorization)
+    .replace(/^Bearer /, '')
+    .split('.');
   return { header: JSON.parse(Buffer.from(h!, 'base64url').toString()), claims: JSON.parse(Buffer.from(p!, 'base64url').toString()) };
 };
 
@@ -98,7 +108,11 @@ test('content security at create and risk control on the task are content policy
   expect((refused as PermanentProviderError).code).toBe('content_policy_violation');
   expect(refused.message).toBe('kling: Trigger the content security policy of the platform (1301)');
   const unsafe = await provider.submit(request({ prompt: 'unsafe', idempotencyKey: 'vid_2' }));
-  expect(await finished(unsafe.upstreamId)).toEqual({ state: 'failed', code: 'content_policy_violation', message: 'kling: Failure to pass the risk control system' });
+  expect(await finished(unsafe.upstreamId)).toEqual({
+    state: 'failed',
+    code: 'content_policy_violation',
+    message: 'kling: Failure to pass the risk control system',
+  });
   const broken = await provider.submit(request({ prompt: 'will fail', idempotencyKey: 'vid_3' }));
   expect(await finished(broken.upstreamId)).toEqual({ state: 'failed', code: 'upstream_error', message: 'kling: internal error, please try again' });
 });

@@ -61,7 +61,8 @@ function klingError(status: number, body: unknown, retryAfter?: string): Provide
   const code = typeof b.code === 'number' ? b.code : undefined;
   const message = `kling: ${typeof b.message === 'string' ? b.message : `HTTP ${status}`}${code !== undefined ? ` (${code})` : ''}`;
   if (code === 1302 || code === 1303) return new RateLimitedError(message, parseRetryAfter(retryAfter));
-  if (code !== undefined && ((code >= 1000 && code <= 1004) || (code >= 1100 && code <= 1103) || code === 1304)) return new PermanentProviderError('auth', message, status);
+  if (code !== undefined && ((code >= 1000 && code <= 1004) || (code >= 1100 && code <= 1103) || code === 1304))
+    return new PermanentProviderError('auth', message, status);
   if (code === 1301) return new PermanentProviderError('content_policy', message, status);
   if (code !== undefined && code >= 1200 && code <= 1300) return new PermanentProviderError('invalid_request', message, status);
   if (status === 429) return new RateLimitedError(message, parseRetryAfter(retryAfter));
@@ -78,7 +79,12 @@ export class KlingProvider implements Provider {
   constructor(private readonly opts: KlingOptions) {
     this.name = opts.name ?? 'kling';
     // Errors are read by klingError (service codes), so the JsonApi reader is never used for them.
-    this.api = new JsonApi((opts.baseUrl ?? 'https://api-singapore.klingai.com').replace(/\/+$/, ''), () => ({ authorization: `Bearer ${this.bearer()}` }), opts.requestTimeoutMs ?? 30_000, () => ({ message: '' }));
+    this.api = new JsonApi(
+      (opts.baseUrl ?? 'https://api-singapore.klingai.com').replace(/\/+$/, ''),
+      () => ({ authorization: `Bearer ${this.bearer()}` }),
+      opts.requestTimeoutMs ?? 30_000,
+      () => ({ message: '' }),
+    );
   }
 
   /** From a catalog target: `credentials` names the access key's variable, options.secretKeyEnv the secret key's. */
@@ -97,7 +103,8 @@ export class KlingProvider implements Provider {
 
   private bearer(): string {
     const now = Math.floor(Date.now() / 1000);
-    if (!this.token || this.token.expires - now < 300) this.token = { value: klingToken(this.opts.apiKey, this.opts.secretKey, now), expires: now + TOKEN_TTL_S };
+    if (!this.token || this.token.expires - now < 300)
+      this.token = { value: klingToken(this.opts.apiKey, this.opts.secretKey, now), expires: now + TOKEN_TTL_S };
     return this.token.value;
   }
 
@@ -130,7 +137,8 @@ export class KlingProvider implements Provider {
     try {
       created = await this.data<{ task_id?: unknown } | null>(await this.api.send('POST', `/v1/videos/${action}`, body));
     } catch (err) {
-      const existing = err instanceof PermanentProviderError && err.reason === 'invalid_request' ? await this.byExternalId(action, req.idempotencyKey) : undefined;
+      const existing =
+        err instanceof PermanentProviderError && err.reason === 'invalid_request' ? await this.byExternalId(action, req.idempotencyKey) : undefined;
       if (existing) return { upstreamId: `${action}/${existing}` };
       throw err;
     }
@@ -166,7 +174,11 @@ export class KlingProvider implements Provider {
         const videos = (t.task_result?.videos ?? []).filter((v): v is { url: string; duration?: string } => typeof v?.url === 'string');
         if (videos.length === 0) return { state: 'failed', code: 'upstream_error', message: 'kling: the task succeeded without a video' };
         const seconds = videos.reduce((s, v) => s + (Number(v.duration) || 0), 0);
-        return { state: 'succeeded', outputs: videos.map((v, index) => ({ index, video: { kind: 'url', url: v.url } })), ...(seconds > 0 ? { producedSeconds: seconds } : {}) };
+        return {
+          state: 'succeeded',
+          outputs: videos.map((v, index) => ({ index, video: { kind: 'url', url: v.url } })),
+          ...(seconds > 0 ? { producedSeconds: seconds } : {}),
+        };
       }
       case 'failed': {
         const reason = t.task_status_msg || 'the task failed';

@@ -20,7 +20,8 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_luma', upstreamModel: 'ray-2', prompt: 'A teddy bear playing guitar', seed: 1, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({ taskId: 'vid_luma', upstreamModel: 'ray-2', prompt: 'A teddy bear playing guitar', seed: 1, ...over });
 
 const finished = (id: string) => pollUntilEnded(provider, id);
 
@@ -66,7 +67,11 @@ test('a forged "completed" callback only wakes the task: the poll still decides'
 
 test('a moderation failure is a content policy violation; another failure an upstream error with its reason', async () => {
   const unsafe = await provider.submit(request({ prompt: 'something unsafe' }));
-  expect(await finished(unsafe.upstreamId)).toEqual({ state: 'failed', code: 'content_policy_violation', message: 'luma: 400: prompt not allowed because advanced moderation failed' });
+  expect(await finished(unsafe.upstreamId)).toEqual({
+    state: 'failed',
+    code: 'content_policy_violation',
+    message: 'luma: 400: prompt not allowed because advanced moderation failed',
+  });
   const broken = await provider.submit(request({ prompt: 'will fail' }));
   expect(await finished(broken.upstreamId)).toEqual({ state: 'failed', code: 'upstream_error', message: 'luma: Job failed' });
 });

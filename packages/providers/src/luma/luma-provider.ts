@@ -37,7 +37,11 @@ function readError(body: unknown, status: number): { message: string; contentPol
     typeof detail === 'string'
       ? detail
       : Array.isArray(detail)
-        ? detail.map((d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body').join('.') : ''}: ${String(d.msg ?? '')}`).join('; ')
+        ? detail
+            .map(
+              (d: { loc?: unknown[]; msg?: unknown }) => `${Array.isArray(d.loc) ? d.loc.filter((x) => x !== 'body').join('.') : ''}: ${String(d.msg ?? '')}`,
+            )
+            .join('; ')
         : typeof body === 'string' && body
           ? body.slice(0, 300)
           : `HTTP ${status}`;
@@ -62,7 +66,10 @@ export class LumaProvider implements Provider {
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
     if (!req.upstreamModel) throw new PermanentProviderError('other', 'luma: the catalog target needs an upstreamModel (e.g. "ray-2")');
     if (req.imagePath) {
-      throw new PermanentProviderError('invalid_request', 'luma: Luma takes a start frame only as a public image URL, which this gateway does not publish; send a text prompt only');
+      throw new PermanentProviderError(
+        'invalid_request',
+        'luma: Luma takes a start frame only as a public image URL, which this gateway does not publish; send a text prompt only',
+      );
     }
     if (req.n > 1) throw new PermanentProviderError('invalid_request', 'luma: a generation makes one video (n must be 1)');
     const body: Record<string, unknown> = {
@@ -90,7 +97,12 @@ export class LumaProvider implements Provider {
         const video = g.assets?.video;
         if (typeof video !== 'string' || !video) return { state: 'failed', code: 'upstream_error', message: 'luma: the generation completed without a video' };
         const image = g.assets?.image;
-        return { state: 'succeeded', outputs: [{ index: 0, video: { kind: 'url', url: video }, ...(typeof image === 'string' && image ? { thumbnail: { kind: 'url', url: image } } : {}) }] };
+        return {
+          state: 'succeeded',
+          outputs: [
+            { index: 0, video: { kind: 'url', url: video }, ...(typeof image === 'string' && image ? { thumbnail: { kind: 'url', url: image } } : {}) },
+          ],
+        };
       }
       case 'failed': {
         const reason = g.failure_reason ?? 'the generation failed';

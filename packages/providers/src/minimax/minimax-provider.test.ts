@@ -19,13 +19,28 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_minimax', upstreamModel: 'MiniMax-Hailuo-02', prompt: 'A woman picks up a book', durationSeconds: 6, width: 1366, height: 768, seed: 5, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_minimax',
+    upstreamModel: 'MiniMax-Hailuo-02',
+    prompt: 'A woman picks up a book',
+    durationSeconds: 6,
+    width: 1366,
+    height: 768,
+    seed: 5,
+    ...over,
+  });
 
 const finished = (id: string) => pollUntilEnded(provider, id);
 
 test('create → Preparing/Queueing (queued) → Processing → Success, then the file is retrieved and downloaded', async () => {
   const { upstreamId } = await provider.submit(request());
-  expect(emu.requests('POST', /^\/v1\/video_generation$/)[0]!.json).toEqual({ model: 'MiniMax-Hailuo-02', prompt: 'A woman picks up a book', duration: 6, resolution: '768P' });
+  expect(emu.requests('POST', /^\/v1\/video_generation$/)[0]!.json).toEqual({
+    model: 'MiniMax-Hailuo-02',
+    prompt: 'A woman picks up a book',
+    duration: 6,
+    resolution: '768P',
+  });
   expect(await provider.poll(upstreamId)).toEqual({ state: 'queued' }); // Preparing
   expect(await provider.poll(upstreamId)).toEqual({ state: 'queued' }); // Queueing
   expect(await provider.poll(upstreamId)).toEqual({ state: 'running' });
@@ -43,7 +58,9 @@ test('an input image is sent as a data URL in first_frame_image', async () => {
     const jpg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(20)]);
     writeFileSync(join(dir, 'f.jpg'), jpg);
     await provider.submit(request({ imagePath: join(dir, 'f.jpg') }));
-    expect((emu.requests('POST', /video_generation$/)[0]!.json as Record<string, unknown>).first_frame_image).toBe(`data:image/jpeg;base64,${jpg.toString('base64')}`);
+    expect((emu.requests('POST', /video_generation$/)[0]!.json as Record<string, unknown>).first_frame_image).toBe(
+      `data:image/jpeg;base64,${jpg.toString('base64')}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

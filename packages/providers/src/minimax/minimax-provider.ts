@@ -50,12 +50,21 @@ export class MiniMaxProvider implements Provider {
   constructor(private readonly opts: HttpAdapterOptions) {
     this.name = opts.name ?? 'minimax';
     const headers = { authorization: `Bearer ${opts.apiKey}` };
-    this.api = new JsonApi((opts.baseUrl ?? 'https://api.minimax.io').replace(/\/+$/, ''), () => headers, opts.requestTimeoutMs ?? 30_000, () => ({ message: '' }));
+    this.api = new JsonApi(
+      (opts.baseUrl ?? 'https://api.minimax.io').replace(/\/+$/, ''),
+      () => headers,
+      opts.requestTimeoutMs ?? 30_000,
+      () => ({ message: '' }),
+    );
   }
 
   /** From a catalog target: `credentials` names the MiniMax API key's variable (baseUrl https://api.minimaxi.com for the China platform). */
   static fromInit(init: ProviderInit): MiniMaxProvider {
-    return new MiniMaxProvider({ apiKey: requireApiKey(init, 'minimax', 'the MiniMax API key'), baseUrl: init.baseUrl, requestTimeoutMs: init.requestTimeoutMs });
+    return new MiniMaxProvider({
+      apiKey: requireApiKey(init, 'minimax', 'the MiniMax API key'),
+      baseUrl: init.baseUrl,
+      requestTimeoutMs: init.requestTimeoutMs,
+    });
   }
 
   /**
@@ -68,7 +77,11 @@ export class MiniMaxProvider implements Provider {
     const body = raw && typeof raw === 'object' ? (raw as T) : null; // not JSON (a proxy's error page): reported by status below
     const base = body?.base_resp ?? {};
     if (res.status >= 200 && res.status < 300 && body && ((base.status_code ?? 0) === 0 || keep?.(body))) return body;
-    throw minimaxError(body ? base : { status_msg: typeof raw === 'string' ? raw.slice(0, 300) : '' }, res.status, headerOf(res.headers, 'retry-after') || undefined);
+    throw minimaxError(
+      body ? base : { status_msg: typeof raw === 'string' ? raw.slice(0, 300) : '' },
+      res.status,
+      headerOf(res.headers, 'retry-after') || undefined,
+    );
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
@@ -90,7 +103,12 @@ export class MiniMaxProvider implements Provider {
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
-    const t = await this.call<{ status?: string; file_id?: unknown; base_resp?: BaseResp }>('GET', `/v1/query/video_generation?task_id=${encodeURIComponent(upstreamId)}`, undefined, (b) => b.status === 'Fail');
+    const t = await this.call<{ status?: string; file_id?: unknown; base_resp?: BaseResp }>(
+      'GET',
+      `/v1/query/video_generation?task_id=${encodeURIComponent(upstreamId)}`,
+      undefined,
+      (b) => b.status === 'Fail',
+    );
     switch (t.status) {
       case 'Preparing':
       case 'Queueing':
@@ -99,8 +117,12 @@ export class MiniMaxProvider implements Provider {
         return { state: 'running' };
       case 'Success': {
         const fileId = t.file_id;
-        if ((typeof fileId !== 'string' && typeof fileId !== 'number') || fileId === '') return { state: 'failed', code: 'upstream_error', message: 'minimax: the task succeeded without a file_id' };
-        const file = await this.call<{ file?: { download_url?: unknown }; base_resp?: BaseResp }>('GET', `/v1/files/retrieve?file_id=${encodeURIComponent(String(fileId))}`);
+        if ((typeof fileId !== 'string' && typeof fileId !== 'number') || fileId === '')
+          return { state: 'failed', code: 'upstream_error', message: 'minimax: the task succeeded without a file_id' };
+        const file = await this.call<{ file?: { download_url?: unknown }; base_resp?: BaseResp }>(
+          'GET',
+          `/v1/files/retrieve?file_id=${encodeURIComponent(String(fileId))}`,
+        );
         const url = file.file?.download_url;
         if (typeof url !== 'string' || !url) return { state: 'failed', code: 'upstream_error', message: 'minimax: the file answer carried no download_url' };
         return { state: 'succeeded', outputs: [{ index: 0, video: { kind: 'url', url } }] };

@@ -20,7 +20,15 @@ const providerFor = (opts: { timeoutMs?: number; dialect?: 'openai' | 'seed'; ap
     config: parseConfig({}),
   });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: `vid_test${Math.random().toString(36).slice(2)}`, idempotencyKey: '', upstreamModel: 'sora-2', prompt: 'a lighthouse at dusk', durationSeconds: 4, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: `vid_test${Math.random().toString(36).slice(2)}`,
+    idempotencyKey: '',
+    upstreamModel: 'sora-2',
+    prompt: 'a lighthouse at dusk',
+    durationSeconds: 4,
+    ...over,
+  });
 
 async function untilDone(p: OpenAICompatibleProvider, id: string): Promise<{ last: PollResult; seen: PollResult[] }> {
   const seen: PollResult[] = [];
@@ -102,7 +110,9 @@ test("a task the upstream fails surfaces the upstream's message and code", async
 
 test('a content-policy refusal is permanent with code content_policy_violation', async () => {
   emu.behaviour.contentPolicyOnCreate = true;
-  const err = await providerFor().submit(request()).catch((e: unknown) => e);
+  const err = await providerFor()
+    .submit(request())
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(PermanentProviderError);
   expect((err as PermanentProviderError).code).toBe('content_policy_violation');
   expect((err as Error).message).toBe('Your request was blocked by our moderation system.');
@@ -113,7 +123,9 @@ test('a content-policy refusal is permanent with code content_policy_violation',
 });
 
 test('a wrong key is a permanent auth error (code upstream_error) and the key is never logged', async () => {
-  const err = await providerFor({ apiKey: 'sk-wrong' }).submit(request()).catch((e: unknown) => e);
+  const err = await providerFor({ apiKey: 'sk-wrong' })
+    .submit(request())
+    .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(PermanentProviderError);
   expect(err).toMatchObject({ reason: 'auth', code: 'upstream_error', message: 'Incorrect API key provided.' });
   expect(JSON.stringify(err)).not.toContain('sk-wrong');
@@ -184,7 +196,12 @@ test("edits and extensions go to the upstream's own endpoints with the source MP
     const extend = await p.submit(request({ operation: 'extend', prompt: 'and on', durationSeconds: 8, sourceVideoPath: source, sourceSeconds: 4 }));
     const [e] = emu.calls('edit');
     const [x] = emu.calls('extend');
-    expect(e).toMatchObject({ path: '/v1/videos/edits', status: 200, idempotencyKey: 'edit-1', fields: { prompt: 'now at night', video: '<file 3000 bytes>' } });
+    expect(e).toMatchObject({
+      path: '/v1/videos/edits',
+      status: 200,
+      idempotencyKey: 'edit-1',
+      fields: { prompt: 'now at night', video: '<file 3000 bytes>' },
+    });
     expect(e!.contentType).toMatch(/^multipart\/form-data/);
     expect(e!.fields).not.toHaveProperty('model'); // OpenAI's edit body has none
     expect(x).toMatchObject({ path: '/v1/videos/extensions', fields: { prompt: 'and on', seconds: '4', video: '<file 3000 bytes>' } });

@@ -20,7 +20,10 @@ const optionsSchema = z
   .object({
     dialect: z.enum(['openai', 'seed']).default('openai'),
     /** Variable holding the `whsec_…` secret of the project webhook pointed at /v1/upstream-webhooks/openai-compatible. */
-    webhookSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'webhookSecretEnv must be an environment variable name').optional(),
+    webhookSecretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'webhookSecretEnv must be an environment variable name')
+      .optional(),
   })
   .loose();
 

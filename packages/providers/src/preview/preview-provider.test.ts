@@ -13,7 +13,17 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: `vid_${Math.random().toString(36).slice(2)}`, idempotencyKey: 'k', durationSeconds: 1, width: 160, height: 96, fps: 12, seed: 42, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: `vid_${Math.random().toString(36).slice(2)}`,
+    idempotencyKey: 'k',
+    durationSeconds: 1,
+    width: 160,
+    height: 96,
+    fps: 12,
+    seed: 42,
+    ...over,
+  });
 
 async function render(p: PreviewProvider, req: SubmitRequest): Promise<{ result: PollResult; progress: number[] }> {
   const { upstreamId } = await p.submit(req);
@@ -69,9 +79,12 @@ test('n outputs are distinct videos with exactly duration x fps frames each', as
   expect(frameMd5s(second)).toHaveLength(15);
 });
 
-test('the render makes each output\'s thumbnail and spritesheet itself, a one-frame clip too', async () => {
+test("the render makes each output's thumbnail and spritesheet itself, a one-frame clip too", async () => {
   const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
-  for (const shape of [{ n: 2, durationSeconds: 2, fps: 12 }, { n: 1, durationSeconds: 0.1, fps: 10 }]) {
+  for (const shape of [
+    { n: 2, durationSeconds: 2, fps: 12 },
+    { n: 1, durationSeconds: 0.1, fps: 10 },
+  ]) {
     const { result } = await render(p, request(shape));
     if (result.state !== 'succeeded') throw new Error(`render ${result.state}`);
     for (const out of result.outputs) {
@@ -170,7 +183,9 @@ test('cast characters are named in the caption: same request with a character re
   const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
   const base = { prompt: 'a walk', imagePath: image, imageMime: 'image/png', durationSeconds: 0.5 };
   const plain = frameMd5s(videoBytes((await render(p, request(base))).result));
-  const cast = frameMd5s(videoBytes((await render(p, request({ ...base, characters: [{ id: 'char_x', name: "Captain %{pts} O'Kite", videoPath: image }] }))).result));
+  const cast = frameMd5s(
+    videoBytes((await render(p, request({ ...base, characters: [{ id: 'char_x', name: "Captain %{pts} O'Kite", videoPath: image }] }))).result),
+  );
   expect(cast).toHaveLength(plain.length);
   expect(cast).not.toEqual(plain);
 });

@@ -124,8 +124,7 @@ export class PreviewProvider implements Provider {
             durationSeconds: frameCount(spec) / spec.fps,
           })),
           // An extension produces only what follows the source it keeps.
-          producedSeconds:
-            spec.operation === 'extend' ? (frameCount(spec) - sourceFrameCount(spec)) / spec.fps : (frameCount(spec) / spec.fps) * spec.n,
+          producedSeconds: spec.operation === 'extend' ? (frameCount(spec) - sourceFrameCount(spec)) / spec.fps : (frameCount(spec) / spec.fps) * spec.n,
         };
       }
       // ffmpeg's stderr is for the operator: the client is told that the render failed.
@@ -200,7 +199,9 @@ export class PreviewProvider implements Provider {
       lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
       // The images are a bonus: without them finalize makes its own.
       const images = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, `thumb-${i}.tmp.jpg`, `sprite-${i}.tmp.jpg`)].map(quote).join(' ');
-      lines.push(`  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${images} 2>>render.log && mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg; } || :`);
+      lines.push(
+        `  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${images} 2>>render.log && mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg; } || :`,
+      );
     }
     lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', `rm -f ${quote(entry)}`, '');
     writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
@@ -263,7 +264,9 @@ export class PreviewProvider implements Provider {
   private imageRefs(dir: string, index: number): { thumbnail?: OutputRef; spritesheet?: OutputRef } {
     const thumbnail = join(dir, `thumb-${index}.jpg`);
     const spritesheet = join(dir, `sprite-${index}.jpg`);
-    return existsSync(thumbnail) && existsSync(spritesheet) ? { thumbnail: { kind: 'file', path: thumbnail }, spritesheet: { kind: 'file', path: spritesheet } } : {};
+    return existsSync(thumbnail) && existsSync(spritesheet)
+      ? { thumbnail: { kind: 'file', path: thumbnail }, spritesheet: { kind: 'file', path: spritesheet } }
+      : {};
   }
 
   private progress(dir: string, spec: RenderSpec): number {

@@ -42,7 +42,9 @@ export function wrapPrompt(prompt: string, charsPerLine: number, maxLines: numbe
 }
 
 function palette(spec: RenderSpec, index: number): string[] {
-  const h = createHash('sha256').update(`${spec.seed}:${index}:${spec.prompt ?? ''}`).digest();
+  const h = createHash('sha256')
+    .update(`${spec.seed}:${index}:${spec.prompt ?? ''}`)
+    .digest();
   return [0, 1, 2].map((i) => `0x${h.subarray(i * 3, i * 3 + 3).toString('hex')}`);
 }
 
@@ -59,7 +61,7 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
   const small = Math.max(10, Math.round(fontSize * 0.55));
   const charsPerLine = Math.max(8, Math.floor((w * 0.85) / (fontSize * 0.6)));
-  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, "")}':` : '';
+  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '';
   const promptFile = `prompt-${index}.txt`;
   const captionFile = `caption-${index}.txt`;
   const textFiles: Record<string, string> = {
@@ -69,7 +71,10 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
       (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
   };
   if (spec.sourceFile && (spec.operation === 'edit' || spec.operation === 'extend')) {
-    return { args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile), textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile) };
+    return {
+      args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile),
+      textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile),
+    };
   }
   const [c0, c1, c2] = palette(spec, index);
   // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
@@ -84,7 +89,8 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
     ? ['-i', spec.imageFile]
     : ['-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${(spec.seed + index) % 4294967296}:speed=0.015`];
   // Image input: cover the frame, then a slow zoom towards the centre over the whole clip.
-  const zoom = `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
+  const zoom =
+    `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
     `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
   const filter = (spec.imageFile ? zoom : '') + text;
   const args = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input, '-vf', filter, ...encode(frames, fps, progressFile, outFile)];
@@ -104,6 +110,7 @@ export function planImages(spec: RenderSpec, video: string, thumbnail: string, s
   return ['-y', '-nostdin', '-v', 'error', '-i', video, '-filter_complex', graph, '-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
 }
 
+// prettier-ignore
 const encode = (frames: number, fps: number, progressFile: string, outFile: string): string[] => [
   '-frames:v', String(frames), '-r', String(fps),
   '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
@@ -130,7 +137,16 @@ function sourceTextFiles(spec: RenderSpec, textFiles: Record<string, string>, pr
  * timecode is drawn after the concat, so on the new segment it continues from the source's end.
  * Prompts reach ffmpeg only through text files read with expansion off, as in a create.
  */
-function fromSource(spec: RenderSpec, font: string, fontSize: number, small: number, promptFile: string, captionFile: string, outFile: string, progressFile: string): string[] {
+function fromSource(
+  spec: RenderSpec,
+  font: string,
+  fontSize: number,
+  small: number,
+  promptFile: string,
+  captionFile: string,
+  outFile: string,
+  progressFile: string,
+): string[] {
   const frames = frameCount(spec);
   const { width: w, height: h, fps } = spec;
   const fit = `scale=${w}:${h}:force_original_aspect_ratio=decrease,pad=${w}:${h}:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=${fps}`;
@@ -154,6 +170,7 @@ function fromSource(spec: RenderSpec, font: string, fontSize: number, small: num
     `[0:v]${fit},tpad=stop_mode=clone:stop=${kept},trim=end_frame=${kept},setpts=PTS-STARTPTS[src];` +
     `[1:v]${promptText},${caption},setsar=1[new];` +
     `[src][new]concat=n=2:v=1:a=0,${timecode(`:enable='gte(n,${kept})'`)}[out]`;
+  // prettier-ignore
   return [
     ...head,
     '-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${spec.seed % 4294967296}:speed=0.015:d=${(added / fps).toFixed(6)}`,

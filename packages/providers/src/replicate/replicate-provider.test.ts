@@ -24,9 +24,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_test', upstreamModel: 'acme/video-model', seed: 42, metadata: { negative_prompt: 'blurry' }, ...over });
-
-
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({ taskId: 'vid_test', upstreamModel: 'acme/video-model', seed: 42, metadata: { negative_prompt: 'blurry' }, ...over });
 
 test('an official model is submitted with mapped inputs, polled to success, and its output downloaded', async () => {
   const { upstreamId } = await provider.submit(request());
@@ -85,7 +84,11 @@ test('a wrong token is a permanent error', async () => {
 });
 
 test('429 is a rate-limit error carrying Retry-After', async () => {
-  emu.server.interrupt({ status: 429, headers: { 'retry-after': '7' }, body: { title: 'Request was throttled.', detail: 'Request was throttled. Expected available in 7 seconds.', status: 429 } });
+  emu.server.interrupt({
+    status: 429,
+    headers: { 'retry-after': '7' },
+    body: { title: 'Request was throttled.', detail: 'Request was throttled. Expected available in 7 seconds.', status: 429 },
+  });
   const err = await rejection(provider.submit(request()));
   expect(err).toBeInstanceOf(RateLimitedError);
   expect((err as RateLimitedError).retryAfterMs).toBe(7000);

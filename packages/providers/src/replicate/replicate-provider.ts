@@ -5,15 +5,7 @@ import { FormData } from 'undici';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
 import { headerOf, readJson, upstreamRequest } from '../http';
-import type {
-  OutputRef,
-  PollResult,
-  Provider,
-  ProviderInit,
-  SubmitRequest,
-  UpstreamWebhookEvent,
-  UpstreamWebhookRequest,
-} from '../provider';
+import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
 
 /**
@@ -99,7 +91,13 @@ export class ReplicateProvider implements Provider {
   private async call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
     const headers: Record<string, string> = { ...this.auth, accept: 'application/json' };
     if (json !== undefined) headers['content-type'] = 'application/json';
-    const res = await upstreamRequest({ method, url: `${this.base}${path}`, headers, body: json === undefined ? undefined : JSON.stringify(json), timeoutMs: this.timeoutMs });
+    const res = await upstreamRequest({
+      method,
+      url: `${this.base}${path}`,
+      headers,
+      body: json === undefined ? undefined : JSON.stringify(json),
+      timeoutMs: this.timeoutMs,
+    });
     return readJson<T>(res, readProblem);
   }
 
@@ -150,7 +148,13 @@ export class ReplicateProvider implements Provider {
     const form = new FormData(); // undici's: the global one belongs to Node's bundled undici
     const ext = image.mime.split('/')[1] ?? 'bin';
     form.append('content', new Blob([image.bytes], { type: image.mime }), `${taskId}.${ext}`);
-    const res = await upstreamRequest({ method: 'POST', url: `${this.base}/v1/files`, headers: { ...this.auth, accept: 'application/json' }, body: form, timeoutMs: this.timeoutMs });
+    const res = await upstreamRequest({
+      method: 'POST',
+      url: `${this.base}/v1/files`,
+      headers: { ...this.auth, accept: 'application/json' },
+      body: form,
+      timeoutMs: this.timeoutMs,
+    });
     const file = await readJson<{ urls?: { get?: unknown } } | null>(res, readProblem);
     const url = file?.urls?.get;
     if (typeof url !== 'string') throw new PermanentProviderError('other', 'replicate: the file upload answer carried no URL');
@@ -207,7 +211,8 @@ export class ReplicateProvider implements Provider {
   private async signingSecret(): Promise<string> {
     if (this.secret) return this.secret;
     const key = (await this.call<{ key?: unknown } | null>('GET', '/v1/webhooks/default/secret'))?.key;
-    if (typeof key !== 'string' || !key.startsWith('whsec_')) throw new PermanentProviderError('other', 'replicate: the webhook secret answer carried no whsec_ key');
+    if (typeof key !== 'string' || !key.startsWith('whsec_'))
+      throw new PermanentProviderError('other', 'replicate: the webhook secret answer carried no whsec_ key');
     this.secret = key;
     return key;
   }

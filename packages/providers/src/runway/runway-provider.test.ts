@@ -24,7 +24,14 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_runway', upstreamModel: 'gen4.5', prompt: 'A timelapse of clouds over a city', metadata: { negative_prompt: 'blurry' }, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({
+    taskId: 'vid_runway',
+    upstreamModel: 'gen4.5',
+    prompt: 'A timelapse of clouds over a city',
+    metadata: { negative_prompt: 'blurry' },
+    ...over,
+  });
 
 const finished = (p: RunwayProvider, id: string) => pollUntilEnded(p, id);
 
@@ -93,7 +100,11 @@ test('a moderation failure (SAFETY.*) is a content policy violation; another fai
     message: 'runway: The prompt did not pass content moderation. (SAFETY.INPUT.TEXT)',
   });
   const broken = await provider.submit(request({ prompt: 'this will fail' }));
-  expect(await finished(provider, broken.upstreamId)).toEqual({ state: 'failed', code: 'upstream_error', message: 'runway: An unexpected error occurred. (INTERNAL)' });
+  expect(await finished(provider, broken.upstreamId)).toEqual({
+    state: 'failed',
+    code: 'upstream_error',
+    message: 'runway: An unexpected error occurred. (INTERNAL)',
+  });
 });
 
 test('a wrong key is a permanent auth error', async () => {

@@ -19,7 +19,8 @@ beforeEach(async () => {
 });
 afterEach(() => emu.close());
 
-const request = (over: Partial<SubmitRequest> = {}): SubmitRequest => submitRequest({ taskId: 'vid_seedance', upstreamModel: 'seedance-1-0-pro-250528', prompt: 'Waves on a quiet beach', seed: 99, ...over });
+const request = (over: Partial<SubmitRequest> = {}): SubmitRequest =>
+  submitRequest({ taskId: 'vid_seedance', upstreamModel: 'seedance-1-0-pro-250528', prompt: 'Waves on a quiet beach', seed: 99, ...over });
 
 const finished = (id: string) => pollUntilEnded(provider, id);
 
@@ -79,7 +80,11 @@ test("an invalid parameter is a permanent invalid_request carrying Ark's message
 test('auth, 429 with its wait, 5xx and timeouts map to their error classes', async () => {
   const auth = await rejection(new SeedanceProvider({ apiKey: 'wrong', baseUrl: emu.url }).submit(request()));
   expect((auth as PermanentProviderError).reason).toBe('auth');
-  emu.server.interrupt({ status: 429, headers: { 'retry-after': '20' }, body: { error: { code: 'RateLimitExceeded.EndpointRPMExceeded', message: 'Too many requests' } } });
+  emu.server.interrupt({
+    status: 429,
+    headers: { 'retry-after': '20' },
+    body: { error: { code: 'RateLimitExceeded.EndpointRPMExceeded', message: 'Too many requests' } },
+  });
   const limited = await rejection(provider.submit(request()));
   expect(limited).toBeInstanceOf(RateLimitedError);
   expect((limited as RateLimitedError).retryAfterMs).toBe(20_000);

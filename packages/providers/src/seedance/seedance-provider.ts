@@ -47,7 +47,12 @@ export class SeedanceProvider implements Provider {
   constructor(private readonly opts: HttpAdapterOptions) {
     this.name = opts.name ?? 'seedance';
     const headers = { authorization: `Bearer ${opts.apiKey}` };
-    this.api = new JsonApi((opts.baseUrl ?? 'https://ark.ap-southeast.bytepluses.com').replace(/\/+$/, ''), () => headers, opts.requestTimeoutMs ?? 30_000, readError);
+    this.api = new JsonApi(
+      (opts.baseUrl ?? 'https://ark.ap-southeast.bytepluses.com').replace(/\/+$/, ''),
+      () => headers,
+      opts.requestTimeoutMs ?? 30_000,
+      readError,
+    );
   }
 
   /** From a catalog target: `credentials` names the Ark API key's variable; baseUrl picks the region. */
@@ -56,7 +61,8 @@ export class SeedanceProvider implements Provider {
   }
 
   async submit(req: SubmitRequest): Promise<{ upstreamId: string }> {
-    if (!req.upstreamModel) throw new PermanentProviderError('other', 'seedance: the catalog target needs an upstreamModel (a Seedance model id or ep-… endpoint)');
+    if (!req.upstreamModel)
+      throw new PermanentProviderError('other', 'seedance: the catalog target needs an upstreamModel (a Seedance model id or ep-… endpoint)');
     if (req.n > 1) throw new PermanentProviderError('invalid_request', 'seedance: a task makes one video (n must be 1)');
     const image = await readInputImage(req);
     const content: unknown[] = [{ type: 'text', text: req.prompt ?? '' }];
@@ -85,7 +91,11 @@ export class SeedanceProvider implements Provider {
       case 'succeeded': {
         const url = t.content?.video_url;
         if (typeof url !== 'string' || !url) return { state: 'failed', code: 'upstream_error', message: 'seedance: the task succeeded without a video_url' };
-        return { state: 'succeeded', outputs: [{ index: 0, video: { kind: 'url', url } }], ...(typeof t.duration === 'number' ? { producedSeconds: t.duration } : {}) };
+        return {
+          state: 'succeeded',
+          outputs: [{ index: 0, video: { kind: 'url', url } }],
+          ...(typeof t.duration === 'number' ? { producedSeconds: t.duration } : {}),
+        };
       }
       case 'cancelled':
         return { state: 'failed', code: 'cancelled', message: 'seedance: the task was cancelled' };

@@ -36,7 +36,21 @@ export interface ComfyUIEmulatorOptions {
   outputKey?: 'gifs' | 'images' | 'videos';
 }
 
-const NODES = new Set(['CheckpointLoaderSimple', 'UNETLoader', 'CLIPLoader', 'VAELoader', 'CLIPTextEncode', 'KSampler', 'EmptyHunyuanLatentVideo', 'EmptyLatentImage', 'VAEDecode', 'LoadImage', 'VHS_VideoCombine', 'SaveVideo', 'CreateVideo']);
+const NODES = new Set([
+  'CheckpointLoaderSimple',
+  'UNETLoader',
+  'CLIPLoader',
+  'VAELoader',
+  'CLIPTextEncode',
+  'KSampler',
+  'EmptyHunyuanLatentVideo',
+  'EmptyLatentImage',
+  'VAEDecode',
+  'LoadImage',
+  'VHS_VideoCombine',
+  'SaveVideo',
+  'CreateVideo',
+]);
 const SAVE_NODES = new Set(['VHS_VideoCombine', 'SaveVideo']);
 
 export class ComfyUIEmulator extends Emulator {
@@ -126,7 +140,17 @@ export class ComfyUIEmulator extends Emulator {
   private historyEntry(p: EmulatedPrompt): Record<string, unknown> | undefined {
     if (p.state === 'pending' || p.state === 'running') return undefined;
     const messages: unknown[] = [['execution_start', { prompt_id: p.id, timestamp: Date.now() }]];
-    if (p.state === 'error') messages.push(['execution_error', { prompt_id: p.id, node_id: '3', node_type: 'KSampler', exception_message: 'CUDA out of memory. Tried to allocate 2.00 GiB\n', exception_type: 'torch.OutOfMemoryError' }]);
+    if (p.state === 'error')
+      messages.push([
+        'execution_error',
+        {
+          prompt_id: p.id,
+          node_id: '3',
+          node_type: 'KSampler',
+          exception_message: 'CUDA out of memory. Tried to allocate 2.00 GiB\n',
+          exception_type: 'torch.OutOfMemoryError',
+        },
+      ]);
     if (p.state === 'interrupted') messages.push(['execution_interrupted', { prompt_id: p.id, node_id: '3', node_type: 'KSampler', executed: [] }]);
     if (p.state === 'done') messages.push(['execution_success', { prompt_id: p.id, timestamp: Date.now() }]);
     return {
@@ -148,7 +172,7 @@ export class ComfyUIEmulator extends Emulator {
       return sendJson(res, 200, { queue_running: running ? [row(running)] : [], queue_pending: this.pending().map(row) });
     }
     if (req.method === 'POST' && req.path === '/queue') {
-      for (const id of ((req.json as { delete?: string[] })?.delete ?? [])) if (this.prompts.get(id)?.state === 'pending') this.prompts.delete(id);
+      for (const id of (req.json as { delete?: string[] })?.delete ?? []) if (this.prompts.get(id)?.state === 'pending') this.prompts.delete(id);
       return ok();
     }
     if (req.method === 'POST' && req.path === '/interrupt') {
@@ -166,13 +190,15 @@ export class ComfyUIEmulator extends Emulator {
       const p = this.prompts.get(hist[1]!);
       if (p && this.mode === 'auto') {
         p.polls++;
-        if (p.state === 'running' && p.polls > 1) this.finish(p.id, String(JSON.stringify(p.prompt)).includes('fail') ? 'CUDA out of memory. Tried to allocate 2.00 GiB\n' : undefined);
+        if (p.state === 'running' && p.polls > 1)
+          this.finish(p.id, String(JSON.stringify(p.prompt)).includes('fail') ? 'CUDA out of memory. Tried to allocate 2.00 GiB\n' : undefined);
       }
       const entry = p && this.historyEntry(p);
       return sendJson(res, 200, entry ? { [p.id]: entry } : {});
     }
     if (req.method === 'POST' && req.path === '/history') {
-      for (const id of ((req.json as { delete?: string[] })?.delete ?? [])) if (this.historyEntry(this.prompts.get(id) ?? ({ state: 'pending' } as EmulatedPrompt))) this.prompts.delete(id);
+      for (const id of (req.json as { delete?: string[] })?.delete ?? [])
+        if (this.historyEntry(this.prompts.get(id) ?? ({ state: 'pending' } as EmulatedPrompt))) this.prompts.delete(id);
       return ok();
     }
     if (req.method === 'POST' && req.path === '/upload/image') {
@@ -194,27 +220,45 @@ export class ComfyUIEmulator extends Emulator {
 
   private queuePrompt(req: LoggedRequest, res: ServerResponse): void {
     const b = (req.json ?? {}) as { prompt?: EmulatedPrompt['prompt']; client_id?: string; prompt_id?: string };
-    if (!b.prompt || typeof b.prompt !== 'object') return sendJson(res, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} }, node_errors: {} });
+    if (!b.prompt || typeof b.prompt !== 'object')
+      return sendJson(res, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: '', extra_info: {} }, node_errors: {} });
     for (const [id, node] of Object.entries(b.prompt)) {
       if (!NODES.has(node.class_type)) {
-        return sendJson(res, 400, { error: { type: 'invalid_prompt', message: `Cannot execute because node ${node.class_type} does not exist.`, details: `Node ID '#${id}'`, extra_info: {} }, node_errors: {} });
+        return sendJson(res, 400, {
+          error: {
+            type: 'invalid_prompt',
+            message: `Cannot execute because node ${node.class_type} does not exist.`,
+            details: `Node ID '#${id}'`,
+            extra_info: {},
+          },
+          node_errors: {},
+        });
       }
     }
     const nodeErrors: Record<string, unknown> = {};
     for (const [id, node] of Object.entries(b.prompt)) {
       const bad = (input: string, message: string): void => {
-        nodeErrors[id] = { errors: [{ type: 'value_not_valid', message, details: `${input}: ${JSON.stringify(node.inputs[input])}`, extra_info: { input_name: input } }], dependent_outputs: [], class_type: node.class_type };
+        nodeErrors[id] = {
+          errors: [{ type: 'value_not_valid', message, details: `${input}: ${JSON.stringify(node.inputs[input])}`, extra_info: { input_name: input } }],
+          dependent_outputs: [],
+          class_type: node.class_type,
+        };
       };
       if (node.class_type === 'CLIPTextEncode' && typeof node.inputs.text !== 'string') bad('text', 'Value not a string');
       if (node.class_type === 'KSampler' && !Number.isInteger(node.inputs.seed)) bad('seed', 'Failed to convert an input value to a INT value');
-      if (node.class_type === 'EmptyHunyuanLatentVideo') for (const k of ['width', 'height', 'length']) if (!Number.isInteger(node.inputs[k]) || (node.inputs[k] as number) < 1) bad(k, 'Value smaller than min of 1');
+      if (node.class_type === 'EmptyHunyuanLatentVideo')
+        for (const k of ['width', 'height', 'length'])
+          if (!Number.isInteger(node.inputs[k]) || (node.inputs[k] as number) < 1) bad(k, 'Value smaller than min of 1');
       if (node.class_type === 'LoadImage' && !this.uploads.has(String(node.inputs.image))) bad('image', 'Invalid image file');
     }
     if (!Object.values(b.prompt).some((n) => SAVE_NODES.has(n.class_type))) {
       return sendJson(res, 400, { error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} }, node_errors: {} });
     }
     if (Object.keys(nodeErrors).length) {
-      return sendJson(res, 400, { error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} }, node_errors: nodeErrors });
+      return sendJson(res, 400, {
+        error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details: '', extra_info: {} },
+        node_errors: nodeErrors,
+      });
     }
     const id = b.prompt_id ?? randomUUID();
     const number = this.number++;

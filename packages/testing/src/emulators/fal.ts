@@ -101,7 +101,13 @@ export class FalEmulator extends Emulator {
     r.status = 'COMPLETED';
     r.failure = { status, detail };
     if (r.webhook) {
-      const body = JSON.stringify({ request_id: r.id, gateway_request_id: r.id, status: 'ERROR', error: `Invalid status code: ${status}`, payload: { detail } });
+      const body = JSON.stringify({
+        request_id: r.id,
+        gateway_request_id: r.id,
+        status: 'ERROR',
+        error: `Invalid status code: ${status}`,
+        payload: { detail },
+      });
       await this.deliver(r.webhook, body, this.signedDelivery(r.id, body));
     }
   }
@@ -154,7 +160,10 @@ export class FalEmulator extends Emulator {
       } else if (r.status === 'IN_PROGRESS') {
         if (String(r.input.prompt).includes('fail')) {
           r.status = 'COMPLETED';
-          r.failure = { status: 422, detail: [{ loc: ['body', 'prompt'], msg: 'The prompt was flagged by the content checker', type: 'content_policy_violation' }] };
+          r.failure = {
+            status: 422,
+            detail: [{ loc: ['body', 'prompt'], msg: 'The prompt was flagged by the content checker', type: 'content_policy_violation' }],
+          };
         } else {
           r.status = 'COMPLETED';
           r.logs.push(this.log('100% done'));
@@ -165,7 +174,13 @@ export class FalEmulator extends Emulator {
     }
     const base = `${this.url}/${r.appId}/requests/${r.id}`;
     const withLogs = req.query.get('logs') === '1';
-    const body: Record<string, unknown> = { status: r.status, request_id: r.id, response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel` };
+    const body: Record<string, unknown> = {
+      status: r.status,
+      request_id: r.id,
+      response_url: base,
+      status_url: `${base}/status`,
+      cancel_url: `${base}/cancel`,
+    };
     if (r.status === 'IN_QUEUE') body.queue_position = r.queuePosition;
     if (withLogs && r.status !== 'IN_QUEUE') body.logs = r.logs;
     sendJson(res, r.status === 'COMPLETED' ? 200 : 202, body);
@@ -194,6 +209,13 @@ export class FalEmulator extends Emulator {
       polls: 0,
     });
     const base = `${this.url}/${appId}/requests/${id}`;
-    sendJson(res, 200, { request_id: id, gateway_request_id: id, response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel`, queue_position: 1 });
+    sendJson(res, 200, {
+      request_id: id,
+      gateway_request_id: id,
+      response_url: base,
+      status_url: `${base}/status`,
+      cancel_url: `${base}/cancel`,
+      queue_position: 1,
+    });
   }
 }

@@ -103,7 +103,13 @@ export class VeoEmulator extends Emulator {
 
   protected handle(req: LoggedRequest, res: ServerResponse): void {
     const key = req.headers['x-goog-api-key'];
-    if (!key) return googleError(res, 403, 'PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.');
+    if (!key)
+      return googleError(
+        res,
+        403,
+        'PERMISSION_DENIED',
+        "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.",
+      );
     if (key !== this.opts.apiKey) {
       return googleError(res, 400, 'INVALID_ARGUMENT', 'API key not valid. Please pass a valid API key.', [
         { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com' },
@@ -145,7 +151,8 @@ export class VeoEmulator extends Emulator {
   private create(model: string, req: LoggedRequest, res: ServerResponse): void {
     const body = (req.json ?? {}) as { instances?: EmulatedOperation['instance'][]; parameters?: Record<string, unknown> };
     const instance = body.instances?.[0];
-    if (!instance || (!instance.prompt && !instance.image)) return googleError(res, 400, 'INVALID_ARGUMENT', 'instances[0].prompt: a prompt or an image is required.');
+    if (!instance || (!instance.prompt && !instance.image))
+      return googleError(res, 400, 'INVALID_ARGUMENT', 'instances[0].prompt: a prompt or an image is required.');
     const p = body.parameters ?? {};
     const veo2 = model.startsWith('veo-2');
     const d = Number(p.durationSeconds ?? 8);

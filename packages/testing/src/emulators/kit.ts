@@ -72,7 +72,9 @@ export class EmulatorServer {
 
   async start(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.dispatch(req, res));
-    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => (this.upgradeHandler ? this.upgradeHandler(req, socket, head) : socket.destroy()));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.upgradeHandler ? this.upgradeHandler(req, socket, head) : socket.destroy(),
+    );
     // Clients keep connections open between polls; close them only when the emulator closes.
     server.keepAliveTimeout = 30_000;
     this.server = server;

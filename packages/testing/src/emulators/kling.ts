@@ -85,7 +85,13 @@ export class KlingEmulator extends Emulator {
       task_info: t.externalTaskId ? { external_task_id: t.externalTaskId } : {},
       created_at: Date.now(),
       updated_at: Date.now(),
-      ...(t.status === 'succeed' ? { task_result: { videos: [{ id: `${t.id}-v`, url: `${this.url}${this.files.add(t.id, this.opts.video)}`, duration: String(t.body.duration ?? '5') }] } } : {}),
+      ...(t.status === 'succeed'
+        ? {
+            task_result: {
+              videos: [{ id: `${t.id}-v`, url: `${this.url}${this.files.add(t.id, this.opts.video)}`, duration: String(t.body.duration ?? '5') }],
+            },
+          }
+        : {}),
     };
   }
 
@@ -126,8 +132,10 @@ export class KlingEmulator extends Emulator {
     const b = (req.json ?? {}) as Record<string, unknown>;
     if (typeof b.model_name !== 'string') return reply(400, 1201, 'model_name is invalid');
     if (action === 'text2video' && (typeof b.prompt !== 'string' || !b.prompt)) return reply(400, 1201, 'prompt is required');
-    if (action === 'image2video' && (typeof b.image !== 'string' || b.image.startsWith('data:'))) return reply(400, 1201, 'image is invalid: Base64 without a data: prefix, or a URL');
-    if (action === 'text2video' && !['16:9', '9:16', '1:1'].includes(String(b.aspect_ratio ?? '16:9'))) return reply(400, 1201, `aspect_ratio value '${String(b.aspect_ratio)}' is invalid`);
+    if (action === 'image2video' && (typeof b.image !== 'string' || b.image.startsWith('data:')))
+      return reply(400, 1201, 'image is invalid: Base64 without a data: prefix, or a URL');
+    if (action === 'text2video' && !['16:9', '9:16', '1:1'].includes(String(b.aspect_ratio ?? '16:9')))
+      return reply(400, 1201, `aspect_ratio value '${String(b.aspect_ratio)}' is invalid`);
     if (!['5', '10'].includes(String(b.duration ?? '5'))) return reply(400, 1201, `duration value '${String(b.duration)}' is invalid`);
     if (!['std', 'pro'].includes(String(b.mode ?? 'std'))) return reply(400, 1201, `mode value '${String(b.mode)}' is invalid`);
     if (String(b.prompt ?? '').includes('sensitive')) return reply(400, 1301, 'Trigger the content security policy of the platform');
@@ -135,6 +143,12 @@ export class KlingEmulator extends Emulator {
     if (external && [...this.tasks.values()].some((t) => t.externalTaskId === external)) return reply(400, 1201, 'external_task_id already exists');
     const id = String(800_000_000_000 + this.tasks.size);
     this.tasks.set(id, { id, action, body: b, status: 'submitted', statusMsg: '', externalTaskId: external, polls: 0 });
-    reply(200, 0, 'SUCCEED', { task_id: id, task_status: 'submitted', task_info: external ? { external_task_id: external } : {}, created_at: Date.now(), updated_at: Date.now() });
+    reply(200, 0, 'SUCCEED', {
+      task_id: id,
+      task_status: 'submitted',
+      task_info: external ? { external_task_id: external } : {},
+      created_at: Date.now(),
+      updated_at: Date.now(),
+    });
   }
 }

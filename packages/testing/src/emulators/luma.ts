@@ -58,7 +58,10 @@ export class LumaEmulator extends Emulator {
       failure_reason: g.failureReason,
       created_at: new Date().toISOString(),
       assets: done
-        ? { video: `${this.url}${this.files.add(`${g.id}.mp4`, this.opts.video)}`, ...(this.opts.poster ? { image: `${this.url}${this.files.add(`${g.id}.jpg`, this.opts.poster, 'image/jpeg')}` } : {}) }
+        ? {
+            video: `${this.url}${this.files.add(`${g.id}.mp4`, this.opts.video)}`,
+            ...(this.opts.poster ? { image: `${this.url}${this.files.add(`${g.id}.jpg`, this.opts.poster, 'image/jpeg')}` } : {}),
+          }
         : null,
       model: g.body.model,
       request: g.body,
@@ -103,11 +106,21 @@ export class LumaEmulator extends Emulator {
     const bad = (loc: string, msg: string): void => sendJson(res, 400, { detail: [{ loc: ['body', loc], msg, type: 'value_error' }] });
     if (typeof b.prompt !== 'string' || !b.prompt) return bad('prompt', 'field required');
     if (!MODELS.includes(String(b.model))) return bad('model', `Input should be ${MODELS.map((x) => `'${x}'`).join(', ')}`);
-    if (b.aspect_ratio !== undefined && !RATIOS.includes(String(b.aspect_ratio))) return bad('aspect_ratio', `Input should be ${RATIOS.map((x) => `'${x}'`).join(', ')}`);
-    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution))) return bad('resolution', `Input should be ${RESOLUTIONS.map((x) => `'${x}'`).join(', ')}`);
-    if (b.duration !== undefined && !DURATIONS.includes(String(b.duration))) return bad('duration', `Input should be ${DURATIONS.map((x) => `'${x}'`).join(', ')}`);
+    if (b.aspect_ratio !== undefined && !RATIOS.includes(String(b.aspect_ratio)))
+      return bad('aspect_ratio', `Input should be ${RATIOS.map((x) => `'${x}'`).join(', ')}`);
+    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution)))
+      return bad('resolution', `Input should be ${RESOLUTIONS.map((x) => `'${x}'`).join(', ')}`);
+    if (b.duration !== undefined && !DURATIONS.includes(String(b.duration)))
+      return bad('duration', `Input should be ${DURATIONS.map((x) => `'${x}'`).join(', ')}`);
     const id = randomUUID();
-    this.generations.set(id, { id, body: b, state: 'queued', failureReason: null, callbackUrl: typeof b.callback_url === 'string' ? b.callback_url : undefined, polls: 0 });
+    this.generations.set(id, {
+      id,
+      body: b,
+      state: 'queued',
+      failureReason: null,
+      callbackUrl: typeof b.callback_url === 'string' ? b.callback_url : undefined,
+      polls: 0,
+    });
     sendJson(res, 201, this.generation(id));
   }
 }

@@ -51,7 +51,8 @@ export class MiniMaxEmulator extends Emulator {
     this.mode = opts.mode ?? 'auto';
   }
 
-  private ok = (res: ServerResponse, body: Record<string, unknown>): void => sendJson(res, 200, { ...body, base_resp: { status_code: 0, status_msg: 'success' } });
+  private ok = (res: ServerResponse, body: Record<string, unknown>): void =>
+    sendJson(res, 200, { ...body, base_resp: { status_code: 0, status_msg: 'success' } });
   private fail = (res: ServerResponse, status_code: number, status_msg: string): void => sendJson(res, 200, { base_resp: { status_code, status_msg } });
 
   /** The query answer, which callbacks also carry. */
@@ -78,7 +79,8 @@ export class MiniMaxEmulator extends Emulator {
 
   protected async handle(req: LoggedRequest, res: ServerResponse): Promise<void> {
     if (this.files.serve(req, res)) return;
-    if (req.headers.authorization !== `Bearer ${this.opts.apiKey}`) return this.fail(res, 1004, 'login fail: Please carry the API secret key in the Authorization field of the request header');
+    if (req.headers.authorization !== `Bearer ${this.opts.apiKey}`)
+      return this.fail(res, 1004, 'login fail: Please carry the API secret key in the Authorization field of the request header');
     if (req.method === 'POST' && req.path === '/v1/video_generation') return this.create(req, res);
     if (req.method === 'GET' && req.path === '/v1/query/video_generation') {
       const t = this.tasks.get(req.query.get('task_id') ?? '');
@@ -97,7 +99,16 @@ export class MiniMaxEmulator extends Emulator {
     if (req.method === 'GET' && req.path === '/v1/files/retrieve') {
       const t = [...this.tasks.values()].find((x) => x.fileId && x.fileId === req.query.get('file_id'));
       if (!t) return this.fail(res, 2013, 'invalid params, file_id not found');
-      return this.ok(res, { file: { file_id: Number(t.fileId), bytes: this.opts.video.length, created_at: Math.floor(Date.now() / 1000), filename: 'output.mp4', purpose: 'video_generation', download_url: `${this.url}${this.files.add(t.id, this.opts.video)}?Expires=9h` } });
+      return this.ok(res, {
+        file: {
+          file_id: Number(t.fileId),
+          bytes: this.opts.video.length,
+          created_at: Math.floor(Date.now() / 1000),
+          filename: 'output.mp4',
+          purpose: 'video_generation',
+          download_url: `${this.url}${this.files.add(t.id, this.opts.video)}?Expires=9h`,
+        },
+      });
     }
     sendJson(res, 404, { base_resp: { status_code: 404, status_msg: 'not found' } });
   }
@@ -106,8 +117,10 @@ export class MiniMaxEmulator extends Emulator {
     const b = (req.json ?? {}) as Record<string, unknown>;
     if (typeof b.model !== 'string' || !b.model) return this.fail(res, 2013, 'invalid params, model is required');
     if (typeof b.prompt !== 'string' || (!b.prompt && !b.first_frame_image)) return this.fail(res, 2013, 'invalid params, prompt is required');
-    if (b.duration !== undefined && ![6, 10].includes(b.duration as number)) return this.fail(res, 2013, `invalid params, duration ${String(b.duration)} is not supported`);
-    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution))) return this.fail(res, 2013, `invalid params, resolution ${String(b.resolution)} is not supported`);
+    if (b.duration !== undefined && ![6, 10].includes(b.duration as number))
+      return this.fail(res, 2013, `invalid params, duration ${String(b.duration)} is not supported`);
+    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution)))
+      return this.fail(res, 2013, `invalid params, resolution ${String(b.resolution)} is not supported`);
     if (String(b.prompt).includes('sensitive')) return this.fail(res, 1026, 'input new_sensitive');
     if (typeof b.callback_url === 'string') {
       // The callback URL is checked before it is used: the receiver must echo the challenge.

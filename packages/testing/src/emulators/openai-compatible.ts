@@ -293,7 +293,7 @@ export class OpenAIVideosEmulator extends Emulator {
   private present(task: EmulatedTask): Record<string, unknown> {
     const s = this.stateOf(task);
     const seed = this.behaviour.seedDialect;
-    const status = seed ? ({ queued: 'pending', in_progress: 'processing' } as Record<string, string>)[s.status] ?? s.status : s.status;
+    const status = seed ? (({ queued: 'pending', in_progress: 'processing' } as Record<string, string>)[s.status] ?? s.status) : s.status;
     const [width, height] = task.size.split('x').map(Number);
     return {
       id: task.id,

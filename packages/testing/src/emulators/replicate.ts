@@ -114,7 +114,12 @@ export class ReplicateEmulator extends Emulator {
   signedDelivery(body: string, forgeWith?: string, now = new Date()): Record<string, string> {
     const id = `msg_${randomBytes(8).toString('hex')}`;
     const signature = new Webhook(forgeWith ?? this.webhookSecret).sign(id, now, body);
-    return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(now.getTime() / 1000)), 'webhook-signature': signature };
+    return {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'webhook-signature': signature,
+    };
   }
 
   private async sendWebhook(p: EmulatedPrediction, event: string): Promise<void> {
@@ -188,9 +193,18 @@ export class ReplicateEmulator extends Emulator {
     if (!body.input || typeof body.input !== 'object') return this.problem(res, 422, 'Invalid input', '- input: input is required');
     if (!modelCreate && !body.version) return this.problem(res, 422, 'Invalid version', '- version: version is required');
     if (typeof body.input.prompt !== 'string' || !body.input.prompt) {
-      return sendJson(res, 422, { title: 'Input validation failed', detail: '- input.prompt: prompt is required', status: 422, invalid_fields: [{ type: 'required', field: 'input.prompt', description: 'prompt is required' }] });
+      return sendJson(res, 422, {
+        title: 'Input validation failed',
+        detail: '- input.prompt: prompt is required',
+        status: 422,
+        invalid_fields: [{ type: 'required', field: 'input.prompt', description: 'prompt is required' }],
+      });
     }
-    const id = randomBytes(13).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, 'x').slice(0, 26);
+    const id = randomBytes(13)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, 'x')
+      .slice(0, 26);
     const model = modelCreate ? `${modelCreate[1]}/${modelCreate[2]}` : String(body.version).split(':')[0]!;
     const p: EmulatedPrediction = {
       id,

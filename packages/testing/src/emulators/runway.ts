@@ -103,9 +103,12 @@ export class RunwayEmulator extends Emulator {
     for (const k of Object.keys(body)) if (!FIELDS[endpoint].includes(k)) issues.push({ path: [k], message: `Unrecognized key "${k}"` });
     if (typeof body.model !== 'string') issues.push({ path: ['model'], message: 'Required' });
     if (endpoint === 'text_to_video' && typeof body.promptText !== 'string') issues.push({ path: ['promptText'], message: 'Required' });
-    if (endpoint === 'image_to_video' && !/^(https:\/\/|data:image\/)/.test(String(body.promptImage))) issues.push({ path: ['promptImage'], message: 'Invalid data URI or URL' });
-    if (!RATIOS.includes(String(body.ratio))) issues.push({ path: ['ratio'], message: `Invalid enum value. Expected ${RATIOS.map((r) => `'${r}'`).join(' | ')}` });
-    if (!Number.isInteger(body.duration) || (body.duration as number) < 2 || (body.duration as number) > 10) issues.push({ path: ['duration'], message: 'Number must be between 2 and 10' });
+    if (endpoint === 'image_to_video' && !/^(https:\/\/|data:image\/)/.test(String(body.promptImage)))
+      issues.push({ path: ['promptImage'], message: 'Invalid data URI or URL' });
+    if (!RATIOS.includes(String(body.ratio)))
+      issues.push({ path: ['ratio'], message: `Invalid enum value. Expected ${RATIOS.map((r) => `'${r}'`).join(' | ')}` });
+    if (!Number.isInteger(body.duration) || (body.duration as number) < 2 || (body.duration as number) > 10)
+      issues.push({ path: ['duration'], message: 'Number must be between 2 and 10' });
     if (issues.length) return sendJson(res, 400, { error: 'Validation of body failed', issues });
     if (this.opts.dailyLimit !== undefined && this.created >= this.opts.dailyLimit) {
       return sendJson(res, 429, { error: 'You have exceeded your daily generation limit.' });

@@ -83,7 +83,8 @@ export class SeedanceEmulator extends Emulator {
     if (this.files.serve(req, res)) return;
     const fail = (status: number, code: string, message: string, param?: string): void =>
       sendJson(res, status, { error: { code, message, param: param ?? '', type: status === 401 ? 'Unauthorized' : 'BadRequest' } });
-    if (req.headers.authorization !== `Bearer ${this.opts.apiKey}`) return fail(401, 'AuthenticationError', 'The API key in the request is missing or invalid.');
+    if (req.headers.authorization !== `Bearer ${this.opts.apiKey}`)
+      return fail(401, 'AuthenticationError', 'The API key in the request is missing or invalid.');
     if (req.method === 'POST' && req.path === '/api/v3/contents/generations/tasks') return this.create(req, fail, res);
     const m = /^\/api\/v3\/contents\/generations\/tasks\/([^/]+)$/.exec(req.path);
     const t = m ? this.tasks.get(m[1]!) : undefined;
@@ -98,8 +99,13 @@ export class SeedanceEmulator extends Emulator {
     if (t.polls > 1 && t.status === 'queued') await this.setStatus(t.id, 'running');
     else if (t.polls > 1 && t.status === 'running' && this.mode === 'auto') {
       const text = String((t.body.content as Array<{ text?: string }>)[0]?.text);
-      if (text.includes('unsafe')) await this.setStatus(t.id, 'failed', { code: 'OutputVideoSensitiveContentDetected', message: 'The request failed because the output video may contain sensitive information.' });
-      else if (text.includes('fail')) await this.setStatus(t.id, 'failed', { code: 'InternalServiceError', message: 'The service encountered an unexpected internal error.' });
+      if (text.includes('unsafe'))
+        await this.setStatus(t.id, 'failed', {
+          code: 'OutputVideoSensitiveContentDetected',
+          message: 'The request failed because the output video may contain sensitive information.',
+        });
+      else if (text.includes('fail'))
+        await this.setStatus(t.id, 'failed', { code: 'InternalServiceError', message: 'The service encountered an unexpected internal error.' });
       else await this.setStatus(t.id, 'succeeded');
     }
     sendJson(res, 200, this.task(t.id));
@@ -107,13 +113,18 @@ export class SeedanceEmulator extends Emulator {
 
   private create(req: LoggedRequest, fail: (s: number, c: string, m: string, p?: string) => void, res: ServerResponse): void {
     const b = (req.json ?? {}) as Record<string, unknown>;
-    if (typeof b.model !== 'string' || !b.model) return fail(400, 'MissingParameter', 'The request failed because it is missing one or multiple required parameters.', 'model');
+    if (typeof b.model !== 'string' || !b.model)
+      return fail(400, 'MissingParameter', 'The request failed because it is missing one or multiple required parameters.', 'model');
     const content = Array.isArray(b.content) ? (b.content as Array<Record<string, unknown>>) : [];
     const texts = content.filter((c) => c.type === 'text');
-    if (texts.length !== 1 || typeof texts[0]!.text !== 'string') return fail(400, 'InvalidParameter', 'content must include exactly one text item.', 'content');
-    if (String(texts[0]!.text).includes('sensitive')) return fail(400, 'InputTextSensitiveContentDetected', 'The request failed because the input text may contain sensitive information.');
-    if (b.ratio !== undefined && !RATIOS.includes(String(b.ratio))) return fail(400, 'InvalidParameter', `The parameter ratio specified in the request is not valid: ${String(b.ratio)}`, 'ratio');
-    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution))) return fail(400, 'InvalidParameter', `The parameter resolution specified in the request is not valid: ${String(b.resolution)}`, 'resolution');
+    if (texts.length !== 1 || typeof texts[0]!.text !== 'string')
+      return fail(400, 'InvalidParameter', 'content must include exactly one text item.', 'content');
+    if (String(texts[0]!.text).includes('sensitive'))
+      return fail(400, 'InputTextSensitiveContentDetected', 'The request failed because the input text may contain sensitive information.');
+    if (b.ratio !== undefined && !RATIOS.includes(String(b.ratio)))
+      return fail(400, 'InvalidParameter', `The parameter ratio specified in the request is not valid: ${String(b.ratio)}`, 'ratio');
+    if (b.resolution !== undefined && !RESOLUTIONS.includes(String(b.resolution)))
+      return fail(400, 'InvalidParameter', `The parameter resolution specified in the request is not valid: ${String(b.resolution)}`, 'resolution');
     if (b.duration !== undefined && (!Number.isInteger(b.duration) || (b.duration as number) < 3 || (b.duration as number) > 12)) {
       return fail(400, 'InvalidParameter', `The parameter duration specified in the request is not valid: ${String(b.duration)}`, 'duration');
     }
