@@ -2,7 +2,7 @@ import { targetKey } from '@reelay/core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVideo, http, OpenAIVideosEmulator, until, waitForVideo } from '@reelay/testing';
+import { createVideo, emulatedModel, emulatorTarget, http, OpenAIVideosEmulator, until, waitForVideo } from '@reelay/testing';
 import { ownDatabase, startStack, type Stack } from './harness';
 
 /**
@@ -19,16 +19,8 @@ const emulators: Record<'ok' | 'a' | 'b' | 'flaky' | 'slow', OpenAIVideosEmulato
   flaky: new OpenAIVideosEmulator({ apiKey: KEY, behaviour: { taskMs: 300, queuedMs: 50, taskFailure: { code: 'internal_error', message: 'GPU node lost' } } }),
   slow: new OpenAIVideosEmulator({ apiKey: KEY, behaviour: { taskMs: 120_000, queuedMs: 50 } }),
 };
-const target = (e: OpenAIVideosEmulator) => ({ provider: 'openai-compatible', baseUrl: e.url, credentials: 'UPSTREAM_KEY', upstreamModel: 'sora-2' });
-const model = (id: string, targets: object[]) => ({
-  id,
-  targets,
-  duration: { min: 1, max: 20 },
-  size: { width: { min: 64, max: 1920 }, height: { min: 64, max: 1920 } },
-  fps: { values: [12, 24] },
-  maxN: 1,
-  defaults: { duration: 1, width: 128, height: 128, fps: 12 },
-});
+const target = (e: OpenAIVideosEmulator) => emulatorTarget(e);
+const model = (id: string, targets: object[]) => emulatedModel(id, targets);
 
 let stack: Stack;
 let dir: string;

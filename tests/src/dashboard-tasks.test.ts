@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVideo, http, OpenAIVideosEmulator, until, waitForVideo } from '@reelay/testing';
+import { createVideo, emulatedModel, emulatorTarget, http, OpenAIVideosEmulator, until, waitForVideo } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -16,15 +16,7 @@ const failing = new OpenAIVideosEmulator({
   apiKey: KEY,
   behaviour: { taskMs: 300, queuedMs: 50, taskFailure: { code: 'internal_error', message: 'GPU node lost' } },
 });
-const model = (id: string, e: OpenAIVideosEmulator) => ({
-  id,
-  targets: [{ provider: 'openai-compatible', baseUrl: e.url, credentials: 'UPSTREAM_KEY', upstreamModel: 'sora-2' }],
-  duration: { min: 1, max: 20 },
-  size: { width: { min: 64, max: 1920 }, height: { min: 64, max: 1920 } },
-  fps: { values: [12, 24] },
-  maxN: 1,
-  defaults: { duration: 1, width: 128, height: 128, fps: 12 },
-});
+const model = (id: string, e: OpenAIVideosEmulator) => emulatedModel(id, [emulatorTarget(e)]);
 let stack: Stack;
 let dir: string;
 let tenant: string;

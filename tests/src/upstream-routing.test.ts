@@ -4,7 +4,7 @@ import { startWorker } from '@reelay/worker';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVideo, emulatedContent, http, OpenAIVideosEmulator, waitForVideo } from '@reelay/testing';
+import { createVideo, emulatedContent, emulatedModel, http, OpenAIVideosEmulator, waitForVideo } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -22,16 +22,7 @@ let catalogFile: string;
 
 const stackEnv = () => ({ REELAY_MODELS_FILE: catalogFile, UPSTREAM_KEY_A: KEY_A, UPSTREAM_KEY_B: KEY_B, UPSTREAM_KEY_B_LIMITED: KEY_B });
 
-const model = (id: string, targets: object[], deadlineSeconds = 600) => ({
-  id,
-  targets,
-  duration: { min: 1, max: 20 },
-  size: { width: { min: 64, max: 1920 }, height: { min: 64, max: 1920 } },
-  fps: { values: [12, 24] },
-  maxN: 2,
-  defaults: { duration: 1, width: 128, height: 128, fps: 12 },
-  deadlineSeconds,
-});
+const model = (id: string, targets: object[], deadlineSeconds = 600) => emulatedModel(id, targets, { maxN: 2, deadlineSeconds });
 
 beforeAll(async () => {
   emuA = new OpenAIVideosEmulator({ apiKey: KEY_A, behaviour: { taskMs: 600, queuedMs: 100 } });

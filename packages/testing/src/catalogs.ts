@@ -83,3 +83,23 @@ export function tinyCatalogFile(): string {
 
 /** A create body for `tiny` of tinyCatalogFile(). */
 export const TINY = { prompt: 'tiny', duration: 1, width: 128, height: 128, fps: 10 };
+
+/** A catalog target on an OpenAI-compatible emulator (its key read from env `credentials`). */
+export const emulatorTarget = (emulator: { url: string }, credentials = 'UPSTREAM_KEY') => ({
+  provider: 'openai-compatible',
+  baseUrl: emulator.url,
+  credentials,
+  upstreamModel: 'sora-2',
+});
+
+/** A catalog model for upstream tests: 1-20 s, 64-1920 px, 12 or 24 fps, a 1 s 128x128 default. */
+export const emulatedModel = (id: string, targets: object[], extra: Record<string, unknown> = {}) => ({
+  id,
+  targets,
+  duration: { min: 1, max: 20 },
+  size: { width: { min: 64, max: 1920 }, height: { min: 64, max: 1920 } },
+  fps: { values: [12, 24] },
+  maxN: 1,
+  defaults: { duration: 1, width: 128, height: 128, fps: 12 },
+  ...extra,
+});
