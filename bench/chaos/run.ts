@@ -231,16 +231,30 @@ async function jobsHeldBy(pid: number): Promise<string[]> {
   }
 }
 
-/** Seconds until every task whose job the killed worker held has moved on (stepped again by another worker, or ended). */
-async function untilHeldTasksMovedOn(db: ReturnType<typeof createDb>, ids: string[], killedAt: Date, since: number, limitS: number): Promise<number | null> {
-  while ((now() - since) / 1000 < limitS) {
-    const still = await db.task
-      .count({ where: { id: { in: ids }, status: { in: ['pending', 'processing'] }, updatedAt: { lte: killedAt } } })
-      .catch(() => ids.length);
-    if (still === 0) return (now() - since) / 1000;
-    await sleep(250);
+/**
+ * Seconds until every job the killed worker held was taken by another worker (its processedBy
+ * changed) or is gone (its task ended). Task rows are no proof: a starting worker's pass touches
+ * every live task's updated_at without running any job.
+ */
+async function untilHeldJobsTakenOver(ids: string[], deadPid: number, since: number, limitS: number): Promise<number | null> {
+  const r = new IORedis(`redis://127.0.0.1:${redisPort}`, { maxRetriesPerRequest: 1 });
+  r.on('error', () => undefined);
+  try {
+    while ((now() - since) / 1000 < limitS) {
+      try {
+        const pipe = r.pipeline();
+        for (const id of ids) pipe.hget(`${PREFIX}:video-tasks:${id}`, 'pb');
+        const by = ((await pipe.exec()) ?? []).map(([, v]) => v);
+        if (by.every((v) => v !== `${hostname()}:${deadPid}`)) return (now() - since) / 1000;
+      } catch {
+        /* Redis busy or restarting */
+      }
+      await sleep(250);
+    }
+    return null;
+  } finally {
+    r.disconnect();
   }
-  return null;
 }
 
 // ---------------------------------------------------------------- the run
@@ -306,17 +320,17 @@ async function main(): Promise<void> {
   const prober = probeReads();
 
   const workerKill = async (n: number, which: number) => {
-    const held = await jobsHeldBy(workers[which]!.pid!);
-    const killedAt = new Date();
+    const deadPid = workers[which]!.pid!;
+    const held = await jobsHeldBy(deadPid);
     const t = now();
     await kill9(workers[which]!);
     workers[which] = spawnReelay('worker');
-    const s = await untilHeldTasksMovedOn(db, held, killedAt, t, 60);
+    const s = await untilHeldJobsTakenOver(held, deadPid, t, 60);
     faults.push({
       fault: `worker kill -9 #${n}`,
       seconds: s,
       target: WORKER_TARGET_S,
-      note: `until each of the ${held.length} task jobs it held was run again by another worker (or its task ended)`,
+      note: `until each of the ${held.length} task jobs it held was taken by another worker`,
     });
   };
   await sleep(3000);
