@@ -1,8 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
 import OpenAI, { BadRequestError, NotFoundError, toFile } from 'openai';
 import { newWebhookSecret } from '@reelay/core';
-import { isMp4, until, writeTestCatalog } from '@reelay/testing';
+import { isMp4, until, webhookReceiver, writeTestCatalog } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -280,20 +279,10 @@ test("a batch that does not fit the key's budget fails with insufficient_quota a
 });
 
 test("batch.completed and batch.failed webhooks go to the key's webhook URL, verified by webhooks.unwrap, and the batch's tasks send none of their own", async () => {
-  const received: { headers: IncomingMessage['headers']; body: string }[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { server, url, received } = await webhookReceiver();
   try {
     const secret = await stack.newKey();
     const hookSecret = newWebhookSecret();
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
     await stack.db.apiKey.update({ where: { id: (await keyRow(stack, secret)).id }, data: { webhookUrl: url, webhookSecret: hookSecret } });
     const o = client(stack, secret);
     const good = await o.batches.create({
@@ -346,7 +335,7 @@ test("batch.completed and batch.failed webhooks go to the key's webhook URL, ver
 
 describe('a short completion window and batch webhooks', () => {
   let short: Stack;
-  let rx: { server: Server; url: string; received: { headers: IncomingMessage['headers']; body: string }[] };
+  let rx: Awaited<ReturnType<typeof webhookReceiver>>;
   beforeAll(async () => {
     short = await startStack({
       REELAY_MODELS_FILE: catalog,
@@ -355,17 +344,7 @@ describe('a short completion window and batch webhooks', () => {
       REELAY_FETCH_ALLOW_HOSTS: '127.0.0.1',
       WEBHOOK_BACKOFF_MS: '200',
     });
-    const received: { headers: IncomingMessage['headers']; body: string }[] = [];
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    rx = { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received };
+    rx = await webhookReceiver();
   });
   afterAll(async () => {
     rx.server.close();

@@ -1,10 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import OpenAI from 'openai';
 import { newWebhookSecret } from '@reelay/core';
 import { registry } from '@reelay/observability';
 import { failTask } from '@reelay/worker/src/pipeline/fail-task';
 import { queueTaskEvents } from '@reelay/worker/src/pipeline/task-ended';
-import { http, until } from '@reelay/testing';
+import { http, until, webhookReceiver } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -12,28 +12,6 @@ import { startStack, type Stack } from './harness';
  * SDK's webhooks.unwrap() (Standard Webhooks signatures). Loopback is reachable only because the
  * stack sets the operator allow-list REELAY_FETCH_ALLOW_HOSTS=127.0.0.1.
  */
-interface Received {
-  headers: IncomingMessage['headers'];
-  body: string;
-  answered: number;
-}
-
-function receiver(plan: (n: number) => number): Promise<{ server: Server; url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const answered = plan(received.length + 1);
-      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered });
-      res.writeHead(answered).end();
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received })),
-  );
-}
-
 const TINY = { prompt: 'webhook test', duration: 1, width: 128, height: 128, fps: 24 };
 const DEPLOYMENT_SECRET = 'deployment-webhook-secret-0123456789';
 let stack: Stack;
@@ -60,7 +38,7 @@ async function keyWithWebhook(url: string | null, secret: string | null): Promis
 }
 
 test('a receiver failing 3 times gets video.completed once it succeeds, verified by openai webhooks.unwrap(); every attempt is recorded', async () => {
-  const rx = await receiver((n) => (n <= 3 ? 503 : 200));
+  const rx = await webhookReceiver((n) => (n <= 3 ? 503 : 200));
   const secret = newWebhookSecret();
   const key = await keyWithWebhook(rx.url, secret);
   try {
@@ -112,8 +90,8 @@ test('a receiver failing 3 times gets video.completed once it succeeds, verified
 });
 
 test('callback_url gets video.failed signed with the deployment secret when the key has none; the key URL and callback are separate deliveries', async () => {
-  const keyRx = await receiver(() => 200);
-  const cbRx = await receiver(() => 204);
+  const keyRx = await webhookReceiver(() => 200);
+  const cbRx = await webhookReceiver(() => 204);
   const key = await keyWithWebhook(keyRx.url, null);
   try {
     // Paused, so the worker cannot finish the task before this test fails it.
@@ -151,7 +129,7 @@ test('a receiver that never answers is cut off at WEBHOOK_TIMEOUT_MS and recorde
   const hanging = createServer(() => undefined); // accepts, never answers
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()));
   const hangingUrl = `http://127.0.0.1:${(hanging.address() as { port: number }).port}/hook`;
-  const healthy = await receiver(() => 200);
+  const healthy = await webhookReceiver(() => 200);
   const slowKey = await keyWithWebhook(hangingUrl, newWebhookSecret());
   const okKey = await keyWithWebhook(healthy.url, newWebhookSecret());
   try {
@@ -173,7 +151,7 @@ test('a receiver that never answers is cut off at WEBHOOK_TIMEOUT_MS and recorde
 test('without the operator allow-list, a loopback webhook URL is refused before any connection and the refusal is recorded', async () => {
   const guarded = await startStack({ WEBHOOK_BACKOFF_MS: '100', WEBHOOK_MAX_ATTEMPTS: '2', REELAY_WEBHOOK_SECRET: DEPLOYMENT_SECRET });
   let connections = 0;
-  const rx = await receiver(() => 200);
+  const rx = await webhookReceiver(() => 200);
   rx.server.on('connection', () => connections++);
   try {
     const key = await guarded.newKey();

@@ -221,6 +221,24 @@ export interface CreateVideoInput {
   characterIds: string[];
 }
 
+/** The task columns a create request sets as they are: the same for a single create and a batch line. */
+export function requestedTaskFields(input: CreateVideoInput) {
+  return {
+    model: input.model.id,
+    prompt: input.prompt,
+    durationSeconds: input.durationSeconds,
+    width: input.width,
+    height: input.height,
+    fps: input.fps,
+    seed: BigInt(input.seed),
+    n: input.n,
+    responseFormat: input.responseFormat,
+    user: input.user,
+    metadata: input.metadata as object,
+    callbackUrl: input.callbackUrl,
+  };
+}
+
 export interface CreateLimits {
   maxPromptChars: number;
   maxImageBytes: number;

@@ -102,7 +102,7 @@ export class JsonApi {
   constructor(
     readonly base: string,
     private readonly headers: () => Record<string, string>,
-    private readonly timeoutMs: number,
+    readonly timeoutMs: number,
     private readonly readError: ErrorReader,
   ) {}
 

@@ -33,3 +33,4 @@ export { emulatedModel, emulatorTarget, TINY, tinyCatalogFile, writeTestCatalog 
 export { OwnRedis } from './own-redis';
 export { pollToEnd, pollUntilEnded, submitRequest } from './provider-requests';
 export { S3TestServer } from './s3-server';
+export { webhookReceiver, type ReceivedWebhook } from './webhook-receiver';

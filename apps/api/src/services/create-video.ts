@@ -6,6 +6,7 @@ import {
   newId,
   newVideoId,
   pricePerSecondMicros,
+  requestedTaskFields,
   serviceUnavailable,
   type CreateVideoInput,
   type ImageBytes,
@@ -151,19 +152,8 @@ export async function createVideo(
     key,
     {
       id,
-      model: input.model.id,
-      prompt: input.prompt,
+      ...requestedTaskFields(input),
       imageRef,
-      durationSeconds: input.durationSeconds,
-      width: input.width,
-      height: input.height,
-      fps: input.fps,
-      seed: BigInt(input.seed),
-      n: input.n,
-      responseFormat: input.responseFormat,
-      user: input.user,
-      metadata: input.metadata as object,
-      callbackUrl: input.callbackUrl,
       characterIds: input.characterIds,
       idempotencyKey: idempotency?.key ?? null,
       requestHash: idempotency?.requestHash ?? null,
@@ -183,31 +173,31 @@ export type TaskDraft = Omit<NewTask, 'apiKeyId' | 'provider' | 'createdAt' | 'e
 export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, draft: TaskDraft, requestId: string): Promise<VideoRow> {
   const id = draft.id;
   let task: VideoRow;
-  const createdAt = new Date();
-  const model = deps.catalog.get(draft.model);
-  const data: NewTask = {
-    ...draft,
-    apiKeyId: key.id,
-    provider: model?.targets[0]?.provider ?? 'unknown',
-    createdAt,
-    expiresAt: new Date(createdAt.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
-  };
   try {
-    assertModelAllowed(key, data.model);
-    if (!model) throw new ApiError(409, 'unsupported_operation', `Model ${data.model} is no longer configured`);
+    assertModelAllowed(key, draft.model);
+    const model = deps.catalog.get(draft.model);
+    if (!model) throw new ApiError(409, 'unsupported_operation', `Model ${draft.model} is no longer configured`);
+    const createdAt = new Date();
+    const data: NewTask = {
+      ...draft,
+      apiKeyId: key.id,
+      provider: model.targets[0]!.provider,
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + deps.config.REELAY_RESULT_TTL_SECONDS * 1000),
+    };
     const priceMicrosPerSecond = pricePerSecondMicros(model, data.width, data.height);
     // An extension is billed for the seconds it adds, not for the source it repeats.
     const billedSeconds = data.operation === 'extend' ? data.durationSeconds - (data.sourceSeconds ?? 0) : data.durationSeconds;
     const reservedMicros = estimateCostMicros(priceMicrosPerSecond, billedSeconds, data.n ?? 1);
     const outcome = await createTask(
       deps.db,
-      { ...data, updatedAt: data.createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, requestId, priceMicrosPerSecond, reservedMicros },
+      { ...data, updatedAt: createdAt, queuePrefix: deps.config.REELAY_QUEUE_PREFIX, requestId, priceMicrosPerSecond, reservedMicros },
       newId('led'),
     );
     if (outcome.refused) throw refusalError(outcome.refused);
     task = outcome.task;
   } catch (err) {
-    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (draft.imageRef || draft.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw err;
   }
   try {
@@ -215,7 +205,7 @@ export async function insertAndEnqueueTask(deps: ApiDeps, key: ApiKey, draft: Ta
   } catch (err) {
     deps.logger.warn({ err, taskId: id, requestId }, 'admission announce failed; task removed');
     await discardUnstartedTask(deps.db, id).catch(() => undefined);
-    if (data.imageRef || data.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
+    if (draft.imageRef || draft.sourceVideoRef) await deps.storage.remove(taskKeys.inputs(id));
     throw serviceUnavailable('The task queue is unavailable; nothing was created, try again');
   }
   tasksCreated.inc({ model: task.model, provider: task.provider });

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { estimateCostMicros, newVideoId, parseBatchLine, pricePerSecondMicros, type BatchLineError } from '@reelay/core';
+import { estimateCostMicros, newVideoId, parseBatchLine, pricePerSecondMicros, requestedTaskFields, type BatchLineError } from '@reelay/core';
 import { findApiKeyById, findFileForOwner, type Batch, type NewReservedTask } from '@reelay/db';
 import { fileKeys } from '@reelay/storage';
 import type { WorkerContext } from '../context';
@@ -68,20 +68,9 @@ export async function validateBatchFile(ctx: WorkerContext, batch: Batch): Promi
     tasks.push({
       id: newVideoId(),
       apiKeyId: batch.apiKeyId,
-      model: input.model.id,
+      ...requestedTaskFields(input),
       provider: input.model.targets[0]!.provider,
-      prompt: input.prompt,
       imageRef: null,
-      durationSeconds: input.durationSeconds,
-      width: input.width,
-      height: input.height,
-      fps: input.fps,
-      seed: BigInt(input.seed),
-      n: input.n,
-      responseFormat: input.responseFormat,
-      user: input.user,
-      metadata: input.metadata as object,
-      callbackUrl: input.callbackUrl,
       createdAt: now,
       updatedAt: now,
       expiresAt,

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { downloadStream } from '../download';
 import { PermanentProviderError, RateLimitedError, errorForStatus, parseRetryAfter, rawDetail } from '../errors';
-import { upstreamRequest, type UpstreamResponse } from '../http';
+import { JsonApi, type UpstreamResponse } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest } from '../provider';
 import { readInputImage } from '../request-mapping';
 
@@ -124,13 +124,18 @@ interface Operation {
 
 export class VeoProvider implements Provider {
   readonly name: string;
-  private readonly base: string;
-  private readonly timeoutMs: number;
+  /** Calls go through send() and read(): Google's errors need more than the JsonApi reader sees. */
+  private readonly api: JsonApi;
 
   constructor(private readonly opts: VeoOptions) {
     this.name = opts.name ?? 'gemini-veo';
-    this.base = (opts.baseUrl ?? DEFAULT_VEO_BASE_URL).replace(/\/+$/, '');
-    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    const headers = { 'x-goog-api-key': opts.apiKey };
+    this.api = new JsonApi(
+      (opts.baseUrl ?? DEFAULT_VEO_BASE_URL).replace(/\/+$/, ''),
+      () => headers,
+      opts.requestTimeoutMs ?? 30_000,
+      () => ({ message: 'veo' }),
+    );
   }
 
   /** From a catalog target: `credentials` names the variable holding the Gemini API key. */
@@ -140,16 +145,7 @@ export class VeoProvider implements Provider {
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
-    const headers: Record<string, string> = { 'x-goog-api-key': this.opts.apiKey, accept: 'application/json' };
-    if (json !== undefined) headers['content-type'] = 'application/json';
-    const res = await upstreamRequest({
-      method,
-      url: `${this.base}${path}`,
-      headers,
-      body: json === undefined ? undefined : JSON.stringify(json),
-      timeoutMs: this.timeoutMs,
-    });
-    return this.read<T>(res);
+    return this.read<T>(await this.api.send(method, path, json));
   }
 
   /** Google's error shape: {"error": {code, message, status, details}}; an invalid key is a 400 with reason API_KEY_INVALID. */
@@ -220,7 +216,7 @@ export class VeoProvider implements Provider {
 
   async fetchOutput(ref: OutputRef): Promise<Readable> {
     if (ref.kind !== 'url') throw new PermanentProviderError('other', 'veo: outputs are URLs');
-    const sameOrigin = new URL(ref.url).origin === new URL(this.base).origin;
+    const sameOrigin = new URL(ref.url).origin === new URL(this.api.base).origin;
     return downloadStream('veo', ref.url, {
       headers: sameOrigin ? { 'x-goog-api-key': this.opts.apiKey } : {},
       credentialHeaders: ['x-goog-api-key'],

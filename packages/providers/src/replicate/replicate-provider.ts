@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { FormData } from 'undici';
 import { downloadStream, progressFromLogs } from '../download';
 import { PermanentProviderError } from '../errors';
-import { headerOf, readJson, upstreamRequest } from '../http';
+import { headerOf, JsonApi, readJson, upstreamRequest } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest, UpstreamWebhookEvent, UpstreamWebhookRequest } from '../provider';
 import { aspectRatioOf, dataUri, extendedInputs, readInputImage, resolutionOf } from '../request-mapping';
 
@@ -64,14 +64,12 @@ function outputUrls(output: unknown): string[] {
 
 export class ReplicateProvider implements Provider {
   readonly name: string;
-  private readonly base: string;
-  private readonly timeoutMs: number;
+  private readonly api: JsonApi;
   private secret: string | undefined;
 
   constructor(private readonly opts: ReplicateOptions) {
     this.name = opts.name ?? 'replicate';
-    this.base = (opts.baseUrl ?? DEFAULT_REPLICATE_BASE_URL).replace(/\/+$/, '');
-    this.timeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.api = new JsonApi((opts.baseUrl ?? DEFAULT_REPLICATE_BASE_URL).replace(/\/+$/, ''), () => this.auth, opts.requestTimeoutMs ?? 30_000, readProblem);
     this.secret = opts.webhookSecret;
   }
 
@@ -86,19 +84,6 @@ export class ReplicateProvider implements Provider {
       webhookSecret: secretEnv ? credentialFrom(init.config, secretEnv) : undefined,
       requestTimeoutMs: init.requestTimeoutMs,
     });
-  }
-
-  private async call<T>(method: 'GET' | 'POST', path: string, json?: unknown): Promise<T> {
-    const headers: Record<string, string> = { ...this.auth, accept: 'application/json' };
-    if (json !== undefined) headers['content-type'] = 'application/json';
-    const res = await upstreamRequest({
-      method,
-      url: `${this.base}${path}`,
-      headers,
-      body: json === undefined ? undefined : JSON.stringify(json),
-      timeoutMs: this.timeoutMs,
-    });
-    return readJson<T>(res, readProblem);
   }
 
   private get auth(): Record<string, string> {
@@ -133,7 +118,7 @@ export class ReplicateProvider implements Provider {
     } else {
       throw new PermanentProviderError('other', `replicate: upstreamModel "${model}" is not "owner/name", "owner/name:<version>" or a version id`);
     }
-    const id = (await this.call<Prediction | null>('POST', path, body))?.id;
+    const id = (await this.api.call<Prediction | null>('POST', path, body))?.id;
     if (!id) throw new PermanentProviderError('other', 'replicate: the create answer carried no prediction id');
     return { upstreamId: id };
   }
@@ -150,10 +135,10 @@ export class ReplicateProvider implements Provider {
     form.append('content', new Blob([image.bytes], { type: image.mime }), `${taskId}.${ext}`);
     const res = await upstreamRequest({
       method: 'POST',
-      url: `${this.base}/v1/files`,
+      url: `${this.api.base}/v1/files`,
       headers: { ...this.auth, accept: 'application/json' },
       body: form,
-      timeoutMs: this.timeoutMs,
+      timeoutMs: this.api.timeoutMs,
     });
     const file = await readJson<{ urls?: { get?: unknown } } | null>(res, readProblem);
     const url = file?.urls?.get;
@@ -162,7 +147,7 @@ export class ReplicateProvider implements Provider {
   }
 
   async poll(upstreamId: string): Promise<PollResult> {
-    const p = await this.call<Prediction>('GET', `/v1/predictions/${encodeURIComponent(upstreamId)}`);
+    const p = await this.api.call<Prediction>('GET', `/v1/predictions/${encodeURIComponent(upstreamId)}`);
     switch (p.status) {
       case 'starting':
         return { state: 'queued' };
@@ -191,7 +176,7 @@ export class ReplicateProvider implements Provider {
 
   /** Files served by the API host itself need the token; delivery-CDN links must not get it. */
   private ref(url: string): OutputRef {
-    return new URL(url).origin === new URL(this.base).origin ? { kind: 'url', url, headers: this.auth } : { kind: 'url', url };
+    return new URL(url).origin === new URL(this.api.base).origin ? { kind: 'url', url, headers: this.auth } : { kind: 'url', url };
   }
 
   async fetchOutput(ref: OutputRef): Promise<Readable> {
@@ -205,12 +190,12 @@ export class ReplicateProvider implements Provider {
   }
 
   async cancel(upstreamId: string): Promise<void> {
-    await this.call('POST', `/v1/predictions/${encodeURIComponent(upstreamId)}/cancel`);
+    await this.api.call('POST', `/v1/predictions/${encodeURIComponent(upstreamId)}/cancel`);
   }
 
   private async signingSecret(): Promise<string> {
     if (this.secret) return this.secret;
-    const key = (await this.call<{ key?: unknown } | null>('GET', '/v1/webhooks/default/secret'))?.key;
+    const key = (await this.api.call<{ key?: unknown } | null>('GET', '/v1/webhooks/default/secret'))?.key;
     if (typeof key !== 'string' || !key.startsWith('whsec_'))
       throw new PermanentProviderError('other', 'replicate: the webhook secret answer carried no whsec_ key');
     this.secret = key;
