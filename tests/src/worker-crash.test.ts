@@ -33,7 +33,11 @@ async function renderingTask(): Promise<{ id: string; worker: Spawned; renderDir
 }
 
 async function expectExactlyOneOutputSet(id: string): Promise<void> {
-  const outputs = await stack.db.taskOutput.findMany({ where: { taskId: id } });
+  // The images are stored right after the completion is announced.
+  const outputs = await until('the images', async () => {
+    const rows = await stack.db.taskOutput.findMany({ where: { taskId: id } });
+    return rows.length >= 3 ? rows : null;
+  });
   expect(outputs.map((o) => `${o.index}:${o.variant}`).sort()).toEqual(['0:spritesheet', '0:thumbnail', '0:video']);
   const files = readdirSync(join(resolve(stack.config.REELAY_STORAGE_DIR), 'videos', id, '0')).sort();
   expect(files).toEqual(['spritesheet.jpg', 'thumbnail.jpg', 'video.mp4']);

@@ -70,7 +70,11 @@ test('SIGTERM mid-task: the worker exits 0 within its grace period, the next wor
   try {
     const { video } = await waitForVideo(stack, stack.key, id, 120_000);
     expect(video.status).toBe('completed');
-    const outputs = await stack.db.taskOutput.findMany({ where: { taskId: id } });
+    // The images are stored right after the completion is announced.
+    const outputs = await until('the images', async () => {
+      const rows = await stack.db.taskOutput.findMany({ where: { taskId: id } });
+      return rows.length >= 3 ? rows : null;
+    });
     expect(outputs.map((o) => `${o.index}:${o.variant}`).sort()).toEqual(['0:spritesheet', '0:thumbnail', '0:video']);
   } finally {
     expect(await next.stop('SIGTERM')).toEqual({ code: 0, signal: null });

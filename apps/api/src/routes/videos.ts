@@ -16,7 +16,7 @@ import {
   verifyContentGrant,
   type ContentVariant,
 } from '@reelay/core';
-import { findListCursor, findTaskForOwner, findTaskOutput, findUndeletedTask, findVideoForOwner, listTasks } from '@reelay/db';
+import { findListCursor, findTaskForOwner, findTaskOutput, findUndeletedTask, findVideoForOwner, listTasks, type Task, type TaskOutput } from '@reelay/db';
 import type { ApiDeps } from '../deps';
 import { createBodyParser } from '../middleware/body';
 import { createVideo } from '../services/create-video';
@@ -147,7 +147,7 @@ export function videosRouter(deps: ApiDeps, authenticate: RequestHandler[]): Rou
   router.get('/:id/content', async (req, res) => {
     const task = await findTaskForOwner(deps.db, String(req.params.id), req.apiKey.id);
     if (!task) throw notFound();
-    await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
+    await sendContent(deps, req, res, task);
   });
 
   return router;
@@ -179,7 +179,7 @@ function signedContent(deps: ApiDeps) {
     }
     const task = await findUndeletedTask(deps.db, videoId);
     if (!task) throw notFound();
-    await sendContent(deps, req, res, task.id, task.status, task.expiresAt, task.n);
+    await sendContent(deps, req, res, task);
   };
 }
 
@@ -195,19 +195,42 @@ function parseVariantAndIndex(req: Request, n: number): { variant: Variant; inde
   return { variant: variant as Variant, index: Number(rawIndex) };
 }
 
+type ContentTask = Pick<Task, 'id' | 'status' | 'expiresAt' | 'n' | 'completedAt'>;
+
+/** How long after a completion its images may still be in the making (the worker stores them right after). */
+const IMAGES_PENDING_MS = 60_000;
+const IMAGE_WAIT_MS = 10_000;
+
+/**
+ * A thumbnail or spritesheet. The worker announces a task before it stores its images, so a request
+ * that comes in that moment waits for them (bounded) instead of being told they do not exist.
+ */
+async function findImage(deps: ApiDeps, req: Request, task: ContentTask, index: number, variant: Exclude<Variant, 'video'>): Promise<TaskOutput | null> {
+  const found = await findTaskOutput(deps.db, task.id, index, variant);
+  if (found) return found;
+  const pending = task.completedAt !== null && Date.now() - task.completedAt.getTime() < IMAGES_PENDING_MS;
+  for (const give = Date.now() + IMAGE_WAIT_MS; pending && Date.now() < give && !req.socket.destroyed;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const image = await findTaskOutput(deps.db, task.id, index, variant);
+    if (image) return image;
+  }
+  throw new ApiError(404, 'not_found', `Video ${task.id} has no ${variant}${task.n > 1 ? ` for index ${index}` : ''}: it could not be made from the video`);
+}
+
 /**
  * Streams one stored output with ETag and byte-range support, so a <video> element can seek; or,
  * with REELAY_CONTENT_DELIVERY=redirect, answers 302 to a presigned URL of the object.
  */
-async function sendContent(deps: ApiDeps, req: Request, res: Response, taskId: string, status: string, expiresAt: Date, n: number): Promise<void> {
-  const { variant, index } = parseVariantAndIndex(req, n);
+async function sendContent(deps: ApiDeps, req: Request, res: Response, task: ContentTask): Promise<void> {
+  const { id: taskId, status, expiresAt } = task;
+  const { variant, index } = parseVariantAndIndex(req, task.n);
   if (status !== 'completed') {
     throw new ApiError(409, 'video_not_ready', `Video ${taskId} is ${status}; content is available once it is completed`);
   }
   if (expiresAt.getTime() <= Date.now()) {
     throw new ApiError(410, 'video_expired', `Video ${taskId} expired at ${expiresAt.toISOString()}; its content has been deleted`);
   }
-  const output = await findTaskOutput(deps.db, taskId, index, variant);
+  const output = variant === 'video' ? await findTaskOutput(deps.db, taskId, index, variant) : await findImage(deps, req, task, index, variant);
   const size = output ? await deps.storage.size(output.storageKey) : null;
   if (!output || size === null) throw new ApiError(410, 'video_expired', `Content of video ${taskId} is no longer stored`);
 

@@ -5,6 +5,7 @@ import { done, type StepOutcome } from './outcome';
 import { pollTask } from './poll';
 import { submitTask } from './submit';
 import { queueTaskEvents } from './task-ended';
+import { completeTaskImages } from './task-images';
 
 /** One step of a task's life, chosen from its stored phase (Postgres is the source of truth). */
 export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<StepOutcome> {
@@ -19,8 +20,9 @@ export async function advanceTask(ctx: WorkerContext, taskId: string): Promise<S
     case 'processing':
       return pollTask(ctx, task);
     default:
-      // Already ended: make sure its events were queued (a no-op when they were).
+      // Already ended: make sure its events were queued and its images stored (no-ops when they were).
       await queueTaskEvents(ctx, taskId);
+      await completeTaskImages(ctx, task);
       return done;
   }
 }

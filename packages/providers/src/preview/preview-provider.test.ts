@@ -120,6 +120,25 @@ test('a render beyond the slot count waits as queued; cancel stops a running ren
   expect(await p.poll(first)).toMatchObject({ state: 'failed', code: 'cancelled' });
 });
 
+test('a slot that frees starts the oldest queued render at once, without waiting for its poll', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
+  const woken: string[] = [];
+  p.onTaskChange((taskId) => woken.push(taskId));
+  const first = request();
+  const second = request();
+  const { upstreamId: firstId } = await p.submit(first);
+  const { upstreamId: secondId } = await p.submit(second);
+  expect((await p.poll(secondId)).state).toBe('queued');
+  // No poll of the second task from here on: the first render's exit alone must start it.
+  await until('the first render to end', async () => (woken.includes(first.taskId) ? true : null), 30_000, 20);
+  expect(woken).toContain(second.taskId);
+  expect(Number(readFileSync(join(dir, secondId, 'pid'), 'utf8'))).toBeGreaterThan(0);
+  await until('the second render to end', async () => (woken.filter((id) => id === second.taskId).length >= 2 ? true : null), 30_000, 20);
+  expect(readFileSync(join(dir, secondId, 'exit'), 'utf8').trim()).toBe('0');
+  expect((await p.poll(firstId)).state).toBe('succeeded');
+  expect((await p.poll(secondId)).state).toBe('succeeded');
+});
+
 test('slots are shared by the processes of one machine; a render killed with its worker frees its slot', async () => {
   const a = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
   const b = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 }); // another worker process on the machine

@@ -132,11 +132,13 @@ export class PreviewProvider implements Provider {
       return { state: 'failed', code: 'upstream_error', message: `Preview render failed (ffmpeg exit ${exit.trim()})`, detail: log || undefined };
     }
 
-    const pid = Number(readText(join(dir, 'pid')) ?? NaN);
+    const pidText = readText(join(dir, 'pid'));
+    if (pidText === '' && this.isStarting(dir)) return { state: 'running', progress: 0 };
+    const pid = Number(pidText || NaN);
     if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
       return { state: 'running', progress: this.progress(dir, spec) };
     }
-    if (Number.isFinite(pid)) {
+    if (pidText !== null) {
       // The render process is gone without a result: restart it (finished outputs are kept).
       const restarts = Number(readText(join(dir, 'restarts')) ?? 0) + 1;
       if (restarts > (this.opts.maxRestarts ?? 3)) {
@@ -164,7 +166,7 @@ export class PreviewProvider implements Provider {
     if (!existsSync(dir)) return;
     writeFileSync(join(dir, 'cancelled'), '1');
     this.waiting.delete(upstreamId);
-    const pid = Number(readText(join(dir, 'pid')) ?? NaN);
+    const pid = Number(readText(join(dir, 'pid')) || NaN); // empty while a start is under way: nothing to kill yet
     if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
       try {
         process.kill(-pid, 'SIGKILL'); // the whole process group: the shell and its ffmpeg
@@ -189,14 +191,27 @@ export class PreviewProvider implements Provider {
     });
   }
 
-  private start(dir: string, upstreamId: string, spec: StoredSpec): void {
+  /**
+   * Starts the render, unless another process of the machine is starting or running it: the pid
+   * file, created exclusively before the spawn, is the claim (empty until the pid is known).
+   */
+  private start(dir: string, upstreamId: string, spec: StoredSpec): boolean {
+    if (existsSync(join(dir, 'cancelled'))) return false;
+    try {
+      writeFileSync(join(dir, 'pid'), '', { flag: 'wx' });
+    } catch {
+      return false;
+    }
     const entry = join(this.runningDir, upstreamId);
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
-      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
+      // A create's ffmpeg writes the images with the video; the next line makes any still missing.
+      const fused = (spec.operation ?? 'create') === 'create' ? { thumbnail: `thumb-${i}.tmp.jpg`, spritesheet: `sprite-${i}.tmp.jpg` } : undefined;
+      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`, fused);
       for (const [name, text] of Object.entries(plan.textFiles)) writeFileSync(join(dir, name), text);
       const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
-      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
+      const keepImages = fused ? ` && { mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg || :; }` : '';
+      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4${keepImages}; } || exit $?`);
       // The images are a bonus: without them finalize makes its own.
       const images = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, `thumb-${i}.tmp.jpg`, `sprite-${i}.tmp.jpg`)].map(quote).join(' ');
       lines.push(
@@ -217,14 +232,33 @@ export class PreviewProvider implements Provider {
     child.unref();
     writeFileSync(join(dir, 'pid'), String(child.pid));
     writeFileSync(entry, String(child.pid));
+    return true;
   }
 
-  /** Wakes the task whose render ended, and as many queued tasks as there are free slots. */
+  /** A claim younger than this is a render being started; older, its starter died before the spawn. */
+  private isStarting(dir: string): boolean {
+    const claimed = statSync(join(dir, 'pid'), { throwIfNoEntry: false });
+    return claimed !== undefined && Date.now() - claimed.mtimeMs < 10_000;
+  }
+
+  /**
+   * Hands the freed slot on at once: starts the oldest renders this process knows are queued (no
+   * poll in between), then wakes their tasks and the one whose render ended, so each is polled now.
+   */
   private renderEnded(taskId: string | undefined): void {
     const wake = taskId ? [taskId] : [];
     let free = this.opts.slots - this.runningRenders();
-    for (const queuedTaskId of this.waiting.values()) {
-      if (free-- <= 0) break;
+    for (const [upstreamId, queuedTaskId] of this.waiting) {
+      if (free <= 0) break;
+      this.waiting.delete(upstreamId);
+      const dir = this.dir(upstreamId);
+      let spec: StoredSpec | null = null;
+      try {
+        spec = readJson<StoredSpec>(join(dir, 'spec.json'));
+      } catch {
+        /* unreadable: its poll reports it */
+      }
+      if (spec && this.start(dir, upstreamId, spec)) free--;
       wake.push(queuedTaskId);
     }
     for (const id of wake) for (const listener of this.listeners) listener(id);

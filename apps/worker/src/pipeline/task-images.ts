@@ -1,0 +1,106 @@
+import { findTaskById, outputsOf, recordTaskOutputs, deleteTaskOutputs, type OutputRecord, type Task } from '@reelay/db';
+import { removeTaskFiles, taskKeys } from '@reelay/storage';
+import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { WorkerContext } from '../context';
+
+const IMAGE_VARIANTS = ['thumbnail', 'spritesheet'] as const;
+
+/** One stored video to take images from: a local copy of it, and what the upstream said of it. */
+export interface ImageSource {
+  output: Pick<PollOutput, 'index' | 'durationSeconds' | 'thumbnail' | 'spritesheet'>;
+  localVideo: string;
+}
+
+/**
+ * Stores each video's thumbnail and spritesheet: the upstream's own images when it serves them,
+ * else made from the video with ffmpeg. Runs after the task is announced as completed, so no
+ * client waits for ffmpeg; the content route holds an image request for the moment this takes.
+ * An image that cannot be made is logged and left out (the video stays served).
+ */
+export async function storeTaskImages(ctx: WorkerContext, task: Task, sources: ImageSource[], scratch: string, provider?: Provider): Promise<void> {
+  const stored: OutputRecord[] = [];
+  for (const { output: out, localVideo } of sources) {
+    // Frames are picked from the video as delivered: an upstream may return a shorter clip than
+    // asked for. A provider that made the file itself knows its length, which saves ffprobe.
+    let span: Promise<number> | undefined;
+    const frameSpan = (): Promise<number> =>
+      (span ??=
+        out.durationSeconds !== undefined
+          ? Promise.resolve(Math.min(out.durationSeconds, task.durationSeconds))
+          : probeVideo(ctx.media, localVideo).then(
+              (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
+              () => task.durationSeconds,
+            ));
+    // The two images side by side: each is its own ffmpeg process.
+    const images = await Promise.all(
+      IMAGE_VARIANTS.map(async (variant) => {
+        const key = taskKeys.output(task.id, out.index, variant);
+        try {
+          const upstreamRef = out[variant];
+          if (provider && upstreamRef) {
+            const image = await provider
+              .fetchOutput(upstreamRef)
+              .then((stream) => ctx.storage.put(key, stream, undefined, { contentType: 'image/jpeg' }))
+              .catch(() => null);
+            if (image) return { variant, image };
+          }
+          const file = join(scratch, `${out.index}-${variant}.jpg`);
+          if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, file, await frameSpan());
+          else await makeSpritesheet(ctx.media, localVideo, file, await frameSpan());
+          return { variant, image: await ctx.storage.putFile(key, file, { contentType: 'image/jpeg' }) };
+        } catch (err) {
+          ctx.logger.warn(
+            { taskId: task.id, keyId: task.apiKeyId, model: task.model, errorCode: 'image_failed', variant, err: (err as Error).message },
+            'image not made',
+          );
+          return null;
+        }
+      }),
+    );
+    for (const made of images) {
+      if (made)
+        stored.push({
+          index: out.index,
+          variant: made.variant,
+          storageKey: made.image.key,
+          bytes: made.image.bytes,
+          contentType: 'image/jpeg',
+          checksum: made.image.checksum,
+        });
+    }
+  }
+  await recordTaskOutputs(ctx.db, task.id, stored);
+  // A task deleted (or expired) while its images were made must not keep them.
+  const now = await findTaskById(ctx.db, task.id);
+  if (!now || now.deletedAt || now.status !== 'completed') {
+    await removeTaskFiles(ctx.storage, task.id);
+    await deleteTaskOutputs(ctx.db, task.id);
+  }
+}
+
+/**
+ * Makes the images a completed task still lacks, from its stored videos: the task's job runs again
+ * when its worker died between announcing the task and storing the images.
+ */
+export async function completeTaskImages(ctx: WorkerContext, task: Task): Promise<void> {
+  if (task.status !== 'completed' || task.deletedAt) return;
+  const outputs = await outputsOf(ctx.db, task.id);
+  const lacking = outputs.filter((o) => o.variant === 'video' && IMAGE_VARIANTS.some((v) => !outputs.some((i) => i.index === o.index && i.variant === v)));
+  if (lacking.length === 0) return;
+  const scratch = await ctx.storage.scratchDir('images');
+  try {
+    const sources: ImageSource[] = [];
+    for (const video of lacking) {
+      const localVideo = join(scratch, `${video.index}-video.mp4`);
+      await pipeline(ctx.storage.read(video.storageKey), createWriteStream(localVideo));
+      sources.push({ output: { index: video.index }, localVideo });
+    }
+    await storeTaskImages(ctx, task, sources, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
