@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createVideo, OpenAIVideosEmulator, ROOT } from '@reelay/testing';
+import { haveChromium, launchChromium } from './browser';
 import { ownDatabase, startStack, type Stack } from './harness';
 
 /**
@@ -17,8 +18,6 @@ declare const location: any;
 type HTMLInputElement = any;
 type HTMLImageElement = any;
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 const browserTest = haveChromium ? test : test.skip;
 // A test run never rewrites tracked files: docs/ gets new pictures only when asked (CONSOLE_SCREENSHOT_DIR=docs).
 const SHOTS = process.env.CONSOLE_SCREENSHOT_DIR ? resolve(ROOT, process.env.CONSOLE_SCREENSHOT_DIR) : mkdtempSync(join(tmpdir(), 'reelay-console-shots-'));
@@ -70,23 +69,11 @@ beforeAll(async () => {
     REELAY_ADMIN_TOKEN: ADMIN,
   });
   if (!haveChromium) return;
-  context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-component-update',
-      '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required',
-    ],
-    viewport: { width: 1280, height: 860 },
-    httpCredentials: { username: 'operator', password: ADMIN },
-  });
+  context = await launchChromium(
+    join(dir, 'chromium'),
+    { viewport: { width: 1280, height: 860 }, httpCredentials: { username: 'operator', password: ADMIN } },
+    ['--autoplay-policy=no-user-gesture-required'],
+  );
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(30_000);
   page.on('pageerror', (e) => void pageErrors.push(e.message));

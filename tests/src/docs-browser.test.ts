@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { LOCAL_DEVELOPMENT_KEY } from '@reelay/config';
 import { http } from '@reelay/testing';
+import { CHROMIUM, haveChromium, launchChromium } from './browser';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -12,8 +13,6 @@ import { startStack, type Stack } from './harness';
  * POST /v1/videos with its first example: both must show 200 on the first try. Screenshots of
  * the page are left in DOCS_SCREENSHOT_DIR (default: a new temp folder, printed).
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`Skipping the /docs browser test: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH).`);
 }
@@ -29,20 +28,7 @@ beforeAll(async () => {
   stack = await startStack({}, { worker: false });
   if (!haveChromium) return;
   userDataDir = mkdtempSync(join(tmpdir(), 'reelay-chromium-'));
-  // Chromium's own background connections are switched off: this machine's network is closed.
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+  context = await launchChromium(userDataDir, {
     viewport: { width: 1280, height: 1000 },
   });
   page = context.pages()[0] ?? (await context.newPage());

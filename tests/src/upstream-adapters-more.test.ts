@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   ComfyUIEmulator,
   createVideo,
+  fixedShapeModel,
   http,
   KlingEmulator,
   LumaEmulator,
@@ -42,18 +43,7 @@ let seedanceDown: SeedanceEmulator;
 let comfy: ComfyUIEmulator;
 let stack: Stack;
 
-const model = (id: string, targets: Record<string, unknown>[], size: string, duration: number) => {
-  const [width, height] = size.split('x').map(Number);
-  return {
-    id,
-    targets,
-    duration: { values: [duration] },
-    size: { values: [size] },
-    fps: { values: [24] },
-    maxN: 1,
-    defaults: { duration, width, height, fps: 24 },
-  };
-};
+const model = fixedShapeModel;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-more-upstreams-'));

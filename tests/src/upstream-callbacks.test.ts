@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, http, LumaEmulator, MiniMaxEmulator, testMp4, until, waitForVideo } from '@reelay/testing';
+import { fixedShapeModel, freePort, http, LumaEmulator, MiniMaxEmulator, testMp4, until, waitForVideo } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
 /**
@@ -17,18 +17,7 @@ let minimax: MiniMaxEmulator;
 let luma: LumaEmulator;
 let stack: Stack;
 
-const model = (id: string, target: Record<string, unknown>, size: string, duration: number) => {
-  const [width, height] = size.split('x').map(Number);
-  return {
-    id,
-    targets: [target],
-    duration: { values: [duration] },
-    size: { values: [size] },
-    fps: { values: [24] },
-    maxN: 1,
-    defaults: { duration, width, height, fps: 24 },
-  };
-};
+const model = (id: string, target: Record<string, unknown>, size: string, duration: number) => fixedShapeModel(id, [target], size, duration);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'reelay-callbacks-'));

@@ -3,19 +3,20 @@ import { link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { meter, ScratchArea, TEMP_DIR, type ByteRange, type ObjectInfo, type ObjectStorage, type PutOptions, type StoredObject } from './storage';
+import { meter, ScratchArea, StorageBase, TEMP_DIR, type ByteRange, type ObjectInfo, type ObjectStorage, type PutOptions, type StoredObject } from './storage';
 
 /**
  * Object storage on local disk. Writes go to a temporary file in `.tmp/` and are renamed into
  * place, so a reader never sees half an object, a crashed write leaves nothing under the real key,
  * and what a killed process left behind sits in one folder for sweepTemp to reclaim.
  */
-export class LocalStorage implements ObjectStorage {
+export class LocalStorage extends StorageBase implements ObjectStorage {
   readonly kind = 'local';
   readonly root: string;
   private readonly scratch: ScratchArea;
 
   constructor(root: string) {
+    super();
     this.root = resolve(root);
     this.scratch = new ScratchArea(this.root);
   }
@@ -44,14 +45,6 @@ export class LocalStorage implements ObjectStorage {
     // Same filesystem: the local copy is a second name for the same bytes, not a second write.
     if (options.localCopy) await link(target, options.localCopy);
     return metered.result(key);
-  }
-
-  async putFile(key: string, localPath: string, options?: PutOptions): Promise<StoredObject> {
-    return this.put(key, createReadStream(localPath), undefined, options);
-  }
-
-  async size(key: string): Promise<number | null> {
-    return (await this.stat(key))?.bytes ?? null;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

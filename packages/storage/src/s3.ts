@@ -9,12 +9,12 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { meter, ScratchArea, teeToFile, type ByteRange, type ObjectInfo, type ObjectStorage, type PutOptions, type StoredObject } from './storage';
+import { meter, ScratchArea, StorageBase, teeToFile, type ByteRange, type ObjectInfo, type ObjectStorage, type PutOptions, type StoredObject } from './storage';
 
 export interface S3Settings {
   bucket: string;
@@ -39,7 +39,7 @@ const PART_BYTES = 8 * 1024 * 1024;
  * streamed from the source, at most two parts in memory, so a video never sits in memory whole;
  * a failed upload is aborted, so a reader never sees half an object under its key.
  */
-export class S3Storage implements ObjectStorage {
+export class S3Storage extends StorageBase implements ObjectStorage {
   readonly kind = 's3';
   readonly client: S3Client;
   private readonly bucket: string;
@@ -47,6 +47,7 @@ export class S3Storage implements ObjectStorage {
   private readonly scratch: ScratchArea;
 
   constructor(settings: S3Settings) {
+    super();
     this.bucket = settings.bucket;
     this.prefix = settings.prefix ? settings.prefix.replace(/^\/+|\/+$/g, '') + '/' : '';
     this.scratch = new ScratchArea(resolve(settings.scratchRoot));
@@ -94,14 +95,6 @@ export class S3Storage implements ObjectStorage {
       throw sourceError ?? (stored.status === 'rejected' ? stored.reason : (copied as PromiseRejectedResult).reason);
     }
     return metered.result(key);
-  }
-
-  async putFile(key: string, localPath: string, options?: PutOptions): Promise<StoredObject> {
-    return this.put(key, createReadStream(localPath), undefined, options);
-  }
-
-  async size(key: string): Promise<number | null> {
-    return (await this.stat(key))?.bytes ?? null;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -64,6 +64,20 @@ export interface ObjectStorage {
   scratchDir(label: string): Promise<string>;
   /** Removes temp files and scratch folders older than `maxAgeMs` (left by killed processes); returns how many. */
   sweepTemp(maxAgeMs: number, now?: number): Promise<number>;
+}
+
+/** What every backend derives from its own put and stat. */
+export abstract class StorageBase {
+  abstract put(key: string, source: Readable, maxBytes?: number, options?: PutOptions): Promise<StoredObject>;
+  abstract stat(key: string): Promise<ObjectInfo | null>;
+
+  putFile(key: string, localPath: string, options?: PutOptions): Promise<StoredObject> {
+    return this.put(key, createReadStream(localPath), undefined, options);
+  }
+
+  async size(key: string): Promise<number | null> {
+    return (await this.stat(key))?.bytes ?? null;
+  }
 }
 
 /** Counts and hashes what passes, and stops the stream past `maxBytes`. */

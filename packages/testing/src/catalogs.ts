@@ -103,3 +103,17 @@ export const emulatedModel = (id: string, targets: object[], extra: Record<strin
   defaults: { duration: 1, width: 128, height: 128, fps: 12 },
   ...extra,
 });
+
+/** A catalog model that takes one size and one duration at 24 fps, as an upstream's fixed shapes do. */
+export const fixedShapeModel = (id: string, targets: object[], size: string, duration: number) => {
+  const [width, height] = size.split('x').map(Number);
+  return {
+    id,
+    targets,
+    duration: { values: [duration] },
+    size: { values: [size] },
+    fps: { values: [24] },
+    maxN: 1,
+    defaults: { duration, width, height, fps: 24 },
+  };
+};

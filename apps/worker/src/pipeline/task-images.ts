@@ -1,10 +1,8 @@
 import { findTaskById, outputsOf, recordTaskOutputs, deleteTaskOutputs, type OutputRecord, type Task } from '@reelay/db';
 import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { WorkerContext } from '../context';
 
 const IMAGE_VARIANTS = ['thumbnail', 'spritesheet'] as const;
@@ -93,13 +91,9 @@ export async function completeTaskImages(ctx: WorkerContext, task: Task): Promis
   if (lacking.length === 0) return;
   const scratch = await ctx.storage.scratchDir('images');
   try {
-    const sources: ImageSource[] = [];
     for (const video of lacking) {
-      const localVideo = join(scratch, `${video.index}-video.mp4`);
-      await pipeline(ctx.storage.read(video.storageKey), createWriteStream(localVideo));
-      sources.push({ output: { index: video.index }, localVideo });
+      await ctx.storage.withLocalFile(video.storageKey, (localVideo) => storeTaskImages(ctx, task, [{ output: { index: video.index }, localVideo }], scratch));
     }
-    await storeTaskImages(ctx, task, sources, scratch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -4,6 +4,7 @@ import { PermanentProviderError, RateLimitedError, errorForStatus, parseRetryAft
 import { JsonApi, type UpstreamResponse } from '../http';
 import type { OutputRef, PollResult, Provider, ProviderInit, SubmitRequest } from '../provider';
 import { readInputImage } from '../request-mapping';
+import type { HttpAdapterOptions } from '../adapter-kit';
 
 /**
  * Google Gemini API Veo (https://ai.google.dev/gemini-api/docs/video): a long-running
@@ -20,14 +21,7 @@ import { readInputImage } from '../request-mapping';
  */
 export const DEFAULT_VEO_BASE_URL = 'https://generativelanguage.googleapis.com';
 
-export interface VeoOptions {
-  apiKey: string;
-  baseUrl?: string;
-  requestTimeoutMs?: number;
-  downloadTimeoutMs?: number;
-  maxDownloadBytes?: number;
-  name?: string;
-}
+export type VeoOptions = HttpAdapterOptions;
 
 interface Limits {
   durations: (d: number) => boolean;
