@@ -359,14 +359,15 @@ describe('a short completion window and batch webhooks', () => {
       data: { maxConcurrent: 1, webhookUrl: rx.url, webhookSecret: hookSecret },
     });
     const o = client(short, secret);
-    const file = await upload(o, jsonl(Array.from({ length: 6 }, (_, i) => line(`e${i}`, { duration: 4 }))));
+    // One at a time (max_concurrent 1): far more requests than a 3 s window can finish.
+    const file = await upload(o, jsonl(Array.from({ length: 30 }, (_, i) => line(`e${i}`, { duration: 4 }))));
     const batch = await o.batches.create({ input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
     const done = await waitFor(o, batch.id, final);
     expect(done.status).toBe('expired');
     expect(done.expired_at).toEqual(expect.any(Number));
     const { total, completed, failed } = done.request_counts!;
-    expect(total).toBe(6);
-    expect(completed + failed).toBe(6);
+    expect(total).toBe(30);
+    expect(completed + failed).toBe(30);
     expect(failed).toBeGreaterThan(0);
     const errs = await readLines(o, done.error_file_id!);
     expect(errs.filter((l) => l.error.code === 'batch_expired').length).toBe(failed);

@@ -205,13 +205,10 @@ export class PreviewProvider implements Provider {
     const entry = join(this.runningDir, upstreamId);
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
-      // A create's ffmpeg writes the images with the video; the next line makes any still missing.
-      const fused = (spec.operation ?? 'create') === 'create' ? { thumbnail: `thumb-${i}.tmp.jpg`, spritesheet: `sprite-${i}.tmp.jpg` } : undefined;
-      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`, fused);
+      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
       for (const [name, text] of Object.entries(plan.textFiles)) writeFileSync(join(dir, name), text);
       const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
-      const keepImages = fused ? ` && { mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg || :; }` : '';
-      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4${keepImages}; } || exit $?`);
+      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
       // The images are a bonus: without them finalize makes its own.
       const images = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, `thumb-${i}.tmp.jpg`, `sprite-${i}.tmp.jpg`)].map(quote).join(' ');
       lines.push(

@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { SubmitRequest } from '../provider';
 
 /** Everything that decides the pixels of one preview output; same plan → same bytes. */
-export interface RenderSpec {
-  prompt: string | null;
+export interface RenderSpec extends Pick<SubmitRequest, 'prompt' | 'durationSeconds' | 'width' | 'height' | 'fps' | 'seed' | 'n'> {
   imageFile: string | null; // relative to the render folder
-  durationSeconds: number;
-  width: number;
-  height: number;
-  fps: number;
-  seed: number;
-  n: number;
   /** Edits and extensions: what to do with `sourceFile` (absent in specs written before they existed). */
   operation?: 'create' | 'edit' | 'extend';
   sourceFile?: string | null; // relative to the render folder
@@ -54,18 +48,8 @@ export interface OutputPlan {
   textFiles: Record<string, string>;
 }
 
-/** Where a render also writes its output's thumbnail and spritesheet, made from the same frames. */
-export interface ImageFiles {
-  thumbnail: string;
-  spritesheet: string;
-}
-
-/**
- * ffmpeg arguments for output `index` (run with the render folder as working directory). With
- * `images`, a create's one ffmpeg process also writes the thumbnail and spritesheet (one process
- * start instead of two); edits and extensions leave them to planImages.
- */
-export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string, images?: ImageFiles): OutputPlan {
+/** ffmpeg arguments for output `index` (run with the render folder as working directory). */
+export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string): OutputPlan {
   const frames = frameCount(spec);
   const { width: w, height: h, fps } = spec;
   const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
@@ -103,27 +87,9 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
     `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
     `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
   const filter = (spec.imageFile ? zoom : '') + text;
-  const head = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input];
-  if (!images) return { args: [...head, '-vf', filter, ...encode(frames, fps, progressFile, outFile)], textFiles };
-  // The clip's frames end at `frames` (the gradient source is endless), so the images pick from
-  // the same frames the video has.
-  const graph = `[0:v]${filter},trim=end_frame=${frames},split=3[v][a][b];${imageGraph(frames, '[a]', '[b]')}`;
-  // prettier-ignore
-  const args = [
-    ...head, '-filter_complex', graph,
-    '-map', '[v]', ...encode(frames, fps, progressFile, outFile),
-    '-map', '[t]', ...jpeg(3, images.thumbnail), '-map', '[s]', ...jpeg(4, images.spritesheet),
-  ];
+  const args = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input, '-vf', filter, ...encode(frames, fps, progressFile, outFile)];
   return { args, textFiles };
 }
-
-/** The middle frame as [t], and 25 frames spread over the clip, 160 px wide, as a 5x5 tile [s]. */
-function imageGraph(frames: number, forThumbnail: string, forSprite: string): string {
-  const step = Math.max(1, Math.floor(frames / 25));
-  return `${forThumbnail}select='eq(n\\,${Math.floor(frames / 2)})'[t];${forSprite}select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
-}
-
-const jpeg = (quality: number, out: string): string[] => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
 
 /**
  * ffmpeg arguments that make a finished output's thumbnail (its middle frame) and spritesheet
@@ -131,7 +97,10 @@ const jpeg = (quality: number, out: string): string[] => ['-frames:v', '1', '-q:
  * so the render's slot covers them and finalize only copies files.
  */
 export function planImages(spec: RenderSpec, video: string, thumbnail: string, spritesheet: string): string[] {
-  const graph = `[0:v]split=2[a][b];${imageGraph(frameCount(spec), '[a]', '[b]')}`;
+  const frames = frameCount(spec);
+  const step = Math.max(1, Math.floor(frames / 25));
+  const graph = `[0:v]split=2[a][b];[a]select='eq(n\\,${Math.floor(frames / 2)})'[t];[b]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
+  const jpeg = (quality: number, out: string) => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
   return ['-y', '-nostdin', '-v', 'error', '-i', video, '-filter_complex', graph, '-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
 }
 
