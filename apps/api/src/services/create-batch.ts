@@ -1,26 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Request } from 'express';
-import { ApiError, BATCH_ENDPOINT, createBatchBodySchema, invalidParameter, newBatchId, parseBody, serviceUnavailable } from '@reelay/core';
+import { BATCH_ENDPOINT, createBatchBodySchema, invalidParameter, newBatchId, parseBody, serviceUnavailable } from '@reelay/core';
 import { countBatchTasks, discardBatch, findBatchByIdempotencyKey, findFileForOwner, insertBatch, isBatchFinal, type Batch } from '@reelay/db';
 import { enqueueBatch } from '@reelay/queue';
 import type { ApiDeps } from '../deps';
+import { idempotencyClaim, idempotencyConflict } from './idempotency';
 import { publicBaseUrl } from './present-video';
 
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 const MAX_METADATA_PAIRS = 16;
-
-/** JSON with object keys sorted, so a retried body hashes the same whatever its key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    return `{${Object.keys(obj)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical(obj[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
 
 /**
  * POST /v1/batches: checks the request (only endpoint /v1/videos, window 24h, the key's own
@@ -33,22 +19,11 @@ export async function createBatch(deps: ApiDeps, req: Request, body: unknown): P
   if (input.completion_window !== '24h') throw invalidParameter('completion_window', 'must be 24h');
   if (input.metadata && Object.keys(input.metadata).length > MAX_METADATA_PAIRS)
     throw invalidParameter('metadata', `must have at most ${MAX_METADATA_PAIRS} keys`);
-  const idemKey = req.header('idempotency-key');
-  if (idemKey !== undefined && !KEY_FORMAT.test(idemKey)) {
-    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
-  }
-  const requestHash = createHash('sha256').update(canonical(body)).digest('hex');
+  const claim = idempotencyClaim(req, { body, upload: null });
   const earlier = async (): Promise<Batch | null> => {
-    if (idemKey === undefined) return null;
-    const batch = await findBatchByIdempotencyKey(deps.db, req.apiKey.id, idemKey);
-    if (batch && batch.requestHash !== requestHash) {
-      throw new ApiError(
-        409,
-        'idempotency_conflict',
-        'Idempotency-Key was already used with a different request body; use a new key for a different request',
-        'Idempotency-Key',
-      );
-    }
+    if (!claim) return null;
+    const batch = await findBatchByIdempotencyKey(deps.db, req.apiKey.id, claim.key);
+    if (batch && batch.requestHash !== claim.requestHash) throw idempotencyConflict();
     return batch;
   };
   const before = await earlier();
@@ -72,8 +47,8 @@ export async function createBatch(deps: ApiDeps, req: Request, body: unknown): P
       expiresAt: new Date(now.getTime() + deps.config.REELAY_BATCH_WINDOW_SECONDS * 1000),
       queuePrefix: deps.config.REELAY_QUEUE_PREFIX,
       metadata: input.metadata ?? null,
-      idempotencyKey: idemKey ?? null,
-      requestHash: idemKey === undefined ? null : requestHash,
+      idempotencyKey: claim?.key ?? null,
+      requestHash: claim?.requestHash ?? null,
       requestId: String(req.id),
     });
   } catch (err) {

@@ -25,16 +25,26 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** The request's Idempotency-Key header, checked (1 to 255 visible ASCII characters); undefined when absent. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.header('idempotency-key');
+  if (key !== undefined && !KEY_FORMAT.test(key)) {
+    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
+  }
+  return key;
+}
+
+/** The 409 for a key already used with another request. */
+export const idempotencyConflict = (what = 'a different request body; use a new key for a different request'): ApiError =>
+  new ApiError(409, 'idempotency_conflict', `Idempotency-Key was already used with ${what}`, 'Idempotency-Key');
+
 /**
  * The Idempotency-Key header and a hash of what was asked: the parsed body fields (JSON or
  * multipart) plus the uploaded image's bytes. Null when the header is absent.
  */
 export function idempotencyClaim(req: Request, parsed: ParsedCreateBody): IdempotencyClaim | null {
-  const key = req.header('idempotency-key');
+  const key = idempotencyKeyOf(req);
   if (key === undefined) return null;
-  if (!KEY_FORMAT.test(key)) {
-    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
-  }
   const hash = createHash('sha256').update(canonical(parsed.body));
   if (parsed.upload) hash.update(`\nupload:${parsed.upload.field}:`).update(parsed.upload.buffer);
   return { key, requestHash: hash.digest('hex') };
@@ -43,14 +53,7 @@ export function idempotencyClaim(req: Request, parsed: ParsedCreateBody): Idempo
 /** The task an earlier request with this key created, or null; a different body, or a task since deleted, is a 409. */
 async function findIdempotentTask(deps: ApiDeps, apiKeyId: string, claim: IdempotencyClaim): Promise<Task | null> {
   const task = await findTaskByIdempotencyKey(deps.db, apiKeyId, claim.key);
-  if (task && task.requestHash !== claim.requestHash) {
-    throw new ApiError(
-      409,
-      'idempotency_conflict',
-      'Idempotency-Key was already used with a different request body; use a new key for a different request',
-      'Idempotency-Key',
-    );
-  }
+  if (task && task.requestHash !== claim.requestHash) throw idempotencyConflict();
   // The key stays bound to the video it made: a deleted video does not come back, nor is it made again.
   if (task?.deletedAt) {
     throw new ApiError(

@@ -5,8 +5,8 @@ import { ApiError, invalidParameter, newFileId } from '@reelay/core';
 import { FILE_PURPOSES, findFileByIdempotencyKey, insertFile, isFileIdempotencyRace, type FilePurpose, type StoredFile } from '@reelay/db';
 import { fileKeys, ObjectTooLargeError } from '@reelay/storage';
 import type { ApiDeps } from '../deps';
+import { idempotencyConflict, idempotencyKeyOf } from './idempotency';
 
-const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 const multipartError = (message: string, param: string | null = null): ApiError =>
   new ApiError(400, 'invalid_parameter', `Invalid multipart body: ${message}`, param);
 const tooLarge = (max: number): ApiError => new ApiError(413, 'payload_too_large', `Uploaded file exceeds the limit of ${max} bytes`, 'file');
@@ -88,10 +88,7 @@ async function receive(deps: ApiDeps, req: Request, id: string): Promise<Receive
  * bytes) answers with the file made first; the same key with other content is a 409.
  */
 export async function uploadFile(deps: ApiDeps, req: Request): Promise<{ file: StoredFile; replayed: boolean }> {
-  const idemKey = req.header('idempotency-key');
-  if (idemKey !== undefined && !KEY_FORMAT.test(idemKey)) {
-    throw new ApiError(400, 'invalid_parameter', 'Invalid parameter: Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
-  }
+  const idemKey = idempotencyKeyOf(req);
   const id = newFileId();
   const got = await receive(deps, req, id);
   const discard = () => deps.storage.remove(fileKeys.content(id)).catch(() => undefined);
@@ -111,14 +108,8 @@ export async function uploadFile(deps: ApiDeps, req: Request): Promise<{ file: S
   const earlier = async (): Promise<StoredFile | null> => {
     if (idemKey === undefined) return null;
     const file = await findFileByIdempotencyKey(deps.db, req.apiKey.id, idemKey);
-    if (file && (file.requestHash !== requestHash || file.deletedAt)) {
-      throw new ApiError(
-        409,
-        'idempotency_conflict',
-        'Idempotency-Key was already used with a different upload (or for a file since deleted); use a new key',
-        'Idempotency-Key',
-      );
-    }
+    if (file && (file.requestHash !== requestHash || file.deletedAt))
+      throw idempotencyConflict('a different upload (or for a file since deleted); use a new key');
     return file;
   };
   try {
