@@ -6,7 +6,8 @@
  * - the built-in preview renderer (a 1 s 64x64 clip), with the render time subtracted;
  * and, in the same run, a bare loop that makes the same HTTP calls (POST, then GET until it says
  * completed) to a server that answers "completed" at once: the cost of the calls themselves.
- * Then a burst of 24 tiny preview tasks sent at once, against 1.5 × (24 × render ÷ slots) + 1 s.
+ * Then a burst of 24 tiny preview tasks sent at once, against 1.5 × (24 × render ÷ slots) + 1 s,
+ * watched by listing the key's tasks every 20 ms.
  *
  * The client polls GET /v1/videos/{id} every 5 ms, so a figure is at most ~5 ms late.
  * Render time is the median of running the renderer's own ffmpeg command for the same clip
@@ -36,6 +37,7 @@ const TASKS = arg('tasks', 30);
 const BURST = 24;
 const SLOTS = 2;
 const CLIENT_POLL_MS = 5;
+const BURST_POLL_MS = 20;
 const REPLICATE_TOKEN = 'r8_bench_latency_token_0123';
 const OPENAI_KEY = 'sk-bench-latency-0000';
 const PREVIEW = { model: 'preview-tiny', prompt: 'latency', duration: 1, width: 64, height: 64, fps: 10 };
@@ -70,6 +72,33 @@ async function timeOne(url: string, key: string, body: Record<string, unknown>):
     status = ((await res.json()) as { status: string }).status;
   }
   return performance.now() - t0;
+}
+
+/**
+ * POSTs every body at once, then lists the key's newest tasks every BURST_POLL_MS until all of
+ * them are completed: milliseconds from the first POST to the list that showed the last one
+ * completed. One list call per pass, not a client per task polling every 5 ms: that many clients
+ * took a core of the two the renders are measured on.
+ */
+async function timeBurst(url: string, key: string, bodies: Record<string, unknown>[]): Promise<number> {
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const t0 = performance.now();
+  const ids = await Promise.all(
+    bodies.map(async (body) => {
+      const created = await fetch(`${url}/v1/videos`, { method: 'POST', headers, body: JSON.stringify(body) });
+      const video = (await created.json()) as { id: string };
+      if (!created.ok) throw new Error(`POST /v1/videos answered ${created.status}: ${JSON.stringify(video)}`);
+      return video.id;
+    }),
+  );
+  for (;;) {
+    const page = (await (await fetch(`${url}/v1/videos?limit=100`, { headers })).json()) as { data: { id: string; status: string }[] };
+    const status = new Map(page.data.map((v) => [v.id, v.status]));
+    const failed = ids.find((id) => status.get(id) === 'failed');
+    if (failed) throw new Error(`task ${failed} failed`);
+    if (ids.every((id) => status.get(id) === 'completed')) return performance.now() - t0;
+    await new Promise((r) => setTimeout(r, BURST_POLL_MS));
+  }
 }
 
 /** Answers POST /v1/videos and GET /v1/videos/{id} with a completed video at once. */
@@ -183,9 +212,11 @@ async function main(): Promise<void> {
       samples.preview.push(await timeOne(url, key, PREVIEW));
     }
 
-    const burstStart = performance.now();
-    const burst = await Promise.all(Array.from({ length: BURST }, (_, i) => timeOne(url, key, { ...PREVIEW, prompt: `burst ${i}` })));
-    const burstMs = performance.now() - burstStart;
+    const burstMs = await timeBurst(
+      url,
+      key,
+      Array.from({ length: BURST }, (_, i) => ({ ...PREVIEW, prompt: `burst ${i}` })),
+    );
     const burstTarget = 1.5 * ((BURST * render) / SLOTS) + 1000;
 
     const bareP50 = median(samples.bare);
@@ -199,7 +230,7 @@ async function main(): Promise<void> {
       `overhead beyond the bare loop: polling ${(median(samples.poll) - bareP50).toFixed(0)} ms, webhook ${(median(samples.webhook) - bareP50).toFixed(0)} ms, preview ${(median(samples.preview) - render - bareP50).toFixed(0)} ms (p50)`,
     );
     console.log(
-      `burst of ${BURST} previews on ${SLOTS} slots: all done in ${burstMs.toFixed(0)} ms (target ${burstTarget.toFixed(0)} ms = 1.5 × ${BURST} × ${render.toFixed(0)} ÷ ${SLOTS} + 1000); slowest task ${Math.max(...burst).toFixed(0)} ms`,
+      `burst of ${BURST} previews on ${SLOTS} slots: all done in ${burstMs.toFixed(0)} ms (target ${burstTarget.toFixed(0)} ms = 1.5 × ${BURST} × ${render.toFixed(0)} ÷ ${SLOTS} + 1000)`,
     );
   } finally {
     for (const p of procs) await p.stop('SIGTERM');

@@ -79,11 +79,12 @@ test('n outputs are distinct videos with exactly duration x fps frames each', as
   expect(frameMd5s(second)).toHaveLength(15);
 });
 
-test("the render makes each output's thumbnail and spritesheet itself, a one-frame clip too", async () => {
+test("the render makes each output's thumbnail and spritesheet itself: small clips, a one-frame clip and a clip too big to make them in the video's process", async () => {
   const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 2 });
   for (const shape of [
     { n: 2, durationSeconds: 2, fps: 12 },
     { n: 1, durationSeconds: 0.1, fps: 10 },
+    { n: 1, durationSeconds: 4, fps: 24, width: 480, height: 270 }, // 19 MB of raw frames
   ]) {
     const { result } = await render(p, request(shape));
     if (result.state !== 'succeeded') throw new Error(`render ${result.state}`);
@@ -94,7 +95,7 @@ test("the render makes each output's thumbnail and spritesheet itself, a one-fra
       }
       // 5 frames of 160 px across: the sheet is 800 px wide; the thumbnail keeps the video's size.
       expect(probe(readFileSync((out.spritesheet as { path: string }).path)).width).toBe(800);
-      expect(probe(readFileSync((out.thumbnail as { path: string }).path)).width).toBe(160);
+      expect(probe(readFileSync((out.thumbnail as { path: string }).path)).width).toBe(shape.width ?? 160);
     }
   }
 });

@@ -205,15 +205,16 @@ export class PreviewProvider implements Provider {
     const entry = join(this.runningDir, upstreamId);
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
-      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`);
+      const images = { thumbnail: `thumb-${i}.tmp.jpg`, spritesheet: `sprite-${i}.tmp.jpg` };
+      const keepImages = `mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg`;
+      const plan = planOutput(spec, i, this.font, `out-${i}.tmp.mp4`, `progress-${i}.txt`, images);
       for (const [name, text] of Object.entries(plan.textFiles)) writeFileSync(join(dir, name), text);
       const cmd = [this.opts.ffmpegPath, ...plan.args].map(quote).join(' ');
-      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && mv out-${i}.tmp.mp4 out-${i}.mp4; } || exit $?`);
+      const keep = plan.makesImages ? `${keepImages} && mv out-${i}.tmp.mp4 out-${i}.mp4` : `mv out-${i}.tmp.mp4 out-${i}.mp4`;
+      lines.push(`  [ -f out-${i}.mp4 ] || { ${cmd} 2>>render.log && ${keep}; } || exit $?`);
       // The images are a bonus: without them finalize makes its own.
-      const images = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, `thumb-${i}.tmp.jpg`, `sprite-${i}.tmp.jpg`)].map(quote).join(' ');
-      lines.push(
-        `  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${images} 2>>render.log && mv thumb-${i}.tmp.jpg thumb-${i}.jpg && mv sprite-${i}.tmp.jpg sprite-${i}.jpg; } || :`,
-      );
+      const makeImages = [this.opts.ffmpegPath, ...planImages(spec, `out-${i}.mp4`, images)].map(quote).join(' ');
+      lines.push(`  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${makeImages} 2>>render.log && ${keepImages}; } || :`);
     }
     lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', `rm -f ${quote(entry)}`, '');
     writeFileSync(join(dir, 'render.sh'), lines.join('\n'));

@@ -46,10 +46,33 @@ export interface OutputPlan {
   args: string[];
   /** Text files the filter graph reads, to write beside the render. */
   textFiles: Record<string, string>;
+  /** The same ffmpeg process also writes the thumbnail and spritesheet asked for. */
+  makesImages: boolean;
 }
 
-/** ffmpeg arguments for output `index` (run with the render folder as working directory). */
-export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string): OutputPlan {
+/** Where a render writes an output's thumbnail and spritesheet. */
+export interface ImageFiles {
+  thumbnail: string;
+  spritesheet: string;
+}
+
+/**
+ * Largest clip (raw yuv420p bytes of all its frames) whose images are made by the video's own
+ * ffmpeg process. The spritesheet's tile is only written once its last frame is in, and ffmpeg
+ * holds the video's frames back until then: memory grows with the clip and the render's progress
+ * stays at 0 to the end. For a clip this small that is a few MB and a fraction of a second, while
+ * starting a second ffmpeg costs ~85 ms of CPU, most of what a tiny render costs.
+ */
+const FUSED_IMAGES_MAX_RAW_BYTES = 8 * 1024 * 1024;
+
+const rawBytes = (spec: RenderSpec): number => frameCount(spec) * spec.width * spec.height * 1.5;
+
+/**
+ * ffmpeg arguments for output `index` (run with the render folder as working directory). Given
+ * `images`, a small create also writes them (see FUSED_IMAGES_MAX_RAW_BYTES); otherwise they are
+ * left to planImages.
+ */
+export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string, images?: ImageFiles): OutputPlan {
   const frames = frameCount(spec);
   const { width: w, height: h, fps } = spec;
   const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
@@ -68,6 +91,7 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
     return {
       args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile),
       textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile),
+      makesImages: false,
     };
   }
   const [c0, c1, c2] = palette(spec, index);
@@ -87,21 +111,34 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
     `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
     `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
   const filter = (spec.imageFile ? zoom : '') + text;
-  const args = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input, '-vf', filter, ...encode(frames, fps, progressFile, outFile)];
-  return { args, textFiles };
+  const head = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input];
+  if (images && rawBytes(spec) <= FUSED_IMAGES_MAX_RAW_BYTES) {
+    const graph = `[0:v]${filter},split=3[v][i0][i1];${imageGraph(frames, 'i0', 'i1')}`;
+    const args = [...head, '-filter_complex', graph, '-map', '[v]', ...encode(frames, fps, progressFile, outFile), ...imageOutputs(images)];
+    return { args, textFiles, makesImages: true };
+  }
+  return { args: [...head, '-vf', filter, ...encode(frames, fps, progressFile, outFile)], textFiles, makesImages: false };
 }
+
+/** Thumbnail (the middle frame) on [t], spritesheet (25 frames spread over the clip, 160 px wide, 5x5) on [s]. */
+function imageGraph(frames: number, thumbIn: string, sheetIn: string): string {
+  const step = Math.max(1, Math.floor(frames / 25));
+  return `[${thumbIn}]select='eq(n\\,${Math.floor(frames / 2)})'[t];[${sheetIn}]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
+}
+
+const imageOutputs = ({ thumbnail, spritesheet }: ImageFiles): string[] => {
+  const jpeg = (quality: number, out: string) => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
+  return ['-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
+};
 
 /**
  * ffmpeg arguments that make a finished output's thumbnail (its middle frame) and spritesheet
  * (25 frames spread over the clip, 160 px wide, 5x5) in one process, as finalize would make them,
  * so the render's slot covers them and finalize only copies files.
  */
-export function planImages(spec: RenderSpec, video: string, thumbnail: string, spritesheet: string): string[] {
-  const frames = frameCount(spec);
-  const step = Math.max(1, Math.floor(frames / 25));
-  const graph = `[0:v]split=2[a][b];[a]select='eq(n\\,${Math.floor(frames / 2)})'[t];[b]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
-  const jpeg = (quality: number, out: string) => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
-  return ['-y', '-nostdin', '-v', 'error', '-i', video, '-filter_complex', graph, '-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
+export function planImages(spec: RenderSpec, video: string, images: ImageFiles): string[] {
+  const graph = `[0:v]split=2[a][b];${imageGraph(frameCount(spec), 'a', 'b')}`;
+  return ['-y', '-nostdin', '-v', 'error', '-i', video, '-filter_complex', graph, ...imageOutputs(images)];
 }
 
 // prettier-ignore
