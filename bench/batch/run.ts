@@ -16,12 +16,13 @@
  * DATABASE_URL defaults to postgresql://postgres@127.0.0.1:5432/reelay_bench_batch (created and
  * migrated here); REDIS_URL to redis://127.0.0.1:6379 (a bench-only queue prefix).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import { createRedis } from '@reelay/queue';
 import { freePort, spawnApi, spawnTs, until, type Spawned } from '@reelay/testing';
+import { deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +33,6 @@ const INTERACTIVE = arg('interactive', 50);
 const INTERVAL_MS = arg('interval', 200);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench_batch';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const UPSTREAM_KEY = 'sk-bench-upstream-key-0000';
 const TARGET = { linesPerSecond: 5000, rssGrowthMB: 150, p99Ratio: 2 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -74,30 +74,9 @@ async function main(): Promise<void> {
   const processes: Spawned[] = [];
   const keyIds: string[] = [];
   try {
-    // The emulator runs as its own process (its CPU is not the API's), with tasks that end at once.
-    const emulator = spawnTs('bench/inflight/emulator-server.ts', {
-      env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY, BENCH_TASK_MIN_MS: '0', BENCH_TASK_MAX_MS: '0' },
-    });
-    processes.push(emulator);
-    const upstream = (await emulator.waitFor(/^URL (\S+)$/m))[1]!;
-    const catalog = join(dir, 'models.json');
-    writeFileSync(
-      catalog,
-      JSON.stringify({
-        defaultModel: 'bench',
-        models: [
-          {
-            id: 'bench',
-            targets: [{ provider: 'openai-compatible', baseUrl: upstream, credentials: 'BENCH_UPSTREAM_KEY', upstreamModel: 'sora-2' }],
-            duration: { values: [4] },
-            size: { values: ['720x1280'] },
-            fps: { values: [24] },
-            defaults: { duration: 4, width: 720, height: 1280, fps: 24 },
-            deadlineSeconds: 900,
-          },
-        ],
-      }),
-    );
+    // Tasks that end at once upstream.
+    const emulator = await startEmulatedUpstream({ min: 0, max: 0 });
+    processes.push(emulator.process);
     const batchKey = await createApiKey(db, { name: 'bench-batch', statusDialect: null });
     const interactiveKey = await createApiKey(db, { name: 'bench-batch-interactive', statusDialect: null });
     keyIds.push(batchKey.key.id, interactiveKey.key.id);
@@ -105,14 +84,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const env = {
-      ...process.env,
-      NODE_ENV: 'production',
-      DATABASE_URL,
-      REDIS_URL,
-      REELAY_QUEUE_PREFIX: prefix,
-      REELAY_STORAGE_DIR: join(dir, 'storage'),
-      REELAY_MODELS_FILE: catalog,
-      BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+      ...emulatedStackEnv({ upstreamUrl: emulator.url, dir, databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, queuePrefix: prefix }),
       LOG_LEVEL: 'warn',
     };
     const api = spawnApi({ ...env, PORT: String(port), HOST: '127.0.0.1' }, { inheritOutput: true });
@@ -295,13 +267,7 @@ async function main(): Promise<void> {
       await db.file.deleteMany({ where: { apiKeyId } });
       await db.apiKey.delete({ where: { id: apiKeyId } });
     }
-    let cursor = '0';
-    let removed = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) removed += await redis.del(...keys);
-    } while (cursor !== '0');
+    const removed = await deleteQueueKeys(redis, prefix);
     console.log(`cleanup: removed the rows of ${keyIds.length} bench keys, ${removed} Redis keys under ${prefix}:, ${dir}`);
     redis.disconnect();
     await db.$disconnect();

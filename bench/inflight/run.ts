@@ -11,10 +11,11 @@
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench npx tsx bench/inflight/run.ts
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, spawnTs, type Spawned } from '@reelay/testing';
+import { ROOT } from '@reelay/testing';
+import { deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
 import { newVideoId } from '../../packages/core/src';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '../../packages/db/src';
 import { admissionChannel, createRedis, createTasksQueue } from '../../packages/queue/src';
@@ -23,25 +24,11 @@ const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const PER_SECOND = 1000;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const UPSTREAM_KEY = 'sk-bench-upstream-key-0000';
 /** Node flags of the worker, as every launcher runs it (infra/scripts/start.sh, compose, k8s); BENCH_WORKER_NODE_FLAGS overrides. */
 const WORKER_NODE_FLAGS = (process.env.BENCH_WORKER_NODE_FLAGS ?? '--max-old-space-size=192').split(' ').filter(Boolean);
 
 const pct = (sorted: number[], p: number): number => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startEmulator(): Promise<{ process: Spawned; url: string; counts: () => Promise<unknown> }> {
-  const emulator = spawnTs('bench/inflight/emulator-server.ts', { env: { ...process.env, BENCH_UPSTREAM_KEY: UPSTREAM_KEY } });
-  const url = (await emulator.waitFor(/^URL (\S+)$/m))[1]!;
-  return {
-    process: emulator,
-    url,
-    counts: async () => {
-      emulator.child.kill('SIGTERM');
-      return JSON.parse((await emulator.waitFor(/^COUNTS (.+)$/m))[1]!);
-    },
-  };
-}
 
 async function main(): Promise<void> {
   await createDatabaseIfMissing(DATABASE_URL);
@@ -51,35 +38,10 @@ async function main(): Promise<void> {
   const db = createDb(DATABASE_URL, 4);
   const redis = createRedis(REDIS_URL, 'worker');
   const queue = createTasksQueue(redis, prefix);
-  const emulator = await startEmulator();
-  const catalog = join(dir, 'models.json');
-  writeFileSync(
-    catalog,
-    JSON.stringify({
-      defaultModel: 'bench',
-      models: [
-        {
-          id: 'bench',
-          targets: [{ provider: 'openai-compatible', baseUrl: emulator.url, credentials: 'BENCH_UPSTREAM_KEY', upstreamModel: 'sora-2' }],
-          duration: { values: [4] },
-          size: { values: ['720x1280'] },
-          fps: { values: [24] },
-          defaults: { duration: 4, width: 720, height: 1280, fps: 24 },
-          deadlineSeconds: 900,
-        },
-      ],
-    }),
-  );
+  const emulator = await startEmulatedUpstream({ min: Number(process.env.BENCH_TASK_MIN_MS ?? 60_000), max: Number(process.env.BENCH_TASK_MAX_MS ?? 120_000) });
   const { key } = await createApiKey(db, { name: 'bench-inflight', statusDialect: null });
   const env = {
-    ...process.env,
-    NODE_ENV: 'production',
-    DATABASE_URL,
-    REDIS_URL,
-    REELAY_QUEUE_PREFIX: prefix,
-    REELAY_STORAGE_DIR: join(dir, 'storage'),
-    REELAY_MODELS_FILE: catalog,
-    BENCH_UPSTREAM_KEY: UPSTREAM_KEY,
+    ...emulatedStackEnv({ upstreamUrl: emulator.url, dir, databaseUrl: DATABASE_URL, redisUrl: REDIS_URL, queuePrefix: prefix }),
     WORKER_CONCURRENCY: process.env.WORKER_CONCURRENCY ?? '100',
   };
   // The worker logs a line per task ended; stdout is dropped so the report stays readable.
@@ -100,9 +62,11 @@ async function main(): Promise<void> {
   let lastHeap = 0;
   let lastExt = 0;
   let lastHeapTotal = 0;
+  let windowMaxLag = 0; // the longest poll lag since the last progress line: when a stall happened
   worker.on('message', (m: any) => {
     if (m.kind === 'sample' || m.kind === 'final') {
       lags.push(...m.lags);
+      for (const lag of m.lags as number[]) windowMaxLag = Math.max(windowMaxLag, lag);
       peakRss = Math.max(peakRss, m.rss ?? m.peakRss ?? 0);
       if (m.heapMB !== undefined) [lastHeap, lastHeapTotal, lastExt] = [m.heapMB, m.heapTotalMB, m.externalMB];
     }
@@ -146,8 +110,9 @@ async function main(): Promise<void> {
       live = (by.pending ?? 0) + (by.processing ?? 0);
       peakInFlight = Math.max(peakInFlight, by.processing ?? 0);
       console.log(
-        `t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length}`,
+        `t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length} lagMax=${Math.round(windowMaxLag)}ms`,
       );
+      windowMaxLag = 0;
       if (live === 0) break;
       await sleep(5000);
     }
@@ -182,13 +147,7 @@ async function main(): Promise<void> {
     await db.task.deleteMany({ where: { apiKeyId: key.id } });
     await db.apiKey.delete({ where: { id: key.id } });
     await queue.close();
-    let cursor = '0';
-    let removed = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) removed += await redis.del(...keys);
-    } while (cursor !== '0');
+    const removed = await deleteQueueKeys(redis, prefix);
     console.log(`cleanup: removed rows of key ${key.id}, ${removed} Redis keys under ${prefix}:, ${dir}`);
     redis.disconnect();
     await db.$disconnect();

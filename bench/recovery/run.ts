@@ -10,28 +10,17 @@
  *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/reelay_bench pnpm exec tsx bench/recovery/run.ts
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { reconcileTasks } from '../../apps/worker/src/reconcile';
 import { parseConfig } from '../../packages/config/src';
 import { newVideoId } from '../../packages/core/src';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '../../packages/db/src';
 import { createLogger } from '../../packages/observability/src';
 import { createRedis, createTasksQueue, DataLossWatch } from '../../packages/queue/src';
+import { freePort } from '@reelay/testing';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/reelay_bench';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function redisServer(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {

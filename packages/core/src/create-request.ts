@@ -203,16 +203,20 @@ export type ImageInput =
   /** A file the key stored earlier; its bytes are looked up (and checked like an upload) at create. */
   | { kind: 'file'; fileId: string; param: string };
 
-export interface CreateVideoInput {
-  model: ModelSpec;
-  prompt: string | null;
-  image: ImageInput | null;
+/** What a render's outputs are: length, frame size and rate, seed, and how many videos. */
+export interface VideoShape {
   durationSeconds: number;
   width: number;
   height: number;
   fps: number;
   seed: number;
   n: number;
+}
+
+export interface CreateVideoInput extends VideoShape {
+  model: ModelSpec;
+  prompt: string | null;
+  image: ImageInput | null;
   responseFormat: 'url' | 'b64_json';
   user: string | null;
   metadata: Record<string, unknown>;

@@ -1,5 +1,5 @@
 import type { Config } from '@reelay/config';
-import type { TaskErrorCode } from '@reelay/core';
+import type { TaskErrorCode, VideoShape } from '@reelay/core';
 import type { Readable } from 'node:stream';
 
 /**
@@ -11,7 +11,7 @@ export interface SubmitAnswer {
   result?: PollResult;
 }
 
-export interface SubmitRequest {
+export interface SubmitRequest extends VideoShape {
   taskId: string;
   /** Stable per task: providers that accept an idempotency key get this one. */
   idempotencyKey: string;
@@ -20,12 +20,6 @@ export interface SubmitRequest {
   /** Local path of the validated input image, if any. */
   imagePath: string | null;
   imageMime: string | null;
-  durationSeconds: number;
-  width: number;
-  height: number;
-  fps: number;
-  seed: number;
-  n: number;
   metadata: Record<string, unknown>;
   /**
    * `edit`: re-render `sourceVideoPath` under the prompt, same duration and size. `extend`: the
