@@ -15,10 +15,12 @@ export interface WorkerMetrics {
   pollLag(lagMs: number): void;
 }
 
-/** What a step shows on its job: progress (0-100) and one log line per step. */
+/** What a step shows on its job: progress (0-100), one log line per step, and the task's failure. */
 interface JobReport {
   progress(percent: number): void;
   log(line: string): void;
+  /** The step failed the task: its job then ends under Failed with this reason. */
+  failed(reason: string): void;
 }
 
 /** What the pipeline steps need; built once per worker process. */

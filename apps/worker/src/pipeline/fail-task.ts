@@ -12,6 +12,9 @@ export async function failTask(ctx: WorkerContext, taskId: string, code: TaskErr
   if (detail) ctx.logger.warn({ taskId, code, message, detail }, 'task failed');
   const failed = await failLiveTask(ctx.db, taskId, code, cleanTaskMessage(message));
   // Only the call that won the transition counts the task and queues its webhooks.
-  if (failed) await onTaskEnded(ctx, taskId);
+  if (failed) {
+    ctx.job?.failed(`${code}: ${cleanTaskMessage(message)}`);
+    await onTaskEnded(ctx, taskId);
+  }
   return failed;
 }

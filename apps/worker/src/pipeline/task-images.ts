@@ -1,4 +1,4 @@
-import { findTaskById, outputsOf, recordTaskOutputs, deleteTaskOutputs, type OutputRecord, type Task } from '@reelay/db';
+import { outputsOf, recordOutputsOfCompletedTask, deleteTaskOutputs, type OutputRecord, type Task } from '@reelay/db';
 import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import { makeSpritesheet, makeThumbnail, probeVideo, type PollOutput, type Provider } from '@reelay/providers';
 import { rm } from 'node:fs/promises';
@@ -33,48 +33,15 @@ export async function storeTaskImages(ctx: WorkerContext, task: Task, sources: I
               (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
               () => task.durationSeconds,
             ));
-    // The two images side by side: each is its own ffmpeg process.
-    const images = await Promise.all(
-      IMAGE_VARIANTS.map(async (variant) => {
-        const key = taskKeys.output(task.id, out.index, variant);
-        try {
-          const upstreamRef = out[variant];
-          if (provider && upstreamRef) {
-            const image = await provider
-              .fetchOutput(upstreamRef)
-              .then((stream) => ctx.storage.put(key, stream, undefined, { contentType: 'image/jpeg' }))
-              .catch(() => null);
-            if (image) return { variant, image };
-          }
-          const file = join(scratch, `${out.index}-${variant}.jpg`);
-          if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, file, await frameSpan());
-          else await makeSpritesheet(ctx.media, localVideo, file, await frameSpan());
-          return { variant, image: await ctx.storage.putFile(key, file, { contentType: 'image/jpeg' }) };
-        } catch (err) {
-          ctx.logger.warn(
-            { taskId: task.id, keyId: task.apiKeyId, model: task.model, errorCode: 'image_failed', variant, err: (err as Error).message },
-            'image not made',
-          );
-          return null;
-        }
-      }),
-    );
-    for (const made of images) {
-      if (made)
-        stored.push({
-          index: out.index,
-          variant: made.variant,
-          storageKey: made.image.key,
-          bytes: made.image.bytes,
-          contentType: 'image/jpeg',
-          checksum: made.image.checksum,
-        });
+    // One image after the other: a worker finalizes up to WORKER_CONCURRENCY tasks at once, and
+    // two ffmpeg processes per task took the CPU its polls need (bench/inflight: poll lag ×2).
+    for (const variant of IMAGE_VARIANTS) {
+      const made = await storeImage(ctx, task, out, variant, localVideo, join(scratch, `${out.index}-${variant}.jpg`), frameSpan, provider);
+      if (made) stored.push(made);
     }
   }
-  await recordTaskOutputs(ctx.db, task.id, stored);
   // A task deleted (or expired) while its images were made must not keep them.
-  const now = await findTaskById(ctx.db, task.id);
-  if (!now || now.deletedAt || now.status !== 'completed') {
+  if (!(await recordOutputsOfCompletedTask(ctx.db, task.id, stored))) {
     await removeTaskFiles(ctx.storage, task.id);
     await deleteTaskOutputs(ctx.db, task.id);
   }
@@ -96,5 +63,46 @@ export async function completeTaskImages(ctx: WorkerContext, task: Task): Promis
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** One image of one output: the upstream's own when it serves it, else made with ffmpeg; null (logged) when neither works. */
+async function storeImage(
+  ctx: WorkerContext,
+  task: Task,
+  out: ImageSource['output'],
+  variant: (typeof IMAGE_VARIANTS)[number],
+  localVideo: string,
+  file: string,
+  frameSpan: () => Promise<number>,
+  provider?: Provider,
+): Promise<OutputRecord | null> {
+  const key = taskKeys.output(task.id, out.index, variant);
+  const recordOf = (image: { key: string; bytes: number; checksum: string }): OutputRecord => ({
+    index: out.index,
+    variant,
+    storageKey: image.key,
+    bytes: image.bytes,
+    contentType: 'image/jpeg',
+    checksum: image.checksum,
+  });
+  try {
+    const upstreamRef = out[variant];
+    if (provider && upstreamRef) {
+      const image = await provider
+        .fetchOutput(upstreamRef)
+        .then((stream) => ctx.storage.put(key, stream, undefined, { contentType: 'image/jpeg' }))
+        .catch(() => null);
+      if (image) return recordOf(image);
+    }
+    if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, file, await frameSpan());
+    else await makeSpritesheet(ctx.media, localVideo, file, await frameSpan());
+    return recordOf(await ctx.storage.putFile(key, file, { contentType: 'image/jpeg' }));
+  } catch (err) {
+    ctx.logger.warn(
+      { taskId: task.id, keyId: task.apiKeyId, model: task.model, errorCode: 'image_failed', variant, err: (err as Error).message },
+      'image not made',
+    );
+    return null;
   }
 }

@@ -1,5 +1,4 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import { findTaskById } from '@reelay/db';
 import { takeWakeMark, TaskFailedError, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
@@ -13,13 +12,18 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
   return async (job: Job<TaskJob>, token?: string): Promise<void> => {
     const data = taskJobSchema.parse(job.data);
     const { taskId, requestId } = data;
+    let failure: string | undefined;
     // The request id of the create call follows the task into every log line of its job.
     const ctx: WorkerContext = {
       ...base,
       requestId,
       logger: base.logger.child({ requestId, taskId, jobId: job.id }),
       // What the dashboard shows is best effort: a Redis hiccup here must not fail the step.
-      job: { progress: (p) => void job.updateProgress(p).catch(() => undefined), log: (line) => void job.log(line).catch(() => undefined) },
+      job: {
+        progress: (p) => void job.updateProgress(p).catch(() => undefined),
+        log: (line) => void job.log(line).catch(() => undefined),
+        failed: (reason) => (failure = reason),
+      },
     };
     let outcome;
     try {
@@ -38,9 +42,8 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
     }
     if (outcome.kind === 'done') {
       ctx.wakeAdmission?.();
-      // A failed task's job fails too, so the queue dashboard lists it under Failed with the task's error.
-      const ended = await findTaskById(ctx.db, taskId);
-      if (ended?.status === 'failed') throw new TaskFailedError(`${ended.errorCode ?? 'failed'}: ${ended.errorMessage ?? ''}`);
+      // A job whose step failed its task fails too, so the queue dashboard lists it under Failed with the task's error.
+      if (failure !== undefined) throw new TaskFailedError(failure);
     }
     if (outcome.kind === 'wait') {
       await job.moveToDelayed(Date.now() + outcome.delayMs, token);

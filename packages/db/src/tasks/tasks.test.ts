@@ -7,12 +7,26 @@ import {
   findVideoForOwner,
   insertTask,
   isIdempotencyKeyRace,
+  outputsOf,
+  recordOutputsOfCompletedTask,
   recordPoll,
   VIDEO_COLUMNS,
   type NewReservedTask,
 } from '.';
 import type { Task } from '../generated/prisma/client';
 
+/** The columns every test task shares: a 4 s 64x64 preview clip. */
+const tinyTask = (id: string, apiKeyId: string) => ({
+  id,
+  apiKeyId,
+  model: 'sora-1.0',
+  provider: 'preview',
+  durationSeconds: 4,
+  width: 64,
+  height: 64,
+  fps: 24,
+  seed: 1n,
+});
 const videoOf = (task: Task) => Object.fromEntries(VIDEO_COLUMNS.map((c) => [c, task[c]]));
 
 // Real Postgres (the jest global setup migrates DATABASE_URL).
@@ -63,21 +77,30 @@ test('insertTask and findTaskForOwner return exactly what Prisma returns for the
   expect(await findVideoForOwner(db, id, key.id)).toBeNull();
 });
 
+test('images stored after completion are recorded only while the task is still completed and not deleted', async () => {
+  const { key } = await createApiKey(db, { name: 'images-after-completion' });
+  const image = (storageKey: string) => ({ index: 0, variant: 'thumbnail' as const, storageKey, bytes: 10, contentType: 'image/jpeg', checksum: 'c' });
+  const [live, deleted, running] = ['live', 'deleted', 'running'].map((s) => `vid_images${s}${Date.now()}`) as [string, string, string];
+  const expiresAt = new Date(Date.now() + 86_400_000);
+  await insertTask(db, { ...tinyTask(live, key.id), status: 'completed', expiresAt });
+  await insertTask(db, { ...tinyTask(deleted, key.id), status: 'completed', deletedAt: new Date(), expiresAt });
+  await insertTask(db, { ...tinyTask(running, key.id), status: 'processing', expiresAt });
+  expect(await recordOutputsOfCompletedTask(db, live, [image('a/thumb.jpg')])).toBe(true);
+  expect(await recordOutputsOfCompletedTask(db, live, [image('b/thumb.jpg')])).toBe(true); // a re-run replaces it
+  expect((await outputsOf(db, live)).map((o) => o.storageKey)).toEqual(['b/thumb.jpg']);
+  for (const id of [deleted, running]) {
+    expect(await recordOutputsOfCompletedTask(db, id, [image('c/thumb.jpg')])).toBe(false);
+    expect(await outputsOf(db, id)).toEqual([]);
+  }
+});
+
 test('timestamps read back to the millisecond, however Postgres writes their fraction', async () => {
   const { key } = await createApiKey(db, { name: 'hot-path-time' });
   const times = ['2026-03-04T05:06:07.000Z', '2026-03-04T05:06:07.600Z', '2026-03-04T05:06:07.050Z', '2026-12-31T23:59:59.999Z', '1999-01-01T00:00:00.001Z'];
   for (const [i, iso] of times.entries()) {
     const id = `vid_hottime${Date.now()}_${i}`;
     await insertTask(db, {
-      id,
-      apiKeyId: key.id,
-      model: 'sora-1.0',
-      provider: 'preview',
-      durationSeconds: 4,
-      width: 64,
-      height: 64,
-      fps: 24,
-      seed: 1n,
+      ...tinyTask(id, key.id),
       createdAt: new Date(iso),
       expiresAt: new Date(iso),
     });
@@ -92,15 +115,7 @@ test('recordPoll counts polls and failed polls apart, only raises progress, and 
   const id = `vid_hotpoll${Date.now()}`;
   const now = new Date();
   await insertTask(db, {
-    id,
-    apiKeyId: key.id,
-    model: 'sora-1.0',
-    provider: 'preview',
-    durationSeconds: 4,
-    width: 64,
-    height: 64,
-    fps: 24,
-    seed: 1n,
+    ...tinyTask(id, key.id),
     status: 'processing',
     expiresAt: new Date(now.getTime() + 86_400_000),
   });
@@ -127,15 +142,8 @@ test('concurrent reads and poll records, batched into one statement each, reach 
   const ids = Array.from({ length: 40 }, (_, i) => `vid_hotbatch${Date.now()}_${i}`);
   for (const [i, id] of ids.entries()) {
     await insertTask(db, {
-      id,
-      apiKeyId: key.id,
-      model: 'sora-1.0',
-      provider: 'preview',
+      ...tinyTask(id, key.id),
       prompt: `task ${i}`,
-      durationSeconds: 4,
-      width: 64,
-      height: 64,
-      fps: 24,
       seed: BigInt(i),
       status: 'processing',
       expiresAt: new Date(Date.now() + 86_400_000),
@@ -157,14 +165,7 @@ test('concurrent reads and poll records, batched into one statement each, reach 
 
 describe('createTask: the creates of one turn, one statement per key, one budget rule', () => {
   const newTask = (apiKeyId: string, i: number, extra: Partial<NewReservedTask> = {}): NewReservedTask => ({
-    id: `vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`,
-    apiKeyId,
-    model: 'sora-1.0',
-    provider: 'preview',
-    durationSeconds: 4,
-    width: 64,
-    height: 64,
-    fps: 24,
+    ...tinyTask(`vid_batch${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`, apiKeyId),
     seed: BigInt(i),
     reservedMicros: 1000n,
     priceMicrosPerSecond: 250n,
