@@ -89,6 +89,10 @@ export class LocalStorage extends StorageBase implements ObjectStorage {
     return null;
   }
 
+  localPathOf(key: string): string {
+    return this.pathOf(key);
+  }
+
   async withLocalFile<T>(key: string, use: (path: string) => Promise<T>): Promise<T> {
     return use(this.pathOf(key));
   }

@@ -152,6 +152,10 @@ export class S3Storage extends StorageBase implements ObjectStorage {
     return getSignedUrl(this.client, request, { expiresIn: Math.max(1, Math.floor(options.expiresInSeconds)) });
   }
 
+  localPathOf(): null {
+    return null;
+  }
+
   async withLocalFile<T>(key: string, use: (path: string) => Promise<T>): Promise<T> {
     const dir = await this.scratch.scratchDir('object');
     try {

@@ -58,6 +58,8 @@ export interface ObjectStorage {
    * null when the backend has none (local disk).
    */
   presignedUrl(key: string, options: { expiresInSeconds: number; contentType?: string; cacheControl?: string }): Promise<string | null>;
+  /** The object's own file when the backend keeps it on this machine's disk (local), else null. */
+  localPathOf(key: string): string | null;
   /** Runs `use` with a local file holding the object (the object itself on local disk, a download otherwise). */
   withLocalFile<T>(key: string, use: (path: string) => Promise<T>): Promise<T>;
   /** A fresh local scratch folder; the caller removes it when done. */

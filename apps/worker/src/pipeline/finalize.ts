@@ -23,17 +23,19 @@ export interface UpstreamUsage {
 export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Provider, outputs: PollOutput[], usage: UpstreamUsage = {}): Promise<void> {
   const videos: OutputRecord[] = [];
   const sources: ImageSource[] = [];
-  const scratch = await ctx.storage.scratchDir('finalize');
+  // Made only when a file needs one (a local copy of an object-store upload, an image ffmpeg makes).
+  let scratch: Promise<string> | undefined;
+  const scratchDir = (): Promise<string> => (scratch ??= ctx.storage.scratchDir('finalize'));
   try {
     for (const out of outputs) {
-      // One pass over the download: into storage, and into a local file for the images.
-      const localVideo = join(scratch, `${out.index}-video.mp4`);
-      const video = await ctx.storage.put(taskKeys.output(task.id, out.index, 'video'), await provider.fetchOutput(out.video), MAX_VIDEO_BYTES, {
-        contentType: 'video/mp4',
-        localCopy: localVideo,
-      });
+      // The images are made from a local file: the stored one on local disk; on an object store, a
+      // copy written in the same pass over the download.
+      const key = taskKeys.output(task.id, out.index, 'video');
+      const stored = ctx.storage.localPathOf(key);
+      const localCopy = stored ? undefined : join(await scratchDir(), `${out.index}-video.mp4`);
+      const video = await ctx.storage.put(key, await provider.fetchOutput(out.video), MAX_VIDEO_BYTES, { contentType: 'video/mp4', localCopy });
       videos.push({ index: out.index, variant: 'video', storageKey: video.key, bytes: video.bytes, contentType: 'video/mp4', checksum: video.checksum });
-      sources.push({ output: out, localVideo });
+      sources.push({ output: out, localVideo: (stored ?? localCopy)! });
     }
     // Every video is recorded before the task shows as completed, so its content can be served at once.
     await recordTaskOutputs(ctx.db, task.id, videos);
@@ -48,7 +50,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
     );
     if (completed) {
       await onTaskEnded(ctx, task.id);
-      await storeTaskImages(ctx, task, sources, scratch, provider);
+      await storeTaskImages(ctx, task, sources, scratchDir, provider);
     } else {
       // Lost the transition. Another run of this same finalize (a job queued again after Redis lost
       // its data, or taken over from a stalled worker) may have completed it with these very files:
@@ -60,7 +62,7 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       }
     }
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    if (scratch) await rm(await scratch, { recursive: true, force: true });
   }
   if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);
 }

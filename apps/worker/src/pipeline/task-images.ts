@@ -19,7 +19,13 @@ export interface ImageSource {
  * client waits for ffmpeg; the content route holds an image request for the moment this takes.
  * An image that cannot be made is logged and left out (the video stays served).
  */
-export async function storeTaskImages(ctx: WorkerContext, task: Task, sources: ImageSource[], scratch: string, provider?: Provider): Promise<void> {
+export async function storeTaskImages(
+  ctx: WorkerContext,
+  task: Task,
+  sources: ImageSource[],
+  scratchDir: () => Promise<string>,
+  provider?: Provider,
+): Promise<void> {
   const stored: OutputRecord[] = [];
   for (const { output: out, localVideo } of sources) {
     // Frames are picked from the video as delivered: an upstream may return a shorter clip than
@@ -36,7 +42,8 @@ export async function storeTaskImages(ctx: WorkerContext, task: Task, sources: I
     // One image after the other: a worker finalizes up to WORKER_CONCURRENCY tasks at once, and
     // two ffmpeg processes per task took the CPU its polls need (bench/inflight: poll lag ×2).
     for (const variant of IMAGE_VARIANTS) {
-      const made = await storeImage(ctx, task, out, variant, localVideo, join(scratch, `${out.index}-${variant}.jpg`), frameSpan, provider);
+      const file = async () => join(await scratchDir(), `${out.index}-${variant}.jpg`);
+      const made = await storeImage(ctx, task, out, variant, localVideo, file, frameSpan, provider);
       if (made) stored.push(made);
     }
   }
@@ -59,7 +66,9 @@ export async function completeTaskImages(ctx: WorkerContext, task: Task): Promis
   const scratch = await ctx.storage.scratchDir('images');
   try {
     for (const video of lacking) {
-      await ctx.storage.withLocalFile(video.storageKey, (localVideo) => storeTaskImages(ctx, task, [{ output: { index: video.index }, localVideo }], scratch));
+      await ctx.storage.withLocalFile(video.storageKey, (localVideo) =>
+        storeTaskImages(ctx, task, [{ output: { index: video.index }, localVideo }], async () => scratch),
+      );
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -73,7 +82,7 @@ async function storeImage(
   out: ImageSource['output'],
   variant: (typeof IMAGE_VARIANTS)[number],
   localVideo: string,
-  file: string,
+  file: () => Promise<string>,
   frameSpan: () => Promise<number>,
   provider?: Provider,
 ): Promise<OutputRecord | null> {
@@ -95,9 +104,10 @@ async function storeImage(
         .catch(() => null);
       if (image) return recordOf(image);
     }
-    if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, file, await frameSpan());
-    else await makeSpritesheet(ctx.media, localVideo, file, await frameSpan());
-    return recordOf(await ctx.storage.putFile(key, file, { contentType: 'image/jpeg' }));
+    const made = await file();
+    if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, made, await frameSpan());
+    else await makeSpritesheet(ctx.media, localVideo, made, await frameSpan());
+    return recordOf(await ctx.storage.putFile(key, made, { contentType: 'image/jpeg' }));
   } catch (err) {
     ctx.logger.warn(
       { taskId: task.id, keyId: task.apiKeyId, model: task.model, errorCode: 'image_failed', variant, err: (err as Error).message },
