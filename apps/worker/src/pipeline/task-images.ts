@@ -39,13 +39,14 @@ export async function storeTaskImages(
               (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
               () => task.durationSeconds,
             ));
-    // One image after the other: a worker finalizes up to WORKER_CONCURRENCY tasks at once, and
-    // two ffmpeg processes per task took the CPU its polls need (bench/inflight: poll lag ×2).
-    for (const variant of IMAGE_VARIANTS) {
-      const file = async () => join(await scratchDir(), `${out.index}-${variant}.jpg`);
-      const made = await storeImage(ctx, task, out, variant, localVideo, file, frameSpan, provider);
-      if (made) stored.push(made);
-    }
+    // The two images side by side: the job holds one of the worker's WORKER_CONCURRENCY slots
+    // until they are stored, and due polls wait for free slots (bench/inflight).
+    const made = await Promise.all(
+      IMAGE_VARIANTS.map((variant) =>
+        storeImage(ctx, task, out, variant, localVideo, async () => join(await scratchDir(), `${out.index}-${variant}.jpg`), frameSpan, provider),
+      ),
+    );
+    for (const image of made) if (image) stored.push(image);
   }
   // A task deleted (or expired) while its images were made must not keep them.
   if (!(await recordOutputsOfCompletedTask(ctx.db, task.id, stored))) {
