@@ -53,7 +53,9 @@ export class LocalStorage extends StorageBase implements ObjectStorage {
   }
 
   read(key: string, range?: ByteRange): ReadStream {
-    return createReadStream(this.pathOf(key), range);
+    // 256 KB reads, not Node's 64 KB: a quarter of the read and write calls per byte served
+    // (bench/content: full and Range downloads 74–75 % of a bare server's with 64 KB, 91–114 % with this).
+    return createReadStream(this.pathOf(key), { ...range, highWaterMark: 256 * 1024 });
   }
 
   async remove(prefix: string): Promise<void> {
