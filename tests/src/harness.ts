@@ -76,7 +76,8 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
       await worker?.close();
       await api.close();
       await db.$disconnect();
-      rmSync(dir, { recursive: true, force: true });
+      // A detached preview render may still be writing its folder for a moment after the worker stops.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
