@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkerContext } from '../context';
 import { onTaskEnded } from './task-ended';
-import { makeTaskImages, recordTaskImages, type ImageSource } from './task-images';
+import { storeTaskImages, type ImageSource } from './task-images';
 
 const MAX_VIDEO_BYTES = 4 * 1024 * 1024 * 1024;
 
@@ -16,9 +16,9 @@ export interface UpstreamUsage {
 }
 
 /**
- * Copies every output video into Reelay storage, records them and completes the task; each
- * video's thumbnail and spritesheet are stored meanwhile and recorded after it, so the completion
- * does not wait for ffmpeg. Safe to run twice: keys and output rows are unique per (task, index, variant).
+ * Copies every output video into Reelay storage, records them and completes the task; then stores
+ * each video's thumbnail and spritesheet (storeTaskImages), so the completion does not wait for
+ * ffmpeg. Safe to run twice: keys and output rows are unique per (task, index, variant).
  */
 export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Provider, outputs: PollOutput[], usage: UpstreamUsage = {}): Promise<void> {
   const videos: OutputRecord[] = [];
@@ -26,7 +26,6 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
   // Made only when a file needs one (a local copy of an object-store upload, an image ffmpeg makes).
   let scratch: Promise<string> | undefined;
   const scratchDir = (): Promise<string> => (scratch ??= ctx.storage.scratchDir('finalize'));
-  let images: Promise<OutputRecord[]> | undefined; // never rejects
   try {
     for (const out of outputs) {
       // The images are made from a local file: the stored one on local disk; on an object store, a
@@ -38,9 +37,6 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       videos.push({ index: out.index, variant: 'video', storageKey: video.key, bytes: video.bytes, contentType: 'video/mp4', checksum: video.checksum });
       sources.push({ output: out, localVideo: (stored ?? localCopy)! });
     }
-    // The images are stored while the completion is written (the job holds a worker slot until
-    // both are done) and recorded only once the task shows as completed.
-    images = makeTaskImages(ctx, task, sources, scratchDir, provider);
     // Every video is recorded before the task shows as completed, so its content can be served at once.
     await recordTaskOutputs(ctx.db, task.id, videos);
     // Charged on what was produced (when the provider says), never more than was reserved.
@@ -54,9 +50,8 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
     );
     if (completed) {
       await onTaskEnded(ctx, task.id);
-      await recordTaskImages(ctx, task.id, await images);
+      await storeTaskImages(ctx, task, sources, scratchDir, provider);
     } else {
-      await images;
       // Lost the transition. Another run of this same finalize (a job queued again after Redis lost
       // its data, or taken over from a stalled worker) may have completed it with these very files:
       // only a task that was cancelled or deleted meanwhile must not keep them.
@@ -67,7 +62,6 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
       }
     }
   } finally {
-    await images; // its files are in the scratch folder
     if (scratch) await rm(await scratch, { recursive: true, force: true });
   }
   if (task.upstreamId) await provider.release?.(task.upstreamId).catch(() => undefined);

@@ -14,33 +14,18 @@ export interface ImageSource {
 }
 
 /**
- * Stores each video's thumbnail and spritesheet (makeTaskImages), then records them while the
- * task is still completed (removing them when it no longer is).
+ * Stores each video's thumbnail and spritesheet: the upstream's own images when it serves them,
+ * else made from the video with ffmpeg. Runs after the task is announced as completed, so no
+ * client waits for ffmpeg; the content route holds an image request for the moment this takes.
+ * An image that cannot be made is logged and left out (the video stays served).
  */
-async function storeTaskImages(ctx: WorkerContext, task: Task, sources: ImageSource[], scratchDir: () => Promise<string>, provider?: Provider): Promise<void> {
-  await recordTaskImages(ctx, task.id, await makeTaskImages(ctx, task, sources, scratchDir, provider));
-}
-
-/** Records stored images of a completed task; a task deleted or expired meanwhile must not keep them. */
-export async function recordTaskImages(ctx: WorkerContext, taskId: string, images: OutputRecord[]): Promise<void> {
-  if (!(await recordOutputsOfCompletedTask(ctx.db, taskId, images))) {
-    await removeTaskFiles(ctx.storage, taskId);
-    await deleteTaskOutputs(ctx.db, taskId);
-  }
-}
-
-/**
- * Puts each video's thumbnail and spritesheet into storage, without recording them: the
- * upstream's own images when it serves them, else made from the video with ffmpeg. Never
- * rejects: an image that cannot be made is logged and left out (the video stays served).
- */
-export async function makeTaskImages(
+export async function storeTaskImages(
   ctx: WorkerContext,
   task: Task,
   sources: ImageSource[],
   scratchDir: () => Promise<string>,
   provider?: Provider,
-): Promise<OutputRecord[]> {
+): Promise<void> {
   const stored: OutputRecord[] = [];
   for (const { output: out, localVideo } of sources) {
     // Frames are picked from the video as delivered: an upstream may return a shorter clip than
@@ -63,7 +48,11 @@ export async function makeTaskImages(
     );
     for (const image of made) if (image) stored.push(image);
   }
-  return stored;
+  // A task deleted (or expired) while its images were made must not keep them.
+  if (!(await recordOutputsOfCompletedTask(ctx.db, task.id, stored))) {
+    await removeTaskFiles(ctx.storage, task.id);
+    await deleteTaskOutputs(ctx.db, task.id);
+  }
 }
 
 /**
