@@ -153,6 +153,10 @@ test('200 tasks created across two APIs all complete once, with a worker killed 
     600_000,
     500,
   );
+  // Images are stored just after a task shows as completed (a client asking for one meanwhile is
+  // held by the content route); a task whose worker was killed in between gets them when its job
+  // runs again.
+  await until('every task to have its images', async () => (await db.taskOutput.count({ where: { taskId: { in: ids } } })) === TASKS * 3, 120_000, 250);
   const rows = await db.task.findMany({ where: { id: { in: ids } }, include: { outputs: true } });
   expect(rows.filter((t) => t.status !== 'completed').map((t) => `${t.id}: ${t.status} ${t.errorMessage ?? ''}`)).toEqual([]);
   for (const t of rows) expect(t.outputs.map((o) => o.variant).sort()).toEqual(['spritesheet', 'thumbnail', 'video']);

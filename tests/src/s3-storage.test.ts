@@ -48,6 +48,11 @@ async function completed(body: Record<string, unknown>): Promise<any> {
   expect(res.status).toBe(200);
   const { video } = await waitForVideo(streaming, streaming.key, res.body.id, 120_000);
   expect(video.status).toBe('completed');
+  // Its images are stored just after it shows as completed; the content route holds a request for
+  // one until it is there, as a client asking right after completion sees.
+  for (const variant of ['thumbnail', 'spritesheet']) {
+    expect((await http(streaming, 'GET', `/v1/videos/${video.id}/content?variant=${variant}`, { key: streaming.key })).status).toBe(200);
+  }
   return video;
 }
 
