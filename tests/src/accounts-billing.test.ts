@@ -1,5 +1,5 @@
 import { costForSeconds, estimateCostMicros } from '@reelay/core';
-import { closeBilling, transitionTask } from '@reelay/db';
+import { completeTask, failLiveTask } from '@reelay/db';
 import { createProviders } from '@reelay/providers';
 import { ADMIN_TOKEN, adminKey, http, spawnWorker, tinyCatalogFile, until, type Spawned } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
@@ -58,14 +58,7 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
       } else if (roll < 0.12 || cancels + upstreamFailures === 0) {
         // The client cancels: the task fails as cancelled, racing the worker that holds it. The
         // first pick always does, so no seed leaves the run without a fault (seed 21080 did).
-        if (
-          await transitionTask(stack.db, pick.id, pick.status, 'failed', {
-            errorCode: 'cancelled',
-            errorMessage: 'Cancelled by the client',
-            completedAt: new Date(),
-          })
-        )
-          cancels++;
+        if (await failLiveTask(stack.db, pick.id, 'cancelled', 'Cancelled by the client')) cancels++;
       } else if (roll < 0.16 && kills < 4) {
         const victim = workers.shift()!;
         await victim.stop('SIGKILL');
@@ -115,11 +108,12 @@ test('50 tasks with upstream failures, cancels and worker kills: ledger = settle
   const k = await stack.db.apiKey.findUniqueOrThrow({ where: { id: key.id } });
   expect(k.committedMicros).toBe(ledgerSum);
 
-  // A replayed completion or close changes nothing.
+  // A replayed completion or failure changes nothing.
   const done = completed[0]!;
-  expect(await transitionTask(stack.db, done.id, 'processing', 'completed', {}, { producedSeconds: 1 })).toBe(false);
-  await stack.db.$transaction((tx) => closeBilling(tx, done.id, { completed: true, producedSeconds: 5 }));
+  expect(await completeTask(stack.db, done.id, { producedSeconds: 1 })).toBeNull();
+  expect(await failLiveTask(stack.db, done.id, 'cancelled', 'too late')).toBeNull();
   expect(await stack.db.ledgerEntry.count({ where: { apiKeyId: key.id } })).toBe(ledger.length);
+  expect((await stack.db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).committedMicros).toBe(ledgerSum);
 
   // What the client sees agrees: each video's cost, and its usage total.
   const video = await http(stack, 'GET', `/v1/videos/${done.id}`, { key: key.secret });

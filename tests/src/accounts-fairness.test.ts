@@ -1,4 +1,4 @@
-import { transitionTask } from '@reelay/db';
+import { failLiveTask } from '@reelay/db';
 import { ADMIN_TOKEN, adminKey, http, TINY, tinyCatalogFile, until } from '@reelay/testing';
 import { startStack, type Stack } from './harness';
 
@@ -18,9 +18,7 @@ afterAll(async () => {
   // Key A's leftovers are cancelled (reservations released) rather than left pending.
   const left = await stack.db.task.findMany({ where: { queuePrefix: stack.config.REELAY_QUEUE_PREFIX, status: 'pending' }, select: { id: true } });
   for (let i = 0; i < left.length; i += 20) {
-    await Promise.all(
-      left.slice(i, i + 20).map(({ id }) => transitionTask(stack.db, id, 'pending', 'failed', { errorCode: 'cancelled', errorMessage: 'test over' })),
-    );
+    await Promise.all(left.slice(i, i + 20).map(({ id }) => failLiveTask(stack.db, id, 'cancelled', 'test over')));
   }
   await stack.close();
 });

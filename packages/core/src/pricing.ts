@@ -15,20 +15,18 @@ export function pricePerSecondMicros(model: ModelSpec, width: number, height: nu
   return BigInt(tier.microsPerSecond);
 }
 
-/** Cost of `seconds` of output at `pricePerSecond`, rounded up to a whole micro-unit. */
+/** Output is billed by the whole millisecond (0.1 + 0.2 s is 300 ms). */
+export const billedMilliseconds = (seconds: number): bigint => BigInt(Math.max(0, Math.round(seconds * 1000)));
+
+/**
+ * Cost of `seconds` of output at `pricePerSecond`, rounded up to a whole micro-unit. A completion's
+ * charge is the same sum done in SQL on the task row (packages/db completeTask), capped at the reservation.
+ */
 export function costForSeconds(pricePerSecond: bigint, seconds: number): bigint {
-  const ms = BigInt(Math.max(0, Math.round(seconds * 1000)));
-  return (pricePerSecond * ms + 999n) / 1000n;
+  return (pricePerSecond * billedMilliseconds(seconds) + 999n) / 1000n;
 }
 
 /** What a request will cost at most: every one of its n outputs at the requested duration. */
 export function estimateCostMicros(pricePerSecond: bigint, durationSeconds: number, n: number): bigint {
   return costForSeconds(pricePerSecond, durationSeconds * n);
-}
-
-/** What a completed task is charged: the seconds produced, never more than was reserved. */
-export function settledCostMicros(pricePerSecond: bigint, reserved: bigint, producedSeconds: number | null): bigint {
-  if (producedSeconds === null) return reserved;
-  const actual = costForSeconds(pricePerSecond, producedSeconds);
-  return actual < reserved ? actual : reserved;
 }

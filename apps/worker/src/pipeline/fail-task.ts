@@ -10,11 +10,11 @@ import { onTaskEnded } from './task-ended';
  */
 export async function failTask(ctx: WorkerContext, taskId: string, code: TaskErrorCode, message: string, detail?: string): Promise<boolean> {
   if (detail) ctx.logger.warn({ taskId, code, message, detail }, 'task failed');
-  const failed = await failLiveTask(ctx.db, taskId, code, cleanTaskMessage(message));
+  const ended = await failLiveTask(ctx.db, taskId, code, cleanTaskMessage(message));
   // Only the call that won the transition counts the task and queues its webhooks.
-  if (failed) {
+  if (ended) {
     ctx.job?.failed(`${code}: ${cleanTaskMessage(message)}`);
-    await onTaskEnded(ctx, taskId);
+    await onTaskEnded(ctx, taskId, ended);
   }
-  return failed;
+  return ended !== null;
 }

@@ -1,4 +1,4 @@
-import { deleteTaskOutputs, findTaskById, recordTaskOutputs, transitionTask, type OutputRecord, type Task } from '@reelay/db';
+import { completeTask, deleteTaskOutputs, findTaskById, recordTaskOutputs, type OutputRecord, type Task } from '@reelay/db';
 import { removeTaskFiles, taskKeys } from '@reelay/storage';
 import type { PollOutput, Provider } from '@reelay/providers';
 import { rm } from 'node:fs/promises';
@@ -40,16 +40,9 @@ export async function finalizeTask(ctx: WorkerContext, task: Task, provider: Pro
     // Every video is recorded before the task shows as completed, so its content can be served at once.
     await recordTaskOutputs(ctx.db, task.id, videos);
     // Charged on what was produced (when the provider says), never more than was reserved.
-    const completed = await transitionTask(
-      ctx.db,
-      task.id,
-      'processing',
-      'completed',
-      { progress: 100, completedAt: new Date(), pollCount: { increment: 1 }, pollErrors: 0, upstreamCostUsd: usage.costUsd ?? null },
-      { producedSeconds: usage.producedSeconds },
-    );
+    const completed = await completeTask(ctx.db, task.id, { producedSeconds: usage.producedSeconds, upstreamCostUsd: usage.costUsd });
     if (completed) {
-      await onTaskEnded(ctx, task.id);
+      await onTaskEnded(ctx, task.id, completed);
       await storeTaskImages(ctx, task, sources, scratchDir, provider);
     } else {
       // Lost the transition. Another run of this same finalize (a job queued again after Redis lost

@@ -7,12 +7,10 @@ import type { WorkerContext } from '../context';
 const EVENT_OF = { completed: 'video.completed', failed: 'video.failed' } as const satisfies Record<string, WebhookEventType>;
 
 /**
- * Runs once per terminal transition, right after the guarded update that won it: counts the task
- * and queues its client webhooks.
+ * Runs once per terminal transition, right after the guarded update that won it (with the row it
+ * returned): counts the task and queues its client webhooks.
  */
-export async function onTaskEnded(ctx: WorkerContext, taskId: string): Promise<void> {
-  const task = await findTaskEnd(ctx.db, taskId);
-  if (!task) return;
+export async function onTaskEnded(ctx: WorkerContext, taskId: string, task: TaskEnd): Promise<void> {
   if (task.status === 'completed') tasksCompleted.inc({ model: task.model, provider: task.provider });
   if (task.status === 'failed') tasksFailed.inc({ model: task.model, provider: task.provider, code: task.errorCode ?? 'unknown' });
   observeEnd(task);

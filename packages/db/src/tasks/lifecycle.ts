@@ -1,55 +1,85 @@
-import { assertTransition, isTerminal, type TaskErrorCode, type TaskStatus } from '@reelay/core';
-import { closeBilling, MONEY_TX_OPTIONS } from '../billing';
+import { assertTransition, billedMilliseconds, newId, type TaskErrorCode, type TaskStatus } from '@reelay/core';
 import type { Db } from '../client';
-import type { Prisma } from '../generated/prisma/client';
-import { statement } from '../pg';
+import { fromRow, statement } from '../pg';
 import { poolOf } from '../client';
 import type { TaskEventActor } from './events';
+import type { TaskEnd } from './read';
 
 /**
- * Moves a task from one status to another, guarded by the current status, so that of two
- * workers racing on one task exactly one wins. Returns whether this call made the move.
+ * The end of a task, in one statement so that it holds no pool client across round trips: the
+ * move out of a live status (guarded by it, so of two racing callers exactly one wins), its money
+ * closed once (on completion the reservation is released and what was produced is charged, never
+ * more than was reserved; otherwise the reservation is only released), the key's committed total
+ * moved by the difference, and the end on the task's timeline. Its concurrency slot is freed by the
+ * status itself (admission counts live tasks). A row is updated once per statement, so the billing
+ * columns move in the same UPDATE as the status. Locks the task row, then its key's row, as a
+ * create does.
  *
- * A move into a terminal status also closes the task's money in the same transaction (charge what
- * was produced on completion, release the reservation otherwise); its concurrency slot is freed by
- * the status itself (the admission step counts live tasks), so no terminal path can forget either.
+ * $1 id, $2 the live statuses it may leave, $3 ending status, $4 completed_at, $5 ledger ids
+ * (release, charge), $6 timeline kind, $7 actor; `set` and `charge` may use $8 onwards.
  */
-export async function transitionTask(
+const endStatement = (set: string, charge: string) =>
+  statement(`WITH old AS (
+    SELECT id, billing_status, reserved_micros, price_micros_per_second FROM tasks WHERE id = $1 AND status = ANY($2::"TaskStatus"[]) FOR UPDATE
+  ), moved AS (
+    UPDATE tasks t SET status = $3::"TaskStatus", completed_at = $4, updated_at = now(), ${set},
+      billing_status = CASE WHEN old.billing_status = 'reserved' THEN (CASE WHEN $3 = 'completed' THEN 'settled' ELSE 'released' END)::"BillingStatus" ELSE t.billing_status END,
+      cost_micros = CASE WHEN old.billing_status = 'reserved' AND $3 = 'completed' THEN ${charge} ELSE t.cost_micros END
+    FROM old WHERE t.id = old.id
+    RETURNING t.*, old.billing_status = 'reserved' AS was_reserved
+  ), released AS (
+    INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros)
+    SELECT ($5::text[])[1], api_key_id, id, 'release', -reserved_micros FROM moved WHERE was_reserved
+  ), charged AS (
+    INSERT INTO ledger_entries (id, api_key_id, task_id, kind, amount_micros)
+    SELECT ($5::text[])[2], api_key_id, id, 'charge', cost_micros FROM moved WHERE was_reserved AND status = 'completed'
+  ), keyed AS (
+    UPDATE api_keys k SET committed_micros = k.committed_micros + COALESCE(m.cost_micros, 0) - m.reserved_micros
+    FROM moved m WHERE k.id = m.api_key_id AND m.was_reserved
+  ), logged AS (
+    INSERT INTO task_events (task_id, kind, target, upstream_id, progress, code, message, actor)
+    SELECT id, $6, provider_target, upstream_id, progress, error_code, error_message, $7 FROM moved
+  )
+  SELECT m.model, m.provider, m.status, m.error_code, m.callback_url, m.deleted_at, k.webhook_url, m.api_key_id, m.provider_target,
+    m.submit_attempts, m.poll_count, m.cost_micros, m.created_at, m.started_at, m.completed_at, m.batch_id
+  FROM moved m JOIN api_keys k ON k.id = m.api_key_id`);
+
+// The charge is core's costForSeconds (price × billed milliseconds, rounded up to a micro-unit)
+// capped at the reservation; without a produced length, the reservation.
+const COMPLETE = endStatement(
+  `progress = 100, poll_count = t.poll_count + 1, poll_errors = 0, upstream_cost_usd = $8, produced_seconds = COALESCE($9, t.produced_seconds)`,
+  `CASE WHEN $10::bigint IS NULL THEN old.reserved_micros ELSE LEAST(old.reserved_micros, (old.price_micros_per_second * $10::bigint + 999) / 1000) END`,
+);
+const FAIL = endStatement(`error_code = $8, error_message = $9`, 'NULL');
+
+async function endTask(
   db: Db,
   id: string,
-  from: TaskStatus,
-  to: TaskStatus,
-  data: Prisma.TaskUpdateManyMutationInput = {},
-  produced: { producedSeconds?: number | null } = {},
-  actor: TaskEventActor | null = null,
-): Promise<boolean> {
-  assertTransition(from, to);
-  if (!isTerminal(to)) {
-    const res = await db.task.updateMany({ where: { id, status: from }, data: { ...data, status: to } });
-    return res.count === 1;
-  }
-  const producedSeconds = produced.producedSeconds ?? null;
-  return db.$transaction(async (tx) => {
-    const extra = to === 'completed' && producedSeconds !== null ? { producedSeconds } : {};
-    const res = await tx.task.updateMany({ where: { id, status: from }, data: { ...data, ...extra, status: to } });
-    if (res.count !== 1) return false;
-    // The end of the task on its timeline, from the row as just written (target, code, message).
-    const kind = to === 'failed' && data.errorCode === 'cancelled' ? 'cancelled' : to;
-    await tx.$executeRaw`INSERT INTO task_events (task_id, kind, target, upstream_id, progress, code, message, actor)
-      SELECT id, ${kind}, provider_target, upstream_id, progress, error_code, error_message, ${actor} FROM tasks WHERE id = ${id}`;
-    await closeBilling(tx, id, to === 'completed' ? { completed: true, producedSeconds } : { completed: false });
-    return true;
-  }, MONEY_TX_OPTIONS);
+  from: TaskStatus[],
+  to: 'completed' | 'failed',
+  kind: string,
+  actor: TaskEventActor | null,
+  more: unknown[],
+): Promise<TaskEnd | null> {
+  const values = [id, from, to, new Date().toISOString(), [newId('led'), newId('led')], kind, actor, ...more];
+  const res = await poolOf(db).query({ ...(to === 'completed' ? COMPLETE : FAIL), values });
+  return res.rows[0] ? fromRow<TaskEnd>(res.rows[0]) : null;
 }
 
 /**
- * Fails a live task (pending or processing) through the state machine; false when it had
- * already ended. Tries both live states, since a worker may move it between the two reads.
+ * Completes a processing task (see endStatement); null when it was no longer processing (cancelled
+ * meanwhile, or completed by another run of the same job). What the upstream reported is recorded.
  */
-export async function failLiveTask(db: Db, id: string, code: TaskErrorCode, message: string, actor: TaskEventActor | null = null): Promise<boolean> {
-  const data = { errorCode: code, errorMessage: message.slice(0, 2000), completedAt: new Date() };
-  if (await transitionTask(db, id, 'processing', 'failed', data, {}, actor)) return true;
-  return transitionTask(db, id, 'pending', 'failed', data, {}, actor);
+export function completeTask(db: Db, id: string, usage: { producedSeconds?: number | null; upstreamCostUsd?: number | null } = {}): Promise<TaskEnd | null> {
+  const produced = usage.producedSeconds ?? null;
+  const producedMs = produced === null ? null : billedMilliseconds(produced).toString();
+  return endTask(db, id, ['processing'], 'completed', 'completed', null, [usage.upstreamCostUsd ?? null, produced, producedMs]);
+}
+
+/** Fails a live task (pending or processing); null when it had already ended. */
+export function failLiveTask(db: Db, id: string, code: TaskErrorCode, message: string, actor: TaskEventActor | null = null): Promise<TaskEnd | null> {
+  const kind = code === 'cancelled' ? 'cancelled' : 'failed';
+  return endTask(db, id, ['pending', 'processing'], 'failed', kind, actor, [code, message.slice(0, 2000)]);
 }
 
 /** Hides a task from its owner for good; false when it was already deleted. */

@@ -1,7 +1,10 @@
+import { costForSeconds } from '@reelay/core';
 import { createApiKey, revokeApiKey } from '../keys';
 import { createDb, type Db } from '../client';
 import {
+  completeTask,
   createTask,
+  failLiveTask,
   findTaskById,
   findTaskForOwner,
   findVideoForOwner,
@@ -240,5 +243,98 @@ describe('createTask: the creates of one turn, one statement per key, one budget
     expect((await db.apiKey.findUniqueOrThrow({ where: { id: a.key.id } })).committedMicros).toBe(2000n);
     expect(await ledgerOf(a.key.id)).toHaveLength(2);
     expect((made[3] as PromiseFulfilledResult<{ task: { apiKeyId: string } }>).value.task.apiKeyId).toBe(b.key.id);
+  });
+});
+
+describe('completeTask and failLiveTask: the end of a task, its money and its timeline in one statement', () => {
+  const reserved = (apiKeyId: string, i: number): NewReservedTask => ({
+    ...tinyTask(`vid_end${Date.now()}_${i}_${Math.random().toString(36).slice(2, 8)}`, apiKeyId),
+    reservedMicros: 1000n,
+    priceMicrosPerSecond: 250n,
+    createdAt: new Date(),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
+  const ledgerOf = async (taskId: string) =>
+    (await db.ledgerEntry.findMany({ where: { taskId }, orderBy: { kind: 'asc' } })).map((e) => [e.kind, e.amountMicros]);
+  const committed = async (keyId: string) => (await db.apiKey.findUniqueOrThrow({ where: { id: keyId } })).committedMicros;
+  const processing = async (keyId: string, i: number) => {
+    const d = reserved(keyId, i);
+    await createTask(db, d, `led_${d.id}`);
+    await db.task.update({ where: { id: d.id }, data: { status: 'processing', providerTarget: 'preview', upstreamId: `up_${i}` } });
+    return d.id;
+  };
+
+  test('a completion charges what was produced (at most the reservation), once, and says so on the timeline', async () => {
+    const { key } = await createApiKey(db, { name: 'end-complete' });
+    const [short, unknown, long] = [await processing(key.id, 1), await processing(key.id, 2), await processing(key.id, 3)];
+    expect(await committed(key.id)).toBe(3000n);
+    // 1.0005 s at 250 micro-units a second: 250.125, rounded up.
+    const end = await completeTask(db, short, { producedSeconds: 1.0005, upstreamCostUsd: 0.5 });
+    expect(costForSeconds(250n, 1.0005)).toBe(251n);
+    expect(end).toMatchObject({ status: 'completed', costMicros: 251n, apiKeyId: key.id, providerTarget: 'preview', pollCount: 1 });
+    expect(await completeTask(db, unknown)).toMatchObject({ costMicros: 1000n });
+    expect(await completeTask(db, long, { producedSeconds: 60 })).toMatchObject({ costMicros: 1000n });
+    expect(await ledgerOf(short)).toEqual([
+      ['reserve', 1000n],
+      ['release', -1000n],
+      ['charge', 251n],
+    ]);
+    expect(await committed(key.id)).toBe(2251n);
+    const row = await db.task.findUniqueOrThrow({ where: { id: short } });
+    expect([row.progress, row.billingStatus, row.producedSeconds, row.upstreamCostUsd]).toEqual([100, 'settled', 1.0005, 0.5]);
+    // A replay, or a failure after the end, changes nothing.
+    expect(await completeTask(db, short, { producedSeconds: 0 })).toBeNull();
+    expect(await failLiveTask(db, short, 'cancelled', 'too late')).toBeNull();
+    expect(await ledgerOf(short)).toHaveLength(3);
+    expect(await committed(key.id)).toBe(2251n);
+    const events = await db.taskEvent.findMany({ where: { taskId: short } });
+    expect(events.map((e) => [e.kind, e.target, e.upstreamId, e.progress])).toEqual([['completed', 'preview', 'up_1', 100]]);
+  });
+
+  test('of a completion and a cancel racing on one task exactly one wins, and the money agrees with it', async () => {
+    const { key } = await createApiKey(db, { name: 'end-race' });
+    const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => processing(key.id, i)));
+    const results = await Promise.all(
+      ids.flatMap((id) => [completeTask(db, id, { producedSeconds: 2 }), failLiveTask(db, id, 'cancelled', 'Cancelled by the client', 'owner')]),
+    );
+    for (const [i, id] of ids.entries()) {
+      const [completed, cancelled] = [results[2 * i], results[2 * i + 1]];
+      expect([completed, cancelled].filter((r) => r !== null)).toHaveLength(1);
+      const t = await db.task.findUniqueOrThrow({ where: { id } });
+      expect(t.status).toBe(completed ? 'completed' : 'failed');
+      expect(await ledgerOf(id)).toEqual(
+        completed
+          ? [
+              ['reserve', 1000n],
+              ['release', -1000n],
+              ['charge', 500n],
+            ]
+          : [
+              ['reserve', 1000n],
+              ['release', -1000n],
+            ],
+      );
+      const kinds = (await db.taskEvent.findMany({ where: { taskId: id } })).map((e) => [e.kind, e.actor]);
+      expect(kinds).toEqual([completed ? ['completed', null] : ['cancelled', 'owner']]);
+    }
+    const wins = results.filter((r, i) => i % 2 === 0 && r !== null).length;
+    expect(await committed(key.id)).toBe(BigInt(wins) * 500n);
+  });
+
+  test('a failure releases the reservation of a pending or a processing task and records code and message', async () => {
+    const { key } = await createApiKey(db, { name: 'end-fail' });
+    const pending = reserved(key.id, 0);
+    await createTask(db, pending, `led_${pending.id}`);
+    const running = await processing(key.id, 1);
+    expect(await failLiveTask(db, pending.id, 'upstream_error', 'x'.repeat(3000))).toMatchObject({ status: 'failed', errorCode: 'upstream_error' });
+    expect(await failLiveTask(db, running, 'timeout', 'too slow')).toMatchObject({ status: 'failed', costMicros: null });
+    const row = await db.task.findUniqueOrThrow({ where: { id: pending.id } });
+    expect([row.errorMessage!.length, row.billingStatus, row.completedAt !== null]).toEqual([2000, 'released', true]);
+    expect(await ledgerOf(running)).toEqual([
+      ['reserve', 1000n],
+      ['release', -1000n],
+    ]);
+    expect(await committed(key.id)).toBe(0n);
+    expect((await db.taskEvent.findMany({ where: { taskId: running } })).map((e) => [e.kind, e.code, e.message])).toEqual([['failed', 'timeout', 'too slow']]);
   });
 });
