@@ -40,6 +40,7 @@ const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
 };
+const p50p99 = (xs: number[]): [number, number] => [pct(xs, 50), pct(xs, 99)];
 /** Resident set size of a process in MB, from /proc (Linux); NaN once it has gone. */
 function rssMB(pid: number): number {
   try {
@@ -114,6 +115,13 @@ async function main(): Promise<void> {
       return json;
     };
 
+    /** Where an interactive task's time-to-start went: send → created_at (API), → admitted_at, → started_at (submit). */
+    interface Steps {
+      api: number;
+      admission: number;
+      submit: number;
+    }
+    const steps: Record<string, Steps[]> = {};
     /** One interactive create every INTERVAL_MS; each one's time-to-start from the task's started_at. */
     const interactiveSeries = async (label: string): Promise<number[]> => {
       const sent: { id: string; at: number }[] = [];
@@ -133,13 +141,19 @@ async function main(): Promise<void> {
       const rows = await until(
         `${label}: all interactive tasks started`,
         async () => {
-          const r = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, startedAt: true } });
+          const r = await db.task.findMany({ where: { id: { in: ids } }, select: { id: true, createdAt: true, admittedAt: true, startedAt: true } });
           return r.every((t) => t.startedAt) ? r : null;
         },
         300_000,
         100,
       );
       const startedAt = new Map(rows.map((r) => [r.id, r.startedAt!.getTime()]));
+      const sentAt = new Map(sent.map((s) => [s.id, s.at]));
+      steps[label] = rows.map((r) => ({
+        api: r.createdAt.getTime() - sentAt.get(r.id)!,
+        admission: r.admittedAt!.getTime() - r.createdAt.getTime(),
+        submit: r.startedAt!.getTime() - r.admittedAt!.getTime(),
+      }));
       return sent.map((s) => startedAt.get(s.id)! - s.at);
     };
 
@@ -219,6 +233,10 @@ async function main(): Promise<void> {
         worker: { before: Math.round(rssBefore.worker), peak: Math.round(sampler.peak.worker!), growth: Math.round(growth.worker) },
       },
       timeToStartMs: { baseline: { p50: b50, p99: b99 }, duringBatch: { p50: d50, p99: d99 }, p50Ratio: round2(d50 / b50), p99Ratio: round2(d99 / b99) },
+      // p50 / p99 of each step of an interactive task's time to start.
+      stepsMs: Object.fromEntries(
+        ['baseline', 'during'].map((label) => [label, Object.fromEntries((['api', 'admission', 'submit'] as const).map((k) => [k, p50p99(steps[label]!.map((x) => x[k]))]))]),
+      ),
       requestCountsWhenSeriesEnded: doneAtEnd.request_counts,
       cancel: cancelled ? { ms: cancelMs, requestCounts: cancelled.request_counts } : 'not cancelled within 120 s',
       loadAverageAtEnd: loadavg().map((l) => round2(l)),
