@@ -235,7 +235,10 @@ async function main(): Promise<void> {
       timeToStartMs: { baseline: { p50: b50, p99: b99 }, duringBatch: { p50: d50, p99: d99 }, p50Ratio: round2(d50 / b50), p99Ratio: round2(d99 / b99) },
       // p50 / p99 of each step of an interactive task's time to start.
       stepsMs: Object.fromEntries(
-        ['baseline', 'during'].map((label) => [label, Object.fromEntries((['api', 'admission', 'submit'] as const).map((k) => [k, p50p99(steps[label]!.map((x) => x[k]))]))]),
+        ['baseline', 'during'].map((label) => [
+          label,
+          Object.fromEntries((['api', 'admission', 'submit'] as const).map((k) => [k, p50p99(steps[label]!.map((x) => x[k]))])),
+        ]),
       ),
       requestCountsWhenSeriesEnded: doneAtEnd.request_counts,
       cancel: cancelled ? { ms: cancelMs, requestCounts: cancelled.request_counts } : 'not cancelled within 120 s',

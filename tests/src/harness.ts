@@ -6,6 +6,7 @@ import { parseConfig, type Config } from '@reelay/config';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate, rebuildIfMigratedElsewhere, type Db } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
+import { stopPreviewRenders } from '@reelay/testing';
 
 export interface Stack {
   config: Config;
@@ -76,7 +77,8 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
       await worker?.close();
       await api.close();
       await db.$disconnect();
-      // A detached preview render may still be writing its folder for a moment after the worker stops.
+      // Its detached preview renders outlive its worker, and one still writing would fail the removal.
+      stopPreviewRenders({ config });
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };

@@ -27,7 +27,7 @@ export { until, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
 export { capturingLogger } from './logging';
-export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spawnWorker, type Exit, type Spawned } from './processes';
+export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spawnWorker, stopPreviewRenders, type Exit, type Spawned } from './processes';
 export { averageColor, isJpeg, isMp4, probe, solidImage, solidPng, testMp4 } from './media';
 export { emulatedModel, emulatorTarget, fixedShapeModel, TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
 export { OwnRedis } from './own-redis';

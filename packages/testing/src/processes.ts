@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Config } from '@reelay/config';
@@ -127,4 +128,24 @@ export function freePort(): Promise<number> {
 /** Where the preview renderer works on a task: `<storage>/../preview-renders/preview_<id>` (its pid file lives there). */
 export function previewRenderDir(stack: { config: Pick<Config, 'REELAY_STORAGE_DIR'> }, taskId: string): string {
   return join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${taskId.replace(/[^A-Za-z0-9_]/g, '')}`);
+}
+
+/**
+ * Kills the preview renders a test stack leaves running. Renders are detached on purpose (one
+ * outlives a worker's restart, and the next poll picks it up), so a stack's worker stopping does
+ * not stop them, and one still writing its folder would fail the folder's removal. Only a process
+ * whose working folder is that render's is killed: a pid may have been reused since.
+ */
+export function stopPreviewRenders(stack: { config: Pick<Config, 'REELAY_STORAGE_DIR'> }): void {
+  const root = join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders');
+  if (!existsSync(root)) return;
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    try {
+      const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      if (pid > 0 && readlinkSync(`/proc/${pid}/cwd`) === dir) process.kill(-pid, 'SIGKILL'); // its group: the shell and its ffmpeg
+    } catch {
+      /* no pid yet, or already gone */
+    }
+  }
 }

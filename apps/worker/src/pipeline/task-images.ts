@@ -7,52 +7,55 @@ import type { WorkerContext } from '../context';
 
 const IMAGE_VARIANTS = ['thumbnail', 'spritesheet'] as const;
 
-/** One stored video to take images from: a local copy of it, and what the upstream said of it. */
+/** One output to take images from: what the upstream said of it, and its video as a local file (null when it could not be stored). */
 export interface ImageSource {
   output: Pick<PollOutput, 'index' | 'durationSeconds' | 'thumbnail' | 'spritesheet'>;
-  localVideo: string;
+  localVideo: Promise<string | null>;
 }
 
 /**
- * Stores each video's thumbnail and spritesheet: the upstream's own images when it serves them,
- * else made from the video with ffmpeg. Runs after the task is announced as completed, so no
- * client waits for ffmpeg; the content route holds an image request for the moment this takes.
- * An image that cannot be made is logged and left out (the video stays served).
+ * Stores one output's thumbnail and spritesheet: the upstream's own images when it serves them
+ * (fetched at once, beside the video), else made from the local video with ffmpeg once it is
+ * there. Resolves to what was stored, never rejects: an image that cannot be made is logged and
+ * left out (the video stays served). Recording them is recordTaskImages', after the completion.
  */
-export async function storeTaskImages(
+export async function storeOutputImages(
   ctx: WorkerContext,
   task: Task,
-  sources: ImageSource[],
+  { output: out, localVideo }: ImageSource,
   scratchDir: () => Promise<string>,
   provider?: Provider,
-): Promise<void> {
-  const stored: OutputRecord[] = [];
-  for (const { output: out, localVideo } of sources) {
-    // Frames are picked from the video as delivered: an upstream may return a shorter clip than
-    // asked for. A provider that made the file itself knows its length, which saves ffprobe.
-    let span: Promise<number> | undefined;
-    const frameSpan = (): Promise<number> =>
-      (span ??=
-        out.durationSeconds !== undefined
-          ? Promise.resolve(Math.min(out.durationSeconds, task.durationSeconds))
-          : probeVideo(ctx.media, localVideo).then(
-              (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
-              () => task.durationSeconds,
-            ));
-    // The two images side by side: the job holds one of the worker's WORKER_CONCURRENCY slots
-    // until they are stored, and due polls wait for free slots (bench/inflight).
-    const made = await Promise.all(
-      IMAGE_VARIANTS.map((variant) =>
-        storeImage(ctx, task, out, variant, localVideo, async () => join(await scratchDir(), `${out.index}-${variant}.jpg`), frameSpan, provider),
-      ),
-    );
-    for (const image of made) if (image) stored.push(image);
-  }
-  // A task deleted (or expired) while its images were made must not keep them.
-  if (!(await recordOutputsOfCompletedTask(ctx.db, task.id, stored))) {
-    await removeTaskFiles(ctx.storage, task.id);
-    await deleteTaskOutputs(ctx.db, task.id);
-  }
+): Promise<OutputRecord[]> {
+  // Frames are picked from the video as delivered: an upstream may return a shorter clip than
+  // asked for. A provider that made the file itself knows its length, which saves ffprobe.
+  let span: Promise<number> | undefined;
+  const frameSpan = (video: string): Promise<number> =>
+    (span ??=
+      out.durationSeconds !== undefined
+        ? Promise.resolve(Math.min(out.durationSeconds, task.durationSeconds))
+        : probeVideo(ctx.media, video).then(
+            (p) => (Number.isFinite(p.durationSeconds) && p.durationSeconds > 0 ? Math.min(p.durationSeconds, task.durationSeconds) : task.durationSeconds),
+            () => task.durationSeconds,
+          ));
+  // The two images side by side: the job holds one of the worker's WORKER_CONCURRENCY slots
+  // until they are stored, and due polls wait for free slots (bench/inflight).
+  const made = await Promise.all(
+    IMAGE_VARIANTS.map((variant) =>
+      storeImage(ctx, task, out, variant, localVideo, async () => join(await scratchDir(), `${out.index}-${variant}.jpg`), frameSpan, provider),
+    ),
+  );
+  return made.filter((image): image is OutputRecord => image !== null);
+}
+
+/** Records a completed task's stored images; a task deleted (or expired) meanwhile must not keep them. */
+export async function recordTaskImages(ctx: WorkerContext, taskId: string, images: OutputRecord[]): Promise<void> {
+  if (!(await recordOutputsOfCompletedTask(ctx.db, taskId, images))) await dropTaskFiles(ctx, taskId);
+}
+
+/** Removes a task's stored files and forgets its outputs: what a task that lost its completion must not keep. */
+export async function dropTaskFiles(ctx: WorkerContext, taskId: string): Promise<void> {
+  await removeTaskFiles(ctx.storage, taskId);
+  await deleteTaskOutputs(ctx.db, taskId);
 }
 
 /**
@@ -67,9 +70,10 @@ export async function completeTaskImages(ctx: WorkerContext, task: Task): Promis
   const scratch = await ctx.storage.scratchDir('images');
   try {
     for (const video of lacking) {
-      await ctx.storage.withLocalFile(video.storageKey, (localVideo) =>
-        storeTaskImages(ctx, task, [{ output: { index: video.index }, localVideo }], async () => scratch),
+      const images = await ctx.storage.withLocalFile(video.storageKey, (localVideo) =>
+        storeOutputImages(ctx, task, { output: { index: video.index }, localVideo: Promise.resolve(localVideo) }, async () => scratch),
       );
+      await recordTaskImages(ctx, task.id, images);
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -82,9 +86,9 @@ async function storeImage(
   task: Task,
   out: ImageSource['output'],
   variant: (typeof IMAGE_VARIANTS)[number],
-  localVideo: string,
+  localVideo: Promise<string | null>,
   file: () => Promise<string>,
-  frameSpan: () => Promise<number>,
+  frameSpan: (video: string) => Promise<number>,
   provider?: Provider,
 ): Promise<OutputRecord | null> {
   const key = taskKeys.output(task.id, out.index, variant);
@@ -105,9 +109,12 @@ async function storeImage(
         .catch(() => null);
       if (image) return recordOf(image);
     }
+    // Without its video (its download failed, and the step will be tried again) there is nothing to make it from.
+    const video = await localVideo;
+    if (video === null) return null;
     const made = await file();
-    if (variant === 'thumbnail') await makeThumbnail(ctx.media, localVideo, made, await frameSpan());
-    else await makeSpritesheet(ctx.media, localVideo, made, await frameSpan());
+    if (variant === 'thumbnail') await makeThumbnail(ctx.media, video, made, await frameSpan(video));
+    else await makeSpritesheet(ctx.media, video, made, await frameSpan(video));
     return recordOf(await ctx.storage.putFile(key, made, { contentType: 'image/jpeg' }));
   } catch (err) {
     ctx.logger.warn(
