@@ -109,8 +109,11 @@ async function main(): Promise<void> {
       const by = Object.fromEntries(groups.map((g) => [g.status, g._count]));
       live = (by.pending ?? 0) + (by.processing ?? 0);
       peakInFlight = Math.max(peakInFlight, by.processing ?? 0);
+      // Jobs running (at most WORKER_CONCURRENCY) and due ones waiting for a free slot: a late poll
+      // with free slots is the worker's event loop, one behind a full house is slot time.
+      const jobs = await queue.getJobCounts('active', 'wait', 'prioritized');
       console.log(
-        `t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length} lagMax=${Math.round(windowMaxLag)}ms`,
+        `t+${Math.round((Date.now() - started) / 1000)}s pending=${by.pending ?? 0} processing=${by.processing ?? 0} completed=${by.completed ?? 0} failed=${by.failed ?? 0} rss=${Math.round(peakRss / 1e6)}MB heap=${lastHeap}/${lastHeapTotal}MB ext=${lastExt}MB lagSamples=${lags.length} lagMax=${Math.round(windowMaxLag)}ms jobs active=${jobs.active} due=${(jobs.wait ?? 0) + (jobs.prioritized ?? 0)}`,
       );
       windowMaxLag = 0;
       if (live === 0) break;
