@@ -127,8 +127,11 @@ export function freePort(): Promise<number> {
 
 /** Where the preview renderer works on a task: `<storage>/../preview-renders/preview_<id>` (its pid file lives there). */
 export function previewRenderDir(stack: { config: Pick<Config, 'REELAY_STORAGE_DIR'> }, taskId: string): string {
-  return join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders', `preview_${taskId.replace(/[^A-Za-z0-9_]/g, '')}`);
+  return join(previewRendersRoot(stack), `preview_${taskId.replace(/[^A-Za-z0-9_]/g, '')}`);
 }
+
+const previewRendersRoot = (stack: { config: Pick<Config, 'REELAY_STORAGE_DIR'> }): string =>
+  join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders');
 
 /**
  * Kills the preview renders a test stack leaves running. Renders are detached on purpose (one
@@ -137,7 +140,7 @@ export function previewRenderDir(stack: { config: Pick<Config, 'REELAY_STORAGE_D
  * whose working folder is that render's is killed: a pid may have been reused since.
  */
 export function stopPreviewRenders(stack: { config: Pick<Config, 'REELAY_STORAGE_DIR'> }): void {
-  const root = join(resolve(stack.config.REELAY_STORAGE_DIR), '..', 'preview-renders');
+  const root = previewRendersRoot(stack);
   if (!existsSync(root)) return;
   for (const name of readdirSync(root)) {
     const dir = join(root, name);
