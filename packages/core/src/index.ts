@@ -13,3 +13,4 @@ export * from './signed-links';
 export * from './list-request';
 export * from './input-guard';
 export * from './batch-line';
+export * from './time-slice';
