@@ -16,6 +16,8 @@ beforeAll(async () => {
   stack = await startStack({
     REELAY_MODELS_FILE: writeTestCatalog(),
     WORKER_ADMISSION_QUEUE_DEPTH: String(DEPTH),
+    // Out of the way: this file is about the queue depth (batch-admission-depth.test.ts has the batch's own).
+    WORKER_ADMISSION_BATCH_DEPTH: '1000',
     WORKER_CONCURRENCY: String(CONCURRENCY),
     WORKER_ADMISSION_INTERVAL_MS: '100',
     WORKER_BATCH_CHECK_MS: '200',

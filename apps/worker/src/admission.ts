@@ -1,5 +1,5 @@
 import { ADMISSION_MAX_PER_RUN, admitWaitingTasks, type AdmittedTask } from '@reelay/db';
-import { admissionChannel, enqueueTasks, taskJobName, type createRedis, type TaskJob } from '@reelay/queue';
+import { admissionChannel, enqueueTasks, interactiveAdmittedKey, taskJobName, type createRedis, type TaskJob } from '@reelay/queue';
 import type { Queue } from 'bullmq';
 import type { WorkerContext } from './context';
 
@@ -9,8 +9,13 @@ type Redis = ReturnType<typeof createRedis>;
  * One admission run of this worker's queue prefix (the fair-share rules are in packages/db
  * tasks/admission.ts); `backlog` says whether tasks were left waiting.
  */
-function admissionRun(ctx: WorkerContext, maxPerRun: number): Promise<{ admitted: AdmittedTask[]; backlog: boolean }> {
-  return admitWaitingTasks(ctx.db, { queuePrefix: ctx.config.REELAY_QUEUE_PREFIX, providerLimits: ctx.config.REELAY_PROVIDER_CONCURRENCY ?? {}, maxPerRun });
+function admissionRun(ctx: WorkerContext, maxPerRun: number, maxBatchPerRun = maxPerRun): Promise<{ admitted: AdmittedTask[]; backlog: boolean }> {
+  return admitWaitingTasks(ctx.db, {
+    queuePrefix: ctx.config.REELAY_QUEUE_PREFIX,
+    providerLimits: ctx.config.REELAY_PROVIDER_CONCURRENCY ?? {},
+    maxPerRun,
+    maxBatchPerRun,
+  });
 }
 
 /** Gives waiting tasks their slots, fairly, without queueing their jobs (tests and tools). */
@@ -20,6 +25,8 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = ADMISSIO
 
 /** How soon a run that the queue's depth held back looks again. */
 const QUEUE_RECHECK_MS = 100;
+/** How long after admitting interactive tasks batch tasks keep to their short queue. */
+const INTERACTIVE_WINDOW_MS = 60_000;
 
 /**
  * Runs admission when asked (a create announced on Redis, a task of this process ended) and on a
@@ -45,6 +52,8 @@ export class Admitter {
     private readonly ctx: WorkerContext,
     private readonly queue: Queue<TaskJob>,
     private readonly subscriber: Redis,
+    /** For commands (the subscriber can only listen). */
+    private readonly redis: Redis,
   ) {}
 
   async start(): Promise<void> {
@@ -93,10 +102,19 @@ export class Admitter {
     try {
       // Batch tasks' jobs carry a priority, and BullMQ keeps those in 'prioritized', not 'waiting':
       // both count, or a batch's 50,000 submits would all be queued at once.
-      const room = this.ctx.config.WORKER_ADMISSION_QUEUE_DEPTH - (await this.queue.getJobCountByTypes('waiting', 'prioritized'));
+      const redis = this.redis;
+      const interactiveKey = interactiveAdmittedKey(this.ctx.config.REELAY_QUEUE_PREFIX);
+      const [queued, interactiveLately] = await Promise.all([this.queue.getJobCounts('waiting', 'prioritized'), redis.exists(interactiveKey)]);
+      const { WORKER_ADMISSION_QUEUE_DEPTH: depth, WORKER_ADMISSION_BATCH_DEPTH: batchDepth } = this.ctx.config;
+      const room = depth - (queued.waiting ?? 0) - (queued.prioritized ?? 0);
       if (room <= 0) return this.backlog ? 'queue-full' : 'done';
       const limit = Math.min(ADMISSION_MAX_PER_RUN, room);
-      const { admitted, backlog } = await admissionRun(this.ctx, limit);
+      // While interactive work is about, batch jobs (the prioritized ones) keep to a short queue of
+      // their own: a worker that always has a batch step to take next has every slot busy, and an
+      // interactive create then waits for one to free and for the event loop it shares with them.
+      const batchLimit = interactiveLately ? Math.max(0, Math.min(limit, batchDepth - (queued.prioritized ?? 0))) : limit;
+      const { admitted, backlog } = await admissionRun(this.ctx, limit, batchLimit);
+      if (admitted.some((a) => !a.batch)) await redis.set(interactiveKey, '1', 'PX', INTERACTIVE_WINDOW_MS);
       this.backlog = backlog;
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
       await enqueueTasks(
@@ -108,6 +126,7 @@ export class Admitter {
           batch: a.batch,
         })),
       );
+      if (backlog && batchLimit < limit && admitted.filter((a) => a.batch).length === batchLimit) return 'queue-full';
       if (!backlog || admitted.length < limit) return 'done';
       return limit === ADMISSION_MAX_PER_RUN ? 'full' : 'queue-full';
     } catch (err) {

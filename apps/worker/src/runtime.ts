@@ -103,7 +103,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   };
   await restoreSchedulers();
 
-  const admitter = new Admitter(ctx, queues.tasks, createRedis(config.REDIS_URL, 'worker'));
+  const admitter = new Admitter(ctx, queues.tasks, createRedis(config.REDIS_URL, 'worker'), connection);
   ctx.wakeAdmission = () => admitter.slotFreed();
   await admitter.start();
 

@@ -8,6 +8,13 @@ export const KEY_SPACES = ['admission', 'api-keys', 'upstream', 'recovery', 'wak
 /** Channel on which the API announces a created task, so admission runs at once. */
 export const admissionChannel = (prefix: string): string => `${prefix}:admission`;
 
+/**
+ * Set (with a TTL) whenever admission hands interactive tasks their turns: while it lives, batch
+ * tasks keep to their short queue (WORKER_ADMISSION_BATCH_DEPTH); a batch running alone gets the
+ * whole queue.
+ */
+export const interactiveAdmittedKey = (prefix: string): string => `${prefix}:admission:interactive`;
+
 /** Counter the API processes compare with the one their key cache was filled under. */
 export const apiKeyVersionKey = (prefix: string): string => `${prefix}:api-keys:version`;
 

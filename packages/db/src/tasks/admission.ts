@@ -44,13 +44,15 @@ export interface AdmittedTask {
  * Batch tasks yield to interactive ones: within a key's queue its interactive tasks come first,
  * and in a run every interactive candidate (of any key) is placed before any batch candidate,
  * so a key's slots and a provider's slots go to interactive work first whenever both wait.
+ * `maxBatchPerRun` caps the batch tasks of one run (the caller keeps few batch jobs queued).
  */
 export async function admitWaitingTasks(
   db: Db,
-  opts: { queuePrefix: string; providerLimits: Record<string, number>; maxPerRun?: number },
+  opts: { queuePrefix: string; providerLimits: Record<string, number>; maxPerRun?: number; maxBatchPerRun?: number },
 ): Promise<{ admitted: AdmittedTask[]; backlog: boolean }> {
   const { providerLimits, queuePrefix: lane } = opts;
   const maxPerRun = opts.maxPerRun ?? ADMISSION_MAX_PER_RUN;
+  const maxBatchPerRun = Math.min(opts.maxBatchPerRun ?? maxPerRun, maxPerRun);
   return db.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})::text`;
     // Free slots per limited provider; a provider missing from the list has no limit.
@@ -87,13 +89,14 @@ export async function admitWaitingTasks(
         ) c
       ),
       ranked AS (
-        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.is_batch, c.round, c.key_order)::int AS provider_rank
+        SELECT c.*, row_number() OVER (PARTITION BY c.provider ORDER BY c.is_batch, c.round, c.key_order)::int AS provider_rank,
+          row_number() OVER (PARTITION BY c.is_batch ORDER BY c.round, c.key_order)::int AS kind_rank
         FROM candidates c
       ),
       chosen AS (
         SELECT r.id, r.round, r.key_order, r.is_batch FROM ranked r
         LEFT JOIN unnest(${[...free.keys()]}::text[], ${[...free.values()]}::int[]) AS f(provider, free) ON f.provider = r.provider
-        WHERE f.free IS NULL OR r.provider_rank <= f.free
+        WHERE (f.free IS NULL OR r.provider_rank <= f.free) AND (NOT r.is_batch OR r.kind_rank <= ${maxBatchPerRun}::int)
         ORDER BY r.is_batch, r.round, r.key_order
         LIMIT ${maxPerRun}::int
       ), moved AS (
