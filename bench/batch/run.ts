@@ -9,6 +9,8 @@
  *    and times validation + task creation: batch create → status in_progress with
  *    request_counts.total == lines. The same interactive series runs from the batch create on.
  * 3. Samples the API's and the worker's RSS (/proc/<pid>/status VmRSS) before and during.
+ * While the series runs it prints the task queue's job counts every second, and after it each
+ * interactive create's send time and its three steps (API / admission / submit, ms).
  * Then cancels the batch, stops both processes and removes everything it made.
  *
  *   npm run bench:batch [-- --lines 50000 --interactive 50 --interval 200]
@@ -20,7 +22,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
-import { createRedis } from '@reelay/queue';
+import { createRedis, createTasksQueue } from '@reelay/queue';
 import { freePort, spawnApi, spawnTs, until, type Spawned } from '@reelay/testing';
 import { deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
 
@@ -154,6 +156,14 @@ async function main(): Promise<void> {
         admission: r.admittedAt!.getTime() - r.createdAt.getTime(),
         submit: r.startedAt!.getTime() - r.admittedAt!.getTime(),
       }));
+      if (label === 'during') {
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        const offsets = sent.map((s) => {
+          const r = byId.get(s.id)!;
+          return `${s.id.slice(-6)} +${((s.at - t0) / 1000).toFixed(1)}s ${r.createdAt.getTime() - s.at}/${r.admittedAt!.getTime() - r.createdAt.getTime()}/${r.startedAt!.getTime() - r.admittedAt!.getTime()}`;
+        });
+        console.log(`during, each create sent at: api/admission/submit ms\n${offsets.join('  ')}`);
+      }
       return sent.map((s) => startedAt.get(s.id)! - s.at);
     };
 
@@ -179,7 +189,21 @@ async function main(): Promise<void> {
 
     const createdAt = Date.now();
     const batch = await call(batchKey.secret, 'POST', '/v1/batches', { input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
+    console.log(`batch created at ${new Date(createdAt).toISOString().slice(11, 23)}`);
     const during = interactiveSeries('during');
+    // The task queue's jobs every second while the series runs: interactive jobs (no priority) sit
+    // in `wait`, batch ones in `prioritized`; `active` is at most WORKER_CONCURRENCY.
+    const tasksQueue = createTasksQueue(redis, prefix);
+    let sampling = true;
+    const jobSamples = (async () => {
+      while (sampling) {
+        const c = await tasksQueue.getJobCounts('active', 'wait', 'prioritized', 'delayed');
+        console.log(
+          `t+${((Date.now() - createdAt) / 1000).toFixed(1)}s jobs active=${c.active} wait=${c.wait} prioritized=${c.prioritized} delayed=${c.delayed}`,
+        );
+        await sleep(1000);
+      }
+    })();
     let slowestRetrieveMs = 0;
     const inProgress = await until(
       'the batch to be in_progress with every task created',
@@ -195,6 +219,8 @@ async function main(): Promise<void> {
     );
     const validationMs = Date.now() - createdAt;
     const duringSeries = await during;
+    sampling = false;
+    await jobSamples;
     sampler.stop();
     const doneAtEnd = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
 
