@@ -33,7 +33,7 @@ export async function reconcileTasks(
     if (tasks.length === 0) break;
     const queued = await ensureTaskJobs(
       queue,
-      tasks.map((t) => ({ taskId: t.id, requestId: t.requestId ?? undefined })),
+      tasks.map((t) => ({ taskId: t.id, requestId: t.requestId ?? undefined, batch: t.batch })),
     );
     await touchLiveTasks(
       ctx.db,

@@ -72,10 +72,11 @@ export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { nam
 /**
  * Makes sure each task has a job: reads every job's state in one burst of commands (ioredis
  * sends them back to back on one connection), drops jobs left finished (a job failed by the stall
- * limit, or one completed while its task still lives) and queues the missing ones in one addBulk.
+ * limit, or one completed while its task still lives) and queues the missing ones in one addBulk
+ * (`batch` ones at the batch priority, as admission queued them).
  * A job that exists — waiting, delayed or held by a worker — is left alone. Returns the ids queued.
  */
-export async function ensureTaskJobs(queue: Queue<TaskJob>, jobs: TaskJob[]): Promise<string[]> {
+export async function ensureTaskJobs(queue: Queue<TaskJob>, jobs: (TaskJob & { batch?: boolean })[]): Promise<string[]> {
   const states = await Promise.all(jobs.map((j) => queue.getJobState(j.taskId)));
   const finished = jobs.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
   await Promise.all(finished.map((j) => queue.remove(j.taskId)));

@@ -6,7 +6,7 @@ import { QUEUES, SCHEDULERS, type TaskJob } from './catalog';
 import { createRedis } from './connection';
 import { DataLossWatch, isRecovering } from './data-loss';
 import { recoveryEpochKey, recoveryLeaseKey } from './keys';
-import { createQueue, ensureTaskJobs } from './queues';
+import { BATCH_JOB_PRIORITY, createQueue, ensureTaskJobs } from './queues';
 import { registerWorker, upsertSchedulers } from './worker';
 
 /** Against the real Redis (REDIS_URL), under a prefix of this file's own; nothing is flushed. */
@@ -133,8 +133,17 @@ test('ensureTaskJobs queues missing and finished jobs again and leaves existing 
   await queue.add('task', { taskId: 'vid_delayed' }, { jobId: 'vid_delayed', delay: 60_000 });
   expect(await queue.getJobState('vid_failed')).toBe('failed');
 
-  const queued = await ensureTaskJobs(queue, [{ taskId: 'vid_delayed' }, { taskId: 'vid_failed' }, { taskId: 'vid_missing', requestId: 'req_1' }]);
-  expect(queued.sort()).toEqual(['vid_failed', 'vid_missing']);
+  const queued = await ensureTaskJobs(queue, [
+    { taskId: 'vid_delayed' },
+    { taskId: 'vid_failed' },
+    { taskId: 'vid_missing', requestId: 'req_1' },
+    { taskId: 'vid_batch', batch: true },
+  ]);
+  expect(queued.sort()).toEqual(['vid_batch', 'vid_failed', 'vid_missing']);
+  // A batch task's job comes back behind interactive ones, as admission queued it.
+  expect(await queue.getJobState('vid_batch')).toBe('prioritized');
+  expect((await queue.getJob('vid_batch'))?.opts.priority).toBe(BATCH_JOB_PRIORITY);
+  expect((await queue.getJob('vid_batch'))?.data).toEqual({ taskId: 'vid_batch' });
   expect(await queue.getJobState('vid_delayed')).toBe('delayed');
   expect(await queue.getJobState('vid_failed')).toBe('waiting');
   expect((await queue.getJob('vid_missing'))?.data).toEqual({ taskId: 'vid_missing', requestId: 'req_1' });

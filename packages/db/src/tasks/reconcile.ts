@@ -10,6 +10,8 @@ const HAS_JOB = `(status = 'processing' OR (status = 'pending' AND admitted_at I
 export interface LiveTaskRef {
   id: string;
   requestId: string | null;
+  /** Made from a batch line: its job is queued again at the batch priority. */
+  batch: boolean;
 }
 
 /**
@@ -18,16 +20,16 @@ export interface LiveTaskRef {
  * being polled writes its row on every poll, so it plainly has a job.
  */
 export async function findLiveTasksWithJobs(db: Db, opts: { queuePrefix: string; quietSince: Date; limit: number; afterId?: string }): Promise<LiveTaskRef[]> {
-  const res = await poolOf(db).query<{ id: string; request_id: string | null }>({
+  const res = await poolOf(db).query<{ id: string; request_id: string | null; batch: boolean }>({
     name: 'reconcile_live_tasks',
     // The zone of an ISO string is dropped on the way into a timestamp column: UTC wall time, as stored.
-    text: `SELECT id, request_id FROM tasks
+    text: `SELECT id, request_id, batch_id IS NOT NULL AS batch FROM tasks
       WHERE queue_prefix = $1 AND status IN ('pending', 'processing') AND ${HAS_JOB}
         AND updated_at < $2::timestamp AND ($3::text IS NULL OR id > $3::text)
       ORDER BY id LIMIT $4`,
     values: [opts.queuePrefix, opts.quietSince.toISOString(), opts.afterId ?? null, opts.limit],
   });
-  return res.rows.map((r) => ({ id: r.id, requestId: r.request_id }));
+  return res.rows.map((r) => ({ id: r.id, requestId: r.request_id, batch: r.batch }));
 }
 
 /** Marks the tasks as just checked (one statement), so the next quiet-task sweep skips them. */
