@@ -69,12 +69,19 @@ export async function admitWaitingTasks(
     // the key's room in this run while its tasks for other providers wait.
     const full = limited.filter((p) => free.get(p) === 0);
     const admitted = await tx.$queryRaw<(AdmittedTask & { round: number; key_order: number })[]>`
-      WITH waiting_keys AS (
+      WITH RECURSIVE keys_with_waiting(id) AS (
+        -- One index probe per key with work waiting (a skip scan of tasks_waiting_idx), not a
+        -- pass over every waiting task: with 50,000 of them that pass took ~36 ms a run.
+        (SELECT t.api_key_id FROM tasks t WHERE ${WAITING_T} AND t.queue_prefix = ${lane} ORDER BY t.api_key_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT t.api_key_id FROM tasks t WHERE ${WAITING_T} AND t.queue_prefix = ${lane} AND t.api_key_id > w.id ORDER BY t.api_key_id LIMIT 1)
+        FROM keys_with_waiting w WHERE w.id IS NOT NULL
+      ),
+      waiting_keys AS (
         SELECT k.id, row_number() OVER (ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id)::int AS key_order,
           CASE WHEN k.max_concurrent IS NULL THEN ${maxPerRun}::int ELSE GREATEST(0, k.max_concurrent - (
             SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id AND ${HOLDS_SLOT_T})::int) END AS room
-        FROM api_keys k
-        WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.api_key_id = k.id AND ${WAITING_T} AND t.queue_prefix = ${lane})
+        FROM api_keys k JOIN keys_with_waiting w ON w.id = k.id
       ),
       candidates AS (
         SELECT c.id, c.provider, c.is_batch, w.key_order,
@@ -100,14 +107,16 @@ export async function admitWaitingTasks(
         ORDER BY r.is_batch, r.round, r.key_order
         LIMIT ${maxPerRun}::int
       ), moved AS (
+        -- By primary key from an array: joined to chosen instead, a table whose statistics predate
+        -- a 50,000-row batch was planned as a nested loop over every waiting task (seconds a run).
         UPDATE tasks t SET admitted_at = now(), updated_at = now()
-        FROM chosen, api_keys k
-        WHERE t.id = chosen.id AND k.id = t.api_key_id AND ${WAITING_T}
-        RETURNING t.id, t.api_key_id, t.request_id, t.model, k.name AS key_name, left(t.prompt, 60) AS prompt_start, chosen.is_batch AS batch, chosen.round, chosen.key_order
+        WHERE t.id = ANY(ARRAY(SELECT id FROM chosen)) AND ${WAITING_T}
+        RETURNING t.id, t.api_key_id, t.request_id, t.model, left(t.prompt, 60) AS prompt_start
       ), logged AS (
         INSERT INTO task_events (task_id, kind) SELECT id, 'admitted' FROM moved
       )
-      SELECT * FROM moved`;
+      SELECT m.*, k.name AS key_name, c.is_batch AS batch, c.round, c.key_order
+      FROM moved m JOIN chosen c ON c.id = m.id JOIN api_keys k ON k.id = m.api_key_id`;
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
       WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
