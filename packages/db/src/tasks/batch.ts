@@ -87,6 +87,19 @@ export async function insertBatchTasks(db: Db, apiKeyId: string, batchId: string
   }
 }
 
+/** Batches at least this big refresh the planner's statistics of tasks once they are in. */
+const ANALYZE_AFTER_ROWS = 1000;
+
+/**
+ * After a big batch's rows are in: the planner's statistics of `tasks` may predate them (autovacuum
+ * analyzes later, or never when it is off), and admission's statements planned for a table of a
+ * few rows walk every waiting task instead. What Postgres advises after a bulk load.
+ */
+export async function refreshTaskStatistics(db: Db, insertedRows: number): Promise<void> {
+  if (insertedRows < ANALYZE_AFTER_ROWS) return;
+  await poolOf(db).query('ANALYZE tasks');
+}
+
 /**
  * Ends a batch's tasks that were never admitted (no job, no upstream work) in one transaction:
  * failed with `code`, their reservations released with one ledger row each. Returns how many.
