@@ -4,8 +4,10 @@ import { holdsSlotSql, waitingSql } from './phase-sql';
 
 const HOLDS_SLOT = Prisma.raw(holdsSlotSql());
 const HOLDS_SLOT_T = Prisma.raw(holdsSlotSql('t.'));
-const WAITING = Prisma.raw(waitingSql());
 const WAITING_T = Prisma.raw(waitingSql('t.'));
+// As tasks_waiting_idx and tasks_batch_waiting_idx are written.
+const INTERACTIVE_WAITING_T = Prisma.raw(`${waitingSql('t.')} AND t.batch_id IS NULL`);
+const BATCH_WAITING_T = Prisma.raw(`${waitingSql('t.')} AND t.batch_id IS NOT NULL`);
 
 /** One admitter at a time across every worker process (pg advisory lock number). */
 const ADMISSION_LOCK = 72707370;
@@ -69,29 +71,52 @@ export async function admitWaitingTasks(
     // the key's room in this run while its tasks for other providers wait.
     const full = limited.filter((p) => free.get(p) === 0);
     const admitted = await tx.$queryRaw<(AdmittedTask & { round: number; key_order: number })[]>`
-      WITH RECURSIVE keys_with_waiting(id) AS (
-        -- One index probe per key with work waiting (a skip scan of tasks_waiting_idx), not a
-        -- pass over every waiting task: with 50,000 of them that pass took ~36 ms a run.
-        (SELECT t.api_key_id FROM tasks t WHERE ${WAITING_T} AND t.queue_prefix = ${lane} ORDER BY t.api_key_id LIMIT 1)
+      WITH RECURSIVE interactive_keys(id) AS (
+        -- One index probe per key with interactive work waiting (a skip scan of tasks_waiting_idx),
+        -- not a pass over every waiting task: with 50,000 of them that pass took ~36 ms a run.
+        (SELECT t.api_key_id FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane} ORDER BY t.api_key_id LIMIT 1)
         UNION ALL
-        SELECT (SELECT t.api_key_id FROM tasks t WHERE ${WAITING_T} AND t.queue_prefix = ${lane} AND t.api_key_id > w.id ORDER BY t.api_key_id LIMIT 1)
-        FROM keys_with_waiting w WHERE w.id IS NOT NULL
+        SELECT (SELECT t.api_key_id FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane} AND t.api_key_id > w.id ORDER BY t.api_key_id LIMIT 1)
+        FROM interactive_keys w WHERE w.id IS NOT NULL
+      ),
+      -- Batch tasks come from batches that are in_progress (tasks_batch_waiting_idx): one whose rows
+      -- are still being inserted is not, so its uncommitted index entries are never walked.
+      open_batches AS (
+        SELECT b.id, b.api_key_id FROM batches b
+        WHERE b.status = 'in_progress' AND b.queue_prefix = ${lane}
+          AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = b.id AND ${BATCH_WAITING_T})
       ),
       waiting_keys AS (
         SELECT k.id, row_number() OVER (ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id)::int AS key_order,
           CASE WHEN k.max_concurrent IS NULL THEN ${maxPerRun}::int ELSE GREATEST(0, k.max_concurrent - (
             SELECT count(*) FROM tasks t WHERE t.api_key_id = k.id AND ${HOLDS_SLOT_T})::int) END AS room
-        FROM api_keys k JOIN keys_with_waiting w ON w.id = k.id
+        FROM api_keys k
+        WHERE k.id IN (SELECT id FROM interactive_keys WHERE id IS NOT NULL UNION SELECT api_key_id FROM open_batches)
       ),
       candidates AS (
         SELECT c.id, c.provider, c.is_batch, w.key_order,
           row_number() OVER (PARTITION BY w.id ORDER BY c.is_batch, c.created_at, c.id)::int AS round
         FROM waiting_keys w
         CROSS JOIN LATERAL (
-          SELECT t.id, t.provider, t.created_at, (t.batch_id IS NOT NULL) AS is_batch FROM tasks t
-          WHERE t.api_key_id = w.id AND ${WAITING_T} AND t.queue_prefix = ${lane}
-            AND t.provider <> ALL(${full}::text[])
-          ORDER BY (t.batch_id IS NOT NULL), t.created_at, t.id
+          SELECT u.* FROM (
+            (SELECT t.id, t.provider, t.created_at, false AS is_batch FROM tasks t
+             WHERE t.api_key_id = w.id AND ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane}
+               AND t.provider <> ALL(${full}::text[])
+             ORDER BY t.created_at, t.id
+             LIMIT LEAST(w.room, ${maxPerRun}::int))
+            UNION ALL
+            (SELECT bt.id, bt.provider, bt.created_at, true AS is_batch FROM open_batches b
+             CROSS JOIN LATERAL (
+               SELECT t.id, t.provider, t.created_at FROM tasks t
+               WHERE t.batch_id = b.id AND ${BATCH_WAITING_T} AND t.provider <> ALL(${full}::text[])
+               ORDER BY t.created_at, t.id
+               LIMIT LEAST(w.room, ${maxPerRun}::int)
+             ) bt
+             WHERE b.api_key_id = w.id
+             ORDER BY bt.created_at, bt.id
+             LIMIT LEAST(w.room, ${maxPerRun}::int))
+          ) u
+          ORDER BY u.is_batch, u.created_at, u.id
           LIMIT LEAST(w.room, ${maxPerRun}::int)
         ) c
       ),
@@ -117,8 +142,10 @@ export async function admitWaitingTasks(
       )
       SELECT m.*, k.name AS key_name, c.is_batch AS batch, c.round, c.key_order
       FROM moved m JOIN chosen c ON c.id = m.id JOIN api_keys k ON k.id = m.api_key_id`;
-    const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT EXISTS (SELECT 1 FROM tasks
-      WHERE ${WAITING} AND queue_prefix = ${lane}) AS backlog`;
+    const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT
+      EXISTS (SELECT 1 FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane})
+      OR EXISTS (SELECT 1 FROM batches b WHERE b.status = 'in_progress' AND b.queue_prefix = ${lane}
+        AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = b.id AND ${BATCH_WAITING_T})) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
     admitted.sort((a, b) => Number(a.batch) - Number(b.batch) || a.round - b.round || a.key_order - b.key_order);
     // Keys are stamped last, in the order of their last turn (so the next run starts with whoever

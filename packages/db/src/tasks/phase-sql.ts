@@ -2,7 +2,7 @@ import { LIVE_STATUSES } from '@reelay/core';
 
 /**
  * The phases of packages/core task-state.ts as SQL, written exactly as the partial indexes
- * tasks_live_idx and tasks_waiting_idx are (the planner only uses an index whose predicate the
+ * tasks_live_idx, tasks_waiting_idx and tasks_batch_waiting_idx are (the planner only uses an index whose predicate the
  * query's implies). `t` is the tasks table's alias, e.g. 't.'.
  */
 export const liveSql = (t = ''): string => `${t}status IN (${LIVE_STATUSES.map((s) => `'${s}'`).join(', ')})`;
