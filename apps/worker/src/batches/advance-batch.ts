@@ -7,7 +7,6 @@ import {
   findBatchWebhookDestination,
   findRunningBatchTaskIds,
   insertBatchTasks,
-  refreshTaskStatistics,
   moveBatch,
   type Batch,
   type BatchStatus,
@@ -93,7 +92,6 @@ async function validate(ctx: WorkerContext, batch: Batch): Promise<void> {
   if (outcome.created !== undefined) {
     ctx.logger.info({ batchId: batch.id, tasks: outcome.created, validateMs, insertMs: Date.now() - started - validateMs }, 'batch tasks created');
     ctx.wakeAdmission?.();
-    await refreshTaskStatistics(ctx.db, outcome.created).catch((err: Error) => ctx.logger.warn({ batchId: batch.id, err }, 'could not analyze tasks'));
   }
 }
 

@@ -1,4 +1,5 @@
 import { newId, timeSlicer, type TaskErrorCode } from '@reelay/core';
+import type { PoolClient } from 'pg';
 import { poolOf, type Db } from '../client';
 import { definedColumns, snake, toRecord, typeParsers } from '../pg';
 import { MONEY_TX_OPTIONS } from '../billing';
@@ -11,6 +12,27 @@ import type { NewReservedTask } from './create';
 const INSERT_CHUNK = 1000;
 /** Longest stretch of row encoding between two turns of the worker's event loop. */
 const ENCODE_SLICE_MS = 3;
+
+/** Batches at least this big refresh the planner's statistics of tasks before their rows show. */
+const ANALYZE_AFTER_ROWS = 1000;
+
+/**
+ * ANALYZE inside the creating transaction (it samples the transaction's own rows), so the
+ * statistics of `tasks` count the batch from the moment its rows are visible: autovacuum analyzes
+ * later, or never when it is off, and admission planned for a table of a few rows walked every
+ * waiting task. Best effort: statistics not refreshed (a vacuum holding the table) must not
+ * fail the batch.
+ */
+async function analyzeTasks(client: PoolClient): Promise<void> {
+  await client.query('SAVEPOINT analyze_tasks');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '2s'`);
+    await client.query('ANALYZE tasks');
+    await client.query('RELEASE SAVEPOINT analyze_tasks');
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT analyze_tasks');
+  }
+}
 
 export type BatchCreateOutcome =
   | { created: number; refused?: undefined }
@@ -76,6 +98,7 @@ export async function insertBatchTasks(db: Db, apiKeyId: string, batchId: string
         );
       }
       await client.query('UPDATE api_keys SET committed_micros = committed_micros + $2, updated_at = now() WHERE id = $1', [apiKeyId, total.toString()]);
+      if (tasks.length >= ANALYZE_AFTER_ROWS) await analyzeTasks(client);
     }
     await client.query('COMMIT');
     return { created: tasks.length };
@@ -85,19 +108,6 @@ export async function insertBatchTasks(db: Db, apiKeyId: string, batchId: string
   } finally {
     client.release();
   }
-}
-
-/** Batches at least this big refresh the planner's statistics of tasks once they are in. */
-const ANALYZE_AFTER_ROWS = 1000;
-
-/**
- * After a big batch's rows are in: the planner's statistics of `tasks` may predate them (autovacuum
- * analyzes later, or never when it is off), and admission's statements planned for a table of a
- * few rows walk every waiting task instead. What Postgres advises after a bulk load.
- */
-export async function refreshTaskStatistics(db: Db, insertedRows: number): Promise<void> {
-  if (insertedRows < ANALYZE_AFTER_ROWS) return;
-  await poolOf(db).query('ANALYZE tasks');
 }
 
 /**
