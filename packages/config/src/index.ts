@@ -69,7 +69,7 @@ export const envSchema = z.object({
   REELAY_PROVIDER_CONCURRENCY: perProviderLimits.optional(),
   WORKER_ADMISSION_INTERVAL_MS: ms(1_000),
   WORKER_ADMISSION_QUEUE_DEPTH: z.coerce.number().int().positive().default(200),
-  WORKER_ADMISSION_BATCH_DEPTH: z.coerce.number().int().positive().default(8),
+  WORKER_ADMISSION_BATCH_DEPTH: z.coerce.number().int().positive().default(4),
   REELAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   REELAY_RESULT_TTL_SECONDS: z.coerce
     .number()
