@@ -165,7 +165,7 @@ async function main(): Promise<void> {
         const byId = new Map(rows.map((r) => [r.id, r]));
         const offsets = sent.map((s) => {
           const r = byId.get(s.id)!;
-          return `${s.id.slice(-6)} +${((s.at - t0) / 1000).toFixed(1)}s ${r.createdAt.getTime() - s.at}/${r.admittedAt!.getTime() - r.createdAt.getTime()}/${r.startedAt!.getTime() - r.admittedAt!.getTime()}`;
+          return `+${((s.at - t0) / 1000).toFixed(1)}s ${r.createdAt.getTime() - s.at}/${r.admittedAt!.getTime() - r.createdAt.getTime()}/${r.startedAt!.getTime() - r.admittedAt!.getTime()}`;
         });
         console.log(`during, each create sent at: api/admission/submit ms\n${offsets.join('  ')}`);
       }
@@ -194,7 +194,6 @@ async function main(): Promise<void> {
 
     const createdAt = Date.now();
     const batch = await call(batchKey.secret, 'POST', '/v1/batches', { input_file_id: file.id, endpoint: '/v1/videos', completion_window: '24h' });
-    console.log(`batch created at ${new Date(createdAt).toISOString().slice(11, 23)}`);
     const during = interactiveSeries('during');
     // The task queue's jobs every second while the series runs: interactive jobs (no priority) sit
     // in `wait`, batch ones in `prioritized`; `active` is at most WORKER_CONCURRENCY.
@@ -226,6 +225,7 @@ async function main(): Promise<void> {
     const duringSeries = await during;
     sampling = false;
     await jobSamples;
+    await tasksQueue.close();
     sampler.stop();
     const doneAtEnd = await call(batchKey.secret, 'GET', `/v1/batches/${batch.id}`);
 

@@ -102,9 +102,8 @@ export class Admitter {
     try {
       // Batch tasks' jobs carry a priority, and BullMQ keeps those in 'prioritized', not 'waiting':
       // both count, or a batch's 50,000 submits would all be queued at once.
-      const redis = this.redis;
       const interactiveKey = interactiveAdmittedKey(this.ctx.config.REELAY_QUEUE_PREFIX);
-      const [queued, interactiveLately] = await Promise.all([this.queue.getJobCounts('waiting', 'prioritized'), redis.exists(interactiveKey)]);
+      const [queued, interactiveLately] = await Promise.all([this.queue.getJobCounts('waiting', 'prioritized'), this.redis.exists(interactiveKey)]);
       const { WORKER_ADMISSION_QUEUE_DEPTH: depth, WORKER_ADMISSION_BATCH_DEPTH: batchDepth } = this.ctx.config;
       const room = depth - (queued.waiting ?? 0) - (queued.prioritized ?? 0);
       if (room <= 0) return this.backlog ? 'queue-full' : 'done';
@@ -114,7 +113,7 @@ export class Admitter {
       // interactive create then waits for one to free and for the event loop it shares with them.
       const batchLimit = interactiveLately ? Math.max(0, Math.min(limit, batchDepth - (queued.prioritized ?? 0))) : limit;
       const { admitted, backlog } = await admissionRun(this.ctx, limit, batchLimit);
-      if (admitted.some((a) => !a.batch)) await redis.set(interactiveKey, '1', 'PX', INTERACTIVE_WINDOW_MS);
+      if (admitted.some((a) => !a.batch)) await this.redis.set(interactiveKey, '1', 'PX', INTERACTIVE_WINDOW_MS);
       this.backlog = backlog;
       // The job carries the create's request id, so the worker's log lines for the task can be joined to it.
       await enqueueTasks(

@@ -54,11 +54,11 @@ export function taskJobName(t: { model: string; keyName: string; prompt: string 
  */
 export const BATCH_JOB_PRIORITY = 10;
 
-/**
- * Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a
- * time); `name` says what the task is, `batch` ones run at BATCH_JOB_PRIORITY.
- */
-export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { name?: string; batch?: boolean })[]): Promise<void> {
+/** A task's job as it is queued: `name` says what the task is, `batch` ones run at BATCH_JOB_PRIORITY. */
+type QueuedTaskJob = TaskJob & { name?: string; batch?: boolean };
+
+/** Many tasks' jobs in one Redis round trip (admission and the reconciler queue hundreds at a time). */
+export async function enqueueTasks(queue: Queue<TaskJob>, jobs: QueuedTaskJob[]): Promise<void> {
   if (jobs.length === 0) return;
   await queue.addBulk(
     jobs.map(({ name, batch, ...job }) => ({
@@ -76,7 +76,7 @@ export async function enqueueTasks(queue: Queue<TaskJob>, jobs: (TaskJob & { nam
  * (`batch` ones at the batch priority, as admission queued them).
  * A job that exists — waiting, delayed or held by a worker — is left alone. Returns the ids queued.
  */
-export async function ensureTaskJobs(queue: Queue<TaskJob>, jobs: (TaskJob & { batch?: boolean })[]): Promise<string[]> {
+export async function ensureTaskJobs(queue: Queue<TaskJob>, jobs: QueuedTaskJob[]): Promise<string[]> {
   const states = await Promise.all(jobs.map((j) => queue.getJobState(j.taskId)));
   const finished = jobs.filter((_, i) => states[i] === 'completed' || states[i] === 'failed');
   await Promise.all(finished.map((j) => queue.remove(j.taskId)));

@@ -70,21 +70,23 @@ export async function admitWaitingTasks(
     // Tasks of a provider with no slot left are skipped before each key's LIMIT, so they do not use up
     // the key's room in this run while its tasks for other providers wait.
     const full = limited.filter((p) => free.get(p) === 0);
+    // An interactive task (alias t) of this lane waiting for admission; a batch (alias b) admission takes tasks from.
+    const interactiveWaiting = Prisma.sql`${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane}`;
+    const openBatch = Prisma.sql`b.status = 'in_progress' AND b.queue_prefix = ${lane}
+      AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = b.id AND ${BATCH_WAITING_T})`;
     const admitted = await tx.$queryRaw<(AdmittedTask & { round: number; key_order: number })[]>`
       WITH RECURSIVE interactive_keys(id) AS (
         -- One index probe per key with interactive work waiting (a skip scan of tasks_waiting_idx),
         -- not a pass over every waiting task: with 50,000 of them that pass took ~36 ms a run.
-        (SELECT t.api_key_id FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane} ORDER BY t.api_key_id LIMIT 1)
+        (SELECT t.api_key_id FROM tasks t WHERE ${interactiveWaiting} ORDER BY t.api_key_id LIMIT 1)
         UNION ALL
-        SELECT (SELECT t.api_key_id FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane} AND t.api_key_id > w.id ORDER BY t.api_key_id LIMIT 1)
+        SELECT (SELECT t.api_key_id FROM tasks t WHERE ${interactiveWaiting} AND t.api_key_id > w.id ORDER BY t.api_key_id LIMIT 1)
         FROM interactive_keys w WHERE w.id IS NOT NULL
       ),
       -- Batch tasks come from batches that are in_progress (tasks_batch_waiting_idx): one whose rows
       -- are still being inserted is not, so its uncommitted index entries are never walked.
       open_batches AS (
-        SELECT b.id, b.api_key_id FROM batches b
-        WHERE b.status = 'in_progress' AND b.queue_prefix = ${lane}
-          AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = b.id AND ${BATCH_WAITING_T})
+        SELECT b.id, b.api_key_id FROM batches b WHERE ${openBatch}
       ),
       waiting_keys AS (
         SELECT k.id, row_number() OVER (ORDER BY k.last_admitted_at ASC NULLS FIRST, k.id)::int AS key_order,
@@ -100,8 +102,7 @@ export async function admitWaitingTasks(
         CROSS JOIN LATERAL (
           SELECT u.* FROM (
             (SELECT t.id, t.provider, t.created_at, false AS is_batch FROM tasks t
-             WHERE t.api_key_id = w.id AND ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane}
-               AND t.provider <> ALL(${full}::text[])
+             WHERE t.api_key_id = w.id AND ${interactiveWaiting} AND t.provider <> ALL(${full}::text[])
              ORDER BY t.created_at, t.id
              LIMIT LEAST(w.room, ${maxPerRun}::int))
             UNION ALL
@@ -112,9 +113,7 @@ export async function admitWaitingTasks(
                ORDER BY t.created_at, t.id
                LIMIT LEAST(w.room, ${maxPerRun}::int)
              ) bt
-             WHERE b.api_key_id = w.id
-             ORDER BY bt.created_at, bt.id
-             LIMIT LEAST(w.room, ${maxPerRun}::int))
+             WHERE b.api_key_id = w.id)
           ) u
           ORDER BY u.is_batch, u.created_at, u.id
           LIMIT LEAST(w.room, ${maxPerRun}::int)
@@ -143,9 +142,7 @@ export async function admitWaitingTasks(
       SELECT m.*, k.name AS key_name, c.is_batch AS batch, c.round, c.key_order
       FROM moved m JOIN chosen c ON c.id = m.id JOIN api_keys k ON k.id = m.api_key_id`;
     const [{ backlog }] = await tx.$queryRaw<[{ backlog: boolean }]>`SELECT
-      EXISTS (SELECT 1 FROM tasks t WHERE ${INTERACTIVE_WAITING_T} AND t.queue_prefix = ${lane})
-      OR EXISTS (SELECT 1 FROM batches b WHERE b.status = 'in_progress' AND b.queue_prefix = ${lane}
-        AND EXISTS (SELECT 1 FROM tasks t WHERE t.batch_id = b.id AND ${BATCH_WAITING_T})) AS backlog`;
+      EXISTS (SELECT 1 FROM tasks t WHERE ${interactiveWaiting}) OR EXISTS (SELECT 1 FROM batches b WHERE ${openBatch}) AS backlog`;
     if (admitted.length === 0) return { admitted: [], backlog };
     admitted.sort((a, b) => Number(a.batch) - Number(b.batch) || a.round - b.round || a.key_order - b.key_order);
     // Keys are stamped last, in the order of their last turn (so the next run starts with whoever
