@@ -1,8 +1,14 @@
 /** What the queue should do with a task's job after one step. */
-export type StepOutcome = { kind: 'done' } | { kind: 'wait'; delayMs: number };
+type Wait = { kind: 'wait'; at: number };
+export type StepOutcome = { kind: 'done' } | Wait;
 
 export const done: StepOutcome = { kind: 'done' };
-export const waitFor = (delayMs: number): StepOutcome => ({ kind: 'wait', delayMs: Math.max(0, Math.round(delayMs)) });
+/**
+ * Run the next step `delayMs` from now. The moment is fixed here, not when the job is re-delayed,
+ * so the writes and Redis calls that end the step do not push the next poll later than the
+ * `next_poll_at` it recorded.
+ */
+export const waitFor = (delayMs: number): Wait => ({ kind: 'wait', at: Date.now() + Math.max(0, Math.round(delayMs)) });
 
 /** Growth of the poll interval per poll: 1 s, 1.6 s, 2.6 s, … up to the cap. */
 const POLL_GROWTH = 1.6;

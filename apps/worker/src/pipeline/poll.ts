@@ -99,7 +99,7 @@ export async function settle(ctx: WorkerContext, task: Task, provider: Provider,
 /** Records the poll, its progress and when the next one is due in one UPDATE, then re-delays the job. */
 async function schedule(ctx: WorkerContext, task: Task, delayMs: number, failedPoll: boolean, progress?: number, error?: string): Promise<StepOutcome> {
   const outcome = waitFor(delayMs);
-  const nextPollAt = new Date(Date.now() + (outcome.kind === 'wait' ? outcome.delayMs : 0));
+  const nextPollAt = new Date(outcome.at);
   await recordPoll(ctx.db, task.id, { failed: failedPoll, nextPollAt, progress, error });
   // The dashboard's progress bar moves in tenths: one Redis write per step, not per poll.
   if (progress !== undefined && Math.floor(progress / 10) > Math.floor(task.progress / 10)) ctx.job?.progress(Math.min(99, Math.floor(progress)));

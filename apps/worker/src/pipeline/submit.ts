@@ -161,13 +161,14 @@ async function submitRound(ctx: WorkerContext, task: Task, inputs: LocalInputs):
 async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key: string, target: ModelTarget, answer: SubmitAnswer): Promise<StepOutcome> {
   const { upstreamId, result } = answer;
   const now = new Date();
+  const firstPoll = waitFor(ctx.config.POLL_FIRST_MS);
   const fields = {
     provider: provider.name,
     providerTarget: key,
     upstreamModel: target.upstreamModel ?? null,
     upstreamId,
     startedAt: now,
-    nextPollAt: new Date(now.getTime() + ctx.config.POLL_FIRST_MS),
+    nextPollAt: new Date(firstPoll.at),
   };
   const moved = await markTaskSubmitted(ctx.db, task.id, fields);
   if (!moved) {
@@ -185,7 +186,7 @@ async function accepted(ctx: WorkerContext, task: Task, provider: Provider, key:
   }
   // The upstream answered with the outcome: settle it now, as a poll saying the same would.
   if (result) return settle(ctx, { ...task, ...fields, status: 'processing' }, provider, key, result);
-  return waitFor(ctx.config.POLL_FIRST_MS);
+  return firstPoll;
 }
 
 /** The router's order, with the target already written on the task (a crashed submit) first. */

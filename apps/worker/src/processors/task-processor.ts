@@ -46,7 +46,7 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
       if (failure !== undefined) throw new TaskFailedError(failure);
     }
     if (outcome.kind === 'wait') {
-      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      await job.moveToDelayed(outcome.at, token);
       throw new DelayedError();
     }
   };
