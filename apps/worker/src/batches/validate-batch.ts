@@ -7,7 +7,7 @@ import type { WorkerContext } from '../context';
 /** Errors kept on a failed batch: enough to fix a file, bounded so one broken file is not 50,000 entries. */
 const MAX_REPORTED_ERRORS = 1000;
 /** Longest stretch of line parsing between two turns of the worker's event loop. */
-const VALIDATION_SLICE_MS = 3;
+const VALIDATION_SLICE_MS = 1;
 
 export type ValidationResult = { ok: true; tasks: NewReservedTask[] } | { ok: false; errors: BatchLineError[] };
 

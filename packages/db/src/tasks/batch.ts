@@ -11,7 +11,7 @@ import type { NewReservedTask } from './create';
  */
 const INSERT_CHUNK = 1000;
 /** Longest stretch of row encoding between two turns of the worker's event loop. */
-const ENCODE_SLICE_MS = 3;
+const ENCODE_SLICE_MS = 1;
 
 /** Batches at least this big refresh the planner's statistics of tasks before their rows show. */
 const ANALYZE_AFTER_ROWS = 1000;
