@@ -1,6 +1,6 @@
 import { createRedis } from '@reelay/queue';
-import { OpenAIVideosEmulator, createVideo, tinyCatalogFile, until } from '@reelay/testing';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { OpenAIVideosEmulator, createVideo, emulatedModel, emulatorTarget, until } from '@reelay/testing';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from './harness';
@@ -17,17 +17,8 @@ beforeAll(async () => {
   openai = new OpenAIVideosEmulator({ apiKey: 'sk-slow', behaviour: { taskMs: 10 * 60_000, queuedMs: 0 } });
   await openai.start();
   const catalog = join(dir, 'models.json');
-  const base = JSON.parse(readFileSync(tinyCatalogFile(), 'utf8'));
-  base.models.push({
-    id: 'slow',
-    targets: [{ provider: 'openai-compatible', upstreamModel: 'sora-2', baseUrl: openai.url, credentials: 'E2E_SLOW_KEY' }],
-    duration: { min: 1, max: 10 },
-    size: { values: ['128x128'] },
-    fps: { values: [10] },
-    defaults: { duration: 1, width: 128, height: 128, fps: 10 },
-  });
-  writeFileSync(catalog, JSON.stringify(base));
-  stack = await startStack({ REELAY_MODELS_FILE: catalog, E2E_SLOW_KEY: 'sk-slow', POLL_FIRST_MS: '100', POLL_MIN_MS: '300', POLL_MAX_MS: '300' });
+  writeFileSync(catalog, JSON.stringify({ defaultModel: 'slow', models: [emulatedModel('slow', [emulatorTarget(openai)])] }));
+  stack = await startStack({ REELAY_MODELS_FILE: catalog, UPSTREAM_KEY: 'sk-slow', POLL_FIRST_MS: '100', POLL_MIN_MS: '300', POLL_MAX_MS: '300' });
 });
 
 afterAll(async () => {
