@@ -56,8 +56,8 @@ export async function admitWaitingTasks(
   const maxPerRun = opts.maxPerRun ?? ADMISSION_MAX_PER_RUN;
   const maxBatchPerRun = Math.min(opts.maxBatchPerRun ?? maxPerRun, maxPerRun);
   return db.$transaction(async (tx) => {
-    // JIT off for this transaction: the planner's cost for the statement below passes jit_above_cost
-    // once a batch's tasks wait, and compiling it took 50-100 ms a run (up to 1.8 s when optimised)
+    // JIT off for this transaction: the planner's cost for the statement below passed jit_above_cost
+    // once a batch's tasks waited, and compiling it took 65-156 ms a run (up to 1.8 s when optimised)
     // for a statement that runs in a few milliseconds.
     await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})::text, set_config('jit', 'off', true)`;
     // Free slots per limited provider; a provider missing from the list has no limit.
@@ -115,8 +115,8 @@ export async function admitWaitingTasks(
                WHERE t.batch_id = b.id AND ${BATCH_WAITING_T} AND t.provider <> ALL(${full}::text[])
                ORDER BY t.created_at, t.id
                -- A key's batch task past the run's batch cap can never be chosen (its kind_rank is at
-               -- least its place in the key's batch queue): reading 1,000 of them per run, as the key's
-               -- room allows, made every run of a 50,000-line batch's first seconds cost ~20-50 ms.
+               -- least its place in the key's batch queue). Reading up to 1,000 of them, as the key's
+               -- room allows, is what put the plan's estimated cost past jit_above_cost (622,956).
                LIMIT LEAST(w.room, ${maxBatchPerRun}::int)
              ) bt
              WHERE b.api_key_id = w.id)

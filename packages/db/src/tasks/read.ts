@@ -9,7 +9,9 @@ import { videoColumnList, type VideoRow } from './columns';
  * step) go through the pg pool, the single-row ones batched per event-loop turn; the rest use Prisma.
  */
 const FIND_BY_IDS = statement('SELECT * FROM tasks WHERE id = ANY($1::text[])');
-const FIND_VIDEOS_BY_IDS = statement(`SELECT ${videoColumnList('')} FROM tasks WHERE id = ANY($1::text[])`);
+/** The video columns as a select list, built once (retrieve and list are hot paths). */
+const VIDEO_SELECT = videoColumnList('');
+const FIND_VIDEOS_BY_IDS = statement(`SELECT ${VIDEO_SELECT} FROM tasks WHERE id = ANY($1::text[])`);
 
 const taskLoader = perTurnLoader<string, Task | null>((db) => async (ids) => {
   const res = await poolOf(db).query({ ...FIND_BY_IDS, values: [[...new Set(ids)]] });
@@ -135,7 +137,7 @@ export async function listTasks(db: Db, q: ListTasksQuery): Promise<{ tasks: Vid
   }
   const dir = q.order === 'desc' ? 'DESC' : 'ASC';
   const limit = param(q.limit + 1);
-  const page = statement(`SELECT ${videoColumnList('')} FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at ${dir}, id ${dir} LIMIT ${limit}`);
+  const page = statement(`SELECT ${VIDEO_SELECT} FROM tasks WHERE ${where.join(' AND ')} ORDER BY created_at ${dir}, id ${dir} LIMIT ${limit}`);
   const res = await poolOf(db).query({ ...page, values });
   const rows = res.rows as VideoRow[];
   return { tasks: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
