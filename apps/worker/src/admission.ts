@@ -1,5 +1,6 @@
 import { ADMISSION_MAX_PER_RUN, admitWaitingTasks, type AdmittedTask } from '@reelay/db';
 import { admissionChannel, enqueueTasks, interactiveAdmittedKey, taskJobName, type createRedis, type TaskJob } from '@reelay/queue';
+import { admissionRunSeconds } from '@reelay/observability';
 import type { Queue } from 'bullmq';
 import type { WorkerContext } from './context';
 
@@ -25,6 +26,8 @@ export async function admitPendingTasks(ctx: WorkerContext, maxPerRun = ADMISSIO
 
 /** How soon a run that the queue's depth held back looks again. */
 const QUEUE_RECHECK_MS = 100;
+/** How long slots freed by batch tasks wait for one admission run together. */
+const BATCH_SLOTS_RUN_MS = 100;
 /** How long after admitting interactive tasks batch tasks keep to their short queue. */
 const INTERACTIVE_WINDOW_MS = 60_000;
 
@@ -46,6 +49,7 @@ export class Admitter {
   private backlog = true;
   private timer: NodeJS.Timeout | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  private batchSlots: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -64,9 +68,19 @@ export class Admitter {
     this.wake();
   }
 
-  /** A slot was freed: worth a run only if tasks were left waiting. */
-  slotFreed(): void {
-    if (this.backlog) this.wake();
+  /**
+   * A slot was freed: worth a run only if tasks were left waiting. Slots freed by batch tasks wait
+   * up to BATCH_SLOTS_RUN_MS and share one run: a batch of instant tasks ends a hundred a second,
+   * and one run each kept admission running back to back, so an interactive create's run always
+   * queued behind one (and each cost Postgres and this event loop a transaction).
+   */
+  slotFreed(byBatch = false): void {
+    if (!this.backlog) return;
+    if (!byBatch) return this.wake();
+    this.batchSlots ??= setTimeout(() => {
+      this.batchSlots = undefined;
+      this.wake();
+    }, BATCH_SLOTS_RUN_MS);
   }
 
   wake(): void {
@@ -99,6 +113,7 @@ export class Admitter {
 
   /** 'full': admitted a whole run's worth; 'queue-full': held back by the queue's depth; 'done' otherwise. */
   private async admitOnce(): Promise<'full' | 'queue-full' | 'done'> {
+    const endTimer = admissionRunSeconds.startTimer();
     try {
       // Batch tasks' jobs carry a priority, and BullMQ keeps those in 'prioritized', not 'waiting':
       // both count, or a batch's 50,000 submits would all be queued at once.
@@ -132,6 +147,8 @@ export class Admitter {
       // The timer retries; an admitted task whose job was not queued is found by the reconciler.
       if (!this.closed) this.ctx.logger.error({ err }, 'admission failed');
       return 'done';
+    } finally {
+      endTimer();
     }
   }
 
@@ -139,6 +156,7 @@ export class Admitter {
     this.closed = true;
     clearInterval(this.timer);
     clearTimeout(this.recheck);
+    clearTimeout(this.batchSlots);
     while (this.running) await new Promise((r) => setTimeout(r, 20));
     this.subscriber.disconnect();
   }

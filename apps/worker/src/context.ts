@@ -44,8 +44,8 @@ export interface WorkerContext {
   metrics?: WorkerMetrics;
   /** The task's job on the queue dashboard (per-job contexts only): its progress and log. Fire and forget. */
   job?: JobReport;
-  /** Asks the admission step to hand out slots now (a task of this process ended). */
-  wakeAdmission?: () => void;
+  /** Asks the admission step to hand out slots now (a task of this process ended; `byBatch`: a batch's task). */
+  wakeAdmission?: (byBatch?: boolean) => void;
 }
 
 export const routerOf = (ctx: WorkerContext): Pick<TargetRouter, 'order'> => ctx.router ?? CatalogOrder;

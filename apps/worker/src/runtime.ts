@@ -104,7 +104,7 @@ export async function startWorker(config: Config, opts: WorkerOptions = {}): Pro
   await restoreSchedulers();
 
   const admitter = new Admitter(ctx, queues.tasks, createRedis(config.REDIS_URL, 'worker'), connection);
-  ctx.wakeAdmission = () => admitter.slotFreed();
+  ctx.wakeAdmission = (byBatch) => admitter.slotFreed(byBatch);
   await admitter.start();
 
   // Redis holds only work to do: whenever it lost some, every live task gets its job back.

@@ -101,6 +101,13 @@ export const webhookDeliveryDuration = new Histogram({
   registers: [registry],
 });
 
+export const admissionRunSeconds = new Histogram({
+  name: 'reelay_admission_run_seconds',
+  help: "A worker's admission runs (one transaction each) and how long each took, queueing its jobs included",
+  buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+  registers: [registry],
+});
+
 const TASK_SECONDS_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 3600];
 
 export const taskQueueSeconds = new Histogram({

@@ -26,6 +26,7 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
       },
     };
     let outcome;
+    const batch = (job.opts.priority ?? 0) > 0; // admission queues batch tasks' jobs at a priority
     try {
       outcome = await advanceTask(ctx, taskId);
       // Woken while this step ran (its render ended, its webhook came): run the next step now.
@@ -35,13 +36,13 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
       if (job.attemptsMade + 1 >= attempts) {
         // Out of retries: the task fails visibly instead of sticking in processing.
         await failTask(ctx, taskId, 'upstream_error', `The task could not be processed (gave up after ${attempts} attempts)`, (err as Error).message);
-        ctx.wakeAdmission?.();
+        ctx.wakeAdmission?.(batch);
         return;
       }
       throw err; // registerWorker logs and counts the failed attempt; BullMQ retries it
     }
     if (outcome.kind === 'done') {
-      ctx.wakeAdmission?.();
+      ctx.wakeAdmission?.(batch);
       // A job whose step failed its task fails too, so the queue dashboard lists it under Failed with the task's error.
       if (failure !== undefined) throw new TaskFailedError(failure);
     }
