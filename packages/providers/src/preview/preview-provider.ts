@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitAnswer, SubmitRequest } from '../provider';
@@ -98,6 +99,7 @@ export class PreviewProvider implements Provider {
       ...(operation !== 'create' ? { operation, sourceFile, sourceSeconds: req.sourceSeconds ?? null } : {}),
       ...(req.characters?.length ? { characters: req.characters.map((c) => c.name) } : {}),
     };
+    this.writeScript(dir, upstreamId, spec);
     writeFileSync(join(dir, 'spec.json.tmp'), JSON.stringify(spec));
     renameSync(join(dir, 'spec.json.tmp'), join(dir, 'spec.json'));
     // Start now when a slot is free: the render does not wait for the first poll.
@@ -178,8 +180,9 @@ export class PreviewProvider implements Provider {
 
   async release(upstreamId: string): Promise<void> {
     this.waiting.delete(upstreamId);
-    rmSync(join(this.runningDir, upstreamId), { force: true });
-    rmSync(this.dir(upstreamId), { recursive: true, force: true });
+    // Off the event loop: a render folder holds a dozen files, and a burst of renders ends at once.
+    await rm(join(this.runningDir, upstreamId), { force: true });
+    await rm(this.dir(upstreamId), { recursive: true, force: true });
   }
 
   async heldUpstreamIds(olderThanMs: number): Promise<string[]> {
@@ -202,6 +205,28 @@ export class PreviewProvider implements Provider {
     } catch {
       return false;
     }
+    if (!existsSync(join(dir, 'render.sh'))) this.writeScript(dir, upstreamId, spec);
+    this.waiting.delete(upstreamId);
+    const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
+    child.on('error', () => undefined);
+    this.started.add(upstreamId);
+    // The script writes `exit` before it ends: once it has ended, a poll sees the outcome.
+    child.on('exit', () => {
+      this.started.delete(upstreamId);
+      this.renderEnded(spec.taskId);
+    });
+    child.unref();
+    writeFileSync(join(dir, 'pid'), String(child.pid));
+    writeFileSync(join(this.runningDir, upstreamId), String(child.pid));
+    return true;
+  }
+
+  /**
+   * Writes the render's script and the text files its filters read. Submit writes them, so a
+   * freed slot only has to spawn the next render: in a burst, that hand-over is what each slot waits
+   * for between two renders.
+   */
+  private writeScript(dir: string, upstreamId: string, spec: StoredSpec): void {
     const entry = join(this.runningDir, upstreamId);
     const lines = ['#!/bin/sh', `# ${upstreamId}`, '('];
     for (let i = 0; i < spec.n; i++) {
@@ -217,20 +242,9 @@ export class PreviewProvider implements Provider {
       lines.push(`  [ -f thumb-${i}.jpg ] && [ -f sprite-${i}.jpg ] || { ${makeImages} 2>>render.log && ${keepImages}; } || :`);
     }
     lines.push(')', 'echo $? > exit.tmp && mv exit.tmp exit', `rm -f ${quote(entry)}`, '');
-    writeFileSync(join(dir, 'render.sh'), lines.join('\n'));
-    this.waiting.delete(upstreamId);
-    const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
-    child.on('error', () => undefined);
-    this.started.add(upstreamId);
-    // The script writes `exit` before it ends: once it has ended, a poll sees the outcome.
-    child.on('exit', () => {
-      this.started.delete(upstreamId);
-      this.renderEnded(spec.taskId);
-    });
-    child.unref();
-    writeFileSync(join(dir, 'pid'), String(child.pid));
-    writeFileSync(entry, String(child.pid));
-    return true;
+    // Renamed into place: a script found is a whole one.
+    writeFileSync(join(dir, 'render.sh.tmp'), lines.join('\n'));
+    renameSync(join(dir, 'render.sh.tmp'), join(dir, 'render.sh'));
   }
 
   /** A claim younger than this is a render being started; older, its starter died before the spawn. */
