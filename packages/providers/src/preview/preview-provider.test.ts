@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isJpeg, probe, solidPng, submitRequest, until } from '@reelay/testing';
@@ -138,6 +138,80 @@ test('a slot that frees starts the oldest queued render at once, without waiting
   expect(readFileSync(join(dir, secondId, 'exit'), 'utf8').trim()).toBe('0');
   expect((await p.poll(firstId)).state).toBe('succeeded');
   expect((await p.poll(secondId)).state).toBe('succeeded');
+});
+
+/** Submits the requests to `p` and polls each one whenever `p` wakes its task (as the worker does), until all have ended. */
+async function renderQueued(p: PreviewProvider, reqs: SubmitRequest[]): Promise<Map<string, PollResult>> {
+  const ids = new Map<string, string>(); // task id → upstream id
+  const ended = new Map<string, PollResult>();
+  const pollTask = async (taskId: string) => {
+    const r = await p.poll(ids.get(taskId)!);
+    if (r.state === 'succeeded' || r.state === 'failed') ended.set(taskId, r);
+  };
+  p.onTaskChange((taskId) => void pollTask(taskId));
+  for (const req of reqs) ids.set(req.taskId, (await p.submit(req)).upstreamId);
+  await until('every render to end', async () => (ended.size === reqs.length ? true : null), 60_000, 20);
+  return ended;
+}
+
+test('renders queued behind a busy slot share one ffmpeg process, with the bytes each would have alone', async () => {
+  const tiny = (i: number) => request({ seed: 100 + i, prompt: `queued ${i} %{eif:1:d}`, width: 64, height: 64, fps: 10 });
+  const queued = Array.from({ length: 6 }, (_, i) => tiny(i));
+  const ended = await renderQueued(new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 }), queued);
+  // The first started alone at its submit; the five queued behind it ran as one group.
+  const groups = queued.filter((r) => existsSync(join(dir, `preview_${r.taskId.replace(/[^A-Za-z0-9_]/g, '')}`, 'group.sh')));
+  expect(groups).toHaveLength(1);
+  const alone = new PreviewProvider({ ffmpegPath, workDir: mkdtempSync(join(tmpdir(), 'preview-alone-')), slots: 1 });
+  for (const [i, req] of queued.entries()) {
+    const result = ended.get(req.taskId)!;
+    if (result.state !== 'succeeded') throw new Error(`render ${i} ${result.state}`);
+    const own = (await render(alone, tiny(i))).result;
+    expect(videoBytes(result).equals(videoBytes(own))).toBe(true);
+    for (const image of ['thumbnail', 'spritesheet'] as const) {
+      const ref = result.outputs[0]![image];
+      if (ref?.kind !== 'file') throw new Error(`render ${i} has no ${image}`);
+      expect(isJpeg(readFileSync(ref.path))).toBe(true);
+    }
+  }
+});
+
+test('a group render that fails leaves each member to render on its own', async () => {
+  const p = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
+  const tiny = (i: number) => request({ seed: 200 + i, width: 64, height: 64, fps: 10 });
+  const reqs = [request({ durationSeconds: 2, width: 320, height: 180, fps: 24 }), tiny(1), tiny(2), tiny(3)];
+  const folder = (r: SubmitRequest) => join(dir, `preview_${r.taskId.replace(/[^A-Za-z0-9_]/g, '')}`);
+  const ended = renderQueued(p, reqs);
+  // One member's prompt file is gone by the time the group starts: the group's ffmpeg fails at once.
+  await until('the queued renders to be submitted', async () => (reqs.every((r) => existsSync(join(folder(r), 'spec.json'))) ? true : null), 10_000, 5);
+  rmSync(join(folder(reqs[2]!), 'prompt-0.txt'));
+  const results = await ended;
+  expect(existsSync(join(folder(reqs[1]!), 'group.sh'))).toBe(true);
+  for (const member of [reqs[1]!, reqs[3]!]) {
+    expect(results.get(member.taskId)!.state).toBe('succeeded');
+    expect(readFileSync(join(folder(member), 'restarts'), 'utf8')).toBe('1'); // found dead once, then rendered alone
+  }
+  expect(results.get(reqs[2]!.taskId)).toMatchObject({ state: 'failed', code: 'upstream_error' });
+});
+
+test("a group's files are kept by the next poll when the process that started it died before keeping them", async () => {
+  const a = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 });
+  const tiny = (i: number) => request({ seed: 300 + i, width: 64, height: 64, fps: 10 });
+  const reqs = [tiny(0), tiny(1), tiny(2)];
+  await renderQueued(a, reqs);
+  // As the group left it had its worker died at its end: the marks and .tmp files, no exit.
+  const member = `preview_${reqs[2]!.taskId.replace(/[^A-Za-z0-9_]/g, '')}`;
+  for (const [done, tmp] of [
+    ['out-0.mp4', 'out-0.tmp.mp4'],
+    ['thumb-0.jpg', 'thumb-0.tmp.jpg'],
+    ['sprite-0.jpg', 'sprite-0.tmp.jpg'],
+  ])
+    renameSync(join(dir, member, done!), join(dir, member, tmp!));
+  rmSync(join(dir, member, 'exit'));
+  writeFileSync(join(dir, member, 'grouped'), '0\n');
+  const b = new PreviewProvider({ ffmpegPath, workDir: dir, slots: 1 }); // the worker that polls it next
+  const result = await b.poll(member);
+  expect(result.state).toBe('succeeded');
+  expect(existsSync(join(dir, member, 'restarts'))).toBe(false);
 });
 
 test('slots are shared by the processes of one machine; a render killed with its worker frees its slot', async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OutputRef, PollResult, Provider, SubmitAnswer, SubmitRequest } from '../provider';
 import { PermanentProviderError } from '../errors';
-import { frameCount, planImages, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
+import { frameCount, joinsGroup, planGroup, planImages, planOutput, sourceFrameCount, type RenderSpec } from './render-plan';
 
 export interface PreviewOptions {
   ffmpegPath: string;
@@ -25,6 +25,18 @@ export interface PreviewOptions {
 
 /** spec.json: the render, and the task it is for (renders ending wake that task). */
 type StoredSpec = RenderSpec & { taskId?: string };
+
+/** A render about to start: its upstream id, folder and spec. */
+interface QueuedRender {
+  upstreamId: string;
+  dir: string;
+  spec: StoredSpec;
+}
+
+/** Most renders one ffmpeg process makes together (see renderEnded). */
+const GROUP_MAX = 8;
+/** The script of a group render, in its first member's folder. */
+const GROUP_SCRIPT = 'group.sh';
 
 const DEFAULT_FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -134,6 +146,8 @@ export class PreviewProvider implements Provider {
       return { state: 'failed', code: 'upstream_error', message: `Preview render failed (ffmpeg exit ${exit.trim()})`, detail: log || undefined };
     }
 
+    // A group render made this one's files (its worker may have died before keeping them).
+    if (this.keepGrouped(dir)) return this.poll(upstreamId);
     const pidText = readText(join(dir, 'pid'));
     if (pidText === '' && this.isStarting(dir)) return { state: 'running', progress: 0 };
     const pid = Number(pidText || NaN);
@@ -169,7 +183,8 @@ export class PreviewProvider implements Provider {
     writeFileSync(join(dir, 'cancelled'), '1');
     this.waiting.delete(upstreamId);
     const pid = Number(readText(join(dir, 'pid')) || NaN); // empty while a start is under way: nothing to kill yet
-    if (Number.isFinite(pid) && this.isRendering(pid, upstreamId)) {
+    // A group render is left to finish (tiny clips): killing it would stop the other tasks' renders too.
+    if (Number.isFinite(pid) && this.isRendering(pid, upstreamId) && !commandOf(pid)?.includes(GROUP_SCRIPT)) {
       try {
         process.kill(-pid, 'SIGKILL'); // the whole process group: the shell and its ffmpeg
       } catch {
@@ -199,26 +214,105 @@ export class PreviewProvider implements Provider {
    * file, created exclusively before the spawn, is the claim (empty until the pid is known).
    */
   private start(dir: string, upstreamId: string, spec: StoredSpec): boolean {
+    if (!this.claim(dir)) return false;
+    this.launch({ upstreamId, dir, spec });
+    return true;
+  }
+
+  private claim(dir: string): boolean {
     if (existsSync(join(dir, 'cancelled'))) return false;
     try {
       writeFileSync(join(dir, 'pid'), '', { flag: 'wx' });
+      return true;
     } catch {
       return false;
     }
-    if (!existsSync(join(dir, 'render.sh'))) this.writeScript(dir, upstreamId, spec);
-    this.waiting.delete(upstreamId);
-    const child = spawn('/bin/sh', [join(dir, 'render.sh')], { cwd: dir, detached: true, stdio: 'ignore' });
+  }
+
+  /** Runs a claimed render's own script. */
+  private launch(render: QueuedRender): void {
+    if (!existsSync(join(render.dir, 'render.sh'))) this.writeScript(render.dir, render.upstreamId, render.spec);
+    this.spawnRender(join(render.dir, 'render.sh'), [], render.dir, [render]);
+  }
+
+  /**
+   * Starts several queued renders in one slot, as one ffmpeg process (planGroup), when more than
+   * one of those claimed can join it; else each on its own. The group's script marks each member's
+   * folder `grouped` once ffmpeg has made every file, with shell builtins only (no process per
+   * member); keepGrouped then moves the files into place as the member's own script would. A group
+   * that fails leaves no mark: each member is then found dead and restarted on its own.
+   */
+  private startGroup(renders: QueuedRender[]): boolean {
+    const claimed = renders.filter((r) => this.claim(r.dir));
+    if (claimed.length <= 1) {
+      for (const r of claimed) this.launch(r);
+      return claimed.length === 1;
+    }
+    for (const r of claimed) if (!existsSync(join(r.dir, 'render.sh'))) this.writeScript(r.dir, r.upstreamId, r.spec); // its text files
+    const leader = claimed[0]!;
+    // Run from the work folder: a member's folder removed meanwhile fails that member, not the paths of the rest.
+    const args = planGroup(
+      claimed.map((r) => ({ spec: r.spec, dir: `${r.upstreamId}/` })),
+      this.font,
+    );
+    const lines = [
+      '#!/bin/sh',
+      `${[this.opts.ffmpegPath, ...args].map(quote).join(' ')} 2>>${quote(`${leader.upstreamId}/render.log`)} || exit $?`,
+      ...claimed.map((r) => `echo 0 > ${quote(`${r.upstreamId}/grouped`)}`),
+      `rm -f ${quote(join(this.runningDir, leader.upstreamId))}`,
+      '',
+    ];
+    const script = join(leader.dir, GROUP_SCRIPT);
+    writeFileSync(script, lines.join('\n'));
+    // The members' ids are the script's arguments: each one's pid check finds its id in the command line.
+    this.spawnRender(
+      script,
+      claimed.map((r) => r.upstreamId),
+      this.opts.workDir,
+      claimed,
+    );
+    return true;
+  }
+
+  /** Spawns a render script detached; the first render's id names its slot (`.running` entry). */
+  private spawnRender(script: string, args: string[], cwd: string, renders: QueuedRender[]): void {
+    const slot = renders[0]!.upstreamId;
+    for (const r of renders) this.waiting.delete(r.upstreamId);
+    const child = spawn('/bin/sh', [script, ...args], { cwd, detached: true, stdio: 'ignore' });
     child.on('error', () => undefined);
-    this.started.add(upstreamId);
-    // The script writes `exit` before it ends: once it has ended, a poll sees the outcome.
+    this.started.add(slot);
+    // The script writes `exit` (or a group's marks) before it ends: once it has ended, a poll sees the outcome.
     child.on('exit', () => {
-      this.started.delete(upstreamId);
-      this.renderEnded(spec.taskId);
+      this.started.delete(slot);
+      if (renders.length > 1) for (const r of renders) this.keepGrouped(r.dir);
+      this.renderEnded(renders.flatMap((r) => (r.spec.taskId ? [r.spec.taskId] : [])));
     });
     child.unref();
-    writeFileSync(join(dir, 'pid'), String(child.pid));
-    writeFileSync(join(this.runningDir, upstreamId), String(child.pid));
-    return true;
+    for (const r of renders) writeFileSync(join(r.dir, 'pid'), String(child.pid));
+    writeFileSync(join(this.runningDir, slot), String(child.pid));
+  }
+
+  /**
+   * Moves what a group render made for this folder into place, as its own script would (images,
+   * then the video, then `exit`); true once the render's outcome is there. Safe to run twice.
+   */
+  private keepGrouped(dir: string): boolean {
+    if (!existsSync(join(dir, 'grouped'))) return false;
+    for (const [from, to] of [
+      ['thumb-0.tmp.jpg', 'thumb-0.jpg'],
+      ['sprite-0.tmp.jpg', 'sprite-0.jpg'],
+      ['out-0.tmp.mp4', 'out-0.mp4'],
+    ] as const) {
+      if (existsSync(join(dir, from))) renameQuietly(join(dir, from), join(dir, to));
+    }
+    const done = existsSync(join(dir, 'out-0.mp4'));
+    if (done && !existsSync(join(dir, 'exit'))) {
+      const tmp = join(dir, `exit.${process.pid}.tmp`);
+      writeFileSync(tmp, '0\n');
+      renameQuietly(tmp, join(dir, 'exit'));
+    }
+    rmSync(join(dir, 'grouped'), { force: true });
+    return done;
   }
 
   /**
@@ -255,14 +349,31 @@ export class PreviewProvider implements Provider {
 
   /**
    * Hands the freed slot on at once: starts the oldest renders this process knows are queued (no
-   * poll in between), then wakes their tasks and the one whose render ended, so each is polled now.
+   * poll in between), then wakes their tasks and the ones whose render ended, so each is polled now.
+   * With several queued, a slot takes a group of them (its share of the queue, GROUP_MAX at most)
+   * when they are small enough to share one ffmpeg process (joinsGroup): for a clip of a second or
+   * two, starting ffmpeg is most of the work.
    */
-  private renderEnded(taskId: string | undefined): void {
-    const wake = taskId ? [taskId] : [];
+  private renderEnded(taskIds: string[]): void {
+    const wake = [...taskIds];
     let free = this.opts.slots - this.runningRenders();
-    for (const [upstreamId, queuedTaskId] of this.waiting) {
-      if (free <= 0) break;
-      this.waiting.delete(upstreamId);
+    while (free > 0 && this.waiting.size > 0) {
+      const renders = this.takeQueued(Math.min(GROUP_MAX, Math.ceil(this.waiting.size / free)), wake);
+      if (renders.length > 0 && this.startGroup(renders)) free--;
+      wake.push(...renders.flatMap((r) => (r.spec.taskId ? [r.spec.taskId] : [])));
+    }
+    for (const id of wake) for (const listener of this.listeners) listener(id);
+  }
+
+  /**
+   * Takes the oldest queued render and, when it can join a group, the next queued ones that can
+   * too, up to `max`. A queued render whose spec cannot be read is dropped from the queue and only
+   * woken (its poll reports it).
+   */
+  private takeQueued(max: number, wake: string[]): QueuedRender[] {
+    const taken: QueuedRender[] = [];
+    for (const [upstreamId, taskId] of this.waiting) {
+      if (taken.length >= max) break;
       const dir = this.dir(upstreamId);
       let spec: StoredSpec | null = null;
       try {
@@ -270,10 +381,20 @@ export class PreviewProvider implements Provider {
       } catch {
         /* unreadable: its poll reports it */
       }
-      if (spec && this.start(dir, upstreamId, spec)) free--;
-      wake.push(queuedTaskId);
+      if (!spec) {
+        this.waiting.delete(upstreamId);
+        wake.push(taskId);
+        continue;
+      }
+      // A render restarted once (its group or its own process failed) runs alone: one bad render
+      // must not fail group after group.
+      const groupable = joinsGroup(spec) && !existsSync(join(dir, 'restarts'));
+      if (taken.length > 0 && !groupable) continue;
+      this.waiting.delete(upstreamId);
+      taken.push({ upstreamId, dir, spec: { ...spec, taskId: spec.taskId ?? taskId } });
+      if (!groupable) break;
     }
-    for (const id of wake) for (const listener of this.listeners) listener(id);
+    return taken;
   }
 
   /** Alive and really our render (guards against a recycled pid). */
@@ -343,6 +464,24 @@ function readText(path: string): string | null {
 function readJson<T>(path: string): T | null {
   const t = readText(path);
   return t === null ? null : (JSON.parse(t) as T);
+}
+
+/** A process's command line, or null once it has gone. */
+function commandOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** A rename that another process may have made first. */
+function renameQuietly(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch {
+    /* done by the other */
+  }
 }
 
 function safeReaddir(dir: string): string[] {

@@ -77,16 +77,10 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   const { width: w, height: h, fps } = spec;
   const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
   const small = Math.max(10, Math.round(fontSize * 0.55));
-  const charsPerLine = Math.max(8, Math.floor((w * 0.85) / (fontSize * 0.6)));
   const font = fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '';
   const promptFile = `prompt-${index}.txt`;
   const captionFile = `caption-${index}.txt`;
-  const textFiles: Record<string, string> = {
-    [promptFile]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
-    [captionFile]:
-      `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}` +
-      (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
-  };
+  const textFiles = createTextFiles(spec, index);
   if (spec.sourceFile && (spec.operation === 'edit' || spec.operation === 'extend')) {
     return {
       args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile),
@@ -94,25 +88,9 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
       makesImages: false,
     };
   }
-  const [c0, c1, c2] = palette(spec, index);
-  // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
-  // (expressions, loops) inside a prompt. Only the timecode line, which is ours, expands.
-  const text =
-    `drawtext=${font}textfile=${promptFile}:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
-    `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2,` +
-    `drawtext=${font}textfile=${captionFile}:expansion=none:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
-    `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:x=${small}:y=h-${small * 2}`;
-
-  const input = spec.imageFile
-    ? ['-i', spec.imageFile]
-    : ['-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${(spec.seed + index) % 4294967296}:speed=0.015`];
-  // Image input: cover the frame, then a slow zoom towards the centre over the whole clip.
-  const zoom =
-    `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
-    `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
-  const filter = (spec.imageFile ? zoom : '') + text;
+  const { input, filter } = createChain(spec, index, fontFile, '');
   const head = ['-y', '-nostdin', '-v', 'error', '-threads', '2', ...input];
-  if (images && rawBytes(spec) <= FUSED_IMAGES_MAX_RAW_BYTES) {
+  if (images && fusesImages(spec)) {
     const graph = `[0:v]${filter},split=3[v][i0][i1];${imageGraph(frames, 'i0', 'i1')}`;
     const args = [...head, '-filter_complex', graph, '-map', '[v]', ...encode(frames, fps, progressFile, outFile), ...imageOutputs(images)];
     return { args, textFiles, makesImages: true };
@@ -120,15 +98,84 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   return { args: [...head, '-vf', filter, ...encode(frames, fps, progressFile, outFile)], textFiles, makesImages: false };
 }
 
-/** Thumbnail (the middle frame) on [t], spritesheet (25 frames spread over the clip, 160 px wide, 5x5) on [s]. */
-function imageGraph(frames: number, thumbIn: string, sheetIn: string): string {
-  const step = Math.max(1, Math.floor(frames / 25));
-  return `[${thumbIn}]select='eq(n\\,${Math.floor(frames / 2)})'[t];[${sheetIn}]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[s]`;
+/** The text files a create's filters read (its prompt and caption), by name. */
+function createTextFiles(spec: RenderSpec, index: number): Record<string, string> {
+  const { width: w, height: h, fps } = spec;
+  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
+  const charsPerLine = Math.max(8, Math.floor((w * 0.85) / (fontSize * 0.6)));
+  return {
+    [`prompt-${index}.txt`]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
+    [`caption-${index}.txt`]:
+      `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}` +
+      (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
+  };
 }
 
-const imageOutputs = ({ thumbnail, spritesheet }: ImageFiles): string[] => {
+/** A create's input and filter chain for output `index`; its text files are read from `dir` (a path prefix, '' for the working directory). */
+function createChain(spec: RenderSpec, index: number, fontFile: string | null, dir: string): { input: string[]; filter: string } {
+  const frames = frameCount(spec);
+  const { width: w, height: h, fps } = spec;
+  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
+  const small = Math.max(10, Math.round(fontSize * 0.55));
+  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '';
+  const [c0, c1, c2] = palette(spec, index);
+  // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
+  // (expressions, loops) inside a prompt. Only the timecode line, which is ours, expands.
+  const text =
+    `drawtext=${font}textfile=${dir}prompt-${index}.txt:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
+    `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2,` +
+    `drawtext=${font}textfile=${dir}caption-${index}.txt:expansion=none:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
+    `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:x=${small}:y=h-${small * 2}`;
+
+  const input = spec.imageFile
+    ? ['-i', `${dir}${spec.imageFile}`]
+    : ['-f', 'lavfi', '-i', `gradients=s=${w}x${h}:r=${fps}:c0=${c0}:c1=${c1}:c2=${c2}:nb_colors=3:seed=${(spec.seed + index) % 4294967296}:speed=0.015`];
+  // Image input: cover the frame, then a slow zoom towards the centre over the whole clip.
+  const zoom =
+    `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1,` +
+    `zoompan=z='1+0.25*on/${frames}':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=${frames}:s=${w}x${h}:fps=${fps},`;
+  return { input, filter: (spec.imageFile ? zoom : '') + text };
+}
+
+/** A create whose images its own ffmpeg process writes (see FUSED_IMAGES_MAX_RAW_BYTES). */
+const fusesImages = (spec: RenderSpec): boolean => rawBytes(spec) <= FUSED_IMAGES_MAX_RAW_BYTES;
+
+/**
+ * Renders that one ffmpeg process may make together: small one-video creates, for which starting
+ * ffmpeg (~50 ms of CPU: it loads some 200 libraries) costs more than the clip itself.
+ */
+export const joinsGroup = (spec: RenderSpec): boolean => spec.n === 1 && (spec.operation ?? 'create') === 'create' && !spec.sourceFile && fusesImages(spec);
+
+/**
+ * One ffmpeg process for several queued renders (each `joinsGroup`), run in the first one's
+ * folder: each member's video and images go to its own folder (`dir`, relative to the first) as
+ * the `.tmp` files its own script would write, from the same inputs and filters, so its bytes are
+ * what a render of its own makes. The members' scripts then keep them and record the exit.
+ */
+export function planGroup(members: { spec: RenderSpec; dir: string }[], fontFile: string | null): string[] {
+  const inputs: string[] = [];
+  const graphs: string[] = [];
+  const outputs: string[] = [];
+  members.forEach(({ spec, dir }, k) => {
+    const { input, filter } = createChain(spec, 0, fontFile, dir);
+    const frames = frameCount(spec);
+    inputs.push('-threads', '2', ...input);
+    graphs.push(`[${k}:v]${filter},split=3[v${k}][i${k}a][i${k}b];${imageGraph(frames, `i${k}a`, `i${k}b`, `t${k}`, `s${k}`)}`);
+    outputs.push('-map', `[v${k}]`, ...encodeVideo(frames, spec.fps), '-f', 'mp4', `${dir}out-0.tmp.mp4`);
+    outputs.push(...imageOutputs({ thumbnail: `${dir}thumb-0.tmp.jpg`, spritesheet: `${dir}sprite-0.tmp.jpg` }, `t${k}`, `s${k}`));
+  });
+  return ['-y', '-nostdin', '-v', 'error', ...inputs, '-filter_complex', graphs.join(';'), ...outputs, '-nostats'];
+}
+
+/** Thumbnail (the middle frame) on [t], spritesheet (25 frames spread over the clip, 160 px wide, 5x5) on [s] (or the labels given). */
+function imageGraph(frames: number, thumbIn: string, sheetIn: string, thumbOut = 't', sheetOut = 's'): string {
+  const step = Math.max(1, Math.floor(frames / 25));
+  return `[${thumbIn}]select='eq(n\\,${Math.floor(frames / 2)})'[${thumbOut}];[${sheetIn}]select='not(mod(n\\,${step}))',scale=160:-2,tile=5x5[${sheetOut}]`;
+}
+
+const imageOutputs = ({ thumbnail, spritesheet }: ImageFiles, thumbIn = 't', sheetIn = 's'): string[] => {
   const jpeg = (quality: number, out: string) => ['-frames:v', '1', '-q:v', String(quality), '-f', 'image2', '-c:v', 'mjpeg', out];
-  return ['-map', '[t]', ...jpeg(3, thumbnail), '-map', '[s]', ...jpeg(4, spritesheet)];
+  return ['-map', `[${thumbIn}]`, ...jpeg(3, thumbnail), '-map', `[${sheetIn}]`, ...jpeg(4, spritesheet)];
 };
 
 /**
@@ -142,11 +189,15 @@ export function planImages(spec: RenderSpec, video: string, images: ImageFiles):
 }
 
 // prettier-ignore
-const encode = (frames: number, fps: number, progressFile: string, outFile: string): string[] => [
+const encodeVideo = (frames: number, fps: number): string[] => [
   '-frames:v', String(frames), '-r', String(fps),
   '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
   '-movflags', '+faststart', '-fflags', '+bitexact', '-flags:v', '+bitexact', '-map_metadata', '-1',
-  '-progress', progressFile, '-nostats', '-f', 'mp4', outFile,
+];
+
+const encode = (frames: number, fps: number, progressFile: string, outFile: string): string[] => [
+  ...encodeVideo(frames, fps),
+  ...['-progress', progressFile, '-nostats', '-f', 'mp4', outFile],
 ];
 
 /** Frames of the source an extension keeps (whole frames at the output rate). */
