@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admitWaitingTasks, createApiKey, createDatabaseIfMissing, createDb, migrate, poolOf } from '@reelay/db';
-import { freePort, spawnApi, tinyCatalogFile, until } from '@reelay/testing';
+import { freePort, spawnApi, tinyCatalogFile, untilHealthy } from '@reelay/testing';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -68,15 +68,7 @@ async function main(): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const keyIds: string[] = [];
   try {
-    await until(
-      'the API to come up',
-      () =>
-        fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      60_000,
-    );
+    await untilHealthy(url, 60_000);
     const ids: string[] = [];
     for (const name of ['A', 'B', 'C']) {
       const { key, secret } = await createApiKey(db, { name: `bench-admission-${name}`, statusDialect: null });

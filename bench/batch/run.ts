@@ -23,7 +23,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import { createRedis, createTasksQueue } from '@reelay/queue';
-import { freePort, spawnApi, spawnTs, until, type Spawned } from '@reelay/testing';
+import { freePort, spawnApi, spawnTs, until, type Spawned, untilHealthy } from '@reelay/testing';
 import { deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
 
 const arg = (name: string, def: number): number => {
@@ -99,15 +99,7 @@ async function main(): Promise<void> {
     processes.push(api);
     const worker = spawnTs('apps/worker/src/main.ts', { env: { ...env, WORKER_METRICS_PORT: '0' }, inheritOutput: true });
     processes.push(worker);
-    await until(
-      'the API to come up',
-      () =>
-        fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      60_000,
-    );
+    await untilHealthy(url, 60_000);
     const apiPid = api.child.pid!;
     const workerPid = worker.child.pid!;
 

@@ -20,7 +20,7 @@ import { Readable } from 'node:stream';
 import { newVideoId } from '../../packages/core/src';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate, recordTaskOutputs } from '../../packages/db/src';
 import { LocalStorage, taskKeys } from '../../packages/storage/src';
-import { freePort, spawnApi, spawnTs, until } from '@reelay/testing';
+import { freePort, spawnApi, spawnTs, untilHealthy } from '@reelay/testing';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -129,15 +129,7 @@ async function main(): Promise<void> {
     reelay: { url: `http://127.0.0.1:${port}`, path: `/v1/videos/${id}/content`, headers: { authorization: `Bearer ${secret}` } },
     bare: { url: (await bare.waitFor(/listening on (http:\/\/\S+)/))[1]!, path: '/video.mp4', headers: {} },
   };
-  await until(
-    'the API to come up',
-    () =>
-      fetch(`${targets.reelay.url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    60_000,
-  );
+  await untilHealthy(targets.reelay.url, 60_000);
   const results: Record<'reelay' | 'bare', Record<'full' | 'range', number[]>> = { reelay: { full: [], range: [] }, bare: { full: [], range: [] } };
   try {
     // Warm up both (JIT, page cache, key cache).

@@ -17,7 +17,7 @@ import { parseConfig } from '@reelay/config';
 import { createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import { hashApiKey } from '@reelay/core';
 import { QUEUE_NAMES } from '@reelay/queue';
-import { freePort, spawnApi, spawnTs, until } from '@reelay/testing';
+import { freePort, spawnApi, spawnTs, untilHealthy } from '@reelay/testing';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -89,15 +89,7 @@ async function main(): Promise<void> {
       { nodeFlags: process.env.BENCH_API_NODE_FLAGS?.split(' ').filter(Boolean), inheritOutput: true },
     ).child,
   };
-  await until(
-    'the API to come up',
-    () =>
-      fetch(`${api.url}/healthz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    30_000,
-  );
+  await untilHealthy(api.url, 30_000);
   const bareServer = spawnTs('bench/create/bare-server.ts');
   const bare = { child: bareServer.child, url: (await bareServer.waitFor(/listening on (http:\/\/\S+)/))[1]! };
   const db = createDb(config.DATABASE_URL, 2);

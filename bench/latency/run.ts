@@ -26,7 +26,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '@reelay/config';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
-import { freePort, OpenAIVideosEmulator, ReplicateEmulator, ROOT, spawnProcess, testMp4, until, type LoggedRequest, type Spawned } from '@reelay/testing';
+import {
+  freePort,
+  OpenAIVideosEmulator,
+  ReplicateEmulator,
+  ROOT,
+  spawnProcess,
+  testMp4,
+  type LoggedRequest,
+  type Spawned,
+  untilHealthy,
+} from '@reelay/testing';
 import { planOutput } from '../../packages/providers/src';
 
 const arg = (name: string, def: number): number => {
@@ -187,16 +197,7 @@ async function main(): Promise<void> {
   try {
     procs.push(spawnProcess(process.execPath, ['apps/api/dist/main.js'], { env }));
     procs.push(spawnProcess(process.execPath, ['apps/worker/dist/main.js'], { env }));
-    await until(
-      'the API',
-      () =>
-        fetch(`${url}/healthz`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      60_000,
-      50,
-    );
+    await untilHealthy(url, 60_000, 50);
     const { secret: key } = await createApiKey(db, { name: 'bench-latency', statusDialect: null });
     const renderDir = join(dir, 'render');
     mkdirSync(renderDir);

@@ -23,7 +23,7 @@ export { SeedanceEmulator, type EmulatedArkTask, type SeedanceEmulatorOptions } 
 export { KlingEmulator, type EmulatedKlingTask, type KlingEmulatorOptions } from './emulators/kling';
 export { MiniMaxEmulator, type EmulatedMiniMaxTask, type MiniMaxEmulatorOptions } from './emulators/minimax';
 export { ComfyUIEmulator, type EmulatedPrompt, type ComfyUIEmulatorOptions } from './emulators/comfyui';
-export { until, rejection } from './until';
+export { until, untilHealthy, rejection } from './until';
 export { bytesOf } from './streams';
 export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult } from './http';
 export { capturingLogger } from './logging';

@@ -19,6 +19,20 @@ export async function until<T>(
   }
 }
 
+/** Waits until a server's /healthz answers 200 (a process just spawned is still starting). */
+export async function untilHealthy(url: string, timeoutMs = 60_000, intervalMs = 100): Promise<void> {
+  await until(
+    `${url}/healthz to answer`,
+    () =>
+      fetch(`${url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    timeoutMs,
+    intervalMs,
+  );
+}
+
 /** The error a promise rejects with; fails the test if it resolves instead. */
 export async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
