@@ -161,7 +161,10 @@ browserTest(
     await page.goto(`${stack.url}/console#/keys`);
     const row = page.locator('tr', { hasText: name });
     await row.locator('input[name="max_concurrent"]').fill('5');
+    // The field shows 5 as soon as it is typed: wait for the console's save itself before reading the key.
+    const saved = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/v1/keys/'));
     await row.locator('input[name="max_concurrent"]').press('Tab');
+    expect((await saved).status()).toBe(200);
     await page.waitForFunction(
       (n) =>
         [...document.querySelectorAll('tr')].some(
