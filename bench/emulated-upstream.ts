@@ -1,11 +1,13 @@
 /**
  * The upstream of the benches that measure Reelay itself (bench/inflight, bench/batch): the
  * OpenAI-compatible emulator in a process of its own (its CPU is not Reelay's), one model `bench`
- * routed to it, the environment Reelay's processes get to reach it, and the clean-up of their queues.
+ * routed to it, the environment Reelay's processes get to reach it, and the clean-up of their queues
+ * and of the rows of the keys a bench made.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnTs, type Spawned } from '@reelay/testing';
+import type { Db } from '@reelay/db';
 import type { Redis } from 'ioredis';
 
 const UPSTREAM_KEY = 'sk-bench-upstream-key-0000';
@@ -78,4 +80,15 @@ export async function deleteQueueKeys(redis: Redis, prefix: string): Promise<num
     if (keys.length) removed += await redis.del(...keys);
   } while (cursor !== '0');
   return removed;
+}
+
+/** Deletes the bench keys and every row they own (task events go with their tasks). */
+export async function deleteKeyRows(db: Db, keyIds: string[]): Promise<void> {
+  for (const apiKeyId of keyIds) {
+    await db.ledgerEntry.deleteMany({ where: { apiKeyId } });
+    await db.task.deleteMany({ where: { apiKeyId } });
+    await db.batch.deleteMany({ where: { apiKeyId } });
+    await db.file.deleteMany({ where: { apiKeyId } });
+    await db.apiKey.delete({ where: { id: apiKeyId } });
+  }
 }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { admitWaitingTasks, createApiKey, createDatabaseIfMissing, createDb, migrate, poolOf } from '@reelay/db';
 import { freePort, spawnApi, tinyCatalogFile, untilHealthy } from '@reelay/testing';
+import { deleteKeyRows } from '../emulated-upstream';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,12 +101,7 @@ async function main(): Promise<void> {
       `admission run (3 of 9 waiting tasks, 3 keys): ${f(run.wallMs)} ms wall = ${f(run.wallMs / bare.wallMs)}x, ${f(run.cpuMs)} ms CPU = ${f(run.cpuMs / bare.cpuMs)}x`,
     );
   } finally {
-    if (keyIds.length) {
-      await db.$executeRawUnsafe('DELETE FROM task_events WHERE task_id IN (SELECT id FROM tasks WHERE api_key_id = ANY($1))', keyIds);
-      await db.$executeRawUnsafe('DELETE FROM ledger_entries WHERE api_key_id = ANY($1)', keyIds);
-      await db.$executeRawUnsafe('DELETE FROM tasks WHERE api_key_id = ANY($1)', keyIds);
-      await db.$executeRawUnsafe('DELETE FROM api_keys WHERE id = ANY($1)', keyIds);
-    }
+    await deleteKeyRows(db, keyIds);
     await api.stop();
     await db.$disconnect();
     rmSync(dir, { recursive: true, force: true });

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate } from '@reelay/db';
 import { createRedis, createTasksQueue } from '@reelay/queue';
 import { freePort, spawnApi, spawnTs, until, type Spawned, untilHealthy } from '@reelay/testing';
-import { deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
+import { deleteKeyRows, deleteQueueKeys, emulatedStackEnv, startEmulatedUpstream } from '../emulated-upstream';
 
 const arg = (name: string, def: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -304,13 +304,7 @@ async function main(): Promise<void> {
       if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     }
     // Remove what the bench made: its keys' rows, its queue keys, its files.
-    for (const apiKeyId of keyIds) {
-      await db.ledgerEntry.deleteMany({ where: { apiKeyId } });
-      await db.task.deleteMany({ where: { apiKeyId } });
-      await db.batch.deleteMany({ where: { apiKeyId } });
-      await db.file.deleteMany({ where: { apiKeyId } });
-      await db.apiKey.delete({ where: { id: apiKeyId } });
-    }
+    await deleteKeyRows(db, keyIds);
     const removed = await deleteQueueKeys(redis, prefix);
     console.log(`cleanup: removed the rows of ${keyIds.length} bench keys, ${removed} Redis keys under ${prefix}:, ${dir}`);
     redis.disconnect();

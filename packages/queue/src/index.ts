@@ -11,6 +11,7 @@ export {
   enqueueCancel,
   enqueueTask,
   enqueueTasks,
+  isBatchTaskJob,
   enqueueWebhook,
   ensureTaskJobs,
   promoteBatch,

@@ -54,6 +54,9 @@ export function taskJobName(t: { model: string; keyName: string; prompt: string 
  */
 export const BATCH_JOB_PRIORITY = 10;
 
+/** A batch task's job, as enqueueTasks queued it (a job without a priority is an interactive task's). */
+export const isBatchTaskJob = (job: { opts: { priority?: number } }): boolean => (job.opts.priority ?? 0) > 0;
+
 /** A task's job as it is queued: `name` says what the task is, `batch` ones run at BATCH_JOB_PRIORITY. */
 type QueuedTaskJob = TaskJob & { name?: string; batch?: boolean };
 

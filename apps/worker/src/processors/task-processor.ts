@@ -1,5 +1,5 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import { takeWakeMark, TaskFailedError, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
+import { isBatchTaskJob, takeWakeMark, TaskFailedError, taskJobSchema, type Redis, type TaskJob } from '@reelay/queue';
 import type { WorkerContext } from '../context';
 import { advanceTask } from '../pipeline/advance-task';
 import { failTask } from '../pipeline/fail-task';
@@ -26,7 +26,7 @@ export function createTaskProcessor(base: WorkerContext, tasksQueue: Queue<TaskJ
       },
     };
     let outcome;
-    const batch = (job.opts.priority ?? 0) > 0; // admission queues batch tasks' jobs at a priority
+    const batch = isBatchTaskJob(job);
     try {
       outcome = await advanceTask(ctx, taskId);
       // Woken while this step ran (its render ended, its webhook came): run the next step now.

@@ -231,7 +231,7 @@ export class PreviewProvider implements Provider {
 
   /** Runs a claimed render's own script. */
   private launch(render: QueuedRender): void {
-    if (!existsSync(join(render.dir, 'render.sh'))) this.writeScript(render.dir, render.upstreamId, render.spec);
+    this.ensureScript(render);
     this.spawnRender(join(render.dir, 'render.sh'), [], render.dir, [render]);
   }
 
@@ -248,7 +248,7 @@ export class PreviewProvider implements Provider {
       for (const r of claimed) this.launch(r);
       return claimed.length === 1;
     }
-    for (const r of claimed) if (!existsSync(join(r.dir, 'render.sh'))) this.writeScript(r.dir, r.upstreamId, r.spec); // its text files
+    for (const r of claimed) this.ensureScript(r); // the text files the group's filters read
     const leader = claimed[0]!;
     // Run from the work folder: a member's folder removed meanwhile fails that member, not the paths of the rest.
     const args = planGroup(
@@ -285,7 +285,7 @@ export class PreviewProvider implements Provider {
     child.on('exit', () => {
       this.started.delete(slot);
       if (renders.length > 1) for (const r of renders) this.keepGrouped(r.dir);
-      this.renderEnded(renders.flatMap((r) => (r.spec.taskId ? [r.spec.taskId] : [])));
+      this.renderEnded(taskIdsOf(renders));
     });
     child.unref();
     for (const r of renders) writeFileSync(join(r.dir, 'pid'), String(child.pid));
@@ -313,6 +313,11 @@ export class PreviewProvider implements Provider {
     }
     rmSync(join(dir, 'grouped'), { force: true });
     return done;
+  }
+
+  /** A render submitted before scripts were written at submit has none yet. */
+  private ensureScript(render: QueuedRender): void {
+    if (!existsSync(join(render.dir, 'render.sh'))) this.writeScript(render.dir, render.upstreamId, render.spec);
   }
 
   /**
@@ -360,7 +365,7 @@ export class PreviewProvider implements Provider {
     while (free > 0 && this.waiting.size > 0) {
       const renders = this.takeQueued(Math.min(GROUP_MAX, Math.ceil(this.waiting.size / free)), wake);
       if (renders.length > 0 && this.startGroup(renders)) free--;
-      wake.push(...renders.flatMap((r) => (r.spec.taskId ? [r.spec.taskId] : [])));
+      wake.push(...taskIdsOf(renders));
     }
     for (const id of wake) for (const listener of this.listeners) listener(id);
   }
@@ -404,11 +409,8 @@ export class PreviewProvider implements Provider {
     } catch {
       return false;
     }
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(upstreamId);
-    } catch {
-      return existsSync('/proc/self') ? false : true;
-    }
+    const command = commandOf(pid);
+    return command === null ? !existsSync('/proc/self') : command.includes(upstreamId);
   }
 
   /**
@@ -465,6 +467,8 @@ function readJson<T>(path: string): T | null {
   const t = readText(path);
   return t === null ? null : (JSON.parse(t) as T);
 }
+
+const taskIdsOf = (renders: QueuedRender[]): string[] => renders.flatMap((r) => (r.spec.taskId ? [r.spec.taskId] : []));
 
 /** A process's command line, or null once it has gone. */
 function commandOf(pid: number): string | null {

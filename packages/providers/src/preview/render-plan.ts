@@ -74,14 +74,12 @@ const rawBytes = (spec: RenderSpec): number => frameCount(spec) * spec.width * s
  */
 export function planOutput(spec: RenderSpec, index: number, fontFile: string | null, outFile: string, progressFile: string, images?: ImageFiles): OutputPlan {
   const frames = frameCount(spec);
-  const { width: w, height: h, fps } = spec;
-  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
-  const small = Math.max(10, Math.round(fontSize * 0.55));
-  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '';
-  const promptFile = `prompt-${index}.txt`;
-  const captionFile = `caption-${index}.txt`;
+  const { fps } = spec;
+  const promptFile = promptFileOf(index);
+  const captionFile = captionFileOf(index);
   const textFiles = createTextFiles(spec, index);
   if (spec.sourceFile && (spec.operation === 'edit' || spec.operation === 'extend')) {
+    const { font, fontSize, small } = textStyle(spec, fontFile);
     return {
       args: fromSource(spec, font, fontSize, small, promptFile, captionFile, outFile, progressFile),
       textFiles: sourceTextFiles(spec, textFiles, promptFile, captionFile),
@@ -98,14 +96,27 @@ export function planOutput(spec: RenderSpec, index: number, fontFile: string | n
   return { args: [...head, '-vf', filter, ...encode(frames, fps, progressFile, outFile)], textFiles, makesImages: false };
 }
 
+const promptFileOf = (index: number): string => `prompt-${index}.txt`;
+const captionFileOf = (index: number): string => `caption-${index}.txt`;
+
+/** The drawtext font option and the prompt's and captions' sizes for a frame of this size. */
+function textStyle(spec: RenderSpec, fontFile: string | null): { font: string; fontSize: number; small: number } {
+  const fontSize = Math.max(12, Math.round(Math.min(spec.width, spec.height) / 16));
+  return {
+    font: fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '',
+    fontSize,
+    small: Math.max(10, Math.round(fontSize * 0.55)),
+  };
+}
+
 /** The text files a create's filters read (its prompt and caption), by name. */
 function createTextFiles(spec: RenderSpec, index: number): Record<string, string> {
   const { width: w, height: h, fps } = spec;
-  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
+  const { fontSize } = textStyle(spec, null);
   const charsPerLine = Math.max(8, Math.floor((w * 0.85) / (fontSize * 0.6)));
   return {
-    [`prompt-${index}.txt`]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
-    [`caption-${index}.txt`]:
+    [promptFileOf(index)]: spec.prompt ? wrapPrompt(spec.prompt, charsPerLine, 6) : '(image to video)',
+    [captionFileOf(index)]:
       `seed ${spec.seed} | ${w}x${h} | ${fps} fps | ${spec.durationSeconds}s | video ${index + 1}/${spec.n}` +
       (spec.characters?.length ? `\nwith ${spec.characters.join(', ')}` : ''),
   };
@@ -115,16 +126,14 @@ function createTextFiles(spec: RenderSpec, index: number): Record<string, string
 function createChain(spec: RenderSpec, index: number, fontFile: string | null, dir: string): { input: string[]; filter: string } {
   const frames = frameCount(spec);
   const { width: w, height: h, fps } = spec;
-  const fontSize = Math.max(12, Math.round(Math.min(w, h) / 16));
-  const small = Math.max(10, Math.round(fontSize * 0.55));
-  const font = fontFile ? `fontfile='${fontFile.replace(/'/g, '')}':` : '';
+  const { font, fontSize, small } = textStyle(spec, fontFile);
   const [c0, c1, c2] = palette(spec, index);
   // User text is read from files with expansion off: drawtext would otherwise evaluate `%{…}`
   // (expressions, loops) inside a prompt. Only the timecode line, which is ours, expands.
   const text =
-    `drawtext=${font}textfile=${dir}prompt-${index}.txt:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
+    `drawtext=${font}textfile=${dir}${promptFileOf(index)}:expansion=none:fontsize=${fontSize}:fontcolor=white:line_spacing=${Math.round(fontSize / 4)}` +
     `:box=1:boxcolor=black@0.45:boxborderw=${Math.round(fontSize / 3)}:x=(w-text_w)/2:y=(h-text_h)/2,` +
-    `drawtext=${font}textfile=${dir}caption-${index}.txt:expansion=none:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
+    `drawtext=${font}textfile=${dir}${captionFileOf(index)}:expansion=none:fontsize=${small}:fontcolor=white:x=${small}:y=${small},` +
     `drawtext=${font}text='%{pts\\:hms}  frame %{frame_num}':fontsize=${small}:fontcolor=white:x=${small}:y=h-${small * 2}`;
 
   const input = spec.imageFile
