@@ -1,6 +1,6 @@
 import OpenAI, { toFile } from 'openai';
 import { until, writeTestCatalog } from '@reelay/testing';
-import { startStack, type Stack } from './harness';
+import { cancelBatchIfRunning, startStack, type Stack } from './harness';
 
 /**
  * While interactive work is about, batch steps keep to a short queue of their own
@@ -61,17 +61,10 @@ async function peakQueued(batchId: string, ms: number, meanwhile?: () => Promise
   return peak;
 }
 
-/** Stops what is left of a batch; one whose 40 tiny renders already finished has nothing left to stop. */
-async function cancel(batchId: string): Promise<void> {
-  if ((await openai.batches.retrieve(batchId)).status === 'completed') return;
-  await openai.batches.cancel(batchId);
-  await until('the batch to be cancelled', async () => ['cancelled', 'completed'].includes((await openai.batches.retrieve(batchId)).status), 60_000);
-}
-
 test('a batch running alone gets the whole queue', async () => {
   const batchId = await startBatch('alone');
   expect(await peakQueued(batchId, 2000)).toBeGreaterThan(BATCH_DEPTH + CONCURRENCY);
-  await cancel(batchId);
+  await cancelBatchIfRunning(openai, batchId);
 });
 
 test('after an interactive create, a 40-line batch keeps at most its own depth of steps queued, and interactive creates are admitted past it', async () => {
@@ -95,5 +88,5 @@ test('after an interactive create, a 40-line batch keeps at most its own depth o
     where: { batchId, createdAt: { lt: row.admittedAt! }, OR: [{ admittedAt: null }, { admittedAt: { gt: row.admittedAt! } }] },
   });
   expect(stillWaiting).toBeGreaterThan(0);
-  await cancel(batchId);
+  await cancelBatchIfRunning(openai, batchId);
 });

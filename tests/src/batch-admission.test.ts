@@ -1,6 +1,6 @@
 import OpenAI, { toFile } from 'openai';
 import { until, writeTestCatalog } from '@reelay/testing';
-import { startStack, type Stack } from './harness';
+import { cancelBatchIfRunning, startStack, type Stack } from './harness';
 
 /**
  * A batch is admitted a queue's depth at a time, like interactive work: its jobs are prioritised
@@ -50,6 +50,5 @@ test('a batch of 40 lines never has more admitted-but-not-started tasks than the
   }
   expect(peak).toBeGreaterThan(0);
   expect(peak).toBeLessThanOrEqual(DEPTH + CONCURRENCY);
-  await openai.batches.cancel(batch.id);
-  await until('the batch to be cancelled', async () => (await openai.batches.retrieve(batch.id)).status === 'cancelled', 60_000);
+  await cancelBatchIfRunning(openai, batch.id);
 });

@@ -6,7 +6,8 @@ import { parseConfig, type Config } from '@reelay/config';
 import { createApiKey, createDatabaseIfMissing, createDb, migrate, rebuildIfMigratedElsewhere, type Db } from '@reelay/db';
 import { createLogger, type Logger } from '@reelay/observability';
 import { startWorker, type WorkerRuntime } from '@reelay/worker';
-import { stopPreviewRenders } from '@reelay/testing';
+import { stopPreviewRenders, until } from '@reelay/testing';
+import type OpenAI from 'openai';
 
 export interface Stack {
   config: Config;
@@ -82,4 +83,14 @@ export async function startStack(env: Record<string, string> = {}, opts: { worke
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
+}
+
+/**
+ * Stops what is left of a batch at a test's end and waits until it has stopped. A batch of tiny
+ * renders may already have completed (queued renders run in groups): nothing is left to stop then.
+ */
+export async function cancelBatchIfRunning(openai: OpenAI, batchId: string): Promise<void> {
+  if ((await openai.batches.retrieve(batchId)).status === 'completed') return;
+  await openai.batches.cancel(batchId);
+  await until('the batch to be cancelled', async () => ['cancelled', 'completed'].includes((await openai.batches.retrieve(batchId)).status), 60_000);
 }
