@@ -1,6 +1,6 @@
 import { registry } from '@reelay/observability';
-import { ADMIN_TOKEN, OpenAIVideosEmulator, adminKey, createVideo, emulatedModel, emulatorTarget, until } from '@reelay/testing';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { ADMIN_TOKEN, OpenAIVideosEmulator, adminKey, createVideo, until, writeEmulatorCatalog } from '@reelay/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from './harness';
@@ -22,8 +22,7 @@ beforeAll(async () => {
   // Upstream tasks that outlast the test: the key's one slot stays taken and its other tasks wait.
   upstream = new OpenAIVideosEmulator({ apiKey: 'sk-slow', behaviour: { taskMs: 10 * 60_000, queuedMs: 0 } });
   await upstream.start();
-  const catalog = join(dir, 'models.json');
-  writeFileSync(catalog, JSON.stringify({ defaultModel: 'slow', models: [emulatedModel('slow', [emulatorTarget(upstream)])] }));
+  const catalog = writeEmulatorCatalog(dir, 'slow', upstream);
   stack = await startStack({ REELAY_ADMIN_TOKEN: ADMIN_TOKEN, REELAY_MODELS_FILE: catalog, UPSTREAM_KEY: 'sk-slow', WORKER_ADMISSION_INTERVAL_MS: '60000' });
 });
 

@@ -1,6 +1,6 @@
 import { createRedis } from '@reelay/queue';
-import { OpenAIVideosEmulator, createVideo, emulatedModel, emulatorTarget, until } from '@reelay/testing';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { OpenAIVideosEmulator, createVideo, until, writeEmulatorCatalog } from '@reelay/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from './harness';
@@ -16,8 +16,7 @@ beforeAll(async () => {
   // An upstream task that runs far longer than the test: the task is polled again and again.
   openai = new OpenAIVideosEmulator({ apiKey: 'sk-slow', behaviour: { taskMs: 10 * 60_000, queuedMs: 0 } });
   await openai.start();
-  const catalog = join(dir, 'models.json');
-  writeFileSync(catalog, JSON.stringify({ defaultModel: 'slow', models: [emulatedModel('slow', [emulatorTarget(openai)])] }));
+  const catalog = writeEmulatorCatalog(dir, 'slow', openai);
   stack = await startStack({ REELAY_MODELS_FILE: catalog, UPSTREAM_KEY: 'sk-slow', POLL_FIRST_MS: '100', POLL_MIN_MS: '300', POLL_MAX_MS: '300' });
 });
 

@@ -104,6 +104,13 @@ export const emulatedModel = (id: string, targets: object[], extra: Record<strin
   ...extra,
 });
 
+/** Writes `dir`/models.json with one emulatedModel on `emulator`, the default model; returns its path. */
+export function writeEmulatorCatalog(dir: string, modelId: string, emulator: { url: string }): string {
+  const file = join(dir, 'models.json');
+  writeFileSync(file, JSON.stringify({ defaultModel: modelId, models: [emulatedModel(modelId, [emulatorTarget(emulator)])] }));
+  return file;
+}
+
 /** A catalog model that takes one size and one duration at 24 fps, as an upstream's fixed shapes do. */
 export const fixedShapeModel = (id: string, targets: object[], size: string, duration: number) => {
   const [width, height] = size.split('x').map(Number);

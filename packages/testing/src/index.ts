@@ -29,7 +29,7 @@ export { ADMIN_TOKEN, adminKey, createVideo, http, waitForVideo, type HttpResult
 export { capturingLogger } from './logging';
 export { ROOT, freePort, previewRenderDir, spawnApi, spawnProcess, spawnTs, spawnWorker, stopPreviewRenders, type Exit, type Spawned } from './processes';
 export { averageColor, isJpeg, isMp4, probe, solidImage, solidPng, testMp4 } from './media';
-export { emulatedModel, emulatorTarget, fixedShapeModel, TINY, tinyCatalogFile, writeTestCatalog } from './catalogs';
+export { emulatedModel, emulatorTarget, fixedShapeModel, TINY, tinyCatalogFile, writeEmulatorCatalog, writeTestCatalog } from './catalogs';
 export { OwnRedis } from './own-redis';
 export { pollToEnd, pollUntilEnded, submitRequest } from './provider-requests';
 export { S3TestServer } from './s3-server';
